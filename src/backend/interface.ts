@@ -1,0 +1,89 @@
+/**
+ * The storage contract. A backend stores opaque bytes under opaque keys, and named string
+ * refs moved by compare-and-swap with a per-ref log. It never encodes, hashes or verifies:
+ * the core does all of that, so a new backend is a few hundred lines (docs/backends.md).
+ * Run `test/backend-conformance.ts` against any new backend.
+ */
+
+/** A half-open key range [gte, lt); either end may be omitted. */
+export interface KeyRange {
+  readonly gte?: Uint8Array
+  readonly lt?: Uint8Array
+}
+
+export interface ObjectEntry {
+  readonly key: Uint8Array
+  readonly value: Uint8Array
+}
+
+export interface ObjectStore {
+  /** The value stored under `key`, or undefined when there is none. Absence is not an error. */
+  get(key: Uint8Array): Promise<Uint8Array | undefined>
+  /** One boolean per key, in order: whether a value is stored under it. */
+  has(keys: readonly Uint8Array[]): Promise<boolean[]>
+  /**
+   * Stores every entry, all or nothing. When the promise resolves the entries are as durable as
+   * the backend's durability mode promises. Keys are content addresses, so rewriting an existing
+   * key always carries the same value and may be skipped.
+   */
+  putMany(entries: readonly ObjectEntry[]): Promise<void>
+  /** Every stored key inside `range`, in ascending unsigned byte order, each exactly once. */
+  keys(range?: KeyRange): AsyncIterable<Uint8Array>
+}
+
+/** One logged move of a ref. `old`/`new` are ref values; null means absent. */
+export interface ReflogEntry {
+  readonly old: string | null
+  readonly new: string | null
+  /** Milliseconds since the Unix epoch. */
+  readonly time: number
+  readonly reason: string
+}
+
+/** A compare-and-swap of one ref. */
+export interface RefUpdate {
+  readonly name: string
+  /** The value the caller believes the ref holds now; null: the ref must not exist. */
+  readonly expected: string | null
+  /** The value to set; null deletes the ref. */
+  readonly value: string | null
+  /** The reflog entry to append in the same atomic step (old/new are filled from expected/value). */
+  readonly log: { readonly time: number; readonly reason: string }
+}
+
+export type RefUpdateResult =
+  | { readonly ok: true }
+  /** Nothing was written: `name` held `actual` instead of its expected value. */
+  | { readonly ok: false; readonly name: string; readonly actual: string | null }
+
+export interface RefEntry {
+  readonly name: string
+  readonly value: string
+}
+
+export interface RefStore {
+  /** The ref's value, or undefined when it does not exist. */
+  readRef(name: string): Promise<string | undefined>
+  /** Every ref whose name starts with `prefix`, sorted by name. */
+  listRefs(prefix: string): Promise<RefEntry[]>
+  /**
+   * Applies every update atomically, or none: when any ref does not hold its `expected`
+   * value the result names the first such ref and nothing is written. Each applied update
+   * appends one entry to its ref's reflog in the same atomic step, so a crash can never leave
+   * a moved ref without its log line. A ref's reflog outlives the ref's deletion.
+   */
+  updateRefs(updates: readonly RefUpdate[]): Promise<RefUpdateResult>
+  /** The ref's log, oldest first (or newest first), at most `limit` entries. Empty when there is none. */
+  readReflog(name: string, options?: { readonly newestFirst?: boolean; readonly limit?: number }): Promise<ReflogEntry[]>
+  /** Names of every ref that has a reflog (including deleted refs whose log remains), sorted. */
+  listReflogs(prefix: string): Promise<string[]>
+}
+
+export interface Backend {
+  /** A short name for messages, e.g. `level:/path/to/store` or `memory`. */
+  readonly description: string
+  readonly objects: ObjectStore
+  readonly refs: RefStore
+  /** Releases the backend's resources. Further calls may fail. */
+  close(): Promise<void>
+}

@@ -1,0 +1,191 @@
+import { ClassicLevel } from 'classic-level'
+import { CkptError } from '../../errors.js'
+import { concatBytes } from '../bytes.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
+
+/** How far a write must get before its call returns. */
+export type Durability = 'process' | 'fsync'
+
+/*
+ * Key layout in the one LevelDB (docs/backends.md):
+ *   'o' + object key           → object bytes
+ *   'r' + ref name (UTF-8)      → ref value (UTF-8)
+ *   'L' + ref name              → last reflog sequence number (8 bytes, big-endian)
+ *   'l' + ref name + 0x00 + seq → reflog entry (JSON)
+ */
+const OBJECT = 0x6f
+const REF = 0x72
+const LOG_HEAD = 0x4c
+const LOG = 0x6c
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>
+
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
+const prefixed = (tag: number, rest: Uint8Array): Uint8Array => concatBytes(Uint8Array.of(tag), rest)
+const refKey = (name: string) => prefixed(REF, utf8.encode(name))
+const logHeadKey = (name: string) => prefixed(LOG_HEAD, utf8.encode(name))
+const logKey = (name: string, seq: number) => concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0), seqBytes(seq))
+
+function seqBytes(seq: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt(seq))
+  return out
+}
+
+/** The exclusive upper bound of all keys starting with `prefix`. */
+function prefixEnd(prefix: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(prefix)
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]! += 1
+      return out.subarray(0, i + 1)
+    }
+  }
+  return Uint8Array.of(0xff, 0xff, 0xff, 0xff)
+}
+
+/** Opens the LevelDB at `location` for this process alone. Throws the database's own error when it is locked. */
+export async function openLocalLevel(location: string, options: { durability: Durability; createIfMissing: boolean }): Promise<LocalLevelBackend> {
+  const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open({ createIfMissing: options.createIfMissing, errorIfExists: false })
+  return new LocalLevelBackend(db, options.durability)
+}
+
+/** The LevelDB backend as seen by the process that holds the database open. */
+export class LocalLevelBackend implements Backend {
+  readonly description: string
+  readonly objects: ObjectStore
+  readonly refs: RefStore
+
+  constructor(
+    private readonly db: Db,
+    durability: Durability,
+  ) {
+    this.description = `level:${db.location}`
+    const sync = durability === 'fsync'
+    this.objects = new LevelObjects(db, sync)
+    this.refs = new LevelRefs(db, sync)
+  }
+
+  async close(): Promise<void> {
+    await this.db.close()
+  }
+}
+
+class LevelObjects implements ObjectStore {
+  constructor(
+    private readonly db: Db,
+    private readonly sync: boolean,
+  ) {}
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    // getSync skips a thread-pool round trip; LevelDB serves most reads from its caches.
+    return wrapIo(async () => this.db.getSync(prefixed(OBJECT, key)))
+  }
+
+  async has(keys: readonly Uint8Array[]): Promise<boolean[]> {
+    return wrapIo(() => this.db.hasMany(keys.map((key) => prefixed(OBJECT, key))))
+  }
+
+  async putMany(entries: readonly ObjectEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    const ops = entries.map(({ key, value }) => ({ type: 'put' as const, key: prefixed(OBJECT, key), value }))
+    await wrapIo(() => this.db.batch(ops, { sync: this.sync }))
+  }
+
+  async *keys(range: KeyRange = {}): AsyncIterable<Uint8Array> {
+    const gte = range.gte ? prefixed(OBJECT, range.gte) : Uint8Array.of(OBJECT)
+    const lt = range.lt ? prefixed(OBJECT, range.lt) : Uint8Array.of(OBJECT + 1)
+    for await (const key of this.db.keys({ gte, lt })) yield key.subarray(1)
+  }
+}
+
+class LevelRefs implements RefStore {
+  /** Serializes ref transactions: this process is the only one with the database open. */
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(
+    private readonly db: Db,
+    private readonly sync: boolean,
+  ) {}
+
+  async readRef(name: string): Promise<string | undefined> {
+    const value = await wrapIo(async () => this.db.getSync(refKey(name)))
+    return value === undefined ? undefined : fromUtf8.decode(value)
+  }
+
+  async listRefs(prefix: string): Promise<RefEntry[]> {
+    const start = refKey(prefix)
+    const out: RefEntry[] = []
+    for await (const [key, value] of this.db.iterator({ gte: start, lt: prefixEnd(start) })) {
+      out.push({ name: fromUtf8.decode(key.subarray(1)), value: fromUtf8.decode(value) })
+    }
+    return out
+  }
+
+  updateRefs(updates: readonly RefUpdate[]): Promise<RefUpdateResult> {
+    const run = this.#queue.then(() => this.#applyUpdates(updates))
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #applyUpdates(updates: readonly RefUpdate[]): Promise<RefUpdateResult> {
+    const current = await wrapIo(async () => updates.map((u) => this.db.getSync(refKey(u.name))))
+    for (const [i, update] of updates.entries()) {
+      const raw = current[i]
+      const actual = raw === undefined ? null : fromUtf8.decode(raw)
+      if (actual !== update.expected) return { ok: false, name: update.name, actual }
+    }
+    const heads = await wrapIo(async () => updates.map((u) => this.db.getSync(logHeadKey(u.name))))
+    const nextSeq = new Map<string, number>()
+    const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = []
+    for (const [i, update] of updates.entries()) {
+      const head = heads[i]
+      const seq = nextSeq.get(update.name) ?? (head === undefined ? 0 : Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0)) + 1)
+      nextSeq.set(update.name, seq + 1)
+      ops.push(update.value === null ? { type: 'del', key: refKey(update.name) } : { type: 'put', key: refKey(update.name), value: utf8.encode(update.value) })
+      const entry: ReflogEntry = { old: update.expected, new: update.value, time: update.log.time, reason: update.log.reason }
+      ops.push({ type: 'put', key: logKey(update.name, seq), value: utf8.encode(JSON.stringify(entry)) })
+      ops.push({ type: 'put', key: logHeadKey(update.name), value: seqBytes(seq) })
+    }
+    await wrapIo(() => this.db.batch(ops, { sync: this.sync }))
+    return { ok: true }
+  }
+
+  async readReflog(name: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {
+    const start = concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0))
+    const out: ReflogEntry[] = []
+    const iterator = this.db.iterator({ gte: start, lt: prefixEnd(start), reverse: options.newestFirst ?? false, limit: options.limit ?? -1 })
+    for await (const [, value] of iterator) out.push(parseReflogEntry(value))
+    return out
+  }
+
+  async listReflogs(prefix: string): Promise<string[]> {
+    const start = logHeadKey(prefix)
+    const names: string[] = []
+    for await (const key of this.db.keys({ gte: start, lt: prefixEnd(start) })) names.push(fromUtf8.decode(key.subarray(1)))
+    return names
+  }
+}
+
+function parseReflogEntry(bytes: Uint8Array): ReflogEntry {
+  try {
+    const entry = JSON.parse(fromUtf8.decode(bytes)) as ReflogEntry
+    if (typeof entry.time !== 'number' || typeof entry.reason !== 'string') throw new Error('missing fields')
+    return entry
+  } catch (cause) {
+    throw new CkptError('CORRUPT_OBJECT', 'a reflog entry does not parse', { cause })
+  }
+}
+
+async function wrapIo<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation()
+  } catch (cause) {
+    if (cause instanceof CkptError) throw cause
+    const code = (cause as { code?: unknown }).code
+    if (code === 'LEVEL_DATABASE_NOT_OPEN') throw new CkptError('STORE_CLOSED', 'the store is closed', { cause })
+    throw new CkptError('IO_ERROR', `the LevelDB store failed: ${(cause as Error).message}`, { cause })
+  }
+}

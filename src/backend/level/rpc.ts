@@ -1,0 +1,222 @@
+import net from 'node:net'
+import v8 from 'node:v8'
+import { CkptError, type ErrorCode } from '../../errors.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
+
+/*
+ * The wire between a follower process and the leader that holds the LevelDB open.
+ * Frames are a 4-byte big-endian length and a v8-serialized message; both ends are
+ * this same module, so the format needs no versioning beyond the store's own.
+ */
+
+interface Request {
+  readonly id: number
+  readonly op: Operation
+  readonly args: unknown[]
+}
+
+type Response =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: { code: ErrorCode | undefined; message: string } }
+
+type Operation = 'get' | 'has' | 'putMany' | 'keysPage' | 'readRef' | 'listRefs' | 'updateRefs' | 'readReflog' | 'listReflogs'
+
+const KEYS_PAGE = 1000
+
+/** Raised to the caller when the leader went away mid-call; the shared backend re-elects and retries. */
+export class LeaderLostError extends Error {
+  constructor() {
+    super('the process holding the store went away')
+  }
+}
+
+function frame(message: unknown): Buffer {
+  const body = v8.serialize(message)
+  const header = Buffer.alloc(4)
+  header.writeUInt32BE(body.length)
+  return Buffer.concat([header, body])
+}
+
+/** Calls `onMessage` for every complete frame arriving on `socket`. */
+function readFrames(socket: net.Socket, onMessage: (message: unknown) => void): void {
+  let pending: Buffer = Buffer.alloc(0)
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    while (pending.length >= 4) {
+      const length = pending.readUInt32BE(0)
+      if (pending.length < 4 + length) break
+      const body = pending.subarray(4, 4 + length)
+      pending = pending.subarray(4 + length)
+      onMessage(v8.deserialize(body))
+    }
+  })
+}
+
+/** A running leader endpoint. */
+export interface LeaderEndpoint {
+  /** Stops listening and drops every follower connection (they re-elect). */
+  close(): Promise<void>
+}
+
+/** Serves `backend` to follower processes on `path`. Resolves once listening. */
+export async function serveBackend(path: string, backend: Backend): Promise<LeaderEndpoint> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+    readFrames(socket, (message) => {
+      const request = message as Request
+      dispatch(backend, request).then(
+        (value) => writeIfOpen(socket, { id: request.id, ok: true, value }),
+        (err: unknown) =>
+          writeIfOpen(socket, {
+            id: request.id,
+            ok: false,
+            error: { code: err instanceof CkptError ? err.code : undefined, message: err instanceof Error ? err.message : String(err) },
+          }),
+      )
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(path, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const socket of sockets) socket.destroy()
+      }),
+  }
+}
+
+function writeIfOpen(socket: net.Socket, response: Response): void {
+  if (!socket.destroyed) socket.write(frame(response))
+}
+
+async function dispatch(backend: Backend, { op, args }: Request): Promise<unknown> {
+  const { objects, refs } = backend
+  switch (op) {
+    case 'get':
+      return objects.get(args[0] as Uint8Array)
+    case 'has':
+      return objects.has(args[0] as Uint8Array[])
+    case 'putMany':
+      return objects.putMany(args[0] as ObjectEntry[])
+    case 'keysPage': {
+      const page: Uint8Array[] = []
+      for await (const key of objects.keys(args[0] as KeyRange)) {
+        page.push(key)
+        if (page.length === KEYS_PAGE) break
+      }
+      return page
+    }
+    case 'readRef':
+      return refs.readRef(args[0] as string)
+    case 'listRefs':
+      return refs.listRefs(args[0] as string)
+    case 'updateRefs':
+      return refs.updateRefs(args[0] as RefUpdate[])
+    case 'readReflog':
+      return refs.readReflog(args[0] as string, args[1] as { newestFirst?: boolean; limit?: number })
+    case 'listReflogs':
+      return refs.listReflogs(args[0] as string)
+  }
+}
+
+/** Connects to a leader on `path`; rejects when nobody listens there. */
+export async function connectToLeader(path: string, description: string): Promise<RemoteBackend> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect(path)
+    s.once('connect', () => {
+      s.off('error', reject)
+      resolve(s)
+    })
+    s.once('error', reject)
+  })
+  return new RemoteBackend(socket, description)
+}
+
+/** The backend as a follower sees it: every call is a request to the leader. */
+export class RemoteBackend implements Backend {
+  readonly objects: ObjectStore
+  readonly refs: RefStore
+  #nextId = 0
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
+  #lost = false
+
+  constructor(
+    private readonly socket: net.Socket,
+    readonly description: string,
+  ) {
+    socket.setNoDelay(true)
+    readFrames(socket, (message) => this.#settle(message as Response))
+    socket.on('error', () => socket.destroy())
+    socket.on('close', () => {
+      this.#lost = true
+      for (const { reject } of this.#pending.values()) reject(new LeaderLostError())
+      this.#pending.clear()
+    })
+    const call = this.#call.bind(this)
+    this.objects = {
+      get: (key) => call('get', [key]) as Promise<Uint8Array | undefined>,
+      has: (keys) => call('has', [keys]) as Promise<boolean[]>,
+      putMany: (entries) => call('putMany', [entries]) as Promise<void>,
+      keys: (range = {}) => pagedKeys(call, range),
+    }
+    this.refs = {
+      readRef: (name) => call('readRef', [name]) as Promise<string | undefined>,
+      listRefs: (prefix) => call('listRefs', [prefix]) as Promise<RefEntry[]>,
+      updateRefs: (updates) => call('updateRefs', [updates]) as Promise<RefUpdateResult>,
+      readReflog: (name, options = {}) => call('readReflog', [name, options]) as Promise<ReflogEntry[]>,
+      listReflogs: (prefix) => call('listReflogs', [prefix]) as Promise<string[]>,
+    }
+  }
+
+  get lost(): boolean {
+    return this.#lost
+  }
+
+  #call(op: Operation, args: unknown[]): Promise<unknown> {
+    if (this.#lost) return Promise.reject(new LeaderLostError())
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.socket.write(frame({ id, op, args } satisfies Request))
+    })
+  }
+
+  #settle(response: Response): void {
+    const waiter = this.#pending.get(response.id)
+    if (!waiter) return
+    this.#pending.delete(response.id)
+    if (response.ok) waiter.resolve(response.value)
+    else waiter.reject(new CkptError(response.error.code ?? 'IO_ERROR', response.error.message))
+  }
+
+  async close(): Promise<void> {
+    this.#lost = true
+    this.socket.destroy()
+  }
+}
+
+async function* pagedKeys(call: (op: Operation, args: unknown[]) => Promise<unknown>, range: KeyRange): AsyncIterable<Uint8Array> {
+  let gte = range.gte
+  for (;;) {
+    const page = (await call('keysPage', [{ ...range, gte }])) as Uint8Array[]
+    yield* page
+    if (page.length < KEYS_PAGE) return
+    gte = successor(page[page.length - 1]!)
+  }
+}
+
+/** The smallest key greater than `key`. */
+function successor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1)
+  out.set(key)
+  return out
+}

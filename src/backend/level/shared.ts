@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync, realpathSync, rmSync, statSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { CkptError } from '../../errors.js'
+import type { Backend, KeyRange, ObjectStore, RefStore, RefUpdate, RefUpdateResult } from '../interface.js'
+import { openLocalLevel, type Durability } from './local.js'
+import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
+
+/*
+ * LevelDB allows one process per database. To let a pipeline keep a store open for hours
+ * while `ckpt log` runs in another terminal, the first process to open the database becomes
+ * the leader and serves the others over a local socket; when the leader exits, the database
+ * lock is released and the next caller takes over (docs/backends.md).
+ */
+
+export interface LevelBackendOptions {
+  readonly durability?: Durability
+  readonly createIfMissing?: boolean
+  /** How long to keep trying to reach the store while a leader starts or fails over. */
+  readonly attachTimeoutMs?: number
+}
+
+type Role = { kind: 'leader'; backend: Backend; endpoint: LeaderEndpoint } | { kind: 'follower'; backend: Backend }
+
+/** Opens the LevelDB backend at `location` (the database directory), shared across processes. */
+export async function openLevelBackend(location: string, options: LevelBackendOptions = {}): Promise<Backend> {
+  const backend = new SharedLevelBackend(location, options)
+  await backend.attach()
+  return backend
+}
+
+class SharedLevelBackend implements Backend {
+  readonly description: string
+  readonly objects: ObjectStore
+  readonly refs: RefStore
+  readonly #location: string
+  readonly #socketPath: string
+  readonly #options: Required<LevelBackendOptions>
+  #role: Role | undefined
+  #attaching: Promise<Role> | undefined
+  #closed = false
+
+  constructor(location: string, options: LevelBackendOptions) {
+    this.#location = location
+    this.description = `level:${location}`
+    this.#options = { durability: 'process', createIfMissing: false, attachTimeoutMs: 20_000, ...options }
+    this.#socketPath = leaderSocketPath(location)
+    const via = <T>(use: (b: Backend) => Promise<T>) => this.#withRole(use)
+    this.objects = {
+      get: (key) => via((b) => b.objects.get(key)),
+      has: (keys) => via((b) => b.objects.has(keys)),
+      putMany: (entries) => via((b) => b.objects.putMany(entries)),
+      keys: (range) => this.#keys(range ?? {}),
+    }
+    this.refs = {
+      readRef: (name) => via((b) => b.refs.readRef(name)),
+      listRefs: (prefix) => via((b) => b.refs.listRefs(prefix)),
+      updateRefs: (updates) => this.#updateRefs(updates),
+      readReflog: (name, opts) => via((b) => b.refs.readReflog(name, opts)),
+      listReflogs: (prefix) => via((b) => b.refs.listReflogs(prefix)),
+    }
+  }
+
+  /** Whether this process currently holds the database (for tests and `ckpt status`). */
+  get isLeader(): boolean {
+    return this.#role?.kind === 'leader'
+  }
+
+  async attach(): Promise<Role> {
+    if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
+    if (this.#role && !(this.#role.kind === 'follower' && (this.#role.backend as { lost?: boolean }).lost)) return this.#role
+    this.#attaching ??= this.#elect().finally(() => (this.#attaching = undefined))
+    this.#role = await this.#attaching
+    return this.#role
+  }
+
+  async #elect(): Promise<Role> {
+    const deadline = Date.now() + this.#options.attachTimeoutMs
+    let delay = 2
+    for (;;) {
+      const leader = await this.#tryLead()
+      if (leader) return leader
+      try {
+        return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description) }
+      } catch {
+        // The leader is starting (database open, socket not yet listening) or has just died.
+      }
+      if (Date.now() > deadline) {
+        throw new CkptError('STORE_UNAVAILABLE', `the store at ${this.#location} is held by another process that does not answer`, {
+          details: { path: this.#location },
+        })
+      }
+      await sleep(delay)
+      delay = Math.min(delay * 2, 50)
+    }
+  }
+
+  async #tryLead(): Promise<Role | undefined> {
+    let local: Backend
+    try {
+      local = await openLocalLevel(this.#location, { durability: this.#options.durability, createIfMissing: this.#options.createIfMissing })
+    } catch (err) {
+      if (isLockedError(err)) return undefined
+      throw new CkptError('STORE_UNAVAILABLE', `cannot open the database at ${this.#location}: ${(err as Error).message}`, { cause: err })
+    }
+    try {
+      // We hold the database lock, so any socket file left here belongs to a dead leader.
+      if (!this.#socketPath.startsWith('\\\\')) rmSync(this.#socketPath, { force: true })
+      const endpoint = await serveBackend(this.#socketPath, local)
+      return { kind: 'leader', backend: local, endpoint }
+    } catch (err) {
+      await local.close()
+      throw new CkptError('STORE_UNAVAILABLE', `cannot listen for other processes at ${this.#socketPath}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  async #withRole<T>(use: (b: Backend) => Promise<T>): Promise<T> {
+    for (;;) {
+      const role = await this.attach()
+      try {
+        return await use(role.backend)
+      } catch (err) {
+        if (!(err instanceof LeaderLostError)) throw err
+        this.#dropRole(role)
+      }
+    }
+  }
+
+  #dropRole(role: Role): void {
+    if (this.#role === role) this.#role = undefined
+  }
+
+  /**
+   * A ref transaction whose leader died mid-call may or may not have been applied. On retry, a
+   * conflict where every ref already holds the value this call was setting means it was.
+   */
+  async #updateRefs(updates: readonly RefUpdate[]): Promise<RefUpdateResult> {
+    let retried = false
+    for (;;) {
+      const role = await this.attach()
+      try {
+        const result = await role.backend.refs.updateRefs(updates)
+        if (result.ok || !retried) return result
+        const actual = await Promise.all(updates.map((u) => role.backend.refs.readRef(u.name)))
+        return updates.every((u, i) => (actual[i] ?? null) === u.value) ? { ok: true } : result
+      } catch (err) {
+        if (!(err instanceof LeaderLostError)) throw err
+        this.#dropRole(role)
+        retried = true
+      }
+    }
+  }
+
+  async *#keys(range: KeyRange): AsyncIterable<Uint8Array> {
+    let gte = range.gte
+    for (;;) {
+      const role = await this.attach()
+      try {
+        for await (const key of role.backend.objects.keys({ ...range, gte })) {
+          yield key
+          gte = successor(key)
+        }
+        return
+      } catch (err) {
+        if (!(err instanceof LeaderLostError)) throw err
+        this.#dropRole(role)
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const role = this.#role ?? (await this.#attaching?.catch(() => undefined))
+    this.#role = undefined
+    if (!role) return
+    if (role.kind === 'leader') await role.endpoint.close()
+    await role.backend.close()
+  }
+}
+
+function successor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1)
+  out.set(key)
+  return out
+}
+
+function isLockedError(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } }
+  return e.code === 'LEVEL_LOCKED' || e.cause?.code === 'LEVEL_LOCKED'
+}
+
+/**
+ * Where the leader listens: a socket inside the store directory when the path is short enough
+ * for a Unix socket, else in a per-user private folder under the temp directory. Both are
+ * reachable only by users who could open the store's files anyway.
+ */
+function leaderSocketPath(location: string): string {
+  const real = realpathSync(path.dirname(location))
+  const id = createHash('sha256').update(path.join(real, path.basename(location))).digest('hex').slice(0, 24)
+  if (process.platform === 'win32') return `\\\\?\\pipe\\ckpt-${id}`
+  const beside = path.join(real, 'leader.sock')
+  if (Buffer.byteLength(beside) < 100) return beside
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0
+  const folder = path.join(os.tmpdir(), `ckpt-${uid}`)
+  mkdirSync(folder, { recursive: true, mode: 0o700 })
+  if (statSync(folder).uid !== uid) throw new CkptError('STORE_UNAVAILABLE', `${folder} belongs to another user`)
+  return path.join(folder, `${id}.sock`)
+}

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto'
+import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { CkptError } from '../errors.js'
+import { CID, RAW_CODE, cidString } from '../model/cid.js'
+import { blobLinks } from '../model/value.js'
+import { checkStageName } from '../refs/names.js'
+import type { ObjectDb } from '../core/objects.js'
+
+/** Lists what the last checkout wrote, so the next one knows which files are its own. */
+export const CHECKOUT_MANIFEST = '.ckpt-checkout.json'
+
+interface Manifest {
+  readonly checkpoint: string
+  readonly files: string[]
+}
+
+interface PlannedFile {
+  readonly name: string
+  readonly bytes: () => Promise<Uint8Array>
+}
+
+/**
+ * Writes each stage output of a checkpoint into `dir`: JSON as `<stage>.json` (bytes inside it
+ * appear as `{ "/": id }` links and are written to `<stage>.blobs/<id>`), bytes as `<stage>`.
+ * Every file is written to a temporary name and renamed, so no file is ever half-written under
+ * its final name. Files ckpt did not write are never overwritten unless `force`.
+ */
+export async function writeCheckoutDir(
+  objects: ObjectDb,
+  checkpoint: CID,
+  stages: ReadonlyMap<string, CID>,
+  dir: string,
+  force: boolean,
+): Promise<string[]> {
+  const root = path.resolve(dir)
+  await mkdir(root, { recursive: true })
+  const previous = await readManifest(root)
+  const planned: PlannedFile[] = []
+  for (const [stage, output] of stages) {
+    checkStageName(stage)
+    if (output.code === RAW_CODE) {
+      planned.push({ name: stage, bytes: () => objects.getBytes(output) })
+      continue
+    }
+    const node = await objects.getNode(output)
+    planned.push({ name: `${stage}.json`, bytes: async () => new TextEncoder().encode(prettyJson(node) + '\n') })
+    for (const link of blobLinks(node)) planned.push({ name: path.join(`${stage}.blobs`, cidString(link)), bytes: () => objects.getBytes(link) })
+  }
+  const ours = new Set(previous?.files ?? [])
+  for (const file of planned) {
+    const target = insideRoot(root, file.name)
+    if (!force && !ours.has(file.name) && (await exists(target))) {
+      throw new CkptError('WOULD_OVERWRITE', `checkout would overwrite ${target}, which ckpt did not write; use force to replace it`, {
+        details: { path: target },
+      })
+    }
+  }
+  const written: string[] = []
+  for (const file of planned) {
+    const target = insideRoot(root, file.name)
+    await ensureRealDirectory(root, path.dirname(target))
+    await writeAtomically(target, await file.bytes())
+    written.push(file.name)
+  }
+  const keep = new Set(written)
+  for (const stale of previous?.files ?? []) {
+    if (!keep.has(stale)) await rm(insideRoot(root, stale), { force: true })
+  }
+  await writeAtomically(path.join(root, CHECKOUT_MANIFEST), new TextEncoder().encode(JSON.stringify({ checkpoint: cidString(checkpoint), files: written }, null, 2) + '\n'))
+  return written
+}
+
+function prettyJson(node: unknown): string {
+  return JSON.stringify(node, (_key, value: unknown) => {
+    const cid = value !== null && typeof value === 'object' ? CID.asCID(value) : null
+    return cid ? { '/': cidString(cid) } : typeof value === 'bigint' ? Number(value) : value
+  }, 2)
+}
+
+function insideRoot(root: string, relative: string): string {
+  const target = path.resolve(root, relative)
+  if (path.relative(root, target).startsWith('..') || path.isAbsolute(path.relative(root, target))) {
+    throw new CkptError('INVALID_ARGUMENT', `refusing to write ${relative} outside ${root}`, { details: { path: relative } })
+  }
+  return target
+}
+
+async function ensureRealDirectory(root: string, folder: string): Promise<void> {
+  if (folder === root) return
+  const stat = await lstat(folder).catch(() => undefined)
+  if (!stat) return void (await mkdir(folder))
+  if (!stat.isDirectory() || stat.isSymbolicLink()) {
+    throw new CkptError('WOULD_OVERWRITE', `${folder} exists and is not a plain directory`, { details: { path: folder } })
+  }
+}
+
+async function exists(target: string): Promise<boolean> {
+  return (await lstat(target).catch(() => undefined)) !== undefined
+}
+
+async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
+  const temp = `${target}.ckpt-tmp-${randomBytes(6).toString('hex')}`
+  const handle = await open(temp, 'wx')
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(temp, target)
+}
+
+async function readManifest(root: string): Promise<Manifest | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(root, CHECKOUT_MANIFEST), 'utf8')) as Manifest
+    return Array.isArray(parsed.files) && parsed.files.every((f) => typeof f === 'string') ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,147 @@
+import { CkptError, isCkptError } from '../errors.js'
+import { CID, RAW_CODE, cidString } from '../model/cid.js'
+import { encodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
+import { toStoredNode, type JsonValue } from '../model/value.js'
+import { checkStageName } from '../refs/names.js'
+import { HEAD, checkedRef } from '../refs/refdb.js'
+import { type StoreContext, toCheckpoint } from './context.js'
+import { makeBlock, nodeBlock, type Block } from './objects.js'
+import type { Checkpoint, CommitOptions } from './types.js'
+
+/** A stage output converted to blocks: the output's id and everything to store for it. */
+export interface PreparedOutput {
+  readonly cid: CID
+  readonly blocks: Block[]
+}
+
+/**
+ * Converts an output value to blocks. Bytes become a raw blob whose CID is the output's id
+ * (so its digest is the file's BLAKE3); anything else a dag-json node with bytes split out.
+ */
+export function prepareOutput(value: unknown, label: string): PreparedOutput {
+  if (value instanceof Uint8Array) {
+    const block = makeBlock(RAW_CODE, value)
+    return { cid: block.cid, blocks: [block] }
+  }
+  const { node, blobs } = toStoredNode(value, 'output', label)
+  const block = nodeBlock(node)
+  return { cid: block.cid, blocks: [...blobs.map((b) => ({ cid: b.cid, bytes: b.bytes })), block] }
+}
+
+interface PreparedCommit {
+  readonly targetRef: string | undefined
+  readonly outputs: Map<string, PreparedOutput>
+  readonly remove: readonly string[]
+  readonly config?: JsonValue
+  readonly meta: Record<string, JsonValue>
+}
+
+/** Everything is validated before anything is written, so bad input never leaves a trace. */
+function prepareCommit(options: CommitOptions): Omit<PreparedCommit, 'targetRef'> {
+  const outputs = new Map<string, PreparedOutput>()
+  if (options.output !== undefined) {
+    if (options.stage === undefined) throw new CkptError('INVALID_ARGUMENT', 'commit: `output` needs `stage` to name the stage it belongs to')
+    checkStageName(options.stage)
+    outputs.set(options.stage, prepareOutput(options.output, `output of stage "${options.stage}"`))
+  } else if (options.stage !== undefined) {
+    checkStageName(options.stage)
+  }
+  for (const name of Object.keys(options.outputs ?? {})) {
+    checkStageName(name)
+    if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is given both as \`output\` and in \`outputs\``)
+    outputs.set(name, prepareOutput((options.outputs as Record<string, unknown>)[name], `output of stage "${name}"`))
+  }
+  const remove = options.remove ?? []
+  for (const name of remove) {
+    checkStageName(name)
+    if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is both written and removed`)
+  }
+  for (const [field, value] of [['run', options.run], ['job', options.job], ['message', options.message], ['author', options.author]] as const) {
+    if (value !== undefined && typeof value !== 'string') throw new CkptError('INVALID_ARGUMENT', `commit: \`${field}\` must be a string`, { details: { field } })
+    if ((field === 'run' || field === 'job') && value === '') throw new CkptError('INVALID_ARGUMENT', `commit: \`${field}\` must not be empty`)
+  }
+  const config = options.config === undefined ? undefined : (toStoredNode(options.config, 'config', 'config').node as JsonValue)
+  if (options.meta !== undefined && (options.meta === null || typeof options.meta !== 'object' || Array.isArray(options.meta))) {
+    throw new CkptError('INVALID_ARGUMENT', 'commit: `meta` must be an object of JSON values')
+  }
+  const meta = toStoredNode(options.meta ?? {}, 'meta', 'meta').node as Record<string, JsonValue>
+  return { outputs, remove, meta, ...(config !== undefined && { config }) }
+}
+
+function commitTime(options: CommitOptions, ctx: StoreContext): number {
+  if (options.time === undefined) return ctx.now()
+  const ms = options.time instanceof Date ? options.time.getTime() : options.time
+  if (!Number.isSafeInteger(ms)) throw new CkptError('INVALID_ARGUMENT', `commit: time ${String(options.time)} is not a valid instant`)
+  return ms
+}
+
+/** Records a new checkpoint and moves its timeline by compare-and-swap (objects are written first). */
+export async function commit(ctx: StoreContext, options: CommitOptions): Promise<Checkpoint> {
+  const prepared = prepareCommit(options)
+  const time = commitTime(options, ctx)
+  const targetRef = await commitTarget(ctx, options.timeline)
+  const explicitParents = await explicitParentIds(ctx, options)
+  const expectedHead = options.expectedHead === undefined ? undefined : options.expectedHead === null ? null : await ctx.resolveCheckpointId(options.expectedHead)
+  const retries = explicitParents === undefined && expectedHead === undefined ? Math.max(0, options.retry ?? 0) : 0
+
+  const outputBlocks = [...prepared.outputs.values()].flatMap((o) => o.blocks)
+  for (let attempt = 0; ; attempt++) {
+    const currentRaw = (await ctx.refs.read(targetRef)) ?? null
+    const current = currentRaw === null ? null : ctx.refs.parseValue(targetRef, currentRaw)
+    const parents = explicitParents ?? (current ? [current] : [])
+    const node = await buildNode(ctx, parents, prepared, options, time)
+    const { cid, bytes } = encodeCheckpoint(node)
+    // Objects before the ref that makes them reachable; one batch, so a crash leaves all or none.
+    await ctx.objects.putBlocks([...outputBlocks, { cid, bytes }])
+    const expected = expectedHead === undefined ? currentRaw : expectedHead === null ? null : cidString(expectedHead)
+    try {
+      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }], reflogReason(node, parents.length === 0))
+      return toCheckpoint(cid, node)
+    } catch (err) {
+      if (!isCkptError(err, 'REF_CONFLICT') || attempt >= retries) throw err
+    }
+  }
+}
+
+async function commitTarget(ctx: StoreContext, timeline: string | undefined): Promise<string> {
+  if (timeline !== undefined) return checkedRef('timeline', timeline)
+  const head = await ctx.refs.head()
+  if (!head) throw new CkptError('INVALID_ARGUMENT', 'commit: HEAD is not set; name a timeline')
+  return head.target.kind === 'timeline' ? checkedRef('timeline', head.target.timeline) : HEAD
+}
+
+async function explicitParentIds(ctx: StoreContext, options: CommitOptions): Promise<CID[] | undefined> {
+  if (options.parents !== undefined && options.parent !== undefined) {
+    throw new CkptError('INVALID_ARGUMENT', 'commit: give `parent` or `parents`, not both')
+  }
+  if (options.parent === null) return []
+  if (options.parent !== undefined) return [await ctx.resolveCheckpointId(options.parent)]
+  if (options.parents !== undefined) return Promise.all(options.parents.map((p) => ctx.resolveCheckpointId(p)))
+  return undefined
+}
+
+async function buildNode(ctx: StoreContext, parents: CID[], prepared: Omit<PreparedCommit, 'targetRef'>, options: CommitOptions, time: number): Promise<CheckpointNode> {
+  const base = parents[0] ? (await ctx.loadCheckpoint(parents[0])).stages : new Map<string, CID>()
+  const stages = new Map(base)
+  for (const name of prepared.remove) {
+    if (!stages.delete(name)) throw new CkptError('NOT_FOUND', `commit: cannot remove stage "${name}": the parent has no such stage`, { details: { stage: name } })
+  }
+  for (const [name, output] of prepared.outputs) stages.set(name, output.cid)
+  return {
+    parents,
+    stages: new Map([...stages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    ...(options.stage !== undefined && { stage: options.stage }),
+    ...(options.run !== undefined && { run: options.run }),
+    ...(options.job !== undefined && { job: options.job }),
+    ...(prepared.config !== undefined && { config: prepared.config }),
+    message: options.message ?? '',
+    author: options.author ?? ctx.author,
+    time,
+    meta: prepared.meta,
+  }
+}
+
+function reflogReason(node: CheckpointNode, initial: boolean): string {
+  const what = node.stage ? `${node.stage}${node.message ? ': ' + node.message : ''}` : node.message
+  return `commit${initial ? ' (initial)' : ''}: ${what}`.trimEnd()
+}

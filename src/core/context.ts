@@ -1,0 +1,103 @@
+import { CkptError } from '../errors.js'
+import { CID, cidString, parseCid, shortId } from '../model/cid.js'
+import { decodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
+import { RefDb } from '../refs/refdb.js'
+import { parseRevision, resolveCheckpoint, type ResolveContext } from '../refs/revision.js'
+import { DAG_JSON_CODE, ObjectDb } from './objects.js'
+import type { Checkpoint } from './types.js'
+
+/** What every core operation needs: the object and ref layers, the clock and the default author. */
+export class StoreContext implements ResolveContext {
+  readonly #checkpoints = new Map<string, CheckpointNode>()
+
+  constructor(
+    readonly objects: ObjectDb,
+    readonly refs: RefDb,
+    readonly now: () => number,
+    readonly author: string,
+  ) {}
+
+  /** A checkpoint node, verified; cached because nodes are immutable. */
+  async loadCheckpoint(cid: CID): Promise<CheckpointNode> {
+    const key = cid.toString()
+    const cached = this.#checkpoints.get(key)
+    if (cached) return cached
+    if (cid.code !== DAG_JSON_CODE) throw new CkptError('NOT_FOUND', `${cidString(cid)} is bytes, not a checkpoint`, { details: { id: key } })
+    const node = decodeCheckpoint(cid, await this.objects.getBytes(cid))
+    if (this.#checkpoints.size > 10_000) this.#checkpoints.clear()
+    this.#checkpoints.set(key, node)
+    return node
+  }
+
+  async isCheckpoint(cid: CID): Promise<boolean> {
+    if (cid.code !== DAG_JSON_CODE || !(await this.objects.has(cid))) return false
+    try {
+      await this.loadCheckpoint(cid)
+      return true
+    } catch (err) {
+      if (err instanceof CkptError && err.code === 'NOT_FOUND') return false
+      throw err
+    }
+  }
+
+  candidates(range: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<CID> {
+    return this.objects.listRange(range)
+  }
+
+  /** The checkpoint a revision names (a `:stage` suffix is refused here). */
+  async resolveCheckpointId(revision: string): Promise<CID> {
+    const rev = parseRevision(revision)
+    if (rev.stage !== undefined) {
+      throw new CkptError('INVALID_REVISION', `"${revision}" names a stage output, not a checkpoint`, { details: { revision } })
+    }
+    return resolveCheckpoint(rev, this)
+  }
+
+  /** A checkpoint or output id: `rev` alone names the checkpoint, `rev:stage` the stage's output. */
+  async resolveAny(revision: string): Promise<{ id: CID; checkpoint?: CID; stage?: string }> {
+    const rev = parseRevision(revision)
+    const checkpoint = await resolveCheckpoint(rev, this)
+    if (rev.stage === undefined) return { id: checkpoint }
+    const node = await this.loadCheckpoint(checkpoint)
+    const output = node.stages.get(rev.stage)
+    if (!output) {
+      const known = [...node.stages.keys()]
+      throw new CkptError('NOT_FOUND', `checkpoint ${shortId(checkpoint)} has no stage "${rev.stage}" (stages: ${known.join(', ') || 'none'})`, {
+        details: { revision, stage: rev.stage, stages: known },
+      })
+    }
+    return { id: output, checkpoint, stage: rev.stage }
+  }
+
+  /** An output id given either as a CID or as `rev:stage`. */
+  async resolveOutputId(idOrRevision: string): Promise<CID> {
+    if (!idOrRevision.includes(':')) {
+      try {
+        return parseCid(idOrRevision)
+      } catch {
+        // fall through to revision syntax, which reports its own error
+      }
+    }
+    return (await this.resolveAny(idOrRevision)).id
+  }
+}
+
+/** The API form of a checkpoint node. */
+export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
+  const stages: Record<string, string> = {}
+  for (const [name, output] of node.stages) Object.defineProperty(stages, name, { value: cidString(output), enumerable: true })
+  return {
+    id: cidString(cid),
+    shortId: shortId(cid),
+    parents: node.parents.map(cidString),
+    stages,
+    ...(node.stage !== undefined && { stage: node.stage }),
+    ...(node.run !== undefined && { run: node.run }),
+    ...(node.job !== undefined && { job: node.job }),
+    ...(node.config !== undefined && { config: node.config }),
+    message: node.message,
+    author: node.author,
+    time: new Date(node.time),
+    meta: node.meta,
+  }
+}

@@ -1,0 +1,43 @@
+import type { CID } from '../model/cid.js'
+import type { CheckpointNode } from '../model/checkpoint.js'
+import { type StoreContext, toCheckpoint } from './context.js'
+import type { Checkpoint, LogOptions } from './types.js'
+
+interface Pending {
+  readonly cid: CID
+  readonly node: CheckpointNode
+}
+
+/**
+ * History from `starts`, newest first, reading one checkpoint per step: a walk of a
+ * 100,000-long timeline that stops after 20 reads 20 nodes. With merges, the next checkpoint
+ * shown is the newest of the frontier (git's default date order); each is shown once.
+ */
+export async function* walkLog(ctx: StoreContext, starts: readonly CID[], options: LogOptions = {}): AsyncIterable<Checkpoint> {
+  const limit = options.limit ?? Infinity
+  if (limit <= 0) return
+  const seen = new Set<string>()
+  const frontier: Pending[] = []
+  const enqueue = async (cid: CID) => {
+    const key = cid.toString()
+    if (seen.has(key)) return
+    seen.add(key)
+    insertByTime(frontier, { cid, node: await ctx.loadCheckpoint(cid) })
+  }
+  for (const start of starts) await enqueue(start)
+  let emitted = 0
+  while (frontier.length > 0) {
+    const next = frontier.shift() as Pending
+    yield toCheckpoint(next.cid, next.node)
+    if (++emitted >= limit) return
+    const parents = options.firstParent ? next.node.parents.slice(0, 1) : next.node.parents
+    for (const parent of parents) await enqueue(parent)
+  }
+}
+
+/** Keeps `frontier` sorted newest first; ties keep insertion order (children before parents). */
+function insertByTime(frontier: Pending[], item: Pending): void {
+  let i = frontier.length
+  while (i > 0 && (frontier[i - 1] as Pending).node.time < item.node.time) i--
+  frontier.splice(i, 0, item)
+}

@@ -1,0 +1,331 @@
+import os from 'node:os'
+import { Readable } from 'node:stream'
+import { CkptError } from '../errors.js'
+import type { Backend } from '../backend/interface.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidString } from '../model/cid.js'
+import { createBlake3 } from '../model/hash.js'
+import { restoreBytes, type OutputValue } from '../model/value.js'
+import { checkRefName } from '../refs/names.js'
+import { HEAD, RefDb, type RefMove, TAG_PREFIX, TIMELINE_PREFIX, checkedRef, headValue, tagRef, timelineRef } from '../refs/refdb.js'
+import { writeCheckoutDir } from '../checkout/write-dir.js'
+import { diffCheckpoints } from '../diff/diff.js'
+import { commit, prepareOutput } from './commit.js'
+import { StoreContext, toCheckpoint } from './context.js'
+import { walkLog } from './log.js'
+import { ObjectDb, makeBlock } from './objects.js'
+import type {
+  Checkpoint,
+  CheckoutOptions,
+  CheckoutResult,
+  CommitOptions,
+  DiffOptions,
+  DiffResult,
+  HeadInfo,
+  LogOptions,
+  ReflogRecord,
+  StoreOptions,
+  TagInfo,
+  TimelineInfo,
+} from './types.js'
+
+/**
+ * An open checkpoint store. Every method that names a checkpoint accepts any revision:
+ * a full id, a short id, a timeline or tag name, HEAD, `rev~N`, `rev^N`, `name@{N}`.
+ */
+export class Store {
+  readonly #backend: Backend
+  readonly #ctx: StoreContext
+  #closed = false
+
+  /** Timelines: named, movable heads (git's branches). */
+  readonly timelines: Timelines
+  /** Tags: names fixed on one checkpoint. */
+  readonly tags: Tags
+
+  /** @internal Use {@link openStore} or {@link initStore}. */
+  constructor(backend: Backend, options: StoreOptions = {}) {
+    this.#backend = backend
+    const now = options.clock ?? Date.now
+    const author = options.author ?? process.env.CKPT_AUTHOR ?? safeUserName()
+    this.#ctx = new StoreContext(new ObjectDb(backend.objects), new RefDb(backend.refs, now), now, author)
+    this.timelines = new Timelines(this.#ctx)
+    this.tags = new Tags(this.#ctx)
+  }
+
+  /** Where the store lives, e.g. `level:/path/.ckpt/db`. */
+  get description(): string {
+    return this.#backend.description
+  }
+
+  /** Stores bytes as a blob; returns its id (a raw CID whose digest is the bytes' BLAKE3). */
+  async putBlob(bytes: Uint8Array): Promise<string> {
+    this.#open()
+    if (!(bytes instanceof Uint8Array)) throw new CkptError('INVALID_ARGUMENT', 'putBlob takes a Uint8Array')
+    const block = makeBlock(RAW_CODE, bytes)
+    await this.#ctx.objects.putBlocks([block])
+    return cidString(block.cid)
+  }
+
+  /** Stores a stream of bytes as one blob. */
+  async putBlobStream(source: AsyncIterable<Uint8Array>): Promise<string> {
+    this.#open()
+    const hash = createBlake3()
+    const pieces: Uint8Array[] = []
+    for await (const piece of source) {
+      const bytes = typeof piece === 'string' ? new TextEncoder().encode(piece) : piece
+      hash.update(bytes)
+      pieces.push(bytes)
+    }
+    const bytes = new Uint8Array(Buffer.concat(pieces))
+    const cid = cidFromDigest(RAW_CODE, hash.digest())
+    await this.#ctx.objects.putBlocks([{ cid, bytes }])
+    return cidString(cid)
+  }
+
+  /** The verified bytes of a blob (an id, or `rev:stage` of a bytes output). */
+  async getBlob(idOrRevision: string): Promise<Uint8Array> {
+    this.#open()
+    const cid = await this.#ctx.resolveOutputId(idOrRevision)
+    if (cid.code !== RAW_CODE) throw new CkptError('INVALID_ARGUMENT', `${idOrRevision} is a JSON output, not bytes; use getOutput`)
+    return this.#ctx.objects.getBytes(cid)
+  }
+
+  /** A blob as a readable stream. */
+  getBlobStream(idOrRevision: string): Readable {
+    return Readable.from((async function* (store: Store) {
+      yield await store.getBlob(idOrRevision)
+    })(this))
+  }
+
+  /** Stores an output value (JSON, bytes, or JSON with bytes inside) without committing it; returns its id. */
+  async putOutput(value: unknown): Promise<string> {
+    this.#open()
+    const prepared = prepareOutput(value, 'output')
+    await this.#ctx.objects.putBlocks(prepared.blocks)
+    return cidString(prepared.cid)
+  }
+
+  /** An output by id or `rev:stage`, with bytes restored as Uint8Array. */
+  async getOutput(idOrRevision: string): Promise<OutputValue> {
+    this.#open()
+    return this.#readOutput(await this.#ctx.resolveOutputId(idOrRevision))
+  }
+
+  async #readOutput(cid: CID): Promise<OutputValue> {
+    if (cid.code === RAW_CODE) return this.#ctx.objects.getBytes(cid)
+    return restoreBytes(await this.#ctx.objects.getNode(cid), (blob) => this.#ctx.objects.getBytes(blob))
+  }
+
+  /** Records a checkpoint; see {@link CommitOptions}. The timeline moves only by compare-and-swap. */
+  async commit(options: CommitOptions): Promise<Checkpoint> {
+    this.#open()
+    return commit(this.#ctx, options)
+  }
+
+  /** The checkpoint a revision names. */
+  async getCheckpoint(revision: string): Promise<Checkpoint> {
+    this.#open()
+    const cid = await this.#ctx.resolveCheckpointId(revision)
+    return toCheckpoint(cid, await this.#ctx.loadCheckpoint(cid))
+  }
+
+  /** The full id a revision names: a checkpoint, or with `:stage` that stage's output (like `git rev-parse`). */
+  async resolve(revision: string): Promise<string> {
+    this.#open()
+    return cidString((await this.#ctx.resolveAny(revision)).id)
+  }
+
+  /** History newest first, read lazily: stop iterating and nothing more is read. Default start: HEAD. */
+  async *log(revisions: string | readonly string[] = HEAD, options: LogOptions = {}): AsyncIterable<Checkpoint> {
+    this.#open()
+    const list = typeof revisions === 'string' ? [revisions] : revisions
+    const starts = await Promise.all(list.map((r) => this.#ctx.resolveCheckpointId(r)))
+    yield* walkLog(this.#ctx, starts, options)
+  }
+
+  /** Stage-by-stage comparison of two checkpoints, with JSON paths for changed JSON outputs. */
+  async diff(from: string, to: string, options: DiffOptions = {}): Promise<DiffResult> {
+    this.#open()
+    const [a, b] = await Promise.all([this.#ctx.resolveCheckpointId(from), this.#ctx.resolveCheckpointId(to)])
+    return diffCheckpoints(this.#ctx, a, b, options)
+  }
+
+  /** Restores every stage output of a checkpoint, optionally writing them into a directory. HEAD is not moved: see {@link setHead}. */
+  async checkout(revision: string, options: CheckoutOptions = {}): Promise<CheckoutResult> {
+    this.#open()
+    const cid = await this.#ctx.resolveCheckpointId(revision)
+    const node = await this.#ctx.loadCheckpoint(cid)
+    const outputs: Record<string, OutputValue> = {}
+    for (const [stage, output] of node.stages) {
+      Object.defineProperty(outputs, stage, { value: await this.#readOutput(output), enumerable: true })
+    }
+    const written = options.to === undefined ? [] : await writeCheckoutDir(this.#ctx.objects, cid, node.stages, options.to, options.force ?? false)
+    return { checkpoint: toCheckpoint(cid, node), outputs, written }
+  }
+
+  /** Where HEAD is. */
+  async head(): Promise<HeadInfo> {
+    this.#open()
+    const head = await this.#ctx.refs.head()
+    if (!head) return { detached: false }
+    if (head.target.kind === 'detached') return { detached: true, checkpoint: cidString(head.target.checkpoint) }
+    const id = await this.#ctx.refs.readCid(timelineRef(head.target.timeline))
+    return { detached: false, timeline: head.target.timeline, ...(id && { checkpoint: cidString(id) }) }
+  }
+
+  /** Moves HEAD: onto a timeline when `target` names one, otherwise detached at the checkpoint `target` resolves to. */
+  async setHead(target: string): Promise<HeadInfo> {
+    this.#open()
+    const before = await this.#ctx.refs.head()
+    const name = target.startsWith(TIMELINE_PREFIX) ? target.slice(TIMELINE_PREFIX.length) : target
+    const isTimeline = /^[^~^:@]+$/.test(name) && (await this.#ctx.refs.read(timelineRef(name))) !== undefined
+    const value = isTimeline
+      ? headValue({ kind: 'timeline', timeline: name })
+      : headValue({ kind: 'detached', checkpoint: await this.#ctx.resolveCheckpointId(target) })
+    await this.#ctx.refs.update([{ ref: HEAD, expected: before?.raw ?? null, value }], `checkout: moving to ${target}`)
+    return this.head()
+  }
+
+  /** A ref's log, newest first (`name@{0}` first). `ref` is a timeline or tag name, `HEAD`, or a full ref name. */
+  async reflog(ref: string, options: { limit?: number } = {}): Promise<ReflogRecord[]> {
+    this.#open()
+    const full = await this.#refName(ref)
+    const entries = await this.#ctx.refs.reflog(full, { newestFirst: true, ...(options.limit !== undefined && { limit: options.limit }) })
+    return entries.map((e, index) => ({ index, old: e.old, new: e.new, time: new Date(e.time), reason: e.reason }))
+  }
+
+  async #refName(ref: string): Promise<string> {
+    if (ref === HEAD || ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX)) return ref
+    checkRefName(ref)
+    const tag = await this.#ctx.refs.read(tagRef(ref))
+    return tag !== undefined && (await this.#ctx.refs.read(timelineRef(ref))) === undefined ? tagRef(ref) : timelineRef(ref)
+  }
+
+  /** Every object id in the store (checkpoints, outputs, blobs), in key order. */
+  async *objects(): AsyncIterable<{ id: string; kind: 'json' | 'bytes' }> {
+    this.#open()
+    for await (const cid of this.#ctx.objects.list()) yield { id: cidString(cid), kind: cid.code === DAG_JSON_CODE ? 'json' : 'bytes' }
+  }
+
+  /** Closes the store; with the LevelDB backend another process may then take over. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#backend.close()
+  }
+
+  #open(): void {
+    if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
+  }
+}
+
+class Timelines {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Creates a timeline at `revision` (default HEAD); REF_CONFLICT when the name exists. */
+  async create(name: string, revision: string = HEAD): Promise<TimelineInfo> {
+    const ref = checkedRef('timeline', name)
+    const cid = await this.ctx.resolveCheckpointId(revision)
+    await this.ctx.refs.update([{ ref, expected: null, value: cidString(cid) }], `timeline: created from ${revision}`)
+    return { name, head: cidString(cid), current: false }
+  }
+
+  async list(): Promise<TimelineInfo[]> {
+    const head = await this.ctx.refs.head()
+    const current = head?.target.kind === 'timeline' ? head.target.timeline : undefined
+    const entries = await this.ctx.refs.list(TIMELINE_PREFIX)
+    return entries.map((e) => ({ name: e.name, head: cidString(e.id), current: e.name === current }))
+  }
+
+  /** The head checkpoint id of a timeline; NOT_FOUND when it does not exist. */
+  async get(name: string): Promise<string> {
+    const ref = checkedRef('timeline', name)
+    const cid = await this.ctx.refs.readCid(ref)
+    if (!cid) throw new CkptError('NOT_FOUND', `no timeline "${name}"`, { details: { timeline: name } })
+    return cidString(cid)
+  }
+
+  /** Deletes a timeline (its reflog stays). Refuses the timeline HEAD is on. */
+  async delete(name: string): Promise<void> {
+    const ref = checkedRef('timeline', name)
+    const head = await this.ctx.refs.head()
+    if (head?.target.kind === 'timeline' && head.target.timeline === name) {
+      throw new CkptError('INVALID_ARGUMENT', `timeline "${name}" is checked out (HEAD is on it); move HEAD first`, { details: { timeline: name } })
+    }
+    const current = await this.get(name)
+    await this.ctx.refs.update([{ ref, expected: current, value: null }], 'timeline: deleted')
+  }
+
+  /** Renames a timeline atomically; HEAD follows when it was on it. */
+  async rename(from: string, to: string): Promise<TimelineInfo> {
+    const oldRef = checkedRef('timeline', from)
+    const newRef = checkedRef('timeline', to)
+    const id = await this.get(from)
+    const head = await this.ctx.refs.head()
+    const moves: RefMove[] = [
+      { ref: newRef, expected: null, value: id },
+      { ref: oldRef, expected: id, value: null },
+    ]
+    const onHead = head?.target.kind === 'timeline' && head.target.timeline === from
+    if (onHead) moves.push({ ref: HEAD, expected: head.raw, value: headValue({ kind: 'timeline', timeline: to }) })
+    await this.ctx.refs.update(moves, `timeline: renamed ${from} to ${to}`)
+    return { name: to, head: id, current: onHead }
+  }
+
+  /**
+   * Points a timeline at another checkpoint. Only forward (the current head must be an ancestor
+   * of the target) unless `force`; REF_CONFLICT when the timeline moved meanwhile.
+   */
+  async move(name: string, revision: string, options: { force?: boolean } = {}): Promise<TimelineInfo> {
+    const ref = checkedRef('timeline', name)
+    const current = await this.get(name)
+    const target = await this.ctx.resolveCheckpointId(revision)
+    if (!options.force && !(await this.#isAncestor(CID.parse(current), target))) {
+      throw new CkptError('REF_CONFLICT', `moving timeline "${name}" to ${revision} is not a fast-forward; use force`, {
+        details: { ref, expected: current, actual: cidString(target) },
+      })
+    }
+    await this.ctx.refs.update([{ ref, expected: current, value: cidString(target) }], `timeline: moved to ${revision}${options.force ? ' (forced)' : ''}`)
+    const head = await this.ctx.refs.head()
+    return { name, head: cidString(target), current: head?.target.kind === 'timeline' && head.target.timeline === name }
+  }
+
+  async #isAncestor(ancestor: CID, of: CID): Promise<boolean> {
+    for await (const checkpoint of walkLog(this.ctx, [of])) {
+      if (checkpoint.id === cidString(ancestor)) return true
+    }
+    return false
+  }
+}
+
+class Tags {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Fixes a name on a checkpoint; REF_CONFLICT when the tag exists. */
+  async create(name: string, revision: string = HEAD): Promise<TagInfo> {
+    const ref = checkedRef('tag', name)
+    const cid = await this.ctx.resolveCheckpointId(revision)
+    await this.ctx.refs.update([{ ref, expected: null, value: cidString(cid) }], `tag: created at ${revision}`)
+    return { name, target: cidString(cid) }
+  }
+
+  async list(): Promise<TagInfo[]> {
+    return (await this.ctx.refs.list(TAG_PREFIX)).map((e) => ({ name: e.name, target: cidString(e.id) }))
+  }
+
+  async delete(name: string): Promise<void> {
+    const ref = checkedRef('tag', name)
+    const current = await this.ctx.refs.read(ref)
+    if (current === undefined) throw new CkptError('NOT_FOUND', `no tag "${name}"`, { details: { tag: name } })
+    await this.ctx.refs.update([{ ref, expected: current, value: null }], 'tag: deleted')
+  }
+}
+
+function safeUserName(): string {
+  try {
+    return os.userInfo().username
+  } catch {
+    return 'unknown'
+  }
+}
+

@@ -1,0 +1,151 @@
+import type { JsonValue, OutputValue } from '../model/value.js'
+import type { JsonChange } from '../diff/json-diff.js'
+
+export type { JsonValue, OutputValue, JsonChange }
+
+/** A checkpoint as the API returns it. Ids are CIDv1 strings (base32). */
+export interface Checkpoint {
+  readonly id: string
+  /** The first hex digits of the id's BLAKE3 digest, as `ckpt log` shows them. */
+  readonly shortId: string
+  readonly parents: readonly string[]
+  /** Stage name → output id: every stage's output at this point, not only the new one. */
+  readonly stages: Readonly<Record<string, string>>
+  /** The stage whose output this checkpoint recorded, when one did. */
+  readonly stage?: string
+  readonly run?: string
+  readonly job?: string
+  readonly config?: JsonValue
+  readonly message: string
+  readonly author: string
+  readonly time: Date
+  readonly meta: Readonly<Record<string, JsonValue>>
+}
+
+export interface CommitOptions {
+  /** Timeline to commit onto; default: the timeline HEAD is on (a detached HEAD moves itself, as in git). */
+  readonly timeline?: string
+  /** The stage that produced this checkpoint. With `output`, its new output. */
+  readonly stage?: string
+  /** The output of `stage`: any JSON value, bytes (`Uint8Array`), or JSON with bytes inside. */
+  readonly output?: unknown
+  /** Several stage outputs recorded at once (stage name → output). */
+  readonly outputs?: Readonly<Record<string, unknown>>
+  /** Stages to drop from the snapshot. */
+  readonly remove?: readonly string[]
+  /** Parent revision instead of the timeline's head; null makes a root checkpoint. */
+  readonly parent?: string | null
+  /** Several parents (a merge); the first parent's stages are the base snapshot. */
+  readonly parents?: readonly string[]
+  /**
+   * The head the caller expects the timeline to have (a revision, or null for "must not exist").
+   * When it has moved, the commit fails with REF_CONFLICT and nothing becomes reachable.
+   */
+  readonly expectedHead?: string | null
+  readonly run?: string
+  readonly job?: string
+  readonly config?: unknown
+  readonly message?: string
+  readonly author?: string
+  readonly meta?: Readonly<Record<string, unknown>>
+  /** Overrides the store clock for this checkpoint. */
+  readonly time?: Date | number
+  /**
+   * When the timeline moved between reading its head and the swap (another writer), rebuild on
+   * the new head and try again, up to this many times. Only applies when the parent is defaulted.
+   */
+  readonly retry?: number
+}
+
+export interface LogOptions {
+  /** Follow only first parents, like `git log --first-parent`. */
+  readonly firstParent?: boolean
+  /** Stop after this many checkpoints. */
+  readonly limit?: number
+}
+
+export type StageStatus = 'added' | 'removed' | 'changed' | 'unchanged'
+
+export interface StageDiff {
+  readonly stage: string
+  readonly status: StageStatus
+  readonly from?: string
+  readonly to?: string
+  /** `json` or `bytes` for each side that exists. */
+  readonly kind?: 'json' | 'bytes' | 'mixed'
+  /** For changed JSON outputs: the paths that changed. Byte values inside show as `{ "/": id }` links. */
+  readonly changes?: readonly JsonChange[]
+  /** For changed bytes outputs: sizes of each side. */
+  readonly size?: { readonly from: number; readonly to: number }
+}
+
+export interface DiffResult {
+  readonly from: string
+  readonly to: string
+  readonly summary: { readonly added: number; readonly removed: number; readonly changed: number; readonly unchanged: number }
+  /** Every stage of either side, sorted by name. */
+  readonly stages: readonly StageDiff[]
+}
+
+export interface DiffOptions {
+  /** Only these stages. */
+  readonly stages?: readonly string[]
+  /** Compute JSON path changes for changed JSON outputs (default true). */
+  readonly paths?: boolean
+}
+
+export interface CheckoutOptions {
+  /** Also write every stage output into this directory (JSON as pretty `.json`, bytes as files). */
+  readonly to?: string
+  /** Overwrite files in `to` that ckpt did not write there. */
+  readonly force?: boolean
+}
+
+export interface CheckoutResult {
+  readonly checkpoint: Checkpoint
+  /** Stage name → restored output (bytes as Uint8Array). */
+  readonly outputs: Readonly<Record<string, OutputValue>>
+  /** Files written under `to`, relative to it. */
+  readonly written: readonly string[]
+}
+
+export interface TimelineInfo {
+  readonly name: string
+  readonly head: string
+  /** Whether HEAD is attached to this timeline. */
+  readonly current: boolean
+}
+
+export interface TagInfo {
+  readonly name: string
+  readonly target: string
+}
+
+export interface HeadInfo {
+  /** The timeline HEAD is attached to; absent when detached. */
+  readonly timeline?: string
+  /** The checkpoint HEAD resolves to; absent on a timeline with no checkpoints yet. */
+  readonly checkpoint?: string
+  readonly detached: boolean
+}
+
+export interface ReflogRecord {
+  /** Position as in `name@{index}`: 0 is the newest. */
+  readonly index: number
+  readonly old: string | null
+  readonly new: string | null
+  readonly time: Date
+  readonly reason: string
+}
+
+export interface StoreOptions {
+  /**
+   * `process` (default): a returned commit survives the process being killed. `fsync`: it also
+   * survives power loss, at the cost of an fsync per write (docs/backends.md).
+   */
+  readonly durability?: 'process' | 'fsync'
+  /** Clock for checkpoint and reflog times (ms since epoch); inject for deterministic tests. */
+  readonly clock?: () => number
+  /** Default author of checkpoints; default `$CKPT_AUTHOR` or the OS user name. */
+  readonly author?: string
+}

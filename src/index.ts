@@ -1,0 +1,32 @@
+/**
+ * ckpt: a git-style, content-addressed checkpoint store for pipelines.
+ *
+ * Open a store with {@link openStore} (or create one with {@link initStore}), record stage outputs
+ * with `store.commit`, and read them back with `log`, `diff`, `checkout`. To embed ckpt on
+ * another storage system, implement {@link Backend} and use {@link openStoreOn}.
+ */
+export { initStore, openStore, initStoreOn, openStoreOn, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
+export { Store } from './core/store.js'
+export type {
+  Checkpoint,
+  CheckoutOptions,
+  CheckoutResult,
+  CommitOptions,
+  DiffOptions,
+  DiffResult,
+  HeadInfo,
+  JsonChange,
+  JsonValue,
+  LogOptions,
+  OutputValue,
+  ReflogRecord,
+  StageDiff,
+  StageStatus,
+  StoreOptions,
+  TagInfo,
+  TimelineInfo,
+} from './core/types.js'
+export { CkptError, isCkptError, type ErrorCode } from './errors.js'
+export { createMemoryBackend } from './backend/memory.js'
+export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
+export type { Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry } from './backend/interface.js'

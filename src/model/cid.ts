@@ -1,0 +1,116 @@
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { base32 } from 'multiformats/bases/base32'
+import { CkptError } from '../errors.js'
+import { BLAKE3_CODE, DIGEST_LENGTH, blake3 } from './hash.js'
+
+/** Multicodec of a bytes object (a blob). */
+export const RAW_CODE = 0x55
+/** Multicodec of a structured node (outputs, checkpoints). */
+export const DAG_JSON_CODE = 0x0129
+
+export type Codec = typeof RAW_CODE | typeof DAG_JSON_CODE
+
+export { CID }
+
+/** The CIDv1 that names `bytes` encoded with `codec`. */
+export function cidOf(codec: Codec, bytes: Uint8Array): CID {
+  return CID.createV1(codec, Digest.create(BLAKE3_CODE, blake3(bytes)))
+}
+
+/** The CIDv1 for an already computed BLAKE3 digest. */
+export function cidFromDigest(codec: Codec, digest: Uint8Array): CID {
+  return CID.createV1(codec, Digest.create(BLAKE3_CODE, digest))
+}
+
+/** Whether `cid` is one ckpt can store: v1, BLAKE3-256, raw or dag-json. */
+export function isStoreCid(cid: CID): boolean {
+  return (
+    cid.version === 1 &&
+    cid.multihash.code === BLAKE3_CODE &&
+    cid.multihash.size === DIGEST_LENGTH &&
+    (cid.code === RAW_CODE || cid.code === DAG_JSON_CODE)
+  )
+}
+
+/** Parses a full CID string; throws INVALID_REVISION naming the text when it is not one ckpt stores. */
+export function parseCid(text: string): CID {
+  let cid: CID
+  try {
+    cid = CID.parse(text)
+  } catch (cause) {
+    throw new CkptError('INVALID_REVISION', `"${text}" is not a CID`, { cause, details: { value: text } })
+  }
+  if (!isStoreCid(cid)) {
+    throw new CkptError('INVALID_REVISION', `"${text}" is not a CIDv1 with a BLAKE3-256 multihash and raw or dag-json codec`, {
+      details: { value: text },
+    })
+  }
+  return cid
+}
+
+/** Tries to read `text` as a CID; undefined when it is not one. */
+export function tryParseCid(text: string): CID | undefined {
+  try {
+    const cid = CID.parse(text)
+    return isStoreCid(cid) ? cid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Canonical string form of a CID: base32, as IPFS tools print CIDv1. */
+export function cidString(cid: CID): string {
+  return cid.toString(base32)
+}
+
+/**
+ * Hex of the BLAKE3 digest. Every ckpt CID of one codec shares its first characters
+ * (`baguqehra…`), so short ids are prefixes of the digest, like git's.
+ */
+export function digestHex(cid: CID): string {
+  return Buffer.from(cid.multihash.digest).toString('hex')
+}
+
+/** Default length of a displayed short id. */
+export const SHORT_ID_LENGTH = 10
+
+export function shortId(cid: CID, length = SHORT_ID_LENGTH): string {
+  return digestHex(cid).slice(0, length)
+}
+
+/** The key an object is stored under: the CID's binary form. */
+export function objectKey(cid: CID): Uint8Array {
+  return cid.bytes
+}
+
+/**
+ * The key range holding every object of `codec` whose digest starts with `hexPrefix`
+ * (an odd number of hex digits is allowed).
+ */
+export function keyRangeForDigestPrefix(codec: Codec, hexPrefix: string): { gte: Uint8Array; lt: Uint8Array } {
+  const header = CID.createV1(codec, Digest.create(BLAKE3_CODE, new Uint8Array(DIGEST_LENGTH))).bytes.subarray(
+    0,
+    -DIGEST_LENGTH,
+  )
+  const even = hexPrefix.length % 2 === 0 ? hexPrefix : hexPrefix + '0'
+  const low = Buffer.concat([header, Buffer.from(even, 'hex')])
+  const step = hexPrefix.length % 2 === 0 ? 1 : 16
+  return { gte: new Uint8Array(low), lt: incrementBy(new Uint8Array(low), step) }
+}
+
+function incrementBy(bytes: Uint8Array, step: number): Uint8Array {
+  const out = Uint8Array.from(bytes)
+  let carry = step
+  for (let i = out.length - 1; i >= 0 && carry > 0; i--) {
+    const sum = out[i]! + carry
+    out[i] = sum & 0xff
+    carry = sum >> 8
+  }
+  return out
+}
+
+/** Decodes stored key bytes back into a CID. */
+export function cidFromKey(key: Uint8Array): CID {
+  return CID.decode(key)
+}

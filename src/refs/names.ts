@@ -1,0 +1,203 @@
+/**
+ * Validation of the names users give to refs (timelines, tags, …) and to stages.
+ *
+ * Ref names follow git's `git check-ref-format` rules so that every ckpt ref could also be a
+ * git ref, and so that revision expressions (`main~2`, `v1^`, `HEAD@{1}`) can never be confused
+ * with a name. Stage names are looser (they are keys, not paths) but must still be safe to show
+ * in a terminal and to use as a single path segment.
+ *
+ * Each rule has a short, stable identifier (`details.rule` of the thrown error) so that callers
+ * and tests can branch on which rule was broken without parsing messages.
+ */
+import { CkptError } from '../errors.js'
+
+/** Which rule a name breaks: a stable id for machines and the reason in plain words for people. */
+interface Violation {
+  readonly rule: string
+  readonly reason: string
+}
+
+/** Longest ref name accepted, in UTF-8 bytes (a common file-name limit, since refs may become files). */
+const MAX_REF_NAME_BYTES = 255
+
+/** Longest stage name accepted, in Unicode code points. */
+const MAX_STAGE_NAME_CHARS = 200
+
+/** Printable ASCII characters git forbids anywhere in a ref name (they have meaning in revision syntax or globs). */
+const FORBIDDEN_REF_CHARS: ReadonlySet<string> = new Set([' ', '~', '^', ':', '?', '*', '[', '\\'])
+
+/** Longest stretch of a name quoted in an error message, so a huge bad name cannot flood a log. */
+const MAX_QUOTED_CHARS = 80
+
+/**
+ * Throws `INVALID_REF_NAME` when `name` breaks one of git's `check-ref-format` rules, or is longer
+ * than 255 UTF-8 bytes, or is not well-formed Unicode.
+ *
+ * `what` names the kind of ref in the message (e.g. `'timeline name'`), so users see
+ * `invalid timeline name "a..b": it may not contain ".."`. The error's `details` are
+ * `{ name, rule }` where `rule` is one of: `not-a-string`, `empty`, `not-well-formed`, `too-long`,
+ * `control-char`, `forbidden-char`, `empty-component`, `double-dot`, `leading-dot`, `lock-suffix`,
+ * `trailing-dot`, `at-brace`, `at-sign`. When a name breaks several rules, the first in this
+ * list is reported.
+ */
+export function checkRefName(name: string, what = 'ref name'): void {
+  const violation = findRefNameViolation(name)
+  if (violation !== undefined) {
+    throw new CkptError('INVALID_REF_NAME', `invalid ${what} ${quote(name)}: ${violation.reason}`, {
+      details: { name, rule: violation.rule },
+    })
+  }
+}
+
+/** True when {@link checkRefName} would accept `name`; for callers that want to branch rather than catch. */
+export function isValidRefName(name: string): boolean {
+  return findRefNameViolation(name) === undefined
+}
+
+/**
+ * Throws `INVALID_ARGUMENT` when `name` cannot be a stage name.
+ *
+ * A stage name is a non-empty string of at most 200 code points, well-formed Unicode, with no
+ * `/` or `\` (it must stay one path segment), no control characters (C0, DEL, C1), not `.` or
+ * `..`, and no leading or trailing whitespace (which would be invisible in listings). Colons are
+ * allowed, so names like `detect:v2` work. The error's `details` are `{ name, rule }` where
+ * `rule` is one of: `not-a-string`, `empty`, `not-well-formed`, `too-long`, `control-char`,
+ * `separator`, `dot-name`, `surrounding-whitespace` (the first broken one in this order).
+ */
+export function checkStageName(name: string): void {
+  const violation = findStageNameViolation(name)
+  if (violation !== undefined) {
+    throw new CkptError('INVALID_ARGUMENT', `invalid stage name ${quote(name)}: ${violation.reason}`, {
+      details: { name, rule: violation.rule },
+    })
+  }
+}
+
+/** The first ref-name rule `name` breaks, in the documented order, or undefined when it is valid. */
+function findRefNameViolation(name: unknown): Violation | undefined {
+  if (typeof name !== 'string') return { rule: 'not-a-string', reason: 'it must be a string' }
+  if (name === '') return { rule: 'empty', reason: 'it may not be empty' }
+  if (!isWellFormedUnicode(name)) return notWellFormed()
+  const bytes = Buffer.byteLength(name, 'utf8')
+  if (bytes > MAX_REF_NAME_BYTES) {
+    return { rule: 'too-long', reason: `it may be at most ${MAX_REF_NAME_BYTES} bytes of UTF-8 (it is ${bytes})` }
+  }
+  return findRefCharacterViolation(name) ?? findRefStructureViolation(name)
+}
+
+/** Rules about single characters: ASCII controls and the characters git reserves for revision syntax. */
+function findRefCharacterViolation(name: string): Violation | undefined {
+  for (const char of name) {
+    if (isAsciiControl(char)) {
+      return { rule: 'control-char', reason: `it may not contain control characters (found ${codePointLabel(char)})` }
+    }
+    if (FORBIDDEN_REF_CHARS.has(char)) {
+      const shown = char === ' ' ? 'spaces' : JSON.stringify(char)
+      return { rule: 'forbidden-char', reason: `it may not contain ${shown}` }
+    }
+  }
+  return undefined
+}
+
+/** Rules about the shape of the name and of its '/'-separated components. */
+function findRefStructureViolation(name: string): Violation | undefined {
+  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
+    return { rule: 'empty-component', reason: 'it may not begin or end with "/" or contain "//"' }
+  }
+  if (name.includes('..')) return { rule: 'double-dot', reason: 'it may not contain ".."' }
+  const components = name.split('/')
+  if (components.some((component) => component.startsWith('.'))) {
+    return { rule: 'leading-dot', reason: 'no part of it between slashes may begin with "."' }
+  }
+  if (components.some((component) => component.endsWith('.lock'))) {
+    return { rule: 'lock-suffix', reason: 'no part of it between slashes may end with ".lock"' }
+  }
+  if (name.endsWith('.')) return { rule: 'trailing-dot', reason: 'it may not end with "."' }
+  if (name.includes('@{')) return { rule: 'at-brace', reason: 'it may not contain "@{"' }
+  if (name === '@') return { rule: 'at-sign', reason: 'it may not be "@" alone' }
+  return undefined
+}
+
+/** The first stage-name rule `name` breaks, in the documented order, or undefined when it is valid. */
+function findStageNameViolation(name: unknown): Violation | undefined {
+  if (typeof name !== 'string') return { rule: 'not-a-string', reason: 'it must be a string' }
+  if (name === '') return { rule: 'empty', reason: 'it may not be empty' }
+  if (!isWellFormedUnicode(name)) return notWellFormed()
+  const length = codePointLength(name)
+  if (length > MAX_STAGE_NAME_CHARS) {
+    return { rule: 'too-long', reason: `it may be at most ${MAX_STAGE_NAME_CHARS} characters (it is ${length})` }
+  }
+  return findStageCharacterViolation(name) ?? findStageShapeViolation(name)
+}
+
+/** Rules about single characters in a stage name: controls and path separators. */
+function findStageCharacterViolation(name: string): Violation | undefined {
+  for (const char of name) {
+    if (isAsciiControl(char) || isC1Control(char)) {
+      return { rule: 'control-char', reason: `it may not contain control characters (found ${codePointLabel(char)})` }
+    }
+    if (char === '/' || char === '\\') {
+      return { rule: 'separator', reason: `it may not contain ${JSON.stringify(char)}` }
+    }
+  }
+  return undefined
+}
+
+/** Rules about the stage name as a whole: the special directory names and invisible padding. */
+function findStageShapeViolation(name: string): Violation | undefined {
+  if (name === '.' || name === '..') return { rule: 'dot-name', reason: 'it may not be "." or ".."' }
+  if (/^\s|\s$/u.test(name)) {
+    return { rule: 'surrounding-whitespace', reason: 'it may not begin or end with whitespace' }
+  }
+  return undefined
+}
+
+function notWellFormed(): Violation {
+  return { rule: 'not-well-formed', reason: 'it is not well-formed Unicode (it contains a lone surrogate)' }
+}
+
+/**
+ * True when `text` has no lone (unpaired) UTF-16 surrogate. Iterating a string by code points
+ * yields a lone surrogate as its own one-unit "character", which is how it is spotted here.
+ */
+function isWellFormedUnicode(text: string): boolean {
+  for (const char of text) {
+    const codePoint = char.codePointAt(0) ?? 0
+    if (codePoint >= 0xd800 && codePoint <= 0xdfff) return false
+  }
+  return true
+}
+
+/** True for ASCII control characters: U+0000–U+001F and DEL (U+007F). */
+function isAsciiControl(char: string): boolean {
+  const codePoint = char.codePointAt(0) ?? 0
+  return codePoint < 0x20 || codePoint === 0x7f
+}
+
+/** True for the C1 control characters U+0080–U+009F. */
+function isC1Control(char: string): boolean {
+  const codePoint = char.codePointAt(0) ?? 0
+  return codePoint >= 0x80 && codePoint <= 0x9f
+}
+
+/** Number of Unicode code points in `text` (not UTF-16 units), counting without building an array. */
+function codePointLength(text: string): number {
+  let count = 0
+  for (const _char of text) count++
+  return count
+}
+
+/** `U+0007`-style label for a character, readable even when the character itself is invisible. */
+function codePointLabel(char: string): string {
+  return `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
+}
+
+/**
+ * The offending name as it should appear in a message: JSON-quoted so that control characters and
+ * lone surrogates show as escapes, and shortened so a huge name cannot flood a log.
+ */
+function quote(name: unknown): string {
+  if (typeof name !== 'string') return String(name)
+  const shortened = name.length > MAX_QUOTED_CHARS ? `${name.slice(0, MAX_QUOTED_CHARS)}…` : name
+  return JSON.stringify(shortened)
+}

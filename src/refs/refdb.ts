@@ -1,0 +1,104 @@
+import { CkptError } from '../errors.js'
+import type { RefStore, ReflogEntry } from '../backend/interface.js'
+import { CID, cidString, parseCid } from '../model/cid.js'
+import { checkRefName } from './names.js'
+
+/** Namespaces inside the backend's flat ref space. */
+export const TIMELINE_PREFIX = 'timelines/'
+export const TAG_PREFIX = 'tags/'
+export const HEAD = 'HEAD'
+/** Reserved for the store's own settings (format version). Never a user name. */
+export const META_PREFIX = 'meta/'
+
+const SYMBOLIC = 'ref: '
+
+/** Where HEAD points: a timeline (possibly still without checkpoints) or one checkpoint. */
+export type HeadTarget = { readonly kind: 'timeline'; readonly timeline: string } | { readonly kind: 'detached'; readonly checkpoint: CID }
+
+export const timelineRef = (name: string): string => TIMELINE_PREFIX + name
+export const tagRef = (name: string): string => TAG_PREFIX + name
+
+/** Validates a timeline or tag name and returns its full ref name. */
+export function checkedRef(kind: 'timeline' | 'tag', name: string): string {
+  checkRefName(name, `${kind} name`)
+  return kind === 'timeline' ? timelineRef(name) : tagRef(name)
+}
+
+/** A pending move of one ref, checked and logged by {@link RefDb.update}. */
+export interface RefMove {
+  readonly ref: string
+  readonly expected: string | null
+  readonly value: string | null
+}
+
+/** Ref semantics over the backend: typed values, CAS errors, HEAD. */
+export class RefDb {
+  constructor(
+    private readonly store: RefStore,
+    private readonly now: () => number,
+  ) {}
+
+  async read(ref: string): Promise<string | undefined> {
+    return this.store.readRef(ref)
+  }
+
+  /** The checkpoint a timeline or tag ref points at, or undefined when the ref does not exist. */
+  async readCid(ref: string): Promise<CID | undefined> {
+    const value = await this.store.readRef(ref)
+    return value === undefined ? undefined : this.parseValue(ref, value)
+  }
+
+  /** A timeline, tag or detached-HEAD value as a checkpoint id; CORRUPT_OBJECT when it is not one. */
+  parseValue(ref: string, value: string): CID {
+    try {
+      return parseCid(value)
+    } catch (cause) {
+      throw new CkptError('CORRUPT_OBJECT', `ref ${ref} holds "${value}", which is not a checkpoint id`, { cause, details: { ref } })
+    }
+  }
+
+  /** Applies the moves atomically, each logged with `reason`; REF_CONFLICT when any ref moved meanwhile. */
+  async update(moves: readonly RefMove[], reason: string): Promise<void> {
+    const time = this.now()
+    const result = await this.store.updateRefs(moves.map((m) => ({ name: m.ref, expected: m.expected, value: m.value, log: { time, reason } })))
+    if (!result.ok) {
+      const move = moves.find((m) => m.ref === result.name)
+      throw new CkptError(
+        'REF_CONFLICT',
+        `${describeRef(result.name)} moved concurrently: expected ${move?.expected ?? 'no ref'}, found ${result.actual ?? 'no ref'}`,
+        { details: { ref: result.name, expected: move?.expected ?? null, actual: result.actual } },
+      )
+    }
+  }
+
+  async list(prefix: string): Promise<Array<{ name: string; id: CID }>> {
+    const entries = await this.store.listRefs(prefix)
+    return entries.map((e) => ({ name: e.name.slice(prefix.length), id: this.parseValue(e.name, e.value) }))
+  }
+
+  async reflog(ref: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {
+    return this.store.readReflog(ref, options)
+  }
+
+  async head(): Promise<{ target: HeadTarget; raw: string } | undefined> {
+    const raw = await this.store.readRef(HEAD)
+    if (raw === undefined) return undefined
+    if (raw.startsWith(SYMBOLIC)) {
+      const ref = raw.slice(SYMBOLIC.length)
+      if (!ref.startsWith(TIMELINE_PREFIX)) throw new CkptError('CORRUPT_OBJECT', `HEAD points at "${ref}", which is not a timeline`)
+      return { target: { kind: 'timeline', timeline: ref.slice(TIMELINE_PREFIX.length) }, raw }
+    }
+    return { target: { kind: 'detached', checkpoint: this.parseValue(HEAD, raw) }, raw }
+  }
+}
+
+/** The stored form of a HEAD target. */
+export function headValue(target: HeadTarget): string {
+  return target.kind === 'timeline' ? SYMBOLIC + timelineRef(target.timeline) : cidString(target.checkpoint)
+}
+
+export function describeRef(ref: string): string {
+  if (ref.startsWith(TIMELINE_PREFIX)) return `timeline "${ref.slice(TIMELINE_PREFIX.length)}"`
+  if (ref.startsWith(TAG_PREFIX)) return `tag "${ref.slice(TAG_PREFIX.length)}"`
+  return ref
+}

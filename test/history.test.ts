@@ -1,0 +1,156 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { CkptError, createMemoryBackend, initStoreOn } from '../src/index.js'
+import { collect, steppingClock, tempDir, tempStore } from './support/temp.js'
+
+describe('log', () => {
+  it('lists history newest first with every field', async () => {
+    const { store } = await tempStore({ clock: steppingClock(), author: 'ada' })
+    await store.commit({ stage: 'a', output: 1, run: 'r1', job: 'j1', config: { lr: 0.1 }, message: 'first', meta: { host: 'x' } })
+    await store.commit({ stage: 'b', output: 2, run: 'r1' })
+    const [newest, oldest] = await collect(store.log())
+    expect(newest?.stage).toBe('b')
+    expect(oldest).toMatchObject({ stage: 'a', run: 'r1', job: 'j1', config: { lr: 0.1 }, message: 'first', author: 'ada', meta: { host: 'x' } })
+    // The clock ticked once for init's reflog entry, then once for this checkpoint.
+    expect(oldest?.time).toEqual(new Date(Date.UTC(2026, 0, 1) + 2000))
+    expect(newest?.shortId).toMatch(/^[0-9a-f]{10}$/)
+  })
+
+  it('reads only as much history as the caller consumes', async () => {
+    const store = await initStoreOn(createMemoryBackend(), { clock: steppingClock() })
+    for (let i = 0; i < 300; i++) await store.commit({ stage: 's', output: i })
+    const firstFive = await collect(store.log('main', { limit: 5 }))
+    expect(firstFive.map((c) => c.stage)).toEqual(['s', 's', 's', 's', 's'])
+    // Breaking out of the iterator after the first entry must not walk the rest.
+    let seen = 0
+    for await (const checkpoint of store.log()) {
+      seen++
+      if (checkpoint) break
+    }
+    expect(seen).toBe(1)
+    expect((await collect(store.log())).length).toBe(300)
+  })
+
+  it('shows each checkpoint once across merges and several starts, newest first', async () => {
+    const { store } = await tempStore({ clock: steppingClock() })
+    const a = await store.commit({ stage: 'a', output: 1 })
+    await store.timelines.create('side', a.id)
+    const s = await store.commit({ timeline: 'side', stage: 's', output: 1 })
+    const b = await store.commit({ stage: 'b', output: 1 })
+    const m = await store.commit({ stage: 'm', output: 1, parents: [b.id, s.id] })
+    expect((await collect(store.log('main'))).map((c) => c.id)).toEqual([m.id, b.id, s.id, a.id])
+    expect((await collect(store.log(['side', 'main']))).map((c) => c.id)).toEqual([m.id, b.id, s.id, a.id])
+    expect((await collect(store.log('main', { firstParent: true }))).map((c) => c.id)).toEqual([m.id, b.id, a.id])
+  })
+})
+
+describe('diff', () => {
+  it('classifies stages and lists changed JSON paths with old and new values', async () => {
+    const { store } = await tempStore()
+    const from = await store.commit({
+      outputs: { keep: { x: 1 }, drop: 'gone', detect: { detections: [{ label: 'cat', score: 0.71 }, { label: 'dog', score: 0.5 }] }, blob: new Uint8Array([1, 2]) },
+      stage: 'detect',
+    })
+    const to = await store.commit({
+      outputs: { detect: { detections: [{ label: 'cat', score: 0.83 }, { label: 'dog', score: 0.5 }, { label: 'car', score: 0.9 }] }, blob: new Uint8Array([1, 2, 3]), added: [1] },
+      remove: ['drop'],
+      stage: 'detect',
+    })
+    const result = await store.diff(from.id, to.id)
+    expect(result.summary).toEqual({ added: 1, removed: 1, changed: 2, unchanged: 1 })
+    expect(result.stages.map((s) => [s.stage, s.status])).toEqual([
+      ['added', 'added'],
+      ['blob', 'changed'],
+      ['detect', 'changed'],
+      ['drop', 'removed'],
+      ['keep', 'unchanged'],
+    ])
+    expect(result.stages.find((s) => s.stage === 'detect')?.changes).toEqual([
+      { op: 'replace', path: '/detections/0/score', oldValue: 0.71, value: 0.83 },
+      { op: 'add', path: '/detections/2', value: { label: 'car', score: 0.9 } },
+    ])
+    expect(result.stages.find((s) => s.stage === 'blob')).toMatchObject({ kind: 'bytes', size: { from: 2, to: 3 } })
+  })
+
+  it('compares without reading unchanged outputs', async () => {
+    const backend = createMemoryBackend()
+    const store = await initStoreOn(backend)
+    const outputs: Record<string, unknown> = {}
+    for (let i = 0; i < 200; i++) outputs[`stage${i}`] = { i }
+    const a = await store.commit({ outputs })
+    const b = await store.commit({ stage: 'stage7', output: { i: 'seven' } })
+    let reads = 0
+    const get = backend.objects.get.bind(backend.objects)
+    backend.objects.get = (key) => {
+      reads++
+      return get(key)
+    }
+    const result = await store.diff(a.id, b.id)
+    expect(result.summary).toEqual({ added: 0, removed: 0, changed: 1, unchanged: 199 })
+    // Two checkpoint nodes and the two versions of the changed output.
+    expect(reads).toBeLessThanOrEqual(4)
+  })
+
+  it('filters to named stages and can skip path detail', async () => {
+    const { store } = await tempStore()
+    const a = await store.commit({ outputs: { x: 1, y: { v: 1 } } })
+    const b = await store.commit({ outputs: { x: 2, y: { v: 2 } } })
+    const result = await store.diff(a.id, b.id, { stages: ['y'], paths: false })
+    expect(result.stages).toEqual([{ stage: 'y', status: 'changed', from: a.stages.y, to: b.stages.y, kind: 'json' }])
+  })
+})
+
+describe('checkout', () => {
+  it('returns every stage output of any checkpoint, bytes restored', async () => {
+    const { store } = await tempStore()
+    await store.commit({ stage: 'frames', output: new Uint8Array([9, 8]) })
+    await store.commit({ stage: 'meta', output: { fps: 30, thumb: new Uint8Array([1]) } })
+    await store.commit({ stage: 'meta', output: { fps: 25 } })
+    const { outputs, checkpoint, written } = await store.checkout('main~1')
+    expect(outputs).toEqual({ frames: new Uint8Array([9, 8]), meta: { fps: 30, thumb: new Uint8Array([1]) } })
+    expect(checkpoint.stage).toBe('meta')
+    expect(written).toEqual([])
+    expect((await store.head()).timeline).toBe('main')
+  })
+
+  it('writes outputs into a directory and replaces only its own files', async () => {
+    const { store } = await tempStore()
+    const first = await store.commit({ outputs: { frames: new Uint8Array([9, 8]), meta: { fps: 30, thumb: new Uint8Array([1]) } } })
+    const second = await store.commit({ outputs: { meta: { fps: 25 } }, remove: ['frames'] })
+    const dir = tempDir()
+    const { written } = await store.checkout(first.id, { to: dir })
+    expect([...written].sort()).toEqual(['frames', 'meta.blobs/' + (await store.putBlob(new Uint8Array([1]))), 'meta.json'].sort())
+    expect([...readFileSync(path.join(dir, 'frames'))]).toEqual([9, 8])
+    expect(JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8'))).toEqual({ fps: 30, thumb: { '/': await store.putBlob(new Uint8Array([1])) } })
+    await store.checkout(second.id, { to: dir })
+    expect(existsSync(path.join(dir, 'frames'))).toBe(false)
+    expect(JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8'))).toEqual({ fps: 25 })
+    expect(readdirSync(dir).some((f) => f.includes('ckpt-tmp'))).toBe(false)
+  })
+
+  it('refuses to overwrite a file it did not write, unless forced', async () => {
+    const { store } = await tempStore()
+    const c = await store.commit({ stage: 'report', output: { ok: true } })
+    const dir = tempDir()
+    writeFileSync(path.join(dir, 'report.json'), 'mine')
+    const err = await store.checkout(c.id, { to: dir }).catch((e: unknown) => e)
+    expect((err as CkptError).code).toBe('WOULD_OVERWRITE')
+    expect(readFileSync(path.join(dir, 'report.json'), 'utf8')).toBe('mine')
+    await store.checkout(c.id, { to: dir, force: true })
+    expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'))).toEqual({ ok: true })
+  })
+
+  it('replaces a planted symlink instead of writing through it', async () => {
+    const { store } = await tempStore()
+    const c = await store.commit({ stage: 'report', output: { ok: true } })
+    const dir = tempDir()
+    const outside = path.join(tempDir(), 'victim.txt')
+    writeFileSync(outside, 'untouched')
+    mkdirSync(path.join(dir, 'sub'))
+    symlinkSync(outside, path.join(dir, 'report.json'))
+    await store.checkout(c.id, { to: dir, force: true })
+    expect(readFileSync(outside, 'utf8')).toBe('untouched')
+    expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'))).toEqual({ ok: true })
+  })
+})

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { openStore } from '../src/index.js'
+import { runWriter } from './support/processes.js'
+import { collect, onCleanup, tempStore } from './support/temp.js'
+
+describe('several processes on one store', () => {
+  it('lets another process commit its own timeline while this one holds the store', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ timeline: 'a', stage: 'seed', output: 0 })
+    const child = runWriter([dir, 'commit', 'b', '60'])
+    const mine = []
+    for (let i = 0; i < 60; i++) mine.push((await store.commit({ timeline: 'a', stage: 'x', output: i })).id)
+    expect(await child.exited).toBe(0)
+    const theirs = child.lines
+    expect(theirs.length).toBe(60)
+    expect((await collect(store.log('b'))).map((c) => c.id)).toEqual([...theirs].reverse())
+    expect((await collect(store.log('a'))).length).toBe(61)
+    expect(await store.timelines.get('a')).toBe(mine.at(-1))
+  })
+
+  it('loses no checkpoint when processes race on one timeline with retry', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ timeline: 'shared', stage: 'seed', output: 0 })
+    const children = [runWriter([dir, 'commit', 'shared', '40', 'retry']), runWriter([dir, 'commit', 'shared', '40', 'retry'])]
+    for (let i = 0; i < 40; i++) await store.commit({ timeline: 'shared', stage: 'parent', output: i, retry: 1000 })
+    expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0])
+    const history = new Set((await collect(store.log('shared'))).map((c) => c.id))
+    expect(history.size).toBe(121)
+    for (const child of children) for (const id of child.lines) expect(history.has(id)).toBe(true)
+  })
+
+  it('keeps working when the process holding the database is killed', async () => {
+    const { store: creator, dir } = await tempStore()
+    await creator.commit({ stage: 'seed', output: 0 })
+    await creator.close()
+    const holder = runWriter([dir, 'hold'])
+    await holder.waitForLine((l) => l === 'ready')
+    const reader = await openStore(dir)
+    onCleanup(() => reader.close())
+    expect((await reader.getCheckpoint('main')).stage).toBe('seed')
+    holder.process.kill('SIGKILL')
+    await holder.exited
+    // The next calls find the leader gone, take the database over and carry on.
+    const c = await reader.commit({ stage: 'after', output: 1 })
+    expect((await collect(reader.log())).map((x) => x.stage)).toEqual(['after', 'seed'])
+    expect(c.parents.length).toBe(1)
+  })
+
+  it('keeps every acknowledged checkpoint of a writer killed mid-commit', async () => {
+    const { store: creator, dir } = await tempStore()
+    await creator.close()
+    const writer = runWriter([dir, 'commit', 'main', '100000'])
+    await writer.waitForLine(() => writer.lines.length >= 150)
+    writer.process.kill('SIGKILL')
+    await writer.exited
+    const acknowledged = [...writer.lines]
+    const store = await openStore(dir)
+    onCleanup(() => store.close())
+    const history = (await collect(store.log('main'))).map((c) => c.id)
+    const inHistory = new Set(history)
+    for (const id of acknowledged) expect(inHistory.has(id)).toBe(true)
+    // The head is the last acknowledged checkpoint or the one in flight when the kill landed.
+    expect(history.length - acknowledged.length).toBeLessThanOrEqual(1)
+    for (const id of acknowledged.slice(-5)) expect((await store.getOutput(`${id}:step0`)) !== undefined).toBe(true)
+  })
+})

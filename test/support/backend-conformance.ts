@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest'
+import type { Backend } from '../../src/index.js'
+
+/**
+ * The contract every backend must meet (src/backend/interface.ts). One call per backend:
+ * `backendConformance('name', () => makeFreshBackend())`.
+ */
+export function backendConformance(name: string, open: () => Promise<Backend>): void {
+  const bytes = (...values: number[]) => Uint8Array.from(values)
+  const withBackend = (test: (b: Backend) => Promise<void>) => async () => {
+    const backend = await open()
+    try {
+      await test(backend)
+    } finally {
+      await backend.close()
+    }
+  }
+  const collect = async (keys: AsyncIterable<Uint8Array>) => {
+    const out: number[][] = []
+    for await (const key of keys) out.push([...key])
+    return out
+  }
+  const log = (reason: string) => ({ time: 1000, reason })
+
+  describe(`backend conformance: ${name}`, () => {
+    it('returns undefined for a missing object', withBackend(async (b) => {
+      expect(await b.objects.get(bytes(1, 2))).toBeUndefined()
+      expect(await b.objects.has([bytes(1, 2)])).toEqual([false])
+    }))
+
+    it('stores objects and reads them back byte for byte', withBackend(async (b) => {
+      await b.objects.putMany([{ key: bytes(1), value: bytes(9, 9) }, { key: bytes(2), value: new Uint8Array(0) }])
+      expect([...((await b.objects.get(bytes(1))) ?? [])]).toEqual([9, 9])
+      expect([...((await b.objects.get(bytes(2))) ?? [7])]).toEqual([])
+      expect(await b.objects.has([bytes(1), bytes(3), bytes(2)])).toEqual([true, false, true])
+    }))
+
+    it('does not let a caller mutate stored bytes through its own buffer', withBackend(async (b) => {
+      const value = bytes(1, 2, 3)
+      await b.objects.putMany([{ key: bytes(5), value }])
+      value[0] = 42
+      expect([...((await b.objects.get(bytes(5))) ?? [])]).toEqual([1, 2, 3])
+    }))
+
+    it('lists keys in unsigned byte order within a half-open range', withBackend(async (b) => {
+      const keys = [bytes(0x80), bytes(1, 0), bytes(1), bytes(0xff, 1), bytes(2)]
+      await b.objects.putMany(keys.map((key) => ({ key, value: bytes(0) })))
+      expect(await collect(b.objects.keys())).toEqual([[1], [1, 0], [2], [0x80], [0xff, 1]])
+      expect(await collect(b.objects.keys({ gte: bytes(1, 0), lt: bytes(0x80) }))).toEqual([[1, 0], [2]])
+      expect(await collect(b.objects.keys({ gte: bytes(0x81) }))).toEqual([[0xff, 1]])
+    }))
+
+    it('lists more keys than one page', withBackend(async (b) => {
+      const keys = Array.from({ length: 2500 }, (_, i) => bytes(i >> 8, i & 0xff))
+      await b.objects.putMany(keys.map((key) => ({ key, value: bytes(1) })))
+      const listed = await collect(b.objects.keys())
+      expect(listed.length).toBe(2500)
+      expect(listed[2499]).toEqual([9, 195])
+    }))
+
+    it('creates, moves and deletes refs by compare-and-swap', withBackend(async (b) => {
+      expect(await b.refs.readRef('timelines/main')).toBeUndefined()
+      expect(await b.refs.updateRefs([{ name: 'timelines/main', expected: null, value: 'a', log: log('create') }])).toEqual({ ok: true })
+      expect(await b.refs.updateRefs([{ name: 'timelines/main', expected: 'a', value: 'b', log: log('move') }])).toEqual({ ok: true })
+      expect(await b.refs.readRef('timelines/main')).toBe('b')
+      expect(await b.refs.updateRefs([{ name: 'timelines/main', expected: 'b', value: null, log: log('delete') }])).toEqual({ ok: true })
+      expect(await b.refs.readRef('timelines/main')).toBeUndefined()
+    }))
+
+    it('rejects an update whose expected value moved, writing nothing', withBackend(async (b) => {
+      await b.refs.updateRefs([{ name: 'r/a', expected: null, value: '1', log: log('x') }])
+      const result = await b.refs.updateRefs([
+        { name: 'r/b', expected: null, value: '2', log: log('x') },
+        { name: 'r/a', expected: 'stale', value: '3', log: log('x') },
+      ])
+      expect(result).toEqual({ ok: false, name: 'r/a', actual: '1' })
+      expect(await b.refs.readRef('r/b')).toBeUndefined()
+      expect(await b.refs.readReflog('r/b')).toEqual([])
+      expect(await b.refs.updateRefs([{ name: 'r/a', expected: null, value: '9', log: log('x') }])).toEqual({ ok: false, name: 'r/a', actual: '1' })
+    }))
+
+    it('applies concurrent swaps of one ref one at a time', withBackend(async (b) => {
+      await b.refs.updateRefs([{ name: 'c', expected: null, value: '0', log: log('x') }])
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => b.refs.updateRefs([{ name: 'c', expected: '0', value: String(i + 1), log: log('x') }])))
+      expect(results.filter((r) => r.ok).length).toBe(1)
+    }))
+
+    it('logs every move with old, new, time and reason, and keeps the log after deletion', withBackend(async (b) => {
+      await b.refs.updateRefs([{ name: 't/x', expected: null, value: 'a', log: { time: 1, reason: 'one' } }])
+      await b.refs.updateRefs([{ name: 't/x', expected: 'a', value: 'b', log: { time: 2, reason: 'two' } }])
+      await b.refs.updateRefs([{ name: 't/x', expected: 'b', value: null, log: { time: 3, reason: 'three' } }])
+      await b.refs.updateRefs([{ name: 't/x/y', expected: null, value: 'z', log: { time: 4, reason: 'other' } }])
+      expect(await b.refs.readReflog('t/x')).toEqual([
+        { old: null, new: 'a', time: 1, reason: 'one' },
+        { old: 'a', new: 'b', time: 2, reason: 'two' },
+        { old: 'b', new: null, time: 3, reason: 'three' },
+      ])
+      expect((await b.refs.readReflog('t/x', { newestFirst: true, limit: 2 })).map((e) => e.reason)).toEqual(['three', 'two'])
+      expect(await b.refs.listReflogs('t/')).toEqual(['t/x', 't/x/y'])
+    }))
+
+    it('lists refs by prefix, sorted by name', withBackend(async (b) => {
+      for (const name of ['timelines/b', 'tags/v1', 'timelines/a', 'timelines/a/b']) {
+        await b.refs.updateRefs([{ name, expected: null, value: name.toUpperCase(), log: log('x') }])
+      }
+      expect(await b.refs.listRefs('timelines/')).toEqual([
+        { name: 'timelines/a', value: 'TIMELINES/A' },
+        { name: 'timelines/a/b', value: 'TIMELINES/A/B' },
+        { name: 'timelines/b', value: 'TIMELINES/B' },
+      ])
+      expect(await b.refs.listRefs('nothing/')).toEqual([])
+    }))
+  })
+}

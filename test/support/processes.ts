@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { onCleanup } from './temp.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+/** The compiled fixture; `npm test` builds it with tsc before vitest runs. */
+export const WRITER = path.join(root, 'dist/test/fixtures/writer.js')
+
+export interface Child {
+  readonly process: ChildProcess
+  /** Lines printed so far on stdout. */
+  readonly lines: string[]
+  /** Resolves with the exit code (or signal name). */
+  readonly exited: Promise<number | string>
+  /** Resolves when a line satisfying `match` appears. */
+  waitForLine(match: (line: string) => boolean): Promise<void>
+}
+
+export function runWriter(args: string[]): Child {
+  if (!existsSync(WRITER)) throw new Error(`${WRITER} is missing: run \`npm run build\` first`)
+  const child = spawn(process.execPath, [WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  const waiters: Array<{ match: (line: string) => boolean; resolve: () => void }> = []
+  let partial = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    partial += text
+    const parts = partial.split('\n')
+    partial = parts.pop() ?? ''
+    for (const line of parts) {
+      lines.push(line)
+      for (const w of waiters.filter((w) => w.match(line))) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve()
+      }
+    }
+  })
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('close', (code, signal) => {
+      if (code !== 0 && code !== null) process.stderr.write(`writer ${args.join(' ')} exited ${code}: ${stderr}\n`)
+      resolve(code ?? signal ?? -1)
+    }),
+  )
+  onCleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return {
+    process: child,
+    lines,
+    exited,
+    waitForLine: (match) =>
+      lines.some(match)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push({ match, resolve })
+            void exited.then(() => reject(new Error(`writer exited before printing the expected line; stderr: ${stderr}`)))
+          }),
+  }
+}
