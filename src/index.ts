@@ -6,7 +6,7 @@
  * another storage system, implement {@link Backend} and use {@link openStoreOn}.
  */
 export { initStore, openStore, initStoreOn, openStoreOn, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
-export { Store } from './core/store.js'
+export { Store, type Timelines, type Tags } from './core/store.js'
 export type {
   Checkpoint,
   CheckoutOptions,

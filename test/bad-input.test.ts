@@ -2,17 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
-import { CkptError, initStore, openLevelBackend, openStore, type Store } from '../src/index.js'
+import { initStore, openLevelBackend, openStore, type Store } from '../src/index.js'
+import { failure } from './support/errors.js'
 import { collect, tempDir, tempStore } from './support/temp.js'
-
-async function failure(promise: Promise<unknown>): Promise<CkptError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!(err instanceof CkptError)) throw new Error(`expected a CkptError, got ${String(err)}`)
-  return err
-}
 
 /** Everything observable about a store, to prove a failed call wrote nothing. */
 async function snapshot(store: Store) {

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CkptError, createMemoryBackend, initStoreOn } from '../src/index.js'
+import { CkptError, createMemoryBackend, initStoreOn, openStoreOn } from '../src/index.js'
 import { collect, steppingClock, tempDir, tempStore } from './support/temp.js'
 
 describe('log', () => {
@@ -18,18 +18,29 @@ describe('log', () => {
   })
 
   it('reads only as much history as the caller consumes', async () => {
-    const store = await initStoreOn(createMemoryBackend(), { clock: steppingClock() })
+    const backend = createMemoryBackend()
+    const store = await initStoreOn(backend, { clock: steppingClock() })
     for (let i = 0; i < 300; i++) await store.commit({ stage: 's', output: i })
-    const firstFive = await collect(store.log('main', { limit: 5 }))
-    expect(firstFive.map((c) => c.stage)).toEqual(['s', 's', 's', 's', 's'])
-    // Breaking out of the iterator after the first entry must not walk the rest.
-    let seen = 0
-    for await (const checkpoint of store.log()) {
-      seen++
-      if (checkpoint) break
+    // A fresh store object on the same backend has no cached checkpoints.
+    const reader = await openStoreOn(backend)
+    let reads = 0
+    const get = backend.objects.get.bind(backend.objects)
+    backend.objects.get = (key) => {
+      reads++
+      return get(key)
     }
-    expect(seen).toBe(1)
-    expect((await collect(store.log())).length).toBe(300)
+    const firstFive = await collect(reader.log('main', { limit: 5 }))
+    expect(firstFive.map((c) => c.stage)).toEqual(['s', 's', 's', 's', 's'])
+    expect(reads).toBe(5)
+    reads = 0
+    for await (const checkpoint of reader.log('main~100')) {
+      expect(checkpoint.parents.length).toBe(1)
+      break
+    }
+    // Resolving main~100 walks 100 parents (the newest 5 are cached from the walk above);
+    // iterating one entry reads nothing more.
+    expect(reads).toBe(96)
+    expect((await collect(reader.log())).length).toBe(300)
   })
 
   it('shows each checkpoint once across merges and several starts, newest first', async () => {
@@ -152,5 +163,18 @@ describe('checkout', () => {
     await store.checkout(c.id, { to: dir, force: true })
     expect(readFileSync(outside, 'utf8')).toBe('untouched')
     expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'))).toEqual({ ok: true })
+  })
+})
+
+describe('closing', () => {
+  it('refuses every call after close with STORE_CLOSED', async () => {
+    const store = await initStoreOn(createMemoryBackend())
+    await store.commit({ stage: 's', output: 1 })
+    await store.close()
+    await store.close()
+    for (const call of [() => store.getCheckpoint('main'), () => store.timelines.list(), () => store.tags.create('t'), () => store.putBlob(new Uint8Array(1))]) {
+      const err = await call().catch((e: unknown) => e)
+      expect((err as CkptError).code).toBe('STORE_CLOSED')
+    }
   })
 })

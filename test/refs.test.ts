@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { CkptError, type Store } from '../src/index.js'
+import { failure } from './support/errors.js'
 import { collect, steppingClock, tempStore } from './support/temp.js'
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof CkptError) return err.code
-    throw err
-  }
-  throw new Error('expected the call to fail')
-}
+const codeOf = async (promise: Promise<unknown>) => (await failure(promise)).code
 
 async function threeOnMain(store: Store) {
   const a = await store.commit({ stage: 's1', output: { n: 1 }, message: 'one' })

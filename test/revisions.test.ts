@@ -1,18 +1,10 @@
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
-import { CkptError, createMemoryBackend, initStoreOn, type Checkpoint, type Store } from '../src/index.js'
+import { createMemoryBackend, initStoreOn, type Checkpoint, type Store } from '../src/index.js'
+import { failure } from './support/errors.js'
 import { steppingClock, tempStore } from './support/temp.js'
 
 const digestHex = (id: string) => Buffer.from(CID.parse(id).multihash.digest).toString('hex')
-
-async function failure(promise: Promise<unknown>): Promise<CkptError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!(err instanceof CkptError)) throw new Error(`expected a CkptError, got ${String(err)}`)
-  return err
-}
 
 /** main: a - b - c - m(merge of c and s); side: b - s; tag v1 on a. */
 async function history(store: Store) {

@@ -12,3 +12,10 @@ export function inRange(key: Uint8Array, range: KeyRange): boolean {
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts))
 }
+
+/** The smallest key greater than `key`: where a paged listing resumes. */
+export function successor(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1)
+  out.set(key)
+  return out
+}

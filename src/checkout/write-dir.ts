@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../errors.js'
-import { CID, RAW_CODE, cidString } from '../model/cid.js'
-import { blobLinks } from '../model/value.js'
+import { RAW_CODE, cidString, type CID } from '../model/cid.js'
+import { blobLinks, linksToJson } from '../model/value.js'
 import { checkStageName } from '../refs/names.js'
 import type { ObjectDb } from '../core/objects.js'
 
@@ -72,10 +72,8 @@ export async function writeCheckoutDir(
 }
 
 function prettyJson(node: unknown): string {
-  return JSON.stringify(node, (_key, value: unknown) => {
-    const cid = value !== null && typeof value === 'object' ? CID.asCID(value) : null
-    return cid ? { '/': cidString(cid) } : typeof value === 'bigint' ? Number(value) : value
-  }, 2)
+  // Integers beyond 2^53 decode as BigInt (only stores written by other tools hold them).
+  return JSON.stringify(linksToJson(node), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2)
 }
 
 function insideRoot(root: string, relative: string): string {

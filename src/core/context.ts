@@ -1,6 +1,7 @@
 import { CkptError } from '../errors.js'
 import { CID, cidString, parseCid, shortId } from '../model/cid.js'
 import { decodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
+import { defineOwn } from '../model/value.js'
 import { RefDb } from '../refs/refdb.js'
 import { parseRevision, resolveCheckpoint, type ResolveContext } from '../refs/revision.js'
 import { DAG_JSON_CODE, ObjectDb } from './objects.js'
@@ -9,6 +10,7 @@ import type { Checkpoint } from './types.js'
 /** What every core operation needs: the object and ref layers, the clock and the default author. */
 export class StoreContext implements ResolveContext {
   readonly #checkpoints = new Map<string, CheckpointNode>()
+  #closed = false
 
   constructor(
     readonly objects: ObjectDb,
@@ -16,6 +18,19 @@ export class StoreContext implements ResolveContext {
     readonly now: () => number,
     readonly author: string,
   ) {}
+
+  /** Throws STORE_CLOSED once the store has been closed; every public call starts here. */
+  assertOpen(): void {
+    if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  markClosed(): void {
+    this.#closed = true
+  }
 
   /** A checkpoint node, verified; cached because nodes are immutable. */
   async loadCheckpoint(cid: CID): Promise<CheckpointNode> {
@@ -85,7 +100,7 @@ export class StoreContext implements ResolveContext {
 /** The API form of a checkpoint node. */
 export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
   const stages: Record<string, string> = {}
-  for (const [name, output] of node.stages) Object.defineProperty(stages, name, { value: cidString(output), enumerable: true })
+  for (const [name, output] of node.stages) defineOwn(stages, name, cidString(output))
   return {
     id: cidString(cid),
     shortId: shortId(cid),

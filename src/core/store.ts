@@ -4,7 +4,7 @@ import { CkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidString } from '../model/cid.js'
 import { createBlake3 } from '../model/hash.js'
-import { restoreBytes, type OutputValue } from '../model/value.js'
+import { defineOwn, restoreBytes, type OutputValue } from '../model/value.js'
 import { checkRefName } from '../refs/names.js'
 import { HEAD, RefDb, type RefMove, TAG_PREFIX, TIMELINE_PREFIX, checkedRef, headValue, tagRef, timelineRef } from '../refs/refdb.js'
 import { writeCheckoutDir } from '../checkout/write-dir.js'
@@ -35,7 +35,6 @@ import type {
 export class Store {
   readonly #backend: Backend
   readonly #ctx: StoreContext
-  #closed = false
 
   /** Timelines: named, movable heads (git's branches). */
   readonly timelines: Timelines
@@ -66,7 +65,7 @@ export class Store {
     return cidString(block.cid)
   }
 
-  /** Stores a stream of bytes as one blob. */
+  /** Stores a stream of bytes as one blob. The blob is held in memory until chunked storage lands (large-outputs issue). */
   async putBlobStream(source: AsyncIterable<Uint8Array>): Promise<string> {
     this.#open()
     const hash = createBlake3()
@@ -157,7 +156,7 @@ export class Store {
     const node = await this.#ctx.loadCheckpoint(cid)
     const outputs: Record<string, OutputValue> = {}
     for (const [stage, output] of node.stages) {
-      Object.defineProperty(outputs, stage, { value: await this.#readOutput(output), enumerable: true })
+      defineOwn(outputs, stage, await this.#readOutput(output))
     }
     const written = options.to === undefined ? [] : await writeCheckoutDir(this.#ctx.objects, cid, node.stages, options.to, options.force ?? false)
     return { checkpoint: toCheckpoint(cid, node), outputs, written }
@@ -209,21 +208,23 @@ export class Store {
 
   /** Closes the store; with the LevelDB backend another process may then take over. */
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#ctx.closed) return
+    this.#ctx.markClosed()
     await this.#backend.close()
   }
 
   #open(): void {
-    if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
+    this.#ctx.assertOpen()
   }
 }
 
-class Timelines {
+/** `store.timelines`: create, list, rename, move and delete timelines. */
+export class Timelines {
   constructor(private readonly ctx: StoreContext) {}
 
   /** Creates a timeline at `revision` (default HEAD); REF_CONFLICT when the name exists. */
   async create(name: string, revision: string = HEAD): Promise<TimelineInfo> {
+    this.ctx.assertOpen()
     const ref = checkedRef('timeline', name)
     const cid = await this.ctx.resolveCheckpointId(revision)
     await this.ctx.refs.update([{ ref, expected: null, value: cidString(cid) }], `timeline: created from ${revision}`)
@@ -231,6 +232,7 @@ class Timelines {
   }
 
   async list(): Promise<TimelineInfo[]> {
+    this.ctx.assertOpen()
     const head = await this.ctx.refs.head()
     const current = head?.target.kind === 'timeline' ? head.target.timeline : undefined
     const entries = await this.ctx.refs.list(TIMELINE_PREFIX)
@@ -239,6 +241,7 @@ class Timelines {
 
   /** The head checkpoint id of a timeline; NOT_FOUND when it does not exist. */
   async get(name: string): Promise<string> {
+    this.ctx.assertOpen()
     const ref = checkedRef('timeline', name)
     const cid = await this.ctx.refs.readCid(ref)
     if (!cid) throw new CkptError('NOT_FOUND', `no timeline "${name}"`, { details: { timeline: name } })
@@ -247,6 +250,7 @@ class Timelines {
 
   /** Deletes a timeline (its reflog stays). Refuses the timeline HEAD is on. */
   async delete(name: string): Promise<void> {
+    this.ctx.assertOpen()
     const ref = checkedRef('timeline', name)
     const head = await this.ctx.refs.head()
     if (head?.target.kind === 'timeline' && head.target.timeline === name) {
@@ -258,6 +262,7 @@ class Timelines {
 
   /** Renames a timeline atomically; HEAD follows when it was on it. */
   async rename(from: string, to: string): Promise<TimelineInfo> {
+    this.ctx.assertOpen()
     const oldRef = checkedRef('timeline', from)
     const newRef = checkedRef('timeline', to)
     const id = await this.get(from)
@@ -277,6 +282,7 @@ class Timelines {
    * of the target) unless `force`; REF_CONFLICT when the timeline moved meanwhile.
    */
   async move(name: string, revision: string, options: { force?: boolean } = {}): Promise<TimelineInfo> {
+    this.ctx.assertOpen()
     const ref = checkedRef('timeline', name)
     const current = await this.get(name)
     const target = await this.ctx.resolveCheckpointId(revision)
@@ -298,11 +304,13 @@ class Timelines {
   }
 }
 
-class Tags {
+/** `store.tags`: create, list and delete tags. */
+export class Tags {
   constructor(private readonly ctx: StoreContext) {}
 
   /** Fixes a name on a checkpoint; REF_CONFLICT when the tag exists. */
   async create(name: string, revision: string = HEAD): Promise<TagInfo> {
+    this.ctx.assertOpen()
     const ref = checkedRef('tag', name)
     const cid = await this.ctx.resolveCheckpointId(revision)
     await this.ctx.refs.update([{ ref, expected: null, value: cidString(cid) }], `tag: created at ${revision}`)
@@ -310,10 +318,12 @@ class Tags {
   }
 
   async list(): Promise<TagInfo[]> {
+    this.ctx.assertOpen()
     return (await this.ctx.refs.list(TAG_PREFIX)).map((e) => ({ name: e.name, target: cidString(e.id) }))
   }
 
   async delete(name: string): Promise<void> {
+    this.ctx.assertOpen()
     const ref = checkedRef('tag', name)
     const current = await this.ctx.refs.read(ref)
     if (current === undefined) throw new CkptError('NOT_FOUND', `no tag "${name}"`, { details: { tag: name } })

@@ -1,4 +1,5 @@
-import { CID, RAW_CODE, cidString } from '../model/cid.js'
+import { RAW_CODE, cidString, type CID } from '../model/cid.js'
+import { linksToJson } from '../model/value.js'
 import type { StoreContext } from '../core/context.js'
 import type { DiffOptions, DiffResult, StageDiff } from '../core/types.js'
 import { diffJson } from './json-diff.js'
@@ -35,23 +36,10 @@ async function diffStage(ctx: StoreContext, stage: string, a: CID | undefined, b
   }
   if (kind === 'mixed' || !paths) return { stage, status: 'changed', ...ids, kind }
   const [x, y] = await Promise.all([ctx.objects.getNode(a), ctx.objects.getNode(b)])
-  const changes = diffJson(x, y).map((change) => linksAsJson(change) as typeof change)
+  const changes = diffJson(x, y).map((change) => linksToJson(change) as typeof change)
   return { stage, status: 'changed', ...ids, kind, changes }
 }
 
 function kindOf(cid: CID): 'json' | 'bytes' {
   return cid.code === RAW_CODE ? 'bytes' : 'json'
-}
-
-/** Byte values inside outputs are links; show them in the dag-json form `{ "/": id }`. */
-function linksAsJson(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value
-  const cid = CID.asCID(value)
-  if (cid) return { '/': cidString(cid) }
-  if (Array.isArray(value)) return value.map(linksAsJson)
-  const out: Record<string, unknown> = {}
-  for (const key of Object.keys(value)) {
-    Object.defineProperty(out, key, { value: linksAsJson((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true })
-  }
-  return out
 }

@@ -1,6 +1,6 @@
 import { CkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, cidOf, cidString } from './cid.js'
-import { decodeNode, encodeNode, type JsonValue } from './value.js'
+import { decodeNode, defineOwn, encodeNode, type JsonValue } from './value.js'
 
 /** Version of the checkpoint node schema this build writes and reads (docs/format.md). */
 export const CHECKPOINT_VERSION = 1
@@ -102,8 +102,4 @@ function corrupt(cid: CID, what: string, cause?: unknown): CkptError {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && CID.asCID(value) === null && !(value instanceof Uint8Array)
-}
-
-export function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
 }

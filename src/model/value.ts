@@ -88,7 +88,7 @@ export function toStoredNode(value: unknown, purpose: Purpose = 'output', label?
         if (key === '/') fail(childPath, 'the key "/" (reserved by dag-json for links)')
         if (!key.isWellFormed()) fail(childPath, 'a key with an unpaired surrogate')
         if (child === undefined) continue // as JSON.stringify does for object members
-        Object.defineProperty(out, key, { value: visit(child, childPath, depth + 1), enumerable: true, writable: true, configurable: true })
+        defineOwn(out, key, visit(child, childPath, depth + 1))
       }
       return out
     } finally {
@@ -141,7 +141,26 @@ export async function restoreBytes(node: unknown, load: (cid: CID) => Promise<Ui
   const out: Record<string, OutputValue> = {}
   for (const key of Object.keys(node)) {
     const value = await restoreBytes((node as Record<string, unknown>)[key], load)
-    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+    defineOwn(out, key, value)
   }
+  return out
+}
+
+/**
+ * Sets an own, enumerable property. Plain assignment would treat a key named `__proto__` as the
+ * prototype setter; user data may contain that key.
+ */
+export function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+/** A decoded node with every link in its dag-json form `{ "/": id }`, for showing to people and JSON tools. */
+export function linksToJson(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  const cid = CID.asCID(value)
+  if (cid) return { '/': cid.toString() }
+  if (Array.isArray(value)) return value.map(linksToJson)
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) defineOwn(out, key, linksToJson((value as Record<string, unknown>)[key]))
   return out
 }

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import v8 from 'node:v8'
 import { CkptError, type ErrorCode } from '../../errors.js'
+import { successor } from '../bytes.js'
 import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
 
 /*
@@ -212,11 +213,4 @@ async function* pagedKeys(call: (op: Operation, args: unknown[]) => Promise<unkn
     if (page.length < KEYS_PAGE) return
     gte = successor(page[page.length - 1]!)
   }
-}
-
-/** The smallest key greater than `key`. */
-function successor(key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(key.length + 1)
-  out.set(key)
-  return out
 }

@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CkptError } from '../../errors.js'
+import { successor } from '../bytes.js'
 import type { Backend, KeyRange, ObjectStore, RefStore, RefUpdate, RefUpdateResult } from '../interface.js'
 import { openLocalLevel, type Durability } from './local.js'
 import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
@@ -179,12 +180,6 @@ class SharedLevelBackend implements Backend {
     if (role.kind === 'leader') await role.endpoint.close()
     await role.backend.close()
   }
-}
-
-function successor(key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(key.length + 1)
-  out.set(key)
-  return out
 }
 
 function isLockedError(err: unknown): boolean {
