@@ -1,20 +1,36 @@
 #!/usr/bin/env node
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { CkptError } from '../src/index.js'
+import { catCommand } from './commands/cat.js'
+import { checkoutCommand } from './commands/checkout.js'
 import { commitCommand } from './commands/commit.js'
+import { diffCommand } from './commands/diff.js'
 import { initCommand } from './commands/init.js'
 import { logCommand } from './commands/log.js'
+import { reflogCommand } from './commands/reflog.js'
 import { revParseCommand } from './commands/rev-parse.js'
+import { showCommand } from './commands/show.js'
+import { statusCommand } from './commands/status.js'
+import { tagCommand } from './commands/tag.js'
+import { timelineCommand } from './commands/timeline.js'
 import { EXIT_CODES, INTERNAL_EXIT, USAGE_EXIT } from './exit-codes.js'
+import { out } from './output.js'
 
 const debug = process.argv.includes('--debug')
 
-function fail(err: unknown): never {
-  if (err instanceof CkptError) {
+// `ckpt log | head`: the reader left; stop quietly, as git does.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
+async function fail(err: unknown): Promise<never> {
+  await out.finish()
+  const code = (err as { code?: unknown }).code
+  if (err instanceof Error && err.name === 'CkptError' && typeof code === 'string' && code in EXIT_CODES) {
     process.stderr.write(`ckpt: error: ${err.message}\n`)
     if (debug) process.stderr.write(`${err.stack ?? ''}\n`)
-    process.exit(EXIT_CODES[err.code])
+    process.exit(EXIT_CODES[code as keyof typeof EXIT_CODES])
   }
   process.stderr.write(`ckpt: internal error: ${err instanceof Error ? (debug ? err.stack : err.message) : String(err)}\n`)
   process.exit(INTERNAL_EXIT)
@@ -24,22 +40,35 @@ await yargs(hideBin(process.argv))
   .scriptName('ckpt')
   .usage('$0 <command> [options]\n\nA git-style, content-addressed checkpoint store for pipelines.')
   .option('store', { type: 'string', describe: 'Store folder (default: $CKPT_DIR, else the nearest .ckpt/ above the working directory)', global: true })
-  .option('json', { type: 'boolean', describe: 'Machine-readable output', global: true })
+  .option('pager', { type: 'boolean', describe: 'Page long output on a terminal (--no-pager to turn off)', global: true, default: true, hidden: true })
   .option('debug', { type: 'boolean', describe: 'Show stack traces on errors', global: true })
   .command(initCommand)
   .command(commitCommand)
   .command(logCommand)
+  .command(showCommand)
+  .command(catCommand)
+  .command(diffCommand)
+  .command(timelineCommand)
+  .command(tagCommand)
+  .command(checkoutCommand)
+  .command(statusCommand)
+  .command(reflogCommand)
   .command(revParseCommand)
+  .completion('completion', 'Print a bash/zsh completion script (add it to ~/.bashrc or ~/.zshrc)')
   .demandCommand(1, 'name a command; see ckpt --help')
   .strict()
-  .example('$0 init && $0 commit -s detect --value \'{"n": 1}\'', 'create a store and record a first checkpoint')
-  .example('$0 log --oneline', 'the history of the current timeline')
+  .example('$0 init && $0 commit -s detect --json \'{"n": 1}\'', 'create a store and record a first checkpoint')
+  .example('$0 log --graph --all --oneline', 'every timeline at a glance')
+  .example('$0 diff main experiment', 'what changed between two timelines')
+  .epilogue('Exit codes: 0 ok, 1 differences (diff --exit-code), 2 usage, 3 store, 4 not found, 5 ambiguous, 6 conflict, 7 would overwrite, 8 corrupt, 9 I/O. See docs/cli.md.')
   .fail((message, err) => {
-    if (err) fail(err)
+    if (err) return void fail(err)
     process.stderr.write(`ckpt: error: ${message}\n(see ckpt --help)\n`)
     process.exit(USAGE_EXIT)
   })
   .help()
   .version()
+  .wrap(Math.min(110, process.stdout.columns ?? 110))
   .parseAsync()
+  .then(() => out.finish())
   .catch(fail)

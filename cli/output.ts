@@ -1,24 +1,77 @@
-import type { Checkpoint } from '../src/index.js'
+import { spawn, type ChildProcess } from 'node:child_process'
+import type { Writable } from 'node:stream'
 
-/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
-export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
+/** Colour only when `stream` is a terminal, never with NO_COLOR set; FORCE_COLOR overrides (https://no-color.org). */
+export function colorEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false
-  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true
+  if (process.env.FORCE_COLOR !== undefined) return process.env.FORCE_COLOR !== '0'
   return stream.isTTY === true
 }
 
-export function paint(code: number, text: string, color = useColor()): string {
-  return color ? `\u001b[${code}m${text}\u001b[0m` : text
+const paint = (code: string) => (text: string) => (colorEnabled() ? `\u001b[${code}m${text}\u001b[0m` : text)
+export const yellow = paint('33')
+export const green = paint('32')
+export const red = paint('31')
+export const cyan = paint('36')
+export const bold = paint('1')
+export const dim = paint('2')
+
+/**
+ * Where command output goes: stdout, or a pager for long output on a terminal, as git does
+ * (`--no-pager`, `$CKPT_PAGER`, `$PAGER`, default `less -FRX`). Never a pager when piped.
+ */
+class Output {
+  #sink: Writable = process.stdout
+  #pager: ChildProcess | undefined
+
+  write(text: string): void {
+    this.#sink.write(text)
+  }
+
+  line(text = ''): void {
+    this.write(text + '\n')
+  }
+
+  startPager(enabled: boolean): void {
+    if (!enabled || !process.stdout.isTTY || this.#pager) return
+    const command = process.env.CKPT_PAGER ?? process.env.PAGER ?? 'less -FRX'
+    if (command === '' || command === 'cat') return
+    const pager = spawn(command, { shell: true, stdio: ['pipe', 'inherit', 'inherit'], env: { LESS: 'FRX', ...process.env } })
+    pager.on('error', () => (this.#sink = process.stdout))
+    pager.stdin?.on('error', () => undefined) // the user quit the pager early
+    this.#pager = pager
+    this.#sink = pager.stdin as Writable
+  }
+
+  /** Waits for everything written to reach its destination (and for the pager to exit). */
+  async finish(): Promise<void> {
+    const pager = this.#pager
+    if (!pager) return
+    pager.stdin?.end()
+    await new Promise<void>((resolve) => pager.on('close', () => resolve()))
+  }
 }
 
-export const yellow = (text: string) => paint(33, text)
-export const dim = (text: string) => paint(2, text)
+export const out = new Output()
 
-/** A checkpoint as one JSON line (`--json`): dates as ISO strings. */
-export function checkpointJson(checkpoint: Checkpoint): string {
-  return JSON.stringify({ ...checkpoint, time: checkpoint.time.toISOString() })
+/** One JSON document per line (`--json`), dates as ISO strings. */
+export function jsonLine(value: unknown): void {
+  out.line(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)))
 }
 
-export function writeLine(text = ''): void {
-  process.stdout.write(text + '\n')
+/** A byte count for people: 1.5 KiB, 3.2 MiB. */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+/** Time for people, in the local zone, like git's default date format. */
+export function humanTime(date: Date): string {
+  return date.toString().replace(/ \(.*\)$/, '')
 }

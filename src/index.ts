@@ -18,15 +18,18 @@ export type {
   JsonChange,
   JsonValue,
   LogOptions,
+  OutputInfo,
   OutputValue,
   ReflogRecord,
   StageDiff,
   StageStatus,
   StoreOptions,
   TagInfo,
+  TextHunk,
   TimelineInfo,
 } from './core/types.js'
 export { CkptError, isCkptError, type ErrorCode } from './errors.js'
+export { shortIdOf } from './model/cid.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
 export type { Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry } from './backend/interface.js'

@@ -178,3 +178,54 @@ describe('closing', () => {
     }
   })
 })
+
+describe('reading inside outputs', () => {
+  it('selects a value with a JSON pointer and reports a missing step', async () => {
+    const { store } = await tempStore()
+    await store.commit({ stage: 'detect', output: { 'a/b': { '~x': [10, 20] }, frames: [new Uint8Array([7])] } })
+    expect(await store.getOutput('HEAD:detect/a~1b/~0x/1')).toBe(20)
+    expect(await store.getOutput('HEAD:detect/frames/0')).toEqual(new Uint8Array([7]))
+    const missing = await store.getOutput('HEAD:detect/a~1b/nope').catch((e: unknown) => e)
+    expect((missing as CkptError).code).toBe('NOT_FOUND')
+    expect((missing as CkptError).details.missing).toBe('/a~1b/nope')
+    expect(((await store.resolve('HEAD:detect/a').catch((e: unknown) => e)) as CkptError).code).toBe('INVALID_REVISION')
+  })
+
+  it('tells an output kind and stored size without decoding it', async () => {
+    const { store } = await tempStore()
+    await store.commit({ outputs: { bin: new Uint8Array(1000), doc: { a: 1 } } })
+    expect(await store.outputInfo('HEAD:bin')).toMatchObject({ kind: 'bytes', size: 1000 })
+    expect(await store.outputInfo('HEAD:doc')).toMatchObject({ kind: 'json', size: 7 })
+  })
+})
+
+describe('log filters', () => {
+  it('keeps only the stage, run and time window asked for', async () => {
+    const { store } = await tempStore({ clock: steppingClock() })
+    for (let i = 0; i < 6; i++) await store.commit({ stage: i % 2 ? 'odd' : 'even', output: i, run: i < 3 ? 'r1' : 'r2' })
+    const pick = async (options: Parameters<typeof store.log>[1]) => (await collect(store.log('main', options))).map((c) => `${c.stage}:${c.run}`)
+    expect(await pick({ stage: 'odd' })).toEqual(['odd:r2', 'odd:r2', 'odd:r1'])
+    expect(await pick({ run: 'r1', stage: 'even' })).toEqual(['even:r1', 'even:r1'])
+    expect(await pick({ stage: 'odd', limit: 1 })).toEqual(['odd:r2'])
+    const times = (await collect(store.log())).map((c) => c.time.getTime())
+    expect(await pick({ since: times[2], until: times[1] })).toEqual(['even:r2', 'odd:r2'])
+  })
+})
+
+describe('text diffs', () => {
+  it('gives unified hunks for changed text outputs, sizes only for binary ones', async () => {
+    const { store } = await tempStore()
+    const lines = Array.from({ length: 20 }, (_, i) => `line ${i}`)
+    const a = await store.commit({ outputs: { log: new TextEncoder().encode(lines.join('\n') + '\n'), bin: Uint8Array.of(0, 1) } })
+    const edited = [...lines.slice(0, 10), 'inserted', ...lines.slice(10, 18), 'changed 18', lines[19]]
+    const b = await store.commit({ outputs: { log: new TextEncoder().encode(edited.join('\n') + '\n'), bin: Uint8Array.of(0, 2) } })
+    const result = await store.diff(a.id, b.id)
+    const log = result.stages.find((s) => s.stage === 'log')
+    expect(log?.hunks).toEqual([
+      { fromStart: 8, fromLines: 6, toStart: 8, toLines: 7, lines: [' line 7', ' line 8', ' line 9', '+inserted', ' line 10', ' line 11', ' line 12'] },
+      { fromStart: 16, fromLines: 5, toStart: 17, toLines: 5, lines: [' line 15', ' line 16', ' line 17', '-line 18', '+changed 18', ' line 19'] },
+    ])
+    expect(result.stages.find((s) => s.stage === 'bin')).toMatchObject({ size: { from: 2, to: 2 } })
+    expect(result.stages.find((s) => s.stage === 'bin')?.hunks).toBeUndefined()
+  })
+})

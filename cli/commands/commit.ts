@@ -1,64 +1,127 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
 import type { Argv } from 'yargs'
-import { CkptError } from '../../src/index.js'
-import { openFromArgs } from '../discover.js'
-import { checkpointJson, writeLine } from '../output.js'
+import { checkpointJson } from '../format.js'
+import { humanSize, jsonLine, out } from '../output.js'
+import { Progress } from '../progress.js'
+import { library, withStore } from '../store.js'
 
-interface CommitArgs {
-  store?: string | undefined
-  json?: boolean | undefined
-  timeline?: string | undefined
+interface Args {
+  store?: string
   stage: string
-  value?: string | undefined
-  file?: string | undefined
-  message?: string | undefined
-  run?: string | undefined
-  job?: string | undefined
+  json?: string
+  file?: string
+  dir?: string
+  input?: string
+  as?: 'json' | 'bytes'
+  timeline?: string
+  message?: string
+  run?: string
+  job?: string
+  config?: string
+  meta?: string[]
+  parent?: string
+  retry?: number
 }
 
 export const commitCommand = {
-  command: 'commit',
+  command: 'commit [input]',
   describe: 'Record a stage output as a new checkpoint',
   builder: (y: Argv) =>
     y
+      .positional('input', { type: 'string', describe: 'Give "-" to read the output from stdin' })
       .option('stage', { alias: 's', type: 'string', demandOption: true, describe: 'Stage that produced the output' })
-      .option('value', { type: 'string', describe: 'The output as a JSON literal' })
-      .option('file', { type: 'string', describe: 'The output from a file (.json parsed, anything else stored as bytes)' })
+      .option('json', { type: 'string', describe: 'The output as a JSON literal. Given with no value: print the new checkpoint as JSON' })
+      .option('file', { alias: 'f', type: 'string', describe: 'The output from a file: .json files are parsed, others stored as bytes' })
+      .option('dir', { type: 'string', describe: 'The output from a directory (not yet supported: arrives with directory trees)' })
+      .option('as', { choices: ['json', 'bytes'] as const, describe: 'Read --file or stdin as JSON or as bytes (stdin default: bytes)' })
       .option('timeline', { alias: 't', type: 'string', describe: 'Timeline to commit onto (default: the one HEAD is on)' })
       .option('message', { alias: 'm', type: 'string', describe: 'Message' })
       .option('run', { type: 'string', describe: 'Run id' })
       .option('job', { type: 'string', describe: 'Job id' })
-      .example(`$0 commit -s detect --value '{"count": 3}' -m "first pass"`, 'commit a JSON output')
-      .example('$0 commit -s frames --file frames.bin --run r42', 'commit a file as bytes'),
-  handler: async (args: CommitArgs) => {
-    const output = await readOutput(args)
-    const store = await openFromArgs(args)
-    try {
-      const checkpoint = await store.commit({
+      .option('config', { type: 'string', describe: 'Config used, as JSON' })
+      .option('meta', { type: 'string', array: true, describe: 'Metadata key=value (repeatable)' })
+      .option('parent', { type: 'string', describe: 'Parent revision instead of the timeline head' })
+      .option('retry', { type: 'number', describe: 'Retry this many times if another writer moves the timeline meanwhile' })
+      .example(`$0 commit -s detect --json '{"count": 3}' -m "first pass" --run r42`, 'record a JSON output')
+      .example('$0 commit -s frames --file frames.bin', 'record a file as bytes')
+      .example('$0 commit -s report --file report.json --json', 'record a parsed JSON file, print the checkpoint as JSON')
+      .example('python detect.py | $0 commit -s detect --as json -', 'record what a program prints'),
+  handler: async (args: Args) => {
+    const { CkptError } = await library()
+    const printJson = args.json === ''
+    const output = await readOutput(args, CkptError)
+    const config = args.config === undefined ? undefined : parseJson(args.config, '--config', CkptError)
+    const meta = Object.fromEntries(
+      (args.meta ?? []).map((pair) => {
+        const eq = pair.indexOf('=')
+        if (eq <= 0) throw new CkptError('INVALID_ARGUMENT', `--meta ${pair}: expected key=value`)
+        return [pair.slice(0, eq), pair.slice(eq + 1)]
+      }),
+    )
+    const checkpoint = await withStore(args, (store) =>
+      store.commit({
         stage: args.stage,
         output,
+        meta,
+        ...(config !== undefined && { config }),
         ...(args.timeline !== undefined && { timeline: args.timeline }),
         ...(args.message !== undefined && { message: args.message }),
         ...(args.run !== undefined && { run: args.run }),
         ...(args.job !== undefined && { job: args.job }),
-      })
-      writeLine(args.json ? checkpointJson(checkpoint) : checkpoint.shortId)
-    } finally {
-      await store.close()
-    }
+        ...(args.parent !== undefined && { parent: args.parent }),
+        ...(args.retry !== undefined && { retry: args.retry }),
+      }),
+    )
+    if (printJson) jsonLine(checkpointJson(checkpoint))
+    else out.line(checkpoint.shortId)
   },
 }
 
-async function readOutput(args: CommitArgs): Promise<unknown> {
-  if ((args.value === undefined) === (args.file === undefined)) {
-    throw new CkptError('INVALID_ARGUMENT', 'give the output with exactly one of --value or --file')
+type ErrorClass = Awaited<ReturnType<typeof library>>['CkptError']
+
+async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
+  const literal = args.json !== undefined && args.json !== '' ? args.json : undefined
+  // yargs hands a lone "-" to a string positional as ''.
+  const fromStdin = args.input === '' || args.input === '-'
+  if (args.input !== undefined && !fromStdin) {
+    throw new CkptError('INVALID_ARGUMENT', `unexpected argument "${args.input}": give - to read stdin, or --file PATH`)
   }
-  if (args.value !== undefined) return parseJson(args.value, '--value')
-  const bytes = await readFile(args.file as string)
-  return (args.file as string).endsWith('.json') ? parseJson(bytes.toString('utf8'), args.file as string) : new Uint8Array(bytes)
+  const sources = [literal, args.file, args.dir, fromStdin ? '-' : undefined].filter((s) => s !== undefined)
+  if (sources.length !== 1) {
+    throw new CkptError('INVALID_ARGUMENT', 'give the output with exactly one of --json LITERAL, --file PATH, --dir PATH or - (stdin)')
+  }
+  if (args.dir !== undefined) {
+    throw new CkptError('INVALID_ARGUMENT', '--dir is not supported yet: directory outputs arrive with tree storage; commit files one by one or as bytes')
+  }
+  if (literal !== undefined) return parseJson(literal, '--json', CkptError)
+  const bytes = args.file !== undefined ? await readWithProgress(args.file) : await readStdin()
+  const asJson = args.as === 'json' || (args.as === undefined && args.file?.endsWith('.json') === true)
+  return asJson ? parseJson(bytes.toString('utf8'), args.file ?? 'stdin', CkptError) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-function parseJson(text: string, source: string): unknown {
+async function readWithProgress(file: string): Promise<Buffer> {
+  const { size } = await stat(file)
+  if (size < 64 * 1024 * 1024) return readFile(file)
+  const progress = new Progress(`reading ${file}`)
+  const pieces: Buffer[] = []
+  let done = 0
+  for await (const piece of createReadStream(file)) {
+    pieces.push(piece as Buffer)
+    done += (piece as Buffer).length
+    progress.update(done, size, humanSize)
+  }
+  progress.done()
+  return Buffer.concat(pieces)
+}
+
+async function readStdin(): Promise<Buffer> {
+  const pieces: Buffer[] = []
+  for await (const piece of process.stdin) pieces.push(piece as Buffer)
+  return Buffer.concat(pieces)
+}
+
+function parseJson(text: string, source: string, CkptError: ErrorClass): unknown {
   try {
     return JSON.parse(text)
   } catch (cause) {

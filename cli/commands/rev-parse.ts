@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs'
-import { openFromArgs } from '../discover.js'
-import { writeLine } from '../output.js'
+import { jsonLine, out } from '../output.js'
+import { withStore } from '../store.js'
 
 export const revParseCommand = {
   command: 'rev-parse <rev>',
@@ -8,15 +8,12 @@ export const revParseCommand = {
   builder: (y: Argv) =>
     y
       .positional('rev', { type: 'string', demandOption: true })
+      .option('json', { type: 'boolean', describe: 'Print {"rev", "id"}' })
       .example('$0 rev-parse HEAD~2', 'full id of the grandparent of HEAD')
-      .example('$0 rev-parse main:frames', "id of the stage output; for bytes its digest is the file's BLAKE3"),
-  handler: async (args: { store?: string | undefined; json?: boolean | undefined; rev: string }) => {
-    const store = await openFromArgs(args)
-    try {
-      const id = await store.resolve(args.rev)
-      writeLine(args.json ? JSON.stringify({ rev: args.rev, id }) : id)
-    } finally {
-      await store.close()
-    }
+      .example('$0 rev-parse main:frames', "id of a stage output; for bytes its digest is the file's BLAKE3"),
+  handler: async (args: { store?: string; rev: string; json?: boolean }) => {
+    const id = await withStore(args, (store) => store.resolve(args.rev))
+    if (args.json) jsonLine({ rev: args.rev, id })
+    else out.line(id)
   },
 }

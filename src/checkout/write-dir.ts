@@ -32,6 +32,7 @@ export async function writeCheckoutDir(
   stages: ReadonlyMap<string, CID>,
   dir: string,
   force: boolean,
+  onProgress?: (written: number, total: number) => void,
 ): Promise<string[]> {
   const root = path.resolve(dir)
   await mkdir(root, { recursive: true })
@@ -62,6 +63,7 @@ export async function writeCheckoutDir(
     await ensureRealDirectory(root, path.dirname(target))
     await writeAtomically(target, await file.bytes())
     written.push(file.name)
+    onProgress?.(written.length, planned.length)
   }
   const keep = new Set(written)
   for (const stale of previous?.files ?? []) {

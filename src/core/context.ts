@@ -69,7 +69,7 @@ export class StoreContext implements ResolveContext {
   }
 
   /** A checkpoint or output id: `rev` alone names the checkpoint, `rev:stage` the stage's output. */
-  async resolveAny(revision: string): Promise<{ id: CID; checkpoint?: CID; stage?: string }> {
+  async resolveAny(revision: string): Promise<{ id: CID; checkpoint?: CID; stage?: string; pointer?: string }> {
     const rev = parseRevision(revision)
     const checkpoint = await resolveCheckpoint(rev, this)
     if (rev.stage === undefined) return { id: checkpoint }
@@ -81,19 +81,31 @@ export class StoreContext implements ResolveContext {
         details: { revision, stage: rev.stage, stages: known },
       })
     }
-    return { id: output, checkpoint, stage: rev.stage }
+    return { id: output, checkpoint, stage: rev.stage, ...(rev.pointer !== undefined && { pointer: rev.pointer }) }
   }
 
-  /** An output id given either as a CID or as `rev:stage`. */
-  async resolveOutputId(idOrRevision: string): Promise<CID> {
+  /** An output given either as a CID or as `rev:stage[/pointer]`. */
+  async resolveOutput(idOrRevision: string): Promise<{ id: CID; pointer?: string }> {
     if (!idOrRevision.includes(':')) {
       try {
-        return parseCid(idOrRevision)
+        return { id: parseCid(idOrRevision) }
       } catch {
         // fall through to revision syntax, which reports its own error
       }
     }
-    return (await this.resolveAny(idOrRevision)).id
+    const { id, pointer } = await this.resolveAny(idOrRevision)
+    return { id, ...(pointer !== undefined && { pointer }) }
+  }
+
+  /** Like {@link resolveOutput}, refusing a JSON pointer (for calls that name whole objects). */
+  async resolveOutputId(idOrRevision: string): Promise<CID> {
+    const { id, pointer } = await this.resolveOutput(idOrRevision)
+    if (pointer !== undefined) {
+      throw new CkptError('INVALID_REVISION', `"${idOrRevision}" points inside an output; only getOutput (ckpt cat) selects JSON paths`, {
+        details: { revision: idOrRevision },
+      })
+    }
+    return id
   }
 }
 

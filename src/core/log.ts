@@ -16,6 +16,10 @@ interface Pending {
 export async function* walkLog(ctx: StoreContext, starts: readonly CID[], options: LogOptions = {}): AsyncIterable<Checkpoint> {
   const limit = options.limit ?? Infinity
   if (limit <= 0) return
+  const since = options.since === undefined ? -Infinity : new Date(options.since).getTime()
+  const until = options.until === undefined ? Infinity : new Date(options.until).getTime()
+  const wanted = (node: CheckpointNode) =>
+    node.time <= until && (options.stage === undefined || node.stage === options.stage) && (options.run === undefined || node.run === options.run)
   const seen = new Set<string>()
   const frontier: Pending[] = []
   const enqueue = async (cid: CID) => {
@@ -28,8 +32,11 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
   let emitted = 0
   while (frontier.length > 0) {
     const next = frontier.shift() as Pending
-    yield toCheckpoint(next.cid, next.node)
-    if (++emitted >= limit) return
+    if (next.node.time < since) return
+    if (wanted(next.node)) {
+      yield toCheckpoint(next.cid, next.node)
+      if (++emitted >= limit) return
+    }
     const parents = options.firstParent ? next.node.parents.slice(0, 1) : next.node.parents
     for (const parent of parents) await enqueue(parent)
   }

@@ -4,6 +4,7 @@ import { CkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidString } from '../model/cid.js'
 import { createBlake3 } from '../model/hash.js'
+import { selectPointer } from '../model/pointer.js'
 import { defineOwn, restoreBytes, type OutputValue } from '../model/value.js'
 import { checkRefName } from '../refs/names.js'
 import { HEAD, RefDb, type RefMove, TAG_PREFIX, TIMELINE_PREFIX, checkedRef, headValue, tagRef, timelineRef } from '../refs/refdb.js'
@@ -22,6 +23,7 @@ import type {
   DiffResult,
   HeadInfo,
   LogOptions,
+  OutputInfo,
   ReflogRecord,
   StoreOptions,
   TagInfo,
@@ -104,10 +106,25 @@ export class Store {
     return cidString(prepared.cid)
   }
 
-  /** An output by id or `rev:stage`, with bytes restored as Uint8Array. */
+  /**
+   * An output by id or `rev:stage`, with bytes restored as Uint8Array. `rev:stage/json/pointer`
+   * selects inside a JSON output (RFC 6901).
+   */
   async getOutput(idOrRevision: string): Promise<OutputValue> {
     this.#open()
-    return this.#readOutput(await this.#ctx.resolveOutputId(idOrRevision))
+    const { id, pointer } = await this.#ctx.resolveOutput(idOrRevision)
+    if (pointer === undefined) return this.#readOutput(id)
+    if (id.code === RAW_CODE) throw new CkptError('INVALID_REVISION', `"${idOrRevision}": a JSON pointer cannot select inside bytes`, { details: { revision: idOrRevision } })
+    const node = selectPointer(await this.#ctx.objects.getNode(id), pointer)
+    return restoreBytes(node, (blob) => this.#ctx.objects.getBytes(blob))
+  }
+
+  /** An output's kind and stored size, by id or `rev:stage`. */
+  async outputInfo(idOrRevision: string): Promise<OutputInfo> {
+    this.#open()
+    const id = await this.#ctx.resolveOutputId(idOrRevision)
+    const bytes = await this.#ctx.objects.getBytes(id)
+    return { id: cidString(id), kind: id.code === RAW_CODE ? 'bytes' : 'json', size: bytes.length }
   }
 
   async #readOutput(cid: CID): Promise<OutputValue> {
@@ -131,7 +148,11 @@ export class Store {
   /** The full id a revision names: a checkpoint, or with `:stage` that stage's output (like `git rev-parse`). */
   async resolve(revision: string): Promise<string> {
     this.#open()
-    return cidString((await this.#ctx.resolveAny(revision)).id)
+    const { id, pointer } = await this.#ctx.resolveAny(revision)
+    if (pointer !== undefined) {
+      throw new CkptError('INVALID_REVISION', `"${revision}" points inside an output, which has no id of its own; use getOutput`, { details: { revision } })
+    }
+    return cidString(id)
   }
 
   /** History newest first, read lazily: stop iterating and nothing more is read. Default start: HEAD. */
@@ -158,7 +179,8 @@ export class Store {
     for (const [stage, output] of node.stages) {
       defineOwn(outputs, stage, await this.#readOutput(output))
     }
-    const written = options.to === undefined ? [] : await writeCheckoutDir(this.#ctx.objects, cid, node.stages, options.to, options.force ?? false)
+    const written =
+      options.to === undefined ? [] : await writeCheckoutDir(this.#ctx.objects, cid, node.stages, options.to, options.force ?? false, options.onProgress)
     return { checkpoint: toCheckpoint(cid, node), outputs, written }
   }
 

@@ -1,7 +1,8 @@
 import type { JsonValue, OutputValue } from '../model/value.js'
 import type { JsonChange } from '../diff/json-diff.js'
+import type { TextHunk } from '../diff/text-diff.js'
 
-export type { JsonValue, OutputValue, JsonChange }
+export type { JsonValue, OutputValue, JsonChange, TextHunk }
 
 /** A checkpoint as the API returns it. Ids are CIDv1 strings (base32). */
 export interface Checkpoint {
@@ -60,8 +61,16 @@ export interface CommitOptions {
 export interface LogOptions {
   /** Follow only first parents, like `git log --first-parent`. */
   readonly firstParent?: boolean
-  /** Stop after this many checkpoints. */
+  /** Stop after this many checkpoints (counted after filtering). */
   readonly limit?: number
+  /** Only checkpoints recorded by this stage. */
+  readonly stage?: string
+  /** Only checkpoints of this run. */
+  readonly run?: string
+  /** Only checkpoints at or after this time; the walk stops at the first older one, as git's does. */
+  readonly since?: Date | number
+  /** Only checkpoints at or before this time. */
+  readonly until?: Date | number
 }
 
 export type StageStatus = 'added' | 'removed' | 'changed' | 'unchanged'
@@ -77,6 +86,8 @@ export interface StageDiff {
   readonly changes?: readonly JsonChange[]
   /** For changed bytes outputs: sizes of each side. */
   readonly size?: { readonly from: number; readonly to: number }
+  /** For changed bytes outputs that are both UTF-8 text: a line diff as unified hunks. */
+  readonly hunks?: readonly TextHunk[]
 }
 
 export interface DiffResult {
@@ -99,6 +110,8 @@ export interface CheckoutOptions {
   readonly to?: string
   /** Overwrite files in `to` that ckpt did not write there. */
   readonly force?: boolean
+  /** Called after each file written under `to`, for progress display. */
+  readonly onProgress?: (written: number, total: number) => void
 }
 
 export interface CheckoutResult {
@@ -148,4 +161,13 @@ export interface StoreOptions {
   readonly clock?: () => number
   /** Default author of checkpoints; default `$CKPT_AUTHOR` or the OS user name. */
   readonly author?: string
+}
+
+/** What an output is, without its content. */
+export interface OutputInfo {
+  readonly id: string
+  /** `json` for structured values, `bytes` for blobs. */
+  readonly kind: 'json' | 'bytes'
+  /** Stored size in bytes (the dag-json encoding for JSON outputs, not counting blobs inside). */
+  readonly size: number
 }

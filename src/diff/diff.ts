@@ -3,6 +3,10 @@ import { linksToJson } from '../model/value.js'
 import type { StoreContext } from '../core/context.js'
 import type { DiffOptions, DiffResult, StageDiff } from '../core/types.js'
 import { diffJson } from './json-diff.js'
+import { asText, diffLines } from './text-diff.js'
+
+/** Text outputs larger than this (both sides together) get sizes only, no line diff. */
+const MAX_TEXT_DIFF_BYTES = 8 * 1024 * 1024
 
 /**
  * Compares two checkpoints stage by stage. Stages whose output ids are equal are unchanged
@@ -32,7 +36,9 @@ async function diffStage(ctx: StoreContext, stage: string, a: CID | undefined, b
   const kind = kindOf(a) === kindOf(b) ? kindOf(a) : 'mixed'
   if (kind === 'bytes') {
     const [x, y] = await Promise.all([ctx.objects.getBytes(a), ctx.objects.getBytes(b)])
-    return { stage, status: 'changed', ...ids, kind, size: { from: x.length, to: y.length } }
+    const [textX, textY] = paths && x.length + y.length <= MAX_TEXT_DIFF_BYTES ? [asText(x), asText(y)] : []
+    const hunks = textX !== undefined && textY !== undefined ? diffLines(textX, textY) : undefined
+    return { stage, status: 'changed', ...ids, kind, size: { from: x.length, to: y.length }, ...(hunks && { hunks }) }
   }
   if (kind === 'mixed' || !paths) return { stage, status: 'changed', ...ids, kind }
   const [x, y] = await Promise.all([ctx.objects.getNode(a), ctx.objects.getNode(b)])

@@ -79,6 +79,11 @@ export function shortId(cid: CID, length = SHORT_ID_LENGTH): string {
   return digestHex(cid).slice(0, length)
 }
 
+/** The short id of an id string, as `ckpt log` shows it; INVALID_REVISION when it is not a ckpt CID. */
+export function shortIdOf(id: string, length = SHORT_ID_LENGTH): string {
+  return shortId(parseCid(id), length)
+}
+
 /** The key an object is stored under: the CID's binary form. */
 export function objectKey(cid: CID): Uint8Array {
   return cid.bytes

@@ -4,7 +4,7 @@ import type { CheckpointNode } from '../model/checkpoint.js'
 import { HEAD, RefDb, TAG_PREFIX, TIMELINE_PREFIX, describeRef, tagRef, timelineRef } from './refdb.js'
 
 /**
- * A parsed revision: `base[@{n}][~n|^n]*[:stage]`, where base is a full CID, a short
+ * A parsed revision: `base[@{n}][~n|^n]*[:stage[/json/pointer]]`, where base is a full CID, a short
  * digest prefix, a timeline or tag name (optionally with its `timelines/`/`tags/` prefix) or HEAD.
  */
 export interface Revision {
@@ -13,6 +13,8 @@ export interface Revision {
   readonly reflogIndex?: number
   readonly steps: ReadonlyArray<{ readonly kind: 'ancestor' | 'parent'; readonly n: number }>
   readonly stage?: string
+  /** An RFC 6901 JSON Pointer into the stage output (`rev:stage/detections/0`), '' when absent. */
+  readonly pointer?: string
 }
 
 const MIN_SHORT_ID = 4
@@ -23,7 +25,10 @@ export function parseRevision(text: string): Revision {
   }
   if (typeof text !== 'string' || text.length === 0) bad('it is empty')
   const colon = text.indexOf(':')
-  const stage = colon === -1 ? undefined : text.slice(colon + 1)
+  const afterColon = colon === -1 ? undefined : text.slice(colon + 1)
+  const slash = afterColon === undefined ? -1 : afterColon.indexOf('/')
+  const stage = afterColon === undefined || slash === -1 ? afterColon : afterColon.slice(0, slash)
+  const pointer = afterColon === undefined || slash === -1 ? undefined : afterColon.slice(slash)
   if (stage === '') bad('no stage name after ":"')
   const head = colon === -1 ? text : text.slice(0, colon)
   const firstStep = head.search(/[~^]/)
@@ -45,7 +50,7 @@ export function parseRevision(text: string): Revision {
     consumed = stepPattern.lastIndex
   }
   if (consumed !== stepText.length) bad(`unexpected "${stepText.slice(consumed)}"`)
-  return { text, base, steps, ...(reflogIndex !== undefined && { reflogIndex }), ...(stage !== undefined && { stage }) }
+  return { text, base, steps, ...(reflogIndex !== undefined && { reflogIndex }), ...(stage !== undefined && { stage }), ...(pointer !== undefined && { pointer }) }
 }
 
 /** What resolution needs from the store. */

@@ -1,0 +1,30 @@
+import type { Argv } from 'yargs'
+import { out } from '../output.js'
+import { withStore } from '../store.js'
+
+interface Args {
+  store?: string
+  spec: string
+  json?: boolean
+}
+
+export const catCommand = {
+  command: 'cat <spec>',
+  describe: 'Print a stage output: REV:STAGE, REV:STAGE/json/pointer, or an output id',
+  builder: (y: Argv) =>
+    y
+      .positional('spec', { type: 'string', demandOption: true, describe: 'REV:STAGE[/json/pointer] or an output id' })
+      .option('json', { type: 'boolean', describe: 'Compact JSON even on a terminal (bytes as a base64 string)' })
+      .example('$0 cat HEAD:detect', 'the detect stage output (pretty JSON on a terminal)')
+      .example('$0 cat main~1:detect/detections/0/score', 'one value inside it (RFC 6901 pointer)')
+      .example('$0 cat HEAD:frames > frames.bin', 'a bytes output, raw'),
+  handler: async (args: Args) => {
+    const value = await withStore(args, (store) => store.getOutput(args.spec))
+    if (value instanceof Uint8Array && !args.json) {
+      await new Promise<void>((resolve, reject) => process.stdout.write(value, (err) => (err ? reject(err) : resolve())))
+      return
+    }
+    const pretty = process.stdout.isTTY && !args.json
+    out.line(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v), pretty ? 2 : undefined))
+  },
+}

@@ -1,0 +1,47 @@
+import type { Argv } from 'yargs'
+import { checkpointJson, decorationsFor, longText } from '../format.js'
+import { dim, humanSize, jsonLine, out } from '../output.js'
+import { library, withStore } from '../store.js'
+
+interface Args {
+  store?: string
+  rev: string
+  json?: boolean
+}
+
+export const showCommand = {
+  command: 'show [rev]',
+  describe: 'Show one checkpoint: every field, and each stage with its output id, kind, size and whether it changed',
+  builder: (y: Argv) =>
+    y
+      .positional('rev', { type: 'string', default: 'HEAD' })
+      .option('json', { type: 'boolean', describe: 'The checkpoint and its stages as one JSON object' })
+      .example('$0 show', 'the checkpoint HEAD is on')
+      .example('$0 show main~2 --json', 'for scripts'),
+  handler: async (args: Args) => {
+    await withStore(args, async (store) => {
+      const checkpoint = await store.getCheckpoint(args.rev)
+      const parent = checkpoint.parents[0] ? await store.getCheckpoint(checkpoint.parents[0]) : undefined
+      const stages = await Promise.all(
+        Object.entries(checkpoint.stages).map(async ([stage, id]) => {
+          const info = await store.outputInfo(id)
+          const changed = parent === undefined || parent.stages[stage] !== id
+          return { stage, id, kind: info.kind, size: info.size, changed }
+        }),
+      )
+      if (args.json) return jsonLine({ ...checkpointJson(checkpoint), stageOutputs: stages })
+      const [head, timelines, tags] = await Promise.all([store.head(), store.timelines.list(), store.tags.list()])
+      const { shortIdOf } = await library()
+      for (const line of longText(checkpoint, decorationsFor(head, timelines, tags), shortIdOf)) out.line(line)
+      if (checkpoint.config !== undefined) out.line(`Config: ${JSON.stringify(checkpoint.config)}`)
+      if (Object.keys(checkpoint.meta).length > 0) out.line(`Meta:   ${JSON.stringify(checkpoint.meta)}`)
+      if (checkpoint.parents.length > 0) out.line(`Parents: ${checkpoint.parents.join(' ')}`)
+      out.line('')
+      const width = Math.max(5, ...stages.map((s) => s.stage.length))
+      out.line(dim(`${'stage'.padEnd(width)}  ${'kind'.padEnd(5)}  ${'size'.padStart(10)}  output id`))
+      for (const s of stages) {
+        out.line(`${s.stage.padEnd(width)}  ${s.kind.padEnd(5)}  ${humanSize(s.size).padStart(10)}  ${s.id}${s.changed ? '  (changed)' : ''}`)
+      }
+    })
+  },
+}

@@ -1,0 +1,39 @@
+import type { Argv } from 'yargs'
+import { bold, dim, humanSize, jsonLine, out, yellow } from '../output.js'
+import { library, withStore } from '../store.js'
+
+export const statusCommand = {
+  command: 'status',
+  describe: 'Show the store, where HEAD is, and the stages its checkpoint holds',
+  builder: (y: Argv) =>
+    y
+      .option('json', { type: 'boolean', describe: 'As one JSON object (for pipelines in other languages)' })
+      .example('$0 status', 'where am I?')
+      .example('$0 status --json | jq .stages', 'the stage outputs HEAD holds, for scripts'),
+  handler: async (args: { store?: string; json?: boolean }) => {
+    const { shortIdOf } = await library()
+    await withStore(args, async (store, dir) => {
+      const head = await store.head()
+      const checkpoint = head.checkpoint ? await store.getCheckpoint(head.checkpoint) : undefined
+      const stages = checkpoint
+        ? await Promise.all(Object.entries(checkpoint.stages).map(async ([stage, id]) => ({ stage, ...(await store.outputInfo(id)) })))
+        : []
+      if (args.json) {
+        return jsonLine({
+          store: dir,
+          head: { timeline: head.timeline ?? null, detached: head.detached, checkpoint: head.checkpoint ?? null },
+          checkpoint: checkpoint ? { id: checkpoint.id, stage: checkpoint.stage ?? null, run: checkpoint.run ?? null, time: checkpoint.time.toISOString() } : null,
+          stages,
+        })
+      }
+      out.line(`Store: ${dir}`)
+      if (head.detached) out.line(`HEAD detached at ${yellow(shortIdOf(head.checkpoint as string))}`)
+      else out.line(`On timeline ${bold(head.timeline ?? '?')}${checkpoint ? '' : ' (no checkpoints yet)'}`)
+      if (!checkpoint) return
+      out.line(`Checkpoint ${yellow(checkpoint.shortId)}  ${checkpoint.stage ?? '-'}${checkpoint.run ? `  run ${checkpoint.run}` : ''}  ${dim(checkpoint.time.toISOString())}`)
+      out.line(`\n${stages.length} stage(s):`)
+      const width = Math.max(...stages.map((s) => s.stage.length))
+      for (const s of stages) out.line(`  ${s.stage.padEnd(width)}  ${s.kind.padEnd(5)}  ${humanSize(s.size).padStart(10)}  ${dim(s.id)}`)
+    })
+  },
+}

@@ -1,0 +1,70 @@
+import type { Argv } from 'yargs'
+import { bold, dim, green, humanTime, jsonLine, out, yellow } from '../output.js'
+import { library, withStore } from '../store.js'
+
+interface Args {
+  store?: string
+  name?: string
+  rev?: string
+  delete?: boolean
+  rename?: boolean
+  move?: boolean
+  force?: boolean
+  json?: boolean
+}
+
+export const timelineCommand = {
+  command: 'timeline [name] [rev]',
+  aliases: ['branch'],
+  describe: 'List, create, delete, rename or move timelines (alias: branch)',
+  builder: (y: Argv) =>
+    y
+      .positional('name', { type: 'string', describe: 'Timeline to create (or act on)' })
+      .positional('rev', { type: 'string', describe: 'Where to create or move it (default HEAD); the new name with -m' })
+      .option('delete', { alias: 'd', type: 'boolean', describe: 'Delete NAME (its reflog stays)' })
+      .option('rename', { alias: 'm', type: 'boolean', describe: 'Rename NAME to the second argument' })
+      .option('move', { type: 'boolean', describe: 'Point NAME at REV (forward only unless --force)' })
+      .option('force', { alias: 'f', type: 'boolean', describe: 'With --move: allow moving to a non-descendant' })
+      .option('json', { type: 'boolean', describe: 'List as JSON lines' })
+      .example('$0 timeline', 'list timelines; * marks the one HEAD is on')
+      .example('$0 timeline experiment main~2', 'fork a timeline from a checkpoint')
+      .example('$0 timeline -m experiment exp-1', 'rename')
+      .example('$0 timeline --move exp-1 main --force', 'repoint, even backwards')
+      .example('$0 timeline -d exp-1', 'delete'),
+  handler: async (args: Args) => {
+    const { CkptError } = await library()
+    await withStore(args, async (store) => {
+      const need = (value: string | undefined, what: string): string => {
+        if (value === undefined) throw new CkptError('INVALID_ARGUMENT', `name the ${what}`)
+        return value
+      }
+      if (args.delete) {
+        const name = need(args.name, 'timeline to delete')
+        const id = await store.timelines.get(name)
+        await store.timelines.delete(name)
+        return out.line(`Deleted timeline ${name} (was ${id}); its reflog keeps the history`)
+      }
+      if (args.rename) {
+        const info = await store.timelines.rename(need(args.name, 'timeline to rename'), need(args.rev, 'new name'))
+        return out.line(`Renamed ${args.name} to ${info.name}`)
+      }
+      if (args.move) {
+        const info = await store.timelines.move(need(args.name, 'timeline to move'), args.rev ?? 'HEAD', { force: args.force === true })
+        return out.line(`Moved ${info.name} to ${info.head}`)
+      }
+      if (args.name !== undefined) {
+        const info = await store.timelines.create(args.name, args.rev ?? 'HEAD')
+        return out.line(`Created timeline ${info.name} at ${info.head}`)
+      }
+      for (const t of await store.timelines.list()) {
+        const head = await store.getCheckpoint(t.head)
+        if (args.json) {
+          jsonLine({ name: t.name, head: t.head, current: t.current, stage: head.stage ?? null, time: head.time.toISOString() })
+          continue
+        }
+        const mark = t.current ? green('* ') : '  '
+        out.line(`${mark}${t.current ? bold(green(t.name)) : t.name}  ${yellow(head.shortId)}  ${head.stage ?? '-'}  ${dim(humanTime(head.time))}`)
+      }
+    })
+  },
+}

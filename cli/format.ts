@@ -1,0 +1,40 @@
+import type { Checkpoint, HeadInfo } from '../src/index.js'
+import { bold, cyan, dim, green, humanTime, yellow } from './output.js'
+
+/** A checkpoint as `--json` prints it (docs/cli.md): the API object with an ISO time. */
+export function checkpointJson(checkpoint: Checkpoint): Record<string, unknown> {
+  return { ...checkpoint, time: checkpoint.time.toISOString() }
+}
+
+/** Names pointing at each checkpoint id, for log decorations like git's `(HEAD -> main, tag: v1)`. */
+export type Decorations = Map<string, string[]>
+
+export function decorationsFor(head: HeadInfo, timelines: Array<{ name: string; head: string }>, tags: Array<{ name: string; target: string }>): Decorations {
+  const map: Decorations = new Map()
+  const add = (id: string, label: string) => map.set(id, [...(map.get(id) ?? []), label])
+  if (head.detached && head.checkpoint) add(head.checkpoint, 'HEAD')
+  for (const t of timelines) add(t.head, head.timeline === t.name ? `HEAD -> ${t.name}` : t.name)
+  for (const t of tags) add(t.target, `tag: ${t.name}`)
+  return map
+}
+
+export function decoration(decorations: Decorations, id: string): string {
+  const names = decorations.get(id)
+  return names ? ` (${names.map((n) => (n.startsWith('HEAD') ? bold(cyan(n)) : n.startsWith('tag:') ? yellow(n) : green(n))).join(', ')})` : ''
+}
+
+export function onelineText(c: Checkpoint, decorations: Decorations): string {
+  return `${yellow(c.shortId)}${decoration(decorations, c.id)} ${c.stage ?? '-'}${c.run ? dim(` [${c.run}]`) : ''}${c.message ? ' ' + c.message : ''}`
+}
+
+/** git's medium format. `shortIdOf` comes from the library, loaded by the caller. */
+export function longText(c: Checkpoint, decorations: Decorations, shortIdOf: (id: string) => string): string[] {
+  const lines = [yellow(`checkpoint ${c.id}`) + decoration(decorations, c.id)]
+  if (c.parents.length > 1) lines.push(`Merge:  ${c.parents.map((p) => shortIdOf(p)).join(' ')}`)
+  lines.push(`Stage:  ${c.stage ?? '-'}${c.run ? `   Run: ${c.run}` : ''}${c.job ? `   Job: ${c.job}` : ''}`)
+  lines.push(`Author: ${c.author}`)
+  lines.push(`Date:   ${humanTime(c.time)}`)
+  if (c.message) lines.push('', ...c.message.split('\n').map((l) => `    ${l}`))
+  lines.push('')
+  return lines
+}

@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type { Store } from '../src/index.js'
+
+/** The folder `ckpt init` creates, found by walking up from the working directory like `.git`. */
+export const STORE_FOLDER = '.ckpt'
+
+export interface GlobalArgs {
+  readonly store?: string | undefined
+  readonly pager?: boolean | undefined
+}
+
+/** The library, loaded on first use so that `--help` and completion start fast. */
+export const library = () => import('../src/index.js')
+
+/** `--store DIR`, else `$CKPT_DIR`, else the nearest `.ckpt/` at or above the working directory. */
+export async function findStoreDir(explicit: string | undefined, cwd = process.cwd()): Promise<string> {
+  const given = explicit ?? process.env.CKPT_DIR
+  if (given) return path.resolve(cwd, given)
+  const { CkptError, STORE_MARKER } = await library()
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, STORE_FOLDER, STORE_MARKER))) return path.join(dir, STORE_FOLDER)
+    if (path.dirname(dir) === dir) break
+  }
+  throw new CkptError('NOT_A_STORE', `not inside a ckpt store (no ${STORE_FOLDER}/ here or in any parent folder); create one with \`ckpt init\``, {
+    details: { path: cwd },
+  })
+}
+
+/** Opens the store the arguments name, runs `use`, and always closes it. */
+export async function withStore<T>(args: GlobalArgs, use: (store: Store, dir: string) => Promise<T>): Promise<T> {
+  const dir = await findStoreDir(args.store)
+  const { openStore } = await library()
+  const store = await openStore(dir)
+  try {
+    return await use(store, dir)
+  } finally {
+    await store.close()
+  }
+}
