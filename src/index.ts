@@ -7,6 +7,7 @@
  */
 export { initStore, openStore, initStoreOn, openStoreOn, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
 export { Store, type Timelines, type Tags } from './core/store.js'
+export { Directory, readDirectory } from './core/directory.js'
 export type {
   Checkpoint,
   CheckoutOptions,
@@ -19,9 +20,11 @@ export type {
   JsonValue,
   LogOptions,
   OutputInfo,
+  OutputKind,
   OutputValue,
   ReflogRecord,
   StageDiff,
+  StageOutput,
   StageStatus,
   StoreOptions,
   TagInfo,

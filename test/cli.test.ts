@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
@@ -161,6 +161,49 @@ describe('ckpt: a session', () => {
     expect(run('commit', '-s', 'again', '--json', '2')).toMatch(/^[0-9a-f]{10}$/)
     expect(run('log', '--oneline', '-n', '2').split('\n')[1]).toContain(ids.b)
     expect(run('reflog', '-n', '1')).toMatch(/^retry HEAD@\{0\}: checkout: moving to retry/)
+  })
+})
+
+describe('ckpt with directory outputs', () => {
+  it('commits a folder as a tree, shows, lists, prints one file, diffs and checks it out', () => {
+    const dir = tempDir()
+    const frames = path.join(dir, 'frames')
+    mkdirSync(path.join(frames, 'sub'), { recursive: true })
+    writeFileSync(path.join(frames, '1.txt'), 'one\n')
+    writeFileSync(path.join(frames, 'sub', '2.txt'), 'two\n')
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    expect(ckpt(dir, ['commit', '-s', 'frames', '--dir', 'frames']).code).toBe(0)
+    expect(ckpt(dir, ['show']).stdout).toMatch(/\nframes +tree +8 B +baguqehra\w+ +2 files +\(changed\)\n/)
+    expect(ckpt(dir, ['cat', 'HEAD:frames']).stdout).toBe('         4  1.txt\n         4  sub/2.txt\n')
+    expect(ckpt(dir, ['cat', 'HEAD:frames/sub/2.txt']).stdout).toBe('two\n')
+    writeFileSync(path.join(frames, 'sub', '2.txt'), 'TWO\n')
+    expect(ckpt(dir, ['commit', '-s', 'frames', '--dir', 'frames']).code).toBe(0)
+    const diff = JSON.parse(ckpt(dir, ['diff', 'HEAD~1', '--json']).stdout) as { stages: Array<{ kind: string; changes: Array<{ op: string; path: string }> }> }
+    expect(diff.stages[0]?.kind).toBe('tree')
+    expect(diff.stages[0]?.changes.map((c) => `${c.op} ${c.path}`)).toEqual(['replace /sub/2.txt'])
+    const target = path.join(dir, 'restored')
+    expect(ckpt(dir, ['checkout', 'HEAD~1', '--to', target]).code).toBe(0)
+    expect(readFileSync(path.join(target, 'frames', 'sub', '2.txt'), 'utf8')).toBe('two\n')
+    symlinkSync('/etc/hostname', path.join(frames, 'link'))
+    expect(ckpt(dir, ['commit', '-s', 'frames', '--dir', 'frames']).code).toBe(2)
+  })
+})
+
+describe('ckpt on a terminal', () => {
+  // `script` gives the command a real pseudo-terminal, as a person's shell would.
+  const onTty = (cwd: string, command: string, env: Record<string, string>) =>
+    spawnSync('script', ['-qec', command, '/dev/null'], { cwd, encoding: 'utf8', env: { ...process.env, ...env } }).stdout
+
+  it('pages long output through $PAGER, colours it, and stops both on request', () => {
+    const { dir } = walkthrough()
+    const cli = `${process.execPath} ${CKPT}`
+    const paged = onTty(dir, `${cli} log --oneline`, { PAGER: 'tr a-z A-Z', NO_COLOR: '' })
+    // The pager upper-cased everything, colour codes included.
+    expect(paged).toContain('HEAD -> MAIN')
+    expect(paged).toContain('\u001b[33M')
+    const plain = onTty(dir, `${cli} log --oneline --no-pager`, { PAGER: 'tr a-z A-Z', NO_COLOR: '1' })
+    expect(plain).toContain('(HEAD -> main)')
+    expect(plain).not.toContain('\u001b[')
   })
 })
 

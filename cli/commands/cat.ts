@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs'
-import { out } from '../output.js'
-import { withStore } from '../store.js'
+import { jsonLine, out } from '../output.js'
+import { library, withStore } from '../store.js'
 
 interface Args {
   store?: string
@@ -17,9 +17,20 @@ export const catCommand = {
       .option('json', { type: 'boolean', describe: 'Compact JSON even on a terminal (bytes as a base64 string)' })
       .example('$0 cat HEAD:detect', 'the detect stage output (pretty JSON on a terminal)')
       .example('$0 cat main~1:detect/detections/0/score', 'one value inside it (RFC 6901 pointer)')
-      .example('$0 cat HEAD:frames > frames.bin', 'a bytes output, raw'),
+      .example('$0 cat HEAD:frames > frames.bin', 'a bytes output, raw')
+      .example('$0 cat HEAD:frames_dir', 'a folder output: its files and sizes')
+      .example('$0 cat HEAD:frames_dir/0001.png > f.png', 'one file of a folder output'),
   handler: async (args: Args) => {
+    const { Directory } = await library()
     const value = await withStore(args, (store) => store.getOutput(args.spec))
+    if (value instanceof Directory) {
+      // A folder lists its files, like `git ls-tree`; name one as REV:STAGE/path to print it.
+      for (const [file, bytes] of value.files) {
+        if (args.json) jsonLine({ path: file, size: bytes.length })
+        else out.line(`${String(bytes.length).padStart(10)}  ${file}`)
+      }
+      return
+    }
     if (value instanceof Uint8Array && !args.json) {
       await new Promise<void>((resolve, reject) => process.stdout.write(value, (err) => (err ? reject(err) : resolve())))
       return

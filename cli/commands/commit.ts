@@ -33,7 +33,7 @@ export const commitCommand = {
       .option('stage', { alias: 's', type: 'string', demandOption: true, describe: 'Stage that produced the output' })
       .option('json', { type: 'string', describe: 'The output as a JSON literal. Given with no value: print the new checkpoint as JSON' })
       .option('file', { alias: 'f', type: 'string', describe: 'The output from a file: .json files are parsed, others stored as bytes' })
-      .option('dir', { type: 'string', describe: 'The output from a directory (not yet supported: arrives with directory trees)' })
+      .option('dir', { type: 'string', describe: 'The output from a folder, stored as a tree of files' })
       .option('as', { choices: ['json', 'bytes'] as const, describe: 'Read --file or stdin as JSON or as bytes (stdin default: bytes)' })
       .option('timeline', { alias: 't', type: 'string', describe: 'Timeline to commit onto (default: the one HEAD is on)' })
       .option('message', { alias: 'm', type: 'string', describe: 'Message' })
@@ -45,6 +45,7 @@ export const commitCommand = {
       .option('retry', { type: 'number', describe: 'Retry this many times if another writer moves the timeline meanwhile' })
       .example(`$0 commit -s detect --json '{"count": 3}' -m "first pass" --run r42`, 'record a JSON output')
       .example('$0 commit -s frames --file frames.bin', 'record a file as bytes')
+      .example('$0 commit -s frames --dir out/frames/', 'record a folder as a tree of files')
       .example('$0 commit -s report --file report.json --json', 'record a parsed JSON file, print the checkpoint as JSON')
       .example('python detect.py | $0 commit -s detect --as json -', 'record what a program prints'),
   handler: async (args: Args) => {
@@ -91,9 +92,7 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   if (sources.length !== 1) {
     throw new CkptError('INVALID_ARGUMENT', 'give the output with exactly one of --json LITERAL, --file PATH, --dir PATH or - (stdin)')
   }
-  if (args.dir !== undefined) {
-    throw new CkptError('INVALID_ARGUMENT', '--dir is not supported yet: directory outputs arrive with tree storage; commit files one by one or as bytes')
-  }
+  if (args.dir !== undefined) return (await library()).readDirectory(args.dir)
   if (literal !== undefined) return parseJson(literal, '--json', CkptError)
   const bytes = args.file !== undefined ? await readWithProgress(args.file) : await readStdin()
   const asJson = args.as === 'json' || (args.as === undefined && args.file?.endsWith('.json') === true)

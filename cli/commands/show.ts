@@ -24,9 +24,9 @@ export const showCommand = {
       const parent = checkpoint.parents[0] ? await store.getCheckpoint(checkpoint.parents[0]) : undefined
       const stages = await Promise.all(
         Object.entries(checkpoint.stages).map(async ([stage, id]) => {
-          const info = await store.outputInfo(id)
+          const info = await store.outputInfo(`${checkpoint.id}:${stage}`)
           const changed = parent === undefined || parent.stages[stage] !== id
-          return { stage, id, kind: info.kind, size: info.size, changed }
+          return { stage, id, kind: info.kind, size: info.size, ...(info.files !== undefined && { files: info.files }), changed }
         }),
       )
       if (args.json) return jsonLine({ ...checkpointJson(checkpoint), stageOutputs: stages })
@@ -40,7 +40,8 @@ export const showCommand = {
       const width = Math.max(5, ...stages.map((s) => s.stage.length))
       out.line(dim(`${'stage'.padEnd(width)}  ${'kind'.padEnd(5)}  ${'size'.padStart(10)}  output id`))
       for (const s of stages) {
-        out.line(`${s.stage.padEnd(width)}  ${s.kind.padEnd(5)}  ${humanSize(s.size).padStart(10)}  ${s.id}${s.changed ? '  (changed)' : ''}`)
+        const files = s.files === undefined ? '' : `  ${s.files} files`
+        out.line(`${s.stage.padEnd(width)}  ${s.kind.padEnd(5)}  ${humanSize(s.size).padStart(10)}  ${s.id}${files}${s.changed ? '  (changed)' : ''}`)
       }
     })
   },

@@ -16,7 +16,7 @@ export const statusCommand = {
       const head = await store.head()
       const checkpoint = head.checkpoint ? await store.getCheckpoint(head.checkpoint) : undefined
       const stages = checkpoint
-        ? await Promise.all(Object.entries(checkpoint.stages).map(async ([stage, id]) => ({ stage, ...(await store.outputInfo(id)) })))
+        ? await Promise.all(Object.keys(checkpoint.stages).map(async (stage) => ({ stage, ...(await store.outputInfo(`${checkpoint.id}:${stage}`)) })))
         : []
       if (args.json) {
         return jsonLine({

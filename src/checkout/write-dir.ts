@@ -5,6 +5,8 @@ import { CkptError } from '../errors.js'
 import { RAW_CODE, cidString, type CID } from '../model/cid.js'
 import { blobLinks, linksToJson } from '../model/value.js'
 import { checkStageName } from '../refs/names.js'
+import type { CheckpointNode } from '../model/checkpoint.js'
+import { checkTreePath, readTree } from '../model/tree.js'
 import type { ObjectDb } from '../core/objects.js'
 
 /** Lists what the last checkout wrote, so the next one knows which files are its own. */
@@ -29,7 +31,7 @@ interface PlannedFile {
 export async function writeCheckoutDir(
   objects: ObjectDb,
   checkpoint: CID,
-  stages: ReadonlyMap<string, CID>,
+  node: CheckpointNode,
   dir: string,
   force: boolean,
   onProgress?: (written: number, total: number) => void,
@@ -38,15 +40,22 @@ export async function writeCheckoutDir(
   await mkdir(root, { recursive: true })
   const previous = await readManifest(root)
   const planned: PlannedFile[] = []
-  for (const [stage, output] of stages) {
+  for (const [stage, output] of node.stages) {
     checkStageName(stage)
+    if (node.trees.includes(stage)) {
+      for (const entry of await readTree(output, (cid) => objects.getNode(cid))) {
+        checkTreePath(entry.path)
+        planned.push({ name: path.join(stage, ...entry.path.split('/')), bytes: () => objects.getBytes(entry.cid) })
+      }
+      continue
+    }
     if (output.code === RAW_CODE) {
       planned.push({ name: stage, bytes: () => objects.getBytes(output) })
       continue
     }
-    const node = await objects.getNode(output)
-    planned.push({ name: `${stage}.json`, bytes: async () => new TextEncoder().encode(prettyJson(node) + '\n') })
-    for (const link of blobLinks(node)) planned.push({ name: path.join(`${stage}.blobs`, cidString(link)), bytes: () => objects.getBytes(link) })
+    const value = await objects.getNode(output)
+    planned.push({ name: `${stage}.json`, bytes: async () => new TextEncoder().encode(prettyJson(value) + '\n') })
+    for (const link of blobLinks(value)) planned.push({ name: path.join(`${stage}.blobs`, cidString(link)), bytes: () => objects.getBytes(link) })
   }
   const ours = new Set(previous?.files ?? [])
   for (const file of planned) {
@@ -60,7 +69,7 @@ export async function writeCheckoutDir(
   const written: string[] = []
   for (const file of planned) {
     const target = insideRoot(root, file.name)
-    await ensureRealDirectory(root, path.dirname(target))
+    await ensureRealDirectories(root, path.dirname(target))
     await writeAtomically(target, await file.bytes())
     written.push(file.name)
     onProgress?.(written.length, planned.length)
@@ -86,12 +95,16 @@ function insideRoot(root: string, relative: string): string {
   return target
 }
 
-async function ensureRealDirectory(root: string, folder: string): Promise<void> {
-  if (folder === root) return
-  const stat = await lstat(folder).catch(() => undefined)
-  if (!stat) return void (await mkdir(folder))
-  if (!stat.isDirectory() || stat.isSymbolicLink()) {
-    throw new CkptError('WOULD_OVERWRITE', `${folder} exists and is not a plain directory`, { details: { path: folder } })
+/** Creates every folder from `root` down to `folder`, refusing any that is a symlink or a file. */
+async function ensureRealDirectories(root: string, folder: string): Promise<void> {
+  let current = root
+  for (const part of path.relative(root, folder).split(path.sep).filter((p) => p !== '')) {
+    current = path.join(current, part)
+    const stat = await lstat(current).catch(() => undefined)
+    if (!stat) await mkdir(current)
+    else if (!stat.isDirectory() || stat.isSymbolicLink()) {
+      throw new CkptError('WOULD_OVERWRITE', `${current} exists and is not a plain directory`, { details: { path: current } })
+    }
   }
 }
 

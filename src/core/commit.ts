@@ -1,7 +1,9 @@
 import { CkptError, isCkptError } from '../errors.js'
 import { CID, RAW_CODE, cidString } from '../model/cid.js'
 import { encodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
+import { buildTree } from '../model/tree.js'
 import { toStoredNode, type JsonValue } from '../model/value.js'
+import { Directory } from './directory.js'
 import { checkStageName } from '../refs/names.js'
 import { HEAD, checkedRef } from '../refs/refdb.js'
 import { type StoreContext, toCheckpoint } from './context.js'
@@ -12,6 +14,7 @@ import type { Checkpoint, CommitOptions } from './types.js'
 export interface PreparedOutput {
   readonly cid: CID
   readonly blocks: Block[]
+  readonly isTree: boolean
 }
 
 /**
@@ -21,11 +24,16 @@ export interface PreparedOutput {
 export function prepareOutput(value: unknown, label: string): PreparedOutput {
   if (value instanceof Uint8Array) {
     const block = makeBlock(RAW_CODE, value)
-    return { cid: block.cid, blocks: [block] }
+    return { cid: block.cid, blocks: [block], isTree: false }
+  }
+  if (value instanceof Directory) {
+    const blobs = [...value.files].map(([path, bytes]) => ({ path, block: makeBlock(RAW_CODE, bytes) }))
+    const { root, blocks } = buildTree(blobs.map(({ path, block }) => ({ path, cid: block.cid, size: block.bytes.length })))
+    return { cid: root, blocks: [...blobs.map((b) => b.block), ...blocks], isTree: true }
   }
   const { node, blobs } = toStoredNode(value, 'output', label)
   const block = nodeBlock(node)
-  return { cid: block.cid, blocks: [...blobs.map((b) => ({ cid: b.cid, bytes: b.bytes })), block] }
+  return { cid: block.cid, blocks: [...blobs.map((b) => ({ cid: b.cid, bytes: b.bytes })), block], isTree: false }
 }
 
 interface PreparedCommit {
@@ -121,15 +129,22 @@ async function explicitParentIds(ctx: StoreContext, options: CommitOptions): Pro
 }
 
 async function buildNode(ctx: StoreContext, parents: CID[], prepared: Omit<PreparedCommit, 'targetRef'>, options: CommitOptions, time: number): Promise<CheckpointNode> {
-  const base = parents[0] ? (await ctx.loadCheckpoint(parents[0])).stages : new Map<string, CID>()
-  const stages = new Map(base)
+  const parent = parents[0] ? await ctx.loadCheckpoint(parents[0]) : undefined
+  const stages = new Map(parent?.stages ?? [])
+  const trees = new Set(parent?.trees ?? [])
   for (const name of prepared.remove) {
     if (!stages.delete(name)) throw new CkptError('NOT_FOUND', `commit: cannot remove stage "${name}": the parent has no such stage`, { details: { stage: name } })
   }
-  for (const [name, output] of prepared.outputs) stages.set(name, output.cid)
+  for (const [name, output] of prepared.outputs) {
+    stages.set(name, output.cid)
+    if (output.isTree) trees.add(name)
+    else trees.delete(name)
+  }
+  for (const name of trees) if (!stages.has(name)) trees.delete(name)
   return {
     parents,
     stages: new Map([...stages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    trees: [...trees].sort(),
     ...(options.stage !== undefined && { stage: options.stage }),
     ...(options.run !== undefined && { run: options.run }),
     ...(options.job !== undefined && { job: options.job }),

@@ -5,7 +5,7 @@ import { defineOwn } from '../model/value.js'
 import { RefDb } from '../refs/refdb.js'
 import { parseRevision, resolveCheckpoint, type ResolveContext } from '../refs/revision.js'
 import { DAG_JSON_CODE, ObjectDb } from './objects.js'
-import type { Checkpoint } from './types.js'
+import type { Checkpoint, OutputKind } from './types.js'
 
 /** What every core operation needs: the object and ref layers, the clock and the default author. */
 export class StoreContext implements ResolveContext {
@@ -69,7 +69,7 @@ export class StoreContext implements ResolveContext {
   }
 
   /** A checkpoint or output id: `rev` alone names the checkpoint, `rev:stage` the stage's output. */
-  async resolveAny(revision: string): Promise<{ id: CID; checkpoint?: CID; stage?: string; pointer?: string }> {
+  async resolveAny(revision: string): Promise<{ id: CID; checkpoint?: CID; stage?: string; pointer?: string; kind?: OutputKind }> {
     const rev = parseRevision(revision)
     const checkpoint = await resolveCheckpoint(rev, this)
     if (rev.stage === undefined) return { id: checkpoint }
@@ -81,20 +81,22 @@ export class StoreContext implements ResolveContext {
         details: { revision, stage: rev.stage, stages: known },
       })
     }
-    return { id: output, checkpoint, stage: rev.stage, ...(rev.pointer !== undefined && { pointer: rev.pointer }) }
+    const kind = outputKind(node, rev.stage, output)
+    return { id: output, checkpoint, stage: rev.stage, kind, ...(rev.pointer !== undefined && { pointer: rev.pointer }) }
   }
 
   /** An output given either as a CID or as `rev:stage[/pointer]`. */
-  async resolveOutput(idOrRevision: string): Promise<{ id: CID; pointer?: string }> {
+  async resolveOutput(idOrRevision: string): Promise<{ id: CID; kind: OutputKind; pointer?: string }> {
     if (!idOrRevision.includes(':')) {
       try {
-        return { id: parseCid(idOrRevision) }
+        const id = parseCid(idOrRevision)
+        return { id, kind: id.code === DAG_JSON_CODE ? 'json' : 'bytes' }
       } catch {
         // fall through to revision syntax, which reports its own error
       }
     }
-    const { id, pointer } = await this.resolveAny(idOrRevision)
-    return { id, ...(pointer !== undefined && { pointer }) }
+    const { id, pointer, kind } = await this.resolveAny(idOrRevision)
+    return { id, kind: kind ?? 'json', ...(pointer !== undefined && { pointer }) }
   }
 
   /** Like {@link resolveOutput}, refusing a JSON pointer (for calls that name whole objects). */
@@ -112,12 +114,17 @@ export class StoreContext implements ResolveContext {
 /** The API form of a checkpoint node. */
 export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
   const stages: Record<string, string> = {}
-  for (const [name, output] of node.stages) defineOwn(stages, name, cidString(output))
+  const kinds: Record<string, OutputKind> = {}
+  for (const [name, output] of node.stages) {
+    defineOwn(stages, name, cidString(output))
+    defineOwn(kinds, name, outputKind(node, name, output))
+  }
   return {
     id: cidString(cid),
     shortId: shortId(cid),
     parents: node.parents.map(cidString),
     stages,
+    kinds,
     ...(node.stage !== undefined && { stage: node.stage }),
     ...(node.run !== undefined && { run: node.run }),
     ...(node.job !== undefined && { job: node.job }),
@@ -127,4 +134,10 @@ export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
     time: new Date(node.time),
     meta: node.meta,
   }
+}
+
+/** What a stage's output is: the codec says bytes or structured; the checkpoint says which structures are trees. */
+export function outputKind(node: CheckpointNode, stage: string, output: CID): OutputKind {
+  if (output.code !== DAG_JSON_CODE) return 'bytes'
+  return node.trees.includes(stage) ? 'tree' : 'json'
 }

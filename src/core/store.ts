@@ -4,14 +4,16 @@ import { CkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidString } from '../model/cid.js'
 import { createBlake3 } from '../model/hash.js'
-import { selectPointer } from '../model/pointer.js'
-import { defineOwn, restoreBytes, type OutputValue } from '../model/value.js'
+import { parsePointer, selectPointer } from '../model/pointer.js'
+import { readTree, treeSummary } from '../model/tree.js'
+import { defineOwn, restoreBytes } from '../model/value.js'
 import { checkRefName } from '../refs/names.js'
 import { HEAD, RefDb, type RefMove, TAG_PREFIX, TIMELINE_PREFIX, checkedRef, headValue, tagRef, timelineRef } from '../refs/refdb.js'
 import { writeCheckoutDir } from '../checkout/write-dir.js'
 import { diffCheckpoints } from '../diff/diff.js'
 import { commit, prepareOutput } from './commit.js'
-import { StoreContext, toCheckpoint } from './context.js'
+import { StoreContext, outputKind, toCheckpoint } from './context.js'
+import { Directory } from './directory.js'
 import { walkLog } from './log.js'
 import { ObjectDb, makeBlock } from './objects.js'
 import type {
@@ -24,6 +26,8 @@ import type {
   HeadInfo,
   LogOptions,
   OutputInfo,
+  OutputKind,
+  StageOutput,
   ReflogRecord,
   StoreOptions,
   TagInfo,
@@ -110,25 +114,46 @@ export class Store {
    * An output by id or `rev:stage`, with bytes restored as Uint8Array. `rev:stage/json/pointer`
    * selects inside a JSON output (RFC 6901).
    */
-  async getOutput(idOrRevision: string): Promise<OutputValue> {
+  async getOutput(idOrRevision: string): Promise<StageOutput> {
     this.#open()
-    const { id, pointer } = await this.#ctx.resolveOutput(idOrRevision)
-    if (pointer === undefined) return this.#readOutput(id)
-    if (id.code === RAW_CODE) throw new CkptError('INVALID_REVISION', `"${idOrRevision}": a JSON pointer cannot select inside bytes`, { details: { revision: idOrRevision } })
+    const { id, pointer, kind } = await this.#ctx.resolveOutput(idOrRevision)
+    if (pointer === undefined) return this.#readOutput(id, kind)
+    if (kind === 'bytes') throw new CkptError('INVALID_REVISION', `"${idOrRevision}": a JSON pointer cannot select inside bytes`, { details: { revision: idOrRevision } })
+    if (kind === 'tree') return this.#readTreeFile(id, pointer)
     const node = selectPointer(await this.#ctx.objects.getNode(id), pointer)
     return restoreBytes(node, (blob) => this.#ctx.objects.getBytes(blob))
+  }
+
+  /** In a directory output, `rev:stage/a/b.png` names the file `a/b.png`. */
+  async #readTreeFile(root: CID, pointer: string): Promise<Uint8Array> {
+    const file = parsePointer(pointer).join('/')
+    const entry = (await this.#treeEntries(root)).find((e) => e.path === file)
+    if (!entry) throw new CkptError('NOT_FOUND', `no file "${file}" in the directory output`, { details: { path: file } })
+    return this.#ctx.objects.getBytes(entry.cid)
+  }
+
+  #treeEntries(root: CID) {
+    return readTree(root, (cid) => this.#ctx.objects.getNode(cid))
   }
 
   /** An output's kind and stored size, by id or `rev:stage`. */
   async outputInfo(idOrRevision: string): Promise<OutputInfo> {
     this.#open()
-    const id = await this.#ctx.resolveOutputId(idOrRevision)
+    const { id, kind, pointer } = await this.#ctx.resolveOutput(idOrRevision)
+    if (pointer !== undefined) throw new CkptError('INVALID_REVISION', `"${idOrRevision}" points inside an output; name the whole output`, { details: { revision: idOrRevision } })
     const bytes = await this.#ctx.objects.getBytes(id)
-    return { id: cidString(id), kind: id.code === RAW_CODE ? 'bytes' : 'json', size: bytes.length }
+    if (kind !== 'tree') return { id: cidString(id), kind, size: bytes.length }
+    const summary = treeSummary(await this.#ctx.objects.getNode(id))
+    return { id: cidString(id), kind, size: summary?.size ?? 0, files: summary?.files ?? 0 }
   }
 
-  async #readOutput(cid: CID): Promise<OutputValue> {
-    if (cid.code === RAW_CODE) return this.#ctx.objects.getBytes(cid)
+  async #readOutput(cid: CID, kind: OutputKind): Promise<StageOutput> {
+    if (kind === 'bytes') return this.#ctx.objects.getBytes(cid)
+    if (kind === 'tree') {
+      const files = new Map<string, Uint8Array>()
+      for (const entry of await this.#treeEntries(cid)) files.set(entry.path, await this.#ctx.objects.getBytes(entry.cid))
+      return new Directory(files)
+    }
     return restoreBytes(await this.#ctx.objects.getNode(cid), (blob) => this.#ctx.objects.getBytes(blob))
   }
 
@@ -175,12 +200,12 @@ export class Store {
     this.#open()
     const cid = await this.#ctx.resolveCheckpointId(revision)
     const node = await this.#ctx.loadCheckpoint(cid)
-    const outputs: Record<string, OutputValue> = {}
+    const outputs: Record<string, StageOutput> = {}
     for (const [stage, output] of node.stages) {
-      defineOwn(outputs, stage, await this.#readOutput(output))
+      defineOwn(outputs, stage, await this.#readOutput(output, outputKind(node, stage, output)))
     }
     const written =
-      options.to === undefined ? [] : await writeCheckoutDir(this.#ctx.objects, cid, node.stages, options.to, options.force ?? false, options.onProgress)
+      options.to === undefined ? [] : await writeCheckoutDir(this.#ctx.objects, cid, node, options.to, options.force ?? false, options.onProgress)
     return { checkpoint: toCheckpoint(cid, node), outputs, written }
   }
 
@@ -197,6 +222,7 @@ export class Store {
   /** Moves HEAD: onto a timeline when `target` names one, otherwise detached at the checkpoint `target` resolves to. */
   async setHead(target: string): Promise<HeadInfo> {
     this.#open()
+    if (target === HEAD || target === '@') return this.head()
     const before = await this.#ctx.refs.head()
     const name = target.startsWith(TIMELINE_PREFIX) ? target.slice(TIMELINE_PREFIX.length) : target
     const isTimeline = /^[^~^:@]+$/.test(name) && (await this.#ctx.refs.read(timelineRef(name))) !== undefined

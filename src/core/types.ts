@@ -1,6 +1,7 @@
 import type { JsonValue, OutputValue } from '../model/value.js'
 import type { JsonChange } from '../diff/json-diff.js'
 import type { TextHunk } from '../diff/text-diff.js'
+import type { Directory } from './directory.js'
 
 export type { JsonValue, OutputValue, JsonChange, TextHunk }
 
@@ -12,6 +13,8 @@ export interface Checkpoint {
   readonly parents: readonly string[]
   /** Stage name → output id: every stage's output at this point, not only the new one. */
   readonly stages: Readonly<Record<string, string>>
+  /** Stage name → what its output is. */
+  readonly kinds: Readonly<Record<string, OutputKind>>
   /** The stage whose output this checkpoint recorded, when one did. */
   readonly stage?: string
   readonly run?: string
@@ -23,12 +26,18 @@ export interface Checkpoint {
   readonly meta: Readonly<Record<string, JsonValue>>
 }
 
+/** `json` for structured values, `bytes` for blobs, `tree` for directories ({@link Directory}). */
+export type OutputKind = 'json' | 'bytes' | 'tree'
+
+/** A stage output as read back: JSON with bytes inside, bytes, or a directory. */
+export type StageOutput = OutputValue | Directory
+
 export interface CommitOptions {
   /** Timeline to commit onto; default: the timeline HEAD is on (a detached HEAD moves itself, as in git). */
   readonly timeline?: string
   /** The stage that produced this checkpoint. With `output`, its new output. */
   readonly stage?: string
-  /** The output of `stage`: any JSON value, bytes (`Uint8Array`), or JSON with bytes inside. */
+  /** The output of `stage`: any JSON value, bytes (`Uint8Array`), JSON with bytes inside, or a {@link Directory}. */
   readonly output?: unknown
   /** Several stage outputs recorded at once (stage name → output). */
   readonly outputs?: Readonly<Record<string, unknown>>
@@ -80,9 +89,12 @@ export interface StageDiff {
   readonly status: StageStatus
   readonly from?: string
   readonly to?: string
-  /** `json` or `bytes` for each side that exists. */
-  readonly kind?: 'json' | 'bytes' | 'mixed'
-  /** For changed JSON outputs: the paths that changed. Byte values inside show as `{ "/": id }` links. */
+  /** The output kind, `mixed` when it changed kind. */
+  readonly kind?: OutputKind | 'mixed'
+  /**
+   * For changed JSON outputs: the JSON paths that changed; byte values inside show as `{ "/": id }`
+   * links. For changed directories: one entry per file added, removed or changed, at `/` + its path.
+   */
   readonly changes?: readonly JsonChange[]
   /** For changed bytes outputs: sizes of each side. */
   readonly size?: { readonly from: number; readonly to: number }
@@ -116,8 +128,8 @@ export interface CheckoutOptions {
 
 export interface CheckoutResult {
   readonly checkpoint: Checkpoint
-  /** Stage name → restored output (bytes as Uint8Array). */
-  readonly outputs: Readonly<Record<string, OutputValue>>
+  /** Stage name → restored output (bytes as Uint8Array, directories as {@link Directory}). */
+  readonly outputs: Readonly<Record<string, StageOutput>>
   /** Files written under `to`, relative to it. */
   readonly written: readonly string[]
 }
@@ -166,8 +178,10 @@ export interface StoreOptions {
 /** What an output is, without its content. */
 export interface OutputInfo {
   readonly id: string
-  /** `json` for structured values, `bytes` for blobs. */
-  readonly kind: 'json' | 'bytes'
-  /** Stored size in bytes (the dag-json encoding for JSON outputs, not counting blobs inside). */
+  /** `tree` is known only when the output is named as `rev:stage` (the checkpoint records it). */
+  readonly kind: OutputKind
+  /** Stored size in bytes: the dag-json encoding for JSON (not counting blobs inside), the sum of file sizes for trees. */
   readonly size: number
+  /** For trees: the number of files. */
+  readonly files?: number
 }

@@ -1,8 +1,10 @@
-import { RAW_CODE, cidString, type CID } from '../model/cid.js'
+import { cidString, type CID } from '../model/cid.js'
 import { linksToJson } from '../model/value.js'
 import type { StoreContext } from '../core/context.js'
-import type { DiffOptions, DiffResult, StageDiff } from '../core/types.js'
-import { diffJson } from './json-diff.js'
+import type { DiffOptions, DiffResult, OutputKind, StageDiff } from '../core/types.js'
+import { diffJson, escapePointerToken, type JsonChange } from './json-diff.js'
+import { readTree } from '../model/tree.js'
+import { outputKind } from '../core/context.js'
 import { asText, diffLines } from './text-diff.js'
 
 /** Text outputs larger than this (both sides together) get sizes only, no line diff. */
@@ -21,19 +23,31 @@ export async function diffCheckpoints(ctx: StoreContext, fromId: CID, toId: CID,
   for (const stage of names) {
     const a = from.stages.get(stage)
     const b = to.stages.get(stage)
-    const entry = await diffStage(ctx, stage, a, b, options.paths ?? true)
+    const kinds = { from: a && outputKind(from, stage, a), to: b && outputKind(to, stage, b) }
+    const entry = await diffStage(ctx, stage, a, b, kinds, options.paths ?? true)
     summary[entry.status]++
     stages.push(entry)
   }
   return { from: cidString(fromId), to: cidString(toId), summary, stages }
 }
 
-async function diffStage(ctx: StoreContext, stage: string, a: CID | undefined, b: CID | undefined, paths: boolean): Promise<StageDiff> {
+async function diffStage(
+  ctx: StoreContext,
+  stage: string,
+  a: CID | undefined,
+  b: CID | undefined,
+  kinds: { from: OutputKind | undefined; to: OutputKind | undefined },
+  paths: boolean,
+): Promise<StageDiff> {
   const ids = { ...(a && { from: cidString(a) }), ...(b && { to: cidString(b) }) }
-  if (!a) return { stage, status: 'added', ...ids, kind: kindOf(b as CID) }
-  if (!b) return { stage, status: 'removed', ...ids, kind: kindOf(a) }
-  if (a.equals(b)) return { stage, status: 'unchanged', ...ids, kind: kindOf(a) }
-  const kind = kindOf(a) === kindOf(b) ? kindOf(a) : 'mixed'
+  if (!a) return { stage, status: 'added', ...ids, kind: kinds.to as OutputKind }
+  if (!b) return { stage, status: 'removed', ...ids, kind: kinds.from as OutputKind }
+  if (a.equals(b) && kinds.from === kinds.to) return { stage, status: 'unchanged', ...ids, kind: kinds.from as OutputKind }
+  const kind = kinds.from === kinds.to ? (kinds.from as OutputKind) : 'mixed'
+  if (kind === 'tree') {
+    if (!paths) return { stage, status: 'changed', ...ids, kind }
+    return { stage, status: 'changed', ...ids, kind, changes: await diffTrees(ctx, a, b) }
+  }
   if (kind === 'bytes') {
     const [x, y] = await Promise.all([ctx.objects.getBytes(a), ctx.objects.getBytes(b)])
     const [textX, textY] = paths && x.length + y.length <= MAX_TEXT_DIFF_BYTES ? [asText(x), asText(y)] : []
@@ -46,6 +60,20 @@ async function diffStage(ctx: StoreContext, stage: string, a: CID | undefined, b
   return { stage, status: 'changed', ...ids, kind, changes }
 }
 
-function kindOf(cid: CID): 'json' | 'bytes' {
-  return cid.code === RAW_CODE ? 'bytes' : 'json'
+/** Files added, removed or changed between two directory outputs, at `/` + path, values as `{ "/": id }`. */
+async function diffTrees(ctx: StoreContext, a: CID, b: CID): Promise<JsonChange[]> {
+  const load = (cid: CID) => ctx.objects.getNode(cid)
+  const [before, after] = await Promise.all([readTree(a, load), readTree(b, load)])
+  const old = new Map(before.map((e) => [e.path, e.cid]))
+  const now = new Map(after.map((e) => [e.path, e.cid]))
+  const link = (cid: CID) => ({ '/': cidString(cid) })
+  const pointer = (file: string) => '/' + file.split('/').map(escapePointerToken).join('/')
+  const changes: JsonChange[] = []
+  for (const [file, cid] of old) {
+    const next = now.get(file)
+    if (!next) changes.push({ op: 'remove', path: pointer(file), oldValue: link(cid) })
+    else if (!next.equals(cid)) changes.push({ op: 'replace', path: pointer(file), oldValue: link(cid), value: link(next) })
+  }
+  for (const [file, cid] of now) if (!old.has(file)) changes.push({ op: 'add', path: pointer(file), value: link(cid) })
+  return changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
 }

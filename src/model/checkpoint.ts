@@ -10,6 +10,8 @@ export interface CheckpointNode {
   readonly parents: readonly CID[]
   /** Stage name → output CID: the full snapshot at this point. */
   readonly stages: ReadonlyMap<string, CID>
+  /** Stages whose output is a directory tree (docs/format.md), sorted. */
+  readonly trees: readonly string[]
   readonly stage?: string
   readonly run?: string
   readonly job?: string
@@ -35,6 +37,7 @@ export function encodeCheckpoint(node: CheckpointNode): { cid: CID; bytes: Uint8
     time: node.time,
     meta: node.meta,
   }
+  if (node.trees.length > 0) record.trees = [...node.trees]
   if (node.stage !== undefined) record.stage = node.stage
   if (node.run !== undefined) record.run = node.run
   if (node.job !== undefined) record.job = node.job
@@ -79,12 +82,15 @@ export function checkpointFromValue(cid: CID, value: unknown): CheckpointNode {
   if (typeof message !== 'string' || typeof author !== 'string') throw corrupt(cid, 'has a malformed message or author')
   if (typeof time !== 'number' || !Number.isSafeInteger(time)) throw corrupt(cid, 'has a malformed time')
   if (!isRecord(meta)) throw corrupt(cid, 'has malformed metadata')
+  const trees = value.trees ?? []
+  if (!Array.isArray(trees) || !trees.every((t) => typeof t === 'string' && Object.hasOwn(stages, t))) throw corrupt(cid, 'has a malformed tree list')
   for (const field of ['stage', 'run', 'job'] as const) {
     if (value[field] !== undefined && typeof value[field] !== 'string') throw corrupt(cid, `has a malformed ${field}`)
   }
   return {
     parents: parents.map((p) => CID.asCID(p) as CID),
     stages: new Map(Object.keys(stages).map((name) => [name, CID.asCID(stages[name]) as CID])),
+    trees: trees as string[],
     ...(value.stage !== undefined && { stage: value.stage as string }),
     ...(value.run !== undefined && { run: value.run as string }),
     ...(value.job !== undefined && { job: value.job as string }),
