@@ -42,6 +42,14 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       expect([...((await b.objects.get(bytes(5))) ?? [])]).toEqual([1, 2, 3])
     }))
 
+    it('stores and returns a value of several MiB intact', withBackend(async (b) => {
+      const big = new Uint8Array(6 * 1024 * 1024).map((_, i) => (i * 7919) & 0xff)
+      await b.objects.putMany([{ key: bytes(7), value: big }])
+      const back = await b.objects.get(bytes(7))
+      expect(back?.length).toBe(big.length)
+      expect(Buffer.compare(Buffer.from(back as Uint8Array), Buffer.from(big))).toBe(0)
+    }))
+
     it('lists keys in unsigned byte order within a half-open range', withBackend(async (b) => {
       const keys = [bytes(0x80), bytes(1, 0), bytes(1), bytes(0xff, 1), bytes(2)]
       await b.objects.putMany(keys.map((key) => ({ key, value: bytes(0) })))

@@ -38,17 +38,32 @@ function frame(message: unknown): Buffer {
   return Buffer.concat([header, body])
 }
 
-/** Calls `onMessage` for every complete frame arriving on `socket`. */
+/**
+ * Calls `onMessage` for every complete frame arriving on `socket`. Pieces are kept in a list
+ * and joined once per frame, so a large frame costs one copy, not one per piece.
+ */
 function readFrames(socket: net.Socket, onMessage: (message: unknown) => void): void {
-  let pending: Buffer = Buffer.alloc(0)
+  let pieces: Buffer[] = []
+  let buffered = 0
+  let needed = 4
+  let readingHeader = true
   socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-    while (pending.length >= 4) {
-      const length = pending.readUInt32BE(0)
-      if (pending.length < 4 + length) break
-      const body = pending.subarray(4, 4 + length)
-      pending = pending.subarray(4 + length)
-      onMessage(v8.deserialize(body))
+    pieces.push(chunk)
+    buffered += chunk.length
+    while (buffered >= needed) {
+      const joined = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, buffered)
+      const body = joined.subarray(0, needed)
+      const rest = joined.subarray(needed)
+      pieces = rest.length > 0 ? [rest] : []
+      buffered = rest.length
+      if (readingHeader) {
+        needed = body.readUInt32BE(0)
+        readingHeader = false
+      } else {
+        onMessage(v8.deserialize(body))
+        needed = 4
+        readingHeader = true
+      }
     }
   })
 }

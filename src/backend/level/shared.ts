@@ -64,11 +64,6 @@ class SharedLevelBackend implements Backend {
     }
   }
 
-  /** Whether this process currently holds the database (for tests and `ckpt status`). */
-  get isLeader(): boolean {
-    return this.#role?.kind === 'leader'
-  }
-
   async attach(): Promise<Role> {
     if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
     if (this.#role && !(this.#role.kind === 'follower' && (this.#role.backend as { lost?: boolean }).lost)) return this.#role
