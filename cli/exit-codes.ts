@@ -17,6 +17,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   WOULD_OVERWRITE: 7,
   CORRUPT_OBJECT: 8,
   IO_ERROR: 9,
+  RUN_NOT_FOUND: 4,
+  RUN_FAILED: 10,
 }
 
 /** Usage errors (bad flags) exit 2, as in git and most Unix tools. */

@@ -7,6 +7,7 @@ import { commitCommand } from './commands/commit.js'
 import { diffCommand } from './commands/diff.js'
 import { initCommand } from './commands/init.js'
 import { logCommand } from './commands/log.js'
+import { auditCommand, planCommand, replayCommand, resumeCommand, runCommand } from './commands/pipeline.js'
 import { reflogCommand } from './commands/reflog.js'
 import { revParseCommand } from './commands/rev-parse.js'
 import { showCommand } from './commands/show.js'
@@ -54,13 +55,18 @@ await yargs(hideBin(process.argv))
   .command(statusCommand)
   .command(reflogCommand)
   .command(revParseCommand)
+  .command(runCommand)
+  .command(resumeCommand)
+  .command(replayCommand)
+  .command(planCommand)
+  .command(auditCommand)
   .completion('completion', 'Print a bash/zsh completion script (add it to ~/.bashrc or ~/.zshrc)')
   .demandCommand(1, 'name a command; see ckpt --help')
   .strict()
   .example('$0 init && $0 commit -s detect --json \'{"n": 1}\'', 'create a store and record a first checkpoint')
   .example('$0 log --graph --all --oneline', 'every timeline at a glance')
   .example('$0 diff main experiment', 'what changed between two timelines')
-  .epilogue('Exit codes: 0 ok, 1 differences (diff --exit-code), 2 usage, 3 store, 4 not found, 5 ambiguous, 6 conflict, 7 would overwrite, 8 corrupt, 9 I/O. See docs/cli.md.')
+  .epilogue('Exit codes: 0 ok, 1 differences (diff --exit-code), 2 usage, 3 store, 4 not found, 5 ambiguous, 6 conflict, 7 would overwrite, 8 corrupt, 9 I/O, 10 a pipeline stage failed. See docs/cli.md.')
   .fail((message, err) => {
     if (err) return void fail(err)
     process.stderr.write(`ckpt: error: ${message}\n(see ckpt --help)\n`)

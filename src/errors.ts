@@ -33,6 +33,10 @@ export type ErrorCode =
   | 'WOULD_OVERWRITE'
   /** The storage layer failed (disk, database). */
   | 'IO_ERROR'
+  /** No pipeline run with that id is recorded in the store. */
+  | 'RUN_NOT_FOUND'
+  /** A pipeline run stopped because a stage failed (strict mode, or a failed checkpoint write). */
+  | 'RUN_FAILED'
 
 /** The one error class ckpt throws. `code` is stable; `message` names the offending value. */
 export class CkptError extends Error {

@@ -8,6 +8,8 @@
 export { initStore, openStore, initStoreOn, openStoreOn, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
 export { Store, type Timelines, type Tags } from './core/store.js'
 export { Directory, readDirectory } from './core/directory.js'
+export { outputIdOf } from './core/commit.js'
+export type { StoreIndex } from './core/index-refs.js'
 export type {
   Checkpoint,
   CheckoutOptions,
@@ -36,3 +38,23 @@ export { shortIdOf } from './model/cid.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
 export type { Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry } from './backend/interface.js'
+export { run, resume, replay, plan, readAudit, eventStream, StageRegistry } from './pipeline/index.js'
+export type {
+  AuditEntry,
+  ConfigField,
+  ConfigType,
+  ConfigValue,
+  Pipeline,
+  PipelineEvent,
+  PipelineState,
+  PlannedStage,
+  PlanRequest,
+  ReplayOptions,
+  ResumeOptions,
+  RunOptions,
+  RunResult,
+  StageAction,
+  StageContext,
+  StageDefinition,
+  StageResult,
+} from './pipeline/index.js'

@@ -15,8 +15,21 @@ export const statusCommand = {
     await withStore(args, async (store, dir) => {
       const head = await store.head()
       const checkpoint = head.checkpoint ? await store.getCheckpoint(head.checkpoint) : undefined
+      const origins = checkpoint ? await store.origins(checkpoint.id) : {}
       const stages = checkpoint
-        ? await Promise.all(Object.keys(checkpoint.stages).map(async (stage) => ({ stage, ...(await store.outputInfo(`${checkpoint.id}:${stage}`)) })))
+        ? await Promise.all(
+            Object.keys(checkpoint.stages).map(async (stage) => {
+              const origin = origins[stage]
+              const inputKey = origin?.meta.inputKey
+              return {
+                stage,
+                ...(await store.outputInfo(`${checkpoint.id}:${stage}`)),
+                recordedBy: origin?.id ?? null,
+                run: origin?.run ?? null,
+                inputKey: typeof inputKey === 'string' ? inputKey : null,
+              }
+            }),
+          )
         : []
       if (args.json) {
         return jsonLine({

@@ -17,6 +17,11 @@ export interface PreparedOutput {
   readonly isTree: boolean
 }
 
+/** The id `value` would have as a stage output, without storing anything. */
+export function outputIdOf(value: unknown): string {
+  return cidString(prepareOutput(value, 'value').cid)
+}
+
 /**
  * Converts an output value to blocks. Bytes become a raw blob whose CID is the output's id
  * (so its digest is the file's BLAKE3); anything else a dag-json node with bytes split out.
@@ -59,6 +64,10 @@ function prepareCommit(options: CommitOptions): Omit<PreparedCommit, 'targetRef'
     if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is given both as \`output\` and in \`outputs\``)
     outputs.set(name, prepareOutput((options.outputs as Record<string, unknown>)[name], `output of stage "${name}"`))
   }
+  for (const name of options.copy?.stages ?? []) {
+    checkStageName(name)
+    if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is both written and copied`)
+  }
   const remove = options.remove ?? []
   for (const name of remove) {
     checkStageName(name)
@@ -92,6 +101,7 @@ export async function commit(ctx: StoreContext, options: CommitOptions): Promise
   const expectedHead = options.expectedHead === undefined ? undefined : options.expectedHead === null ? null : await ctx.resolveCheckpointId(options.expectedHead)
   const retries = explicitParents === undefined && expectedHead === undefined ? Math.max(0, options.retry ?? 0) : 0
 
+  await copiedOutputs(ctx, options, prepared.outputs)
   const outputBlocks = [...prepared.outputs.values()].flatMap((o) => o.blocks)
   for (let attempt = 0; ; attempt++) {
     const currentRaw = (await ctx.refs.read(targetRef)) ?? null
@@ -108,6 +118,17 @@ export async function commit(ctx: StoreContext, options: CommitOptions): Promise
     } catch (err) {
       if (!isCkptError(err, 'REF_CONFLICT') || attempt >= retries) throw err
     }
+  }
+}
+
+/** Adds the outputs named by `copy` (already stored, so no blocks) to the prepared outputs. */
+async function copiedOutputs(ctx: StoreContext, options: CommitOptions, outputs: Map<string, PreparedOutput>): Promise<void> {
+  if (!options.copy) return
+  const source = await ctx.loadCheckpoint(await ctx.resolveCheckpointId(options.copy.from))
+  for (const name of options.copy.stages) {
+    const cid = source.stages.get(name)
+    if (!cid) throw new CkptError('NOT_FOUND', `commit: checkpoint ${options.copy.from} has no stage "${name}" to copy`, { details: { stage: name } })
+    outputs.set(name, { cid, blocks: [], isTree: source.trees.includes(name) })
   }
 }
 

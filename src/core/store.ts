@@ -14,6 +14,7 @@ import { diffCheckpoints } from '../diff/diff.js'
 import { commit, prepareOutput } from './commit.js'
 import { StoreContext, outputKind, toCheckpoint } from './context.js'
 import { Directory } from './directory.js'
+import { StoreIndex } from './index-refs.js'
 import { walkLog } from './log.js'
 import { ObjectDb, makeBlock } from './objects.js'
 import type {
@@ -46,6 +47,8 @@ export class Store {
   readonly timelines: Timelines
   /** Tags: names fixed on one checkpoint. */
   readonly tags: Tags
+  /** Named pointers for tools built on the store (run indexes, thread maps). */
+  readonly index: StoreIndex
 
   /** @internal Use {@link openStore} or {@link initStore}. */
   constructor(backend: Backend, options: StoreOptions = {}) {
@@ -55,6 +58,7 @@ export class Store {
     this.#ctx = new StoreContext(new ObjectDb(backend.objects), new RefDb(backend.refs, now), now, author)
     this.timelines = new Timelines(this.#ctx)
     this.tags = new Tags(this.#ctx)
+    this.index = new StoreIndex(this.#ctx.refs, () => this.#ctx.assertOpen())
   }
 
   /** Where the store lives, e.g. `level:/path/.ckpt/db`. */
@@ -186,6 +190,32 @@ export class Store {
     const list = typeof revisions === 'string' ? [revisions] : revisions
     const starts = await Promise.all(list.map((r) => this.#ctx.resolveCheckpointId(r)))
     yield* walkLog(this.#ctx, starts, options)
+  }
+
+  /**
+   * For each stage of a checkpoint, the checkpoint that recorded its current output: the oldest
+   * along first parents that already had the same output id. Reads history only as far back as
+   * the oldest such stage (at most `depth` checkpoints).
+   */
+  async origins(revision: string, depth = 10_000): Promise<Record<string, Checkpoint>> {
+    this.#open()
+    const head = await this.getCheckpoint(revision)
+    const pending = new Map(Object.entries(head.stages))
+    const found: Record<string, Checkpoint> = {}
+    let previous = head
+    let seen = 0
+    for await (const c of this.log(head.id, { firstParent: true })) {
+      for (const [stage, id] of pending) {
+        if (c.stages[stage] !== id) {
+          defineOwn(found, stage, previous)
+          pending.delete(stage)
+        }
+      }
+      previous = c
+      if (pending.size === 0 || ++seen >= depth) break
+    }
+    for (const stage of pending.keys()) defineOwn(found, stage, previous)
+    return found
   }
 
   /** Stage-by-stage comparison of two checkpoints, with JSON paths for changed JSON outputs. */

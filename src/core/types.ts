@@ -43,6 +43,11 @@ export interface CommitOptions {
   readonly outputs?: Readonly<Record<string, unknown>>
   /** Stages to drop from the snapshot. */
   readonly remove?: readonly string[]
+  /**
+   * Stage outputs to take, as they are, from another checkpoint (reuse without re-encoding;
+   * a directory stays a directory).
+   */
+  readonly copy?: { readonly from: string; readonly stages: readonly string[] }
   /** Parent revision instead of the timeline's head; null makes a root checkpoint. */
   readonly parent?: string | null
   /** Several parents (a merge); the first parent's stages are the base snapshot. */

@@ -9,6 +9,8 @@ export const TAG_PREFIX = 'tags/'
 export const HEAD = 'HEAD'
 /** Reserved for the store's own settings (format version). Never a user name. */
 export const META_PREFIX = 'meta/'
+/** Named pointers kept by tools built on the store (see StoreIndex). */
+export const INDEX_PREFIX = 'index/'
 
 const SYMBOLIC = 'ref: '
 
@@ -74,6 +76,11 @@ export class RefDb {
   async list(prefix: string): Promise<Array<{ name: string; id: CID }>> {
     const entries = await this.store.listRefs(prefix)
     return entries.map((e) => ({ name: e.name.slice(prefix.length), id: this.parseValue(e.name, e.value) }))
+  }
+
+  /** Refs under `prefix` with their raw values (for namespaces that do not hold checkpoints). */
+  async listRaw(prefix: string): Promise<Array<{ name: string; value: string }>> {
+    return this.store.listRefs(prefix)
   }
 
   async reflog(ref: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {

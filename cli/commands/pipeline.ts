@@ -1,0 +1,223 @@
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { Argv } from 'yargs'
+import type { ConfigValue, Pipeline, PipelineEvent, PipelineState, PlannedStage, RunResult, Store } from '../../src/index.js'
+import { dim, green, jsonLine, out, red, yellow } from '../output.js'
+import { library, withStore } from '../store.js'
+
+/** Exit status of run, resume and replay when a stage failed (the run is recorded and resumable). */
+export const RUN_FAILED_EXIT = 10
+
+interface PipelineArgs {
+  store?: string
+  file: string
+  json?: boolean
+  config?: string
+  inputs?: string
+  timeline?: string
+  run?: string
+  job?: string
+  concurrency?: number
+  reuse?: boolean
+  strict?: boolean
+}
+
+interface PipelineModule {
+  readonly pipeline: Pipeline
+  readonly inputs?: PipelineState
+}
+
+/** Loads FILE: a JavaScript module exporting a pipeline (default export or `pipeline`) and optionally `inputs` or `defaultInputs()`. */
+async function loadPipeline(file: string): Promise<PipelineModule> {
+  const { CkptError } = await library()
+  const mod = (await import(pathToFileURL(path.resolve(file)).href).catch((cause: unknown) => {
+    throw new CkptError('INVALID_ARGUMENT', `cannot load pipeline file ${file}: ${(cause as Error).message}`, { cause })
+  })) as { default?: unknown; pipeline?: unknown; inputs?: unknown; defaultInputs?: () => unknown }
+  const pipeline = (mod.pipeline ?? mod.default) as Pipeline | undefined
+  if (!pipeline || !Array.isArray(pipeline.stages)) throw new CkptError('INVALID_ARGUMENT', `${file} exports no pipeline (export default { name, stages } or export const pipeline)`)
+  const inputs = (typeof mod.defaultInputs === 'function' ? mod.defaultInputs() : mod.inputs) as PipelineState | undefined
+  return { pipeline, ...(inputs && { inputs }) }
+}
+
+async function parseJsonFlag<T>(text: string | undefined, flag: string): Promise<T | undefined> {
+  if (text === undefined) return undefined
+  const { CkptError } = await library()
+  try {
+    return JSON.parse(text) as T
+  } catch (cause) {
+    throw new CkptError('INVALID_ARGUMENT', `--${flag} is not valid JSON: ${(cause as Error).message}`, { cause })
+  }
+}
+
+/** Live progress: one line per event on stderr, only when stderr is a terminal (or always with --progress). */
+function progressPrinter(json: boolean | undefined): (event: PipelineEvent) => void {
+  return (event) => {
+    if (json) return jsonLine(event)
+    if (!process.stderr.isTTY) return
+    const line =
+      event.type === 'stage-started' ? `${yellow('▶')} ${event.stage}`
+      : event.type === 'stage-finished' ? `${green('✓')} ${event.stage} ${dim(`${event.durationMs} ms`)}`
+      : event.type === 'stage-failed' ? `${red('✗')} ${event.stage}: ${event.error}`
+      : event.type === 'stage-reused' ? `${green('↺')} ${event.stage} ${dim('reused')}`
+      : event.type === 'stage-skipped' ? `${dim(`– ${event.stage} skipped: ${event.reason}`)}`
+      : event.type === 'persistence-error' ? `${red('!')} ${event.stage}: checkpoint not written: ${event.error}`
+      : undefined
+    if (line) process.stderr.write(line + '\n')
+  }
+}
+
+function printResult(result: RunResult, json: boolean | undefined): void {
+  if (json) jsonLine({ type: 'result', runId: result.runId, timeline: result.timeline, status: result.status, head: result.head ?? null, stages: result.stages, persistenceErrors: result.persistenceErrors })
+  else {
+    out.line(`run ${result.runId} on ${result.timeline}: ${result.status === 'succeeded' ? green('succeeded') : red('failed')}`)
+    for (const s of result.stages) out.line(`  ${s.stage.padEnd(16)} ${s.status}${s.error ? `: ${s.error}` : ''}`)
+    if (result.status === 'failed') out.line(dim(`resume with: ckpt resume FILE --run ${result.runId}`))
+  }
+  if (result.status === 'failed') process.exitCode = RUN_FAILED_EXIT
+}
+
+function printPlan(planned: PlannedStage[], json: boolean | undefined): void {
+  for (const p of planned) {
+    if (json) jsonLine(p)
+    else out.line(`${p.stage.padEnd(16)} ${(p.action === 'run' ? yellow : p.action === 'reuse' ? green : dim)(p.action.padEnd(6))} ${p.reason}`)
+  }
+}
+
+const common = (y: Argv) =>
+  y
+    .positional('file', { type: 'string', demandOption: true, describe: 'A JavaScript module exporting the pipeline' })
+    .option('config', { type: 'string', describe: 'Config overrides as JSON: {"stage": {"field": value}}' })
+    .option('json', { type: 'boolean', describe: 'Events and the result as JSON lines' })
+    .option('concurrency', { type: 'number', describe: 'Independent stages to run at once (default 1)' })
+    .option('reuse', { type: 'boolean', default: true, describe: 'Reuse outputs of identical earlier executions (--no-reuse to always run)' })
+    .option('strict', { type: 'boolean', describe: 'Fail the run when a checkpoint cannot be written' })
+
+const execution = (args: PipelineArgs, store: Store, onEvent: (e: PipelineEvent) => void) => ({
+  store,
+  onEvent,
+  ...(args.concurrency !== undefined && { concurrency: args.concurrency }),
+  ...(args.reuse === false && { reuse: false }),
+  ...(args.strict && { strict: true }),
+})
+
+export const runCommand = {
+  command: 'run <file>',
+  describe: 'Run a pipeline, one checkpoint per successful stage',
+  builder: (y: Argv) =>
+    common(y)
+      .option('timeline', { alias: 't', type: 'string', describe: 'Timeline to record on (default: the one HEAD is on)' })
+      .option('inputs', { type: 'string', describe: 'Pipeline inputs as JSON (default: what FILE exports as inputs)' })
+      .option('run', { type: 'string', describe: 'Run id (default: generated)' })
+      .option('job', { type: 'string', describe: 'Job id' })
+      .example('$0 run pipeline.js', 'run it on the current timeline')
+      .example(`$0 run pipeline.js -t tuning --config '{"detect": {"threshold": 0.7}}'`, 'run with a setting changed, on its own timeline'),
+  handler: async (args: PipelineArgs) => {
+    const { run } = await library()
+    const mod = await loadPipeline(args.file)
+    const config = await parseJsonFlag<Record<string, Record<string, ConfigValue>>>(args.config, 'config')
+    const inputs = (await parseJsonFlag<PipelineState>(args.inputs, 'inputs')) ?? mod.inputs
+    const result = await withStore(args, (store) =>
+      run({
+        ...execution(args, store, progressPrinter(args.json)),
+        pipeline: mod.pipeline,
+        ...(inputs && { inputs }),
+        ...(config && { config }),
+        ...(args.timeline && { timeline: args.timeline }),
+        ...(args.run && { runId: args.run }),
+        ...(args.job && { jobId: args.job }),
+      }),
+    )
+    printResult(result, args.json)
+  },
+}
+
+export const resumeCommand = {
+  command: 'resume <file>',
+  describe: 'Continue a run (--run), or run on from HEAD, e.g. after `ckpt checkout`',
+  builder: (y: Argv) =>
+    common(y)
+      .option('run', { type: 'string', describe: 'The run to continue (default: run on from the checkpoint HEAD is on)' })
+      .option('timeline', { alias: 't', type: 'string', describe: 'Without --run: record on this timeline instead of HEAD\'s' })
+      .example('$0 resume pipeline.js --run run-20261122T0800Z-1a2b3c', 'finish a run that failed or was killed')
+      .example('$0 checkout main~3 && $0 resume pipeline.js', 'go back three checkpoints and continue from there'),
+  handler: async (args: PipelineArgs) => {
+    const { run, resume } = await library()
+    const mod = await loadPipeline(args.file)
+    const result = await withStore(args, (store) => {
+      const common = { ...execution(args, store, progressPrinter(args.json)), pipeline: mod.pipeline }
+      if (args.run) return resume({ ...common, runId: args.run })
+      return run({ ...common, from: 'HEAD', ...(args.timeline && { timeline: args.timeline }), ...(mod.inputs && { inputs: mod.inputs }) })
+    })
+    printResult(result, args.json)
+  },
+}
+
+export const replayCommand = {
+  command: 'replay <file>',
+  describe: 'Re-run a pipeline from one stage on a new timeline, with config changes',
+  builder: (y: Argv) =>
+    common(y)
+      .option('from', { type: 'string', demandOption: true, describe: 'The first stage to run again' })
+      .option('timeline', { alias: 't', type: 'string', demandOption: true, describe: 'The new timeline' })
+      .option('run', { type: 'string', describe: 'The run to replay (default: the run of the checkpoint HEAD is on)' })
+      .example(`$0 replay pipeline.js --from ocr --config '{"ocr": {"lang": "de"}}' -t german`, 'try another OCR language; earlier stages are kept')
+      .example('$0 diff main german', 'then see what moved'),
+  handler: async (args: PipelineArgs & { from: string; timeline: string }) => {
+    const { replay } = await library()
+    const mod = await loadPipeline(args.file)
+    const config = await parseJsonFlag<Record<string, Record<string, ConfigValue>>>(args.config, 'config')
+    const result = await withStore(args, async (store) => {
+      const source = args.run ? { runId: args.run } : { from: 'HEAD' }
+      return replay({ ...execution(args, store, progressPrinter(args.json)), pipeline: mod.pipeline, startStage: args.from, timeline: args.timeline, ...source, ...(config && { config }) })
+    })
+    printResult(result, args.json)
+  },
+}
+
+export const planCommand = {
+  command: 'plan <file>',
+  describe: 'Show what run, resume or replay would do for each stage, and why, without running',
+  builder: (y: Argv) =>
+    common(y)
+      .option('run', { type: 'string', describe: 'Plan resuming this run' })
+      .option('replay', { type: 'string', describe: 'Plan a replay from this stage' })
+      .option('inputs', { type: 'string', describe: 'Pipeline inputs as JSON (for a new run)' })
+      .example('$0 plan pipeline.js', 'what a new run would reuse and run')
+      .example('$0 plan pipeline.js --run run-20261122T0800Z-1a2b3c', 'what resuming that run would do')
+      .example(`$0 plan pipeline.js --replay ocr --config '{"ocr": {"lang": "de"}}'`, 'what a replay would rerun'),
+  handler: async (args: PipelineArgs & { replay?: string }) => {
+    const { plan } = await library()
+    const mod = await loadPipeline(args.file)
+    const config = await parseJsonFlag<Record<string, Record<string, ConfigValue>>>(args.config, 'config')
+    const inputs = (await parseJsonFlag<PipelineState>(args.inputs, 'inputs')) ?? mod.inputs
+    const planned = await withStore(args, (store) => {
+      const base = { store, pipeline: mod.pipeline, ...(args.reuse === false && { reuse: false }) }
+      if (args.replay) return plan({ kind: 'replay', ...base, startStage: args.replay, ...(args.run ? { runId: args.run } : { from: 'HEAD' }), ...(config && { config }) })
+      if (args.run) return plan({ kind: 'resume', ...base, runId: args.run })
+      return plan({ kind: 'run', ...base, ...(inputs && { inputs }), ...(config && { config }) })
+    })
+    printPlan(planned, args.json)
+  },
+}
+
+export const auditCommand = {
+  command: 'audit <run>',
+  describe: "Show a run's audit log: every stage execution with status, timing, inputs and output",
+  builder: (y: Argv) =>
+    y
+      .positional('run', { type: 'string', demandOption: true })
+      .option('json', { type: 'boolean', describe: 'One JSON object per entry' })
+      .example('$0 audit run-20261122T0800Z-1a2b3c', 'what ran, for how long, and what failed'),
+  handler: async (args: { store?: string; run: string; json?: boolean }) => {
+    const { readAudit, shortIdOf } = await library()
+    const entries = await withStore(args, (store) => readAudit(store, args.run))
+    for (const e of entries) {
+      if (args.json) {
+        jsonLine({ ...e, start: e.start.toISOString(), end: e.end.toISOString() })
+        continue
+      }
+      const status = e.status === 'failed' ? red(e.status) : green(e.status)
+      out.line(`${e.start.toISOString()}  ${e.stage.padEnd(16)} ${status.padEnd(9)} ${String(e.durationMs).padStart(6)} ms  ${e.output ? shortIdOf(e.output) : ''}${e.error ? `  ${e.error.message}` : ''}`)
+    }
+  },
+}

@@ -1,0 +1,582 @@
+import { randomBytes } from 'node:crypto'
+import { CkptError, isCkptError } from '../errors.js'
+import { outputIdOf } from '../core/commit.js'
+import type { Store } from '../core/store.js'
+import type { Checkpoint } from '../core/types.js'
+import { shortIdOf } from '../model/cid.js'
+import type { OutputValue } from '../model/value.js'
+import { checkRefName } from '../refs/names.js'
+import { appendAudit, readAudit } from './audit.js'
+import { buildGraph, effectiveConfig, type PipelineGraph } from './graph.js'
+import type {
+  ConfigValue,
+  Pipeline,
+  PipelineEvent,
+  PipelineState,
+  PlannedStage,
+  RunOptions,
+  RunResult,
+  StageDefinition,
+  StageResult,
+} from './types.js'
+
+/*
+ * Index pointers the runtime keeps (store.index):
+ *   runs/<run>      → the run record (pipeline, timeline, inputs, config, where it started)
+ *   run-heads/<run> → the run's newest checkpoint
+ *   inputs/<key>    → a checkpoint whose stage ran successfully with that input key
+ *   audit/<run>     → the newest audit node of the run (audit.ts)
+ */
+
+interface RunRecord {
+  readonly type: 'ckpt-run'
+  readonly runId: string
+  readonly jobId: string | null
+  readonly pipeline: string
+  /** null: the run moves a detached HEAD. */
+  readonly timeline: string | null
+  readonly inputs: string
+  readonly config: Record<string, Record<string, ConfigValue>>
+  readonly base: string | null
+  /** Stages whose outputs the run started with (continuing from a checkpoint, or a replay). */
+  readonly startedWith: string[]
+}
+
+type Config = Map<string, Record<string, ConfigValue>>
+
+/** Everything an execution (or a plan) needs, prepared and validated before any stage runs. */
+interface Setup {
+  readonly store: Store
+  readonly graph: PipelineGraph
+  readonly configs: Config
+  readonly runId: string
+  readonly jobId?: string
+  readonly timeline: string | null
+  /** The checkpoint the run's first new checkpoint will have as parent. */
+  readonly base?: string
+  /** Stages whose outputs the run starts with: stage → checkpoint holding them. */
+  readonly completed: Map<string, string>
+  readonly state: PipelineState
+  /** Why completed stages are not run, for plans. */
+  readonly keptBecause: string
+  /** The history plans compare against to explain why a stage must run. */
+  readonly previous?: string
+  readonly options: Pick<RunOptions, 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal'>
+}
+
+const runPointer = (runId: string) => `runs/${runId}`
+const headPointer = (runId: string) => `run-heads/${runId}`
+const inputPointer = (key: string) => `inputs/${key}`
+
+/** Runs a pipeline, recording one checkpoint per successful stage; see {@link RunOptions}. */
+export async function run(options: RunOptions): Promise<RunResult> {
+  return execute(await prepareRun(options))
+}
+
+export interface ResumeOptions extends Pick<RunOptions, 'store' | 'pipeline' | 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal'> {
+  readonly runId: string
+}
+
+/**
+ * Continues a run: restores the outputs of the stages it completed and runs only the others.
+ * A finished run runs nothing and returns its stored result. RUN_NOT_FOUND for an unknown id.
+ */
+export async function resume(options: ResumeOptions): Promise<RunResult> {
+  return execute(await prepareResume(options))
+}
+
+export interface ReplayOptions extends Omit<RunOptions, 'from' | 'timeline' | 'inputs'> {
+  /** The run to replay (or give `from`, a checkpoint whose history holds the stages). */
+  readonly runId?: string
+  readonly from?: string
+  /** The first stage to run again; stages before it keep their outputs. */
+  readonly startStage: string
+  /** The new timeline, forked from the checkpoint just before `startStage`. */
+  readonly timeline: string
+}
+
+/**
+ * Re-runs a pipeline from `startStage` on a new timeline, with config overrides applied on top of
+ * the original run's config. The original timeline is untouched; unchanged stages are reused by
+ * input key, so only what the overrides touch executes.
+ */
+export async function replay(options: ReplayOptions): Promise<RunResult> {
+  return execute(await prepareReplay(options))
+}
+
+export type PlanRequest =
+  | ({ readonly kind: 'run' } & RunOptions)
+  | ({ readonly kind: 'resume' } & ResumeOptions)
+  | ({ readonly kind: 'replay' } & Omit<ReplayOptions, 'timeline'> & { readonly timeline?: string })
+
+/** What run, resume or replay would do, per stage, without running or writing anything. */
+export async function plan(request: PlanRequest): Promise<PlannedStage[]> {
+  const setup =
+    request.kind === 'run'
+      ? await prepareRun(request, { dryRun: true })
+      : request.kind === 'resume'
+        ? await prepareResume(request)
+        : await prepareReplay({ ...request, timeline: request.timeline ?? 'plan' }, { dryRun: true })
+  return planStages(setup)
+}
+
+function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return `run-${stamp}-${randomBytes(3).toString('hex')}`
+}
+
+async function readRecord(store: Store, runId: string): Promise<RunRecord> {
+  checkRefName(runId, 'run id')
+  const id = await store.index.get(runPointer(runId))
+  if (!id) throw new CkptError('RUN_NOT_FOUND', `no run "${runId}" is recorded in this store`, { details: { runId } })
+  return (await store.getOutput(id)) as unknown as RunRecord
+}
+
+async function prepareRun(options: RunOptions, { dryRun = false } = {}): Promise<Setup> {
+  const { store } = options
+  const graph = buildGraph(options.pipeline)
+  const configs = effectiveConfig(graph, options.config)
+  const runId = options.runId ?? newRunId()
+  checkRefName(runId, 'run id')
+  if (await store.index.get(runPointer(runId))) {
+    throw new CkptError('INVALID_ARGUMENT', `run "${runId}" already exists; resume it, or choose another run id`, { details: { runId } })
+  }
+  const head = await store.head()
+  let timeline: string | null
+  let base: string | undefined
+  const completed = new Map<string, string>()
+  let inputs = options.inputs
+  if (options.from !== undefined) {
+    const from = await store.getCheckpoint(options.from)
+    base = from.id
+    timeline = options.timeline ?? (head.detached ? null : (head.timeline ?? null))
+    for (const stage of graph.order) if (from.stages[stage.name] !== undefined) completed.set(stage.name, from.id)
+    if (inputs === undefined && from.run !== undefined) inputs = await recordedInputs(store, from.run)
+    if (timeline !== null && !dryRun) await ensureTimeline(store, timeline, base)
+  } else {
+    timeline = options.timeline ?? (head.detached ? null : (head.timeline ?? 'main'))
+    base = timeline === null ? head.checkpoint : await store.timelines.get(timeline).catch(() => undefined)
+  }
+  const state = await startingState(store, graph, inputs ?? {}, completed)
+  const keptBecause = 'present in the starting checkpoint'
+  const setup: Setup = { store, graph, configs, runId, timeline, completed, state, options, keptBecause, ...(base && { base, previous: base }), ...(options.jobId && { jobId: options.jobId }) }
+  if (!dryRun) await writeRecord(setup, inputs ?? {})
+  return setup
+}
+
+async function ensureTimeline(store: Store, timeline: string, at: string): Promise<void> {
+  const existing = await store.timelines.get(timeline).catch((err: unknown) => {
+    if (isCkptError(err, 'NOT_FOUND')) return undefined
+    throw err
+  })
+  if (existing === undefined) await store.timelines.create(timeline, at)
+}
+
+async function prepareResume(options: ResumeOptions): Promise<Setup> {
+  const { store } = options
+  const record = await readRecord(store, options.runId)
+  const graph = buildGraph(options.pipeline)
+  const configs = effectiveConfig(graph, record.config)
+  const head = (await store.index.get(headPointer(options.runId))) ?? record.base ?? undefined
+  const completed = new Map<string, string>()
+  if (head) {
+    const ran = await stagesOfRun(store, head, options.runId)
+    for (const stage of graph.order) {
+      const at = ran.get(stage.name) ?? (record.startedWith.includes(stage.name) ? (record.base ?? head) : undefined)
+      if (at) completed.set(stage.name, at)
+    }
+  }
+  const state = await startingState(store, graph, (await store.getOutput(record.inputs)) as PipelineState, completed)
+  return {
+    store,
+    graph,
+    configs,
+    runId: options.runId,
+    timeline: record.timeline,
+    completed,
+    state,
+    options,
+    keptBecause: 'completed in this run',
+    ...(head && { base: head, previous: head }),
+    ...(record.jobId !== null && { jobId: record.jobId }),
+  }
+}
+
+async function prepareReplay(options: ReplayOptions, { dryRun = false } = {}): Promise<Setup> {
+  const { store } = options
+  const graph = buildGraph(options.pipeline)
+  const startIndex = graph.order.findIndex((s) => s.name === options.startStage)
+  if (startIndex === -1) {
+    throw new CkptError('INVALID_ARGUMENT', `replay: no stage "${options.startStage}" in the pipeline (stages: ${graph.order.map((s) => s.name).join(', ')})`)
+  }
+  const source = options.runId !== undefined ? await readRecord(store, options.runId) : undefined
+  const sourceHead =
+    options.from !== undefined ? (await store.getCheckpoint(options.from)).id : await store.index.get(headPointer(options.runId ?? ''))
+  if (!sourceHead) throw new CkptError('INVALID_ARGUMENT', 'replay: give a runId that has checkpoints, or `from`')
+  // The checkpoint just before the one that recorded startStage.
+  let base: string | undefined
+  for await (const c of store.log(sourceHead, { firstParent: true })) {
+    if (c.stage === options.startStage && (options.runId === undefined || c.run === options.runId)) base = c.parents[0]
+  }
+  if (base === undefined) base = sourceHead
+  const runConfig = mergeConfig(source?.config ?? {}, options.config ?? {})
+  const configs = effectiveConfig(graph, runConfig)
+  const fromCheckpoint = await store.getCheckpoint(base)
+  const completed = new Map<string, string>()
+  for (const stage of graph.order.slice(0, startIndex)) if (fromCheckpoint.stages[stage.name] !== undefined) completed.set(stage.name, base)
+  const inputs: PipelineState = source
+    ? ((await store.getOutput(source.inputs)) as PipelineState)
+    : ((fromCheckpoint.run === undefined ? undefined : await recordedInputs(store, fromCheckpoint.run)) ?? {})
+  const runId = newRunId()
+  if (!dryRun) await store.timelines.create(options.timeline, base)
+  const state = await startingState(store, graph, inputs, completed)
+  const setup: Setup = {
+    store,
+    graph,
+    configs,
+    runId,
+    timeline: options.timeline,
+    base,
+    completed,
+    state,
+    options,
+    keptBecause: `kept: runs before ${options.startStage}`,
+    previous: sourceHead,
+    ...(options.jobId && { jobId: options.jobId }),
+  }
+  if (!dryRun) await writeRecord(setup, inputs, runConfig)
+  return setup
+}
+
+function mergeConfig(
+  base: Readonly<Record<string, Readonly<Record<string, ConfigValue>>>>,
+  overrides: Readonly<Record<string, Readonly<Record<string, ConfigValue>>>>,
+): Record<string, Record<string, ConfigValue>> {
+  const out: Record<string, Record<string, ConfigValue>> = {}
+  for (const stage of new Set([...Object.keys(base), ...Object.keys(overrides)])) out[stage] = { ...base[stage], ...overrides[stage] }
+  return out
+}
+
+async function recordedInputs(store: Store, runId: string): Promise<PipelineState | undefined> {
+  const id = await store.index.get(runPointer(runId))
+  if (!id) return undefined
+  const record = (await store.getOutput(id)) as unknown as RunRecord
+  return (await store.getOutput(record.inputs)) as PipelineState
+}
+
+/** Stage → the checkpoint that recorded it, for `runId`'s checkpoints on the chain ending at `head`. */
+async function stagesOfRun(store: Store, head: string, runId: string): Promise<Map<string, string>> {
+  const stages = new Map<string, string>()
+  for await (const c of store.log(head, { firstParent: true })) {
+    if (c.run !== runId) break
+    if (c.stage !== undefined && !stages.has(c.stage)) stages.set(c.stage, c.id)
+  }
+  return stages
+}
+
+async function writeRecord(setup: Setup, inputs: PipelineState, config?: Record<string, Record<string, ConfigValue>>): Promise<void> {
+  const { store, runId } = setup
+  const missing = (setup.graph.pipeline.inputs ?? []).filter((key) => !(key in inputs))
+  if (missing.length > 0) throw new CkptError('INVALID_ARGUMENT', `pipeline "${setup.graph.pipeline.name}" needs inputs ${missing.map((k) => `"${k}"`).join(', ')}`)
+  const record: RunRecord = {
+    type: 'ckpt-run',
+    runId,
+    jobId: setup.jobId ?? null,
+    pipeline: setup.graph.pipeline.name,
+    timeline: setup.timeline,
+    inputs: await store.putOutput(inputs),
+    config: config ?? Object.fromEntries(setup.configs),
+    base: setup.base ?? null,
+    startedWith: [...setup.completed.keys()],
+  }
+  await store.index.swap(runPointer(runId), null, await store.putOutput(record), `run: started ${runId}`)
+}
+
+/** Inputs, plus the written keys of every completed stage, read back from the store. */
+async function startingState(store: Store, graph: PipelineGraph, inputs: PipelineState, completed: ReadonlyMap<string, string>): Promise<PipelineState> {
+  const state: PipelineState = { ...inputs }
+  for (const stage of graph.order) {
+    const at = completed.get(stage.name)
+    if (at) Object.assign(state, await readStageOutput(store, stage, `${at}:${stage.name}`))
+  }
+  return state
+}
+
+async function readStageOutput(store: Store, stage: StageDefinition, spec: string): Promise<PipelineState> {
+  const data = (await store.getOutput(spec)) as OutputValue
+  return stage.deserialize ? stage.deserialize(data) : (data as PipelineState)
+}
+
+/** The input key: a hash of stage name, version, effective config and the ids of the values read. */
+function inputKey(stage: StageDefinition, config: Record<string, ConfigValue>, state: PipelineState): { key: string; inputs: Record<string, string> } {
+  const inputs: Record<string, string> = {}
+  for (const key of [...(stage.reads ?? []), ...(stage.optionalReads ?? [])].sort()) {
+    if (state[key] !== undefined) inputs[key] = outputIdOf(state[key])
+  }
+  const id = outputIdOf({ stage: stage.name, version: stage.version, config, inputs })
+  return { key: shortIdOf(id, 64), inputs }
+}
+
+function visibleState(stage: StageDefinition, state: PipelineState): PipelineState {
+  const view: PipelineState = {}
+  for (const key of [...(stage.reads ?? []), ...(stage.optionalReads ?? [])]) if (key in state) view[key] = state[key]
+  return Object.freeze(view)
+}
+
+type Outcome =
+  | { kind: 'completed-earlier' }
+  | { kind: 'skipped'; reason: string; failedUpstream: boolean }
+  | { kind: 'succeeded'; output: PipelineState; key: string; inputs: Record<string, string>; start: Date; end: Date }
+  | { kind: 'reused'; output: PipelineState; key: string; inputs: Record<string, string>; from: string; start: Date; end: Date }
+  | { kind: 'failed'; error: Error; key: string; inputs: Record<string, string>; start: Date; end: Date }
+
+/** A promise with its resolve function (Promise.withResolvers needs Node 22). */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+/** A counting semaphore for `concurrency`. */
+function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let free = Math.max(1, slots)
+  const waiting: Array<() => void> = []
+  return async (work) => {
+    if (free === 0) await new Promise<void>((resolve) => waiting.push(resolve))
+    else free--
+    try {
+      return await work()
+    } finally {
+      const next = waiting.shift()
+      if (next) next()
+      else free++
+    }
+  }
+}
+
+async function execute(setup: Setup): Promise<RunResult> {
+  const { store, graph, runId, options } = setup
+  const emit = (event: PipelineEvent) => options.onEvent?.(event)
+  const state: PipelineState = { ...setup.state }
+  const outcomes = new Map<string, Promise<Outcome>>()
+  const slot = limiter(options.concurrency ?? 1)
+  const signal = options.signal ?? new AbortController().signal
+  // A stage that failed earlier in this run is on its next attempt now.
+  const failures = new Map<string, number>()
+  for (const entry of await readAudit(store, runId)) if (entry.status === 'failed') failures.set(entry.stage, (failures.get(entry.stage) ?? 0) + 1)
+  emit({ type: 'run-started', runId, timeline: setup.timeline ?? 'HEAD' })
+
+  // A stage starts only once its upstream stages are recorded, so a crash never loses finished work.
+  const recorded = new Map(graph.order.map((s) => [s.name, deferred()]))
+  const decide = async (stage: StageDefinition): Promise<Outcome> => {
+    const names = [...(graph.upstream.get(stage.name) ?? [])]
+    await Promise.all(names.map((name) => recorded.get(name)?.promise))
+    const upstream = await Promise.all(names.map(async (name) => [name, await outcomeOf(name)] as const))
+    if (setup.completed.has(stage.name)) return { kind: 'completed-earlier' }
+    const failed = upstream.find(([, o]) => o.kind === 'failed' || (o.kind === 'skipped' && o.failedUpstream))
+    if (failed) return { kind: 'skipped', reason: `upstream stage "${failed[0]}" failed`, failedUpstream: true }
+    const missing = (stage.reads ?? []).find((key) => state[key] === undefined)
+    if (missing) return { kind: 'skipped', reason: `"${missing}" was not written (its stage was skipped)`, failedUpstream: false }
+    const config = setup.configs.get(stage.name) ?? {}
+    const view = visibleState(stage, state)
+    if (stage.when && !stage.when(view, config)) return { kind: 'skipped', reason: 'its condition is false', failedUpstream: false }
+    const { key, inputs } = inputKey(stage, config, state)
+    const start = new Date()
+    if (options.reuse !== false) {
+      const earlier = await store.index.get(inputPointer(key))
+      if (earlier) {
+        const output = await readStageOutput(store, stage, `${earlier}:${stage.name}`).catch(() => undefined)
+        if (output) return { kind: 'reused', output, key, inputs, from: earlier, start, end: new Date() }
+      }
+    }
+    return slot(async () => {
+      emit({ type: 'stage-started', runId, stage: stage.name })
+      const began = new Date()
+      try {
+        const attempt = (failures.get(stage.name) ?? 0) + 1
+        const output = await stage.run(view, config, { runId, stage: stage.name, attempt, signal, ...(setup.jobId && { jobId: setup.jobId }) })
+        const extra = Object.keys(output ?? {}).filter((k) => !stage.writes.includes(k))
+        if (extra.length > 0) throw new CkptError('INVALID_OUTPUT', `stage "${stage.name}" returned ${extra.map((k) => `"${k}"`).join(', ')}, which it does not declare in writes`)
+        const end = new Date()
+        emit({ type: 'stage-finished', runId, stage: stage.name, durationMs: end.getTime() - began.getTime() })
+        return { kind: 'succeeded', output: output ?? {}, key, inputs, start: began, end }
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err))
+        emit({ type: 'stage-failed', runId, stage: stage.name, error: error.message })
+        return { kind: 'failed', error, key, inputs, start: began, end: new Date() }
+      }
+    })
+  }
+  const outcomeOf = (name: string): Promise<Outcome> => {
+    let outcome = outcomes.get(name)
+    if (!outcome) {
+      const stage = graph.order.find((s) => s.name === name) as StageDefinition
+      outcome = decide(stage).then((o) => {
+        if (o.kind === 'succeeded' || o.kind === 'reused') Object.assign(state, o.output)
+        return o
+      })
+      outcome.catch(() => undefined) // observed by the recording loop; never left unhandled
+      outcomes.set(name, outcome)
+    }
+    return outcome
+  }
+  graph.order.forEach((s) => void outcomeOf(s.name))
+
+  // Record in pipeline order, whatever order the stages finished in.
+  let head = setup.base
+  const results: StageResult[] = []
+  const persistenceErrors: string[] = []
+  for (const stage of graph.order) {
+    try {
+      await recordOutcome(stage)
+    } finally {
+      recorded.get(stage.name)?.resolve()
+    }
+  }
+  async function recordOutcome(stage: StageDefinition): Promise<void> {
+    const outcome = await outcomeOf(stage.name)
+    const name = stage.name
+    if (outcome.kind === 'completed-earlier') {
+      results.push({ stage: name, status: 'completed-earlier', ...(setup.completed.get(name) && { checkpoint: setup.completed.get(name) }) })
+      return
+    }
+    if (outcome.kind === 'skipped') {
+      emit({ type: 'stage-skipped', runId, stage: name, reason: outcome.reason })
+      results.push({ stage: name, status: 'skipped' })
+      return
+    }
+    const durationMs = outcome.end.getTime() - outcome.start.getTime()
+    if (outcome.kind === 'failed') {
+      await persist(runId, name, persistenceErrors, emit, options.strict, () =>
+        appendAudit(store, {
+          runId,
+          stage: name,
+          status: 'failed',
+          start: outcome.start,
+          end: outcome.end,
+          durationMs,
+          inputKey: outcome.key,
+          inputs: outcome.inputs,
+          error: { message: outcome.error.message, ...(outcome.error.stack && { stack: outcome.error.stack }) },
+        }),
+      )
+      results.push({ stage: name, status: 'failed', error: outcome.error.message })
+      return
+    }
+    if (outcome.kind === 'reused') emit({ type: 'stage-reused', runId, stage: name, from: outcome.from })
+    const checkpoint = await persist(runId, name, persistenceErrors, emit, options.strict, () => recordStage(setup, stage, outcome, head))
+    if (checkpoint) {
+      head = checkpoint.id
+      emit({ type: 'checkpoint-written', runId, stage: name, checkpoint: checkpoint.id })
+      await persist(runId, name, persistenceErrors, emit, options.strict, () =>
+        appendAudit(store, {
+          runId,
+          stage: name,
+          status: outcome.kind,
+          start: outcome.start,
+          end: outcome.end,
+          durationMs,
+          inputKey: outcome.key,
+          inputs: outcome.inputs,
+          output: checkpoint.stages[name] as string,
+          checkpoint: checkpoint.id,
+        }),
+      )
+    }
+    results.push({ stage: name, status: outcome.kind, ...(checkpoint && { checkpoint: checkpoint.id }) })
+  }
+  const status = results.some((r) => r.status === 'failed') ? 'failed' : 'succeeded'
+  emit({ type: 'run-finished', runId, status })
+  return { runId, timeline: setup.timeline ?? 'HEAD', status, stages: results, state, persistenceErrors, ...(head && { head }) }
+}
+
+/** Runs a write; a failure is reported and collected (or, when strict, ends the run). */
+async function persist<T>(runId: string, stage: string, errors: string[], emit: (e: PipelineEvent) => void, strict: boolean | undefined, write: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await write()
+  } catch (err) {
+    const message = `stage "${stage}": ${(err as Error).message}`
+    if (strict) throw new CkptError('RUN_FAILED', `checkpoint could not be written for ${message}`, { cause: err })
+    errors.push(message)
+    emit({ type: 'persistence-error', runId, stage, error: (err as Error).message })
+    return undefined
+  }
+}
+
+/** One checkpoint for a succeeded or reused stage: parent is the run's previous checkpoint. */
+async function recordStage(setup: Setup, stage: StageDefinition, outcome: Extract<Outcome, { kind: 'succeeded' | 'reused' }>, parent: string | undefined): Promise<Checkpoint> {
+  const { store, runId } = setup
+  const config = setup.configs.get(stage.name) ?? {}
+  const meta = { pipeline: setup.graph.pipeline.name, stageVersion: stage.version, inputKey: outcome.key, ...(outcome.kind === 'reused' && { reusedFrom: outcome.from }) }
+  const content =
+    outcome.kind === 'reused' ? { copy: { from: outcome.from, stages: [stage.name] } } : { output: stage.serialize ? stage.serialize(outcome.output) : outcome.output }
+  let checkpoint: Checkpoint | undefined
+  for (let attempt = 0; !checkpoint; attempt++) {
+    try {
+      checkpoint = await store.commit({
+        stage: stage.name,
+        ...content,
+        ...(setup.timeline !== null && { timeline: setup.timeline }),
+        parent: parent ?? null,
+        run: runId,
+        ...(setup.jobId && { job: setup.jobId }),
+        config,
+        meta,
+        message: outcome.kind === 'reused' ? `reused from ${shortIdOf(outcome.from)}` : '',
+      })
+    } catch (err) {
+      // Another writer moved the timeline between our read and swap: try again on its new head.
+      if (!isCkptError(err, 'REF_CONFLICT') || attempt >= 20) throw err
+    }
+  }
+  const previous = (await store.index.get(headPointer(runId))) ?? null
+  await store.index.swap(headPointer(runId), previous, checkpoint.id, `run: ${stage.name}`)
+  if (outcome.kind === 'succeeded') await store.index.swap(inputPointer(outcome.key), null, checkpoint.id, `input key: ${stage.name}`).catch(() => undefined)
+  return checkpoint
+}
+
+/** The plan: for each stage, whether it would be skipped, reused or run, and why. */
+async function planStages(setup: Setup): Promise<PlannedStage[]> {
+  const { store, graph } = setup
+  const state: PipelineState = { ...setup.state }
+  const planned = new Map<string, PlannedStage>()
+  const previous = setup.previous ? await store.getCheckpoint(setup.previous) : undefined
+  for (const stage of graph.order) {
+    const name = stage.name
+    const completedAt = setup.completed.get(name)
+    if (completedAt) {
+      planned.set(name, { stage: name, action: 'skip', reason: `${setup.keptBecause} (checkpoint ${shortIdOf(completedAt)})`, checkpoint: completedAt })
+      continue
+    }
+    const runningUpstream = [...(graph.upstream.get(name) ?? [])].find((u) => planned.get(u)?.action === 'run')
+    if (runningUpstream) {
+      planned.set(name, { stage: name, action: 'run', reason: `upstream changed (${runningUpstream} runs)` })
+      continue
+    }
+    const config = setup.configs.get(name) ?? {}
+    const { key } = inputKey(stage, config, state)
+    const earlier = setup.options.reuse === false ? undefined : await store.index.get(inputPointer(key))
+    if (earlier) {
+      planned.set(name, { stage: name, action: 'reuse', reason: `input key matched checkpoint ${shortIdOf(earlier)}`, checkpoint: earlier })
+      Object.assign(state, await readStageOutput(store, stage, `${earlier}:${name}`))
+      continue
+    }
+    planned.set(name, { stage: name, action: 'run', reason: await whyRun(setup, stage, config, previous) })
+  }
+  return graph.order.map((s) => planned.get(s.name) as PlannedStage)
+}
+
+async function whyRun(setup: Setup, stage: StageDefinition, config: Record<string, ConfigValue>, previous: Checkpoint | undefined): Promise<string> {
+  const audit = await readAudit(setup.store, setup.runId)
+  if (audit.some((e) => e.stage === stage.name && e.status === 'failed')) return 'failed last time'
+  if (!previous) return 'no earlier execution'
+  for await (const c of setup.store.log(previous.id, { firstParent: true })) {
+    if (c.stage !== stage.name) continue
+    if (JSON.stringify(c.config ?? {}) !== JSON.stringify(config)) return 'config changed'
+    if (c.meta.stageVersion !== stage.version) return 'stage version changed'
+    return 'inputs changed'
+  }
+  return 'no earlier execution'
+}
+
+export type { Pipeline }

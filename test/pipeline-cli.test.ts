@@ -1,0 +1,112 @@
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { tempDir } from './support/temp.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const CKPT = path.join(root, 'dist/cli/main.js')
+const PIPELINE = path.join(root, 'dist/docs/examples/video-pipeline/pipeline.js')
+
+function ckpt(cwd: string, ...args: string[]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+  delete env.CKPT_DIR
+  const r = spawnSync(process.execPath, [CKPT, ...args], { cwd, encoding: 'utf8', env })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+
+describe('ckpt run, resume, replay, plan, audit', () => {
+  it('runs the video pipeline, resumes it after the flaky stage fails, replays with a new config', () => {
+    const dir = tempDir()
+    ckpt(dir, 'init')
+    const first = ckpt(dir, 'run', PIPELINE, '--json')
+    expect(first.code).toBe(10)
+    const result = jsonLines(first.stdout).find((l) => l.type === 'result') as { runId: string; stages: Array<{ stage: string; status: string }> }
+    expect(result.stages.map((s) => `${s.stage}=${s.status}`)).toEqual([
+      'extract_frames=succeeded',
+      'detect_objects=succeeded',
+      'ocr=succeeded',
+      'match_brands=succeeded',
+      'escalate_vlm=failed',
+      'report=skipped',
+    ])
+    const planned = ckpt(dir, 'plan', PIPELINE, '--run', result.runId)
+    expect(planned.stdout).toMatch(/escalate_vlm +run +failed last time\nreport +run +upstream changed \(escalate_vlm runs\)\n$/)
+
+    const resumed = ckpt(dir, 'resume', PIPELINE, '--run', result.runId, '--json')
+    expect(resumed.code).toBe(0)
+    const started = jsonLines(resumed.stdout).filter((e) => e.type === 'stage-started').map((e) => e.stage)
+    expect(started).toEqual(['escalate_vlm', 'report'])
+
+    const audit = jsonLines(ckpt(dir, 'audit', result.runId, '--json').stdout)
+    expect(audit.map((e) => `${e.stage}:${e.status}`)).toEqual([
+      'extract_frames:succeeded',
+      'detect_objects:succeeded',
+      'ocr:succeeded',
+      'match_brands:succeeded',
+      'escalate_vlm:failed',
+      'escalate_vlm:succeeded',
+      'report:succeeded',
+    ])
+    expect(audit[4]?.error).toMatchObject({ message: 'vlm-large timed out after 300 ms' })
+    expect(ckpt(dir, 'audit', result.runId).stdout).toMatch(/escalate_vlm +failed +\d+ ms +vlm-large timed out/)
+
+    const config = JSON.stringify({ ocr: { min_confidence: 0.9 }, escalate_vlm: { fail_first_attempt: false } })
+    const replayPlan = ckpt(dir, 'plan', PIPELINE, '--replay', 'ocr', '--config', config).stdout
+    expect(replayPlan).toMatch(/^extract_frames +skip +kept: runs before ocr .*\ndetect_objects +skip .*\nocr +run +config changed\n/)
+    const replayed = ckpt(dir, 'replay', PIPELINE, '--from', 'ocr', '--config', config, '-t', 'strict-ocr')
+    expect(replayed.code).toBe(0)
+    expect(replayed.stdout).toContain('extract_frames   completed-earlier')
+    expect(ckpt(dir, 'diff', 'main', 'strict-ocr', '--name-only', '--exit-code')).toMatchObject({ code: 1, stdout: 'escalate_vlm\nmatch_brands\nocr\nreport\n' })
+    expect(ckpt(dir, 'log', '--all', '--oneline').stdout.trim().split('\n')).toHaveLength(10)
+  })
+
+  it('continues from the checkpoint HEAD was checked out at', () => {
+    const dir = tempDir()
+    ckpt(dir, 'init')
+    ckpt(dir, 'run', PIPELINE, '--config', JSON.stringify({ escalate_vlm: { fail_first_attempt: false, latency_ms: 0 } }))
+    expect(ckpt(dir, 'checkout', 'main~2', '-b', 'again').code).toBe(0)
+    const continued = ckpt(dir, 'resume', PIPELINE, '--no-reuse', '--json')
+    expect(continued.code).toBe(10) // the flaky stage fails on its first attempt in the new run
+    expect(jsonLines(continued.stdout).filter((e) => e.type === 'stage-started').map((e) => e.stage)).toEqual(['escalate_vlm'])
+  })
+
+  it('names the stage and key of every pipeline problem, and a missing run', () => {
+    const dir = tempDir()
+    ckpt(dir, 'init')
+    const bad = path.join(dir, 'bad.mjs')
+    writeFileSync(
+      bad,
+      `export default { name: 'bad', stages: [{ name: 'x', reads: ['missing'], writes: ['y'], version: '1', run: async () => ({}) }] }\n`,
+    )
+    const err = ckpt(dir, 'run', bad)
+    expect(err.code).toBe(2)
+    expect(err.stderr).toContain('stage "x" reads "missing", which no pipeline input or upstream stage writes')
+    expect(ckpt(dir, 'resume', PIPELINE, '--run', 'no-such-run').code).toBe(4)
+    expect(ckpt(dir, 'run', path.join(dir, 'nothing.mjs')).code).toBe(2)
+  })
+})
+
+describe('docs/examples/shell-pipeline.sh (docs/resume.md)', () => {
+  it('resumes at the stage that crashed, reusing the one that finished', () => {
+    const dir = tempDir()
+    const bin = path.join(dir, 'bin')
+    mkdirSync(bin)
+    writeFileSync(path.join(bin, 'ckpt'), `#!/bin/sh\nexec "${process.execPath}" "${CKPT}" "$@"\n`)
+    chmodSync(path.join(bin, 'ckpt'), 0o755)
+    const script = path.join(root, 'docs/examples/shell-pipeline.sh')
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1', CKPT_DIR: path.join(dir, '.ckpt') }
+    const sh = (extra: Record<string, string> = {}) => spawnSync('sh', [script], { cwd: dir, encoding: 'utf8', env: { ...env, ...extra } })
+    expect(spawnSync('sh', ['-c', 'ckpt init'], { cwd: dir, env }).status).toBe(0)
+    const crashed = sh({ CRASH_AT: 'transform' })
+    expect(crashed.status).toBe(3)
+    expect(crashed.stdout).toBe('extract: ran\n')
+    const resumed = sh()
+    expect(resumed.status).toBe(0)
+    expect(resumed.stdout).toBe('extract: reused\ntransform: ran\nHELLO CHECKPOINTS\n')
+    expect(sh().stdout).toBe('extract: reused\ntransform: reused\nHELLO CHECKPOINTS\n')
+  })
+})
