@@ -71,8 +71,12 @@ export interface RefStore {
    * value the result names the first such ref and nothing is written. Each applied update
    * appends one entry to its ref's reflog in the same atomic step, so a crash can never leave
    * a moved ref without its log line. A ref's reflog outlives the ref's deletion.
+   *
+   * `objects` are stored with the updates: all of them before (or atomically with) the refs
+   * move, so a ref never names an object that is not stored. On a conflict they may or may not
+   * have been stored; content addressing makes either harmless.
    */
-  updateRefs(updates: readonly RefUpdate[]): Promise<RefUpdateResult>
+  updateRefs(updates: readonly RefUpdate[], objects?: readonly ObjectEntry[]): Promise<RefUpdateResult>
   /** The ref's log, oldest first (or newest first), at most `limit` entries. Empty when there is none. */
   readReflog(name: string, options?: { readonly newestFirst?: boolean; readonly limit?: number }): Promise<ReflogEntry[]>
   /** Names of every ref that has a reflog (including deleted refs whose log remains), sorted. */

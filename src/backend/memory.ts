@@ -4,11 +4,10 @@ import { compareBytes, inRange } from './bytes.js'
 /** A backend that keeps everything in this process's memory: for tests, and short-lived stores. */
 export function createMemoryBackend(): Backend {
   const objects = new MemoryObjects()
-  const refs = new MemoryRefs()
   return {
     description: 'memory',
     objects,
-    refs,
+    refs: new MemoryRefs(objects),
     async close() {},
   }
 }
@@ -41,6 +40,8 @@ class MemoryRefs implements RefStore {
   readonly #refs = new Map<string, string>()
   readonly #logs = new Map<string, ReflogEntry[]>()
 
+  constructor(private readonly objects: ObjectStore) {}
+
   async readRef(name: string): Promise<string | undefined> {
     return this.#refs.get(name)
   }
@@ -52,7 +53,9 @@ class MemoryRefs implements RefStore {
       .map(([name, value]) => ({ name, value }))
   }
 
-  async updateRefs(updates: readonly RefUpdate[]): Promise<RefUpdateResult> {
+  async updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = []): Promise<RefUpdateResult> {
+    // Objects first; the check and the moves below then run without yielding, so they are atomic.
+    await this.objects.putMany(objects)
     for (const { name, expected } of updates) {
       const actual = this.#refs.get(name) ?? null
       if (actual !== expected) return { ok: false, name, actual }

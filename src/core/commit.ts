@@ -109,11 +109,12 @@ export async function commit(ctx: StoreContext, options: CommitOptions): Promise
     const parents = explicitParents ?? (current ? [current] : [])
     const node = await buildNode(ctx, parents, prepared, options, time)
     const { cid, bytes } = encodeCheckpoint(node)
-    // Objects before the ref that makes them reachable; one batch, so a crash leaves all or none.
-    await ctx.objects.putBlocks([...outputBlocks, { cid, bytes }])
     const expected = expectedHead === undefined ? currentRaw : expectedHead === null ? null : cidString(expectedHead)
+    // The objects travel with the ref move: never a ref to an object that is not stored.
+    const objects = await ctx.objects.entriesToWrite([...outputBlocks, { cid, bytes }])
     try {
-      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }], reflogReason(node, parents.length === 0))
+      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }], reflogReason(node, parents.length === 0), objects)
+      ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {
       if (!isCkptError(err, 'REF_CONFLICT') || attempt >= retries) throw err

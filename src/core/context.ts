@@ -44,6 +44,12 @@ export class StoreContext implements ResolveContext {
     return node
   }
 
+  /** Remembers a node this process just wrote, so the next commit on top of it need not read it back. */
+  rememberCheckpoint(cid: CID, node: CheckpointNode): void {
+    if (this.#checkpoints.size > 10_000) this.#checkpoints.clear()
+    this.#checkpoints.set(cid.toString(), node)
+  }
+
   async isCheckpoint(cid: CID): Promise<boolean> {
     if (cid.code !== DAG_JSON_CODE || !(await this.objects.has(cid))) return false
     try {

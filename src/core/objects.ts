@@ -1,5 +1,5 @@
 import { CkptError } from '../errors.js'
-import type { ObjectStore } from '../backend/interface.js'
+import type { ObjectEntry, ObjectStore } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, type Codec } from '../model/cid.js'
 import { blake3 } from '../model/hash.js'
 import { decodeNode, encodeNode } from '../model/value.js'
@@ -35,12 +35,17 @@ export class ObjectDb {
    * same bytes, so a rewrite changes nothing).
    */
   async putBlocks(blocks: readonly Block[]): Promise<void> {
+    const entries = await this.entriesToWrite(blocks)
+    if (entries.length > 0) await this.store.putMany(entries)
+  }
+
+  /** The entries to send for `blocks`: each once, minus large ones already stored. */
+  async entriesToWrite(blocks: readonly Block[]): Promise<ObjectEntry[]> {
     const unique = [...new Map(blocks.map((b) => [b.cid.toString(), b])).values()]
     const large = unique.filter((b) => b.bytes.length >= SKIP_CHECK_BELOW)
     const present = large.length === 0 ? [] : await this.store.has(large.map((b) => objectKey(b.cid)))
     const stored = new Set(large.filter((_, i) => present[i]))
-    const missing = unique.filter((b) => !stored.has(b))
-    if (missing.length > 0) await this.store.putMany(missing.map((b) => ({ key: objectKey(b.cid), value: b.bytes })))
+    return unique.filter((b) => !stored.has(b)).map((b) => ({ key: objectKey(b.cid), value: b.bytes }))
   }
 
   async has(cid: CID): Promise<boolean> {

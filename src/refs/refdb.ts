@@ -1,5 +1,5 @@
 import { CkptError } from '../errors.js'
-import type { RefStore, ReflogEntry } from '../backend/interface.js'
+import type { ObjectEntry, RefStore, ReflogEntry } from '../backend/interface.js'
 import { CID, cidString, parseCid } from '../model/cid.js'
 import { checkRefName } from './names.js'
 
@@ -59,10 +59,14 @@ export class RefDb {
     }
   }
 
-  /** Applies the moves atomically, each logged with `reason`; REF_CONFLICT when any ref moved meanwhile. */
-  async update(moves: readonly RefMove[], reason: string): Promise<void> {
+  /**
+   * Applies the moves atomically, each logged with `reason`, storing `objects` first in the same
+   * step; REF_CONFLICT when any ref moved meanwhile.
+   */
+  async update(moves: readonly RefMove[], reason: string, objects: readonly ObjectEntry[] = []): Promise<void> {
     const time = this.now()
-    const result = await this.store.updateRefs(moves.map((m) => ({ name: m.ref, expected: m.expected, value: m.value, log: { time, reason } })))
+    const updates = moves.map((m) => ({ name: m.ref, expected: m.expected, value: m.value, log: { time, reason } }))
+    const result = await this.store.updateRefs(updates, objects)
     if (!result.ok) {
       const move = moves.find((m) => m.ref === result.name)
       throw new CkptError(

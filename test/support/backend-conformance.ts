@@ -87,6 +87,13 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       expect(await b.refs.updateRefs([{ name: 'r/a', expected: null, value: '9', log: log('x') }])).toEqual({ ok: false, name: 'r/a', actual: '1' })
     }))
 
+    it('stores objects given with a ref update before the ref names them', withBackend(async (b) => {
+      const result = await b.refs.updateRefs([{ name: 'with-objects', expected: null, value: 'k', log: log('x') }], [{ key: bytes(42), value: bytes(1, 2) }])
+      expect(result).toEqual({ ok: true })
+      expect([...((await b.objects.get(bytes(42))) ?? [])]).toEqual([1, 2])
+      expect(await b.refs.readRef('with-objects')).toBe('k')
+    }))
+
     it('applies concurrent swaps of one ref one at a time', withBackend(async (b) => {
       await b.refs.updateRefs([{ name: 'c', expected: null, value: '0', log: log('x') }])
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => b.refs.updateRefs([{ name: 'c', expected: '0', value: String(i + 1), log: log('x') }])))

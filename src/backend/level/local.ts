@@ -124,13 +124,13 @@ class LevelRefs implements RefStore {
     return out
   }
 
-  updateRefs(updates: readonly RefUpdate[]): Promise<RefUpdateResult> {
-    const run = this.#queue.then(() => this.#applyUpdates(updates))
+  updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = []): Promise<RefUpdateResult> {
+    const run = this.#queue.then(() => this.#applyUpdates(updates, objects))
     this.#queue = run.catch(() => undefined)
     return run
   }
 
-  async #applyUpdates(updates: readonly RefUpdate[]): Promise<RefUpdateResult> {
+  async #applyUpdates(updates: readonly RefUpdate[], objects: readonly ObjectEntry[]): Promise<RefUpdateResult> {
     const current = await wrapIo(async () => updates.map((u) => this.db.getSync(refKey(u.name))))
     for (const [i, update] of updates.entries()) {
       const raw = current[i]
@@ -139,7 +139,12 @@ class LevelRefs implements RefStore {
     }
     const heads = await wrapIo(async () => updates.map((u) => this.db.getSync(logHeadKey(u.name))))
     const nextSeq = new Map<string, number>()
-    const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = []
+    // Objects and ref moves in one LevelDB batch: both are durable together, or neither.
+    const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = objects.map(({ key, value }) => ({
+      type: 'put' as const,
+      key: prefixed(OBJECT, key),
+      value,
+    }))
     for (const [i, update] of updates.entries()) {
       const head = heads[i]
       const seq = nextSeq.get(update.name) ?? (head === undefined ? 0 : Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0)) + 1)

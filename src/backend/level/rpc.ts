@@ -136,7 +136,7 @@ async function dispatch(backend: Backend, { op, args }: Request): Promise<unknow
     case 'listRefs':
       return refs.listRefs(args[0] as string)
     case 'updateRefs':
-      return refs.updateRefs(args[0] as RefUpdate[])
+      return refs.updateRefs(args[0] as RefUpdate[], args[1] as ObjectEntry[])
     case 'readReflog':
       return refs.readReflog(args[0] as string, args[1] as { newestFirst?: boolean; limit?: number })
     case 'listReflogs':
@@ -187,7 +187,7 @@ export class RemoteBackend implements Backend {
     this.refs = {
       readRef: (name) => call('readRef', [name]) as Promise<string | undefined>,
       listRefs: (prefix) => call('listRefs', [prefix]) as Promise<RefEntry[]>,
-      updateRefs: (updates) => call('updateRefs', [updates]) as Promise<RefUpdateResult>,
+      updateRefs: (updates, objects = []) => call('updateRefs', [updates, objects]) as Promise<RefUpdateResult>,
       readReflog: (name, options = {}) => call('readReflog', [name, options]) as Promise<ReflogEntry[]>,
       listReflogs: (prefix) => call('listReflogs', [prefix]) as Promise<string[]>,
     }

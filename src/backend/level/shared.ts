@@ -5,7 +5,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
-import type { Backend, KeyRange, ObjectStore, RefStore, RefUpdate, RefUpdateResult } from '../interface.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult } from '../interface.js'
 import { openLocalLevel, type Durability } from './local.js'
 import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
 
@@ -58,7 +58,7 @@ class SharedLevelBackend implements Backend {
     this.refs = {
       readRef: (name) => via((b) => b.refs.readRef(name)),
       listRefs: (prefix) => via((b) => b.refs.listRefs(prefix)),
-      updateRefs: (updates) => this.#updateRefs(updates),
+      updateRefs: (updates, objects) => this.#updateRefs(updates, objects ?? []),
       readReflog: (name, opts) => via((b) => b.refs.readReflog(name, opts)),
       listReflogs: (prefix) => via((b) => b.refs.listReflogs(prefix)),
     }
@@ -132,12 +132,12 @@ class SharedLevelBackend implements Backend {
    * A ref transaction whose leader died mid-call may or may not have been applied. On retry, a
    * conflict where every ref already holds the value this call was setting means it was.
    */
-  async #updateRefs(updates: readonly RefUpdate[]): Promise<RefUpdateResult> {
+  async #updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[]): Promise<RefUpdateResult> {
     let retried = false
     for (;;) {
       const role = await this.attach()
       try {
-        const result = await role.backend.refs.updateRefs(updates)
+        const result = await role.backend.refs.updateRefs(updates, objects)
         if (result.ok || !retried) return result
         const actual = await Promise.all(updates.map((u) => role.backend.refs.readRef(u.name)))
         return updates.every((u, i) => (actual[i] ?? null) === u.value) ? { ok: true } : result
