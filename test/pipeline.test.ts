@@ -149,6 +149,26 @@ describe('running a pipeline', () => {
     expect(audit[1]?.inputs).toEqual({ x: expect.stringMatching(/^bagu/) })
   })
 
+  it('fails a stage whose output cannot be stored, or that writes undeclared keys', async () => {
+    const store = await memoryStore()
+    const pipeline = {
+      name: 'bad-outputs',
+      stages: [
+        { name: 'nan', writes: ['n'], version: '1', run: async () => ({ n: NaN }) },
+        { name: 'extra', writes: ['e'], version: '1', run: async () => ({ e: 1, sneaky: 2 }) },
+      ],
+    }
+    const result = await run({ store, pipeline, runId: 'bad' })
+    expect(statuses(result)).toEqual({ nan: 'failed', extra: 'failed' })
+    const audit = await readAudit(store, 'bad')
+    expect(audit.map((e) => e.error?.message)).toEqual([
+      'output of stage "nan": NaN at /n cannot be stored (dag-json holds only JSON data and bytes)',
+      'stage "extra" returned "sneaky", which it does not declare in writes',
+    ])
+    // No checkpoint was recorded: the timeline was never created.
+    expect((await failure(collect(store.log('main')))).code).toBe('NOT_FOUND')
+  })
+
   it('records nothing for a stage whose condition is false', async () => {
     const store = await memoryStore()
     const result = await run({ store, pipeline: countingPipeline(freshKnobs()), inputs: { seed: 5, skip_e: true }, runId: 'r1' })
@@ -280,6 +300,10 @@ describe('resume, replay and plan', () => {
     expect(counts(knobs.executions)).toEqual({ c: 1, d: 1, e: 1 })
     expect(continued.timeline).toBe('retry')
     expect((await store.getCheckpoint('retry')).parents.length).toBe(1)
+    // Continuing onto a timeline that has moved on elsewhere would fork it silently: refused.
+    const err = await failure(run({ store, pipeline, from: afterB.id, timeline: 'main' }))
+    expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(err.message).toContain('timeline "main" is at')
   })
 
   it('plans each stage with its action and reason', async () => {

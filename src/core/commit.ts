@@ -17,9 +17,9 @@ export interface PreparedOutput {
   readonly isTree: boolean
 }
 
-/** The id `value` would have as a stage output, without storing anything. */
-export function outputIdOf(value: unknown): string {
-  return cidString(prepareOutput(value, 'value').cid)
+/** The id `value` would have as a stage output, without storing anything. `label` names it in errors. */
+export function outputIdOf(value: unknown, label = 'value'): string {
+  return cidString(prepareOutput(value, label).cid)
 }
 
 /**

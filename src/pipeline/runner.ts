@@ -155,7 +155,7 @@ async function prepareRun(options: RunOptions, { dryRun = false } = {}): Promise
     if (timeline !== null && !dryRun) await ensureTimeline(store, timeline, base)
   } else {
     timeline = options.timeline ?? (head.detached ? null : (head.timeline ?? 'main'))
-    base = timeline === null ? head.checkpoint : await store.timelines.get(timeline).catch(() => undefined)
+    base = timeline === null ? head.checkpoint : await timelineHead(store, timeline)
   }
   const state = await startingState(store, graph, inputs ?? {}, completed)
   const keptBecause = 'present in the starting checkpoint'
@@ -164,12 +164,26 @@ async function prepareRun(options: RunOptions, { dryRun = false } = {}): Promise
   return setup
 }
 
-async function ensureTimeline(store: Store, timeline: string, at: string): Promise<void> {
-  const existing = await store.timelines.get(timeline).catch((err: unknown) => {
+/** The head of a timeline, or undefined when it does not exist yet. */
+async function timelineHead(store: Store, timeline: string): Promise<string | undefined> {
+  return store.timelines.get(timeline).catch((err: unknown) => {
     if (isCkptError(err, 'NOT_FOUND')) return undefined
     throw err
   })
-  if (existing === undefined) await store.timelines.create(timeline, at)
+}
+
+/**
+ * Continuing from a checkpoint records on `timeline`: created there when new, used when already
+ * there; a timeline that has moved elsewhere is refused rather than silently forked.
+ */
+async function ensureTimeline(store: Store, timeline: string, at: string): Promise<void> {
+  const existing = await timelineHead(store, timeline)
+  if (existing === undefined) return void (await store.timelines.create(timeline, at))
+  if (existing !== at) {
+    throw new CkptError('INVALID_ARGUMENT', `timeline "${timeline}" is at ${shortIdOf(existing)}, not at the checkpoint to continue from (${shortIdOf(at)}); name a new timeline, or check out the checkpoint first`, {
+      details: { timeline },
+    })
+  }
 }
 
 async function prepareResume(options: ResumeOptions): Promise<Setup> {
@@ -397,6 +411,8 @@ async function execute(setup: Setup): Promise<RunResult> {
         const output = await stage.run(view, config, { runId, stage: stage.name, attempt, signal, ...(setup.jobId && { jobId: setup.jobId }) })
         const extra = Object.keys(output ?? {}).filter((k) => !stage.writes.includes(k))
         if (extra.length > 0) throw new CkptError('INVALID_OUTPUT', `stage "${stage.name}" returned ${extra.map((k) => `"${k}"`).join(', ')}, which it does not declare in writes`)
+        // An output that cannot be stored is the stage's failure, not a storage problem.
+        outputIdOf(stage.serialize ? stage.serialize(output ?? {}) : (output ?? {}), `output of stage "${stage.name}"`)
         const end = new Date()
         emit({ type: 'stage-finished', runId, stage: stage.name, durationMs: end.getTime() - began.getTime() })
         return { kind: 'succeeded', output: output ?? {}, key, inputs, start: began, end }
