@@ -175,3 +175,21 @@ describe('reflog', () => {
     expect(await store.timelines.get('main')).toBe(c.id)
   })
 })
+
+describe('index pointers', () => {
+  it('move by compare-and-swap, alone or atomically with a commit', async () => {
+    const { store } = await tempStore()
+    await store.index.swap('runs/r1', null, 'value-1')
+    expect(await store.index.get('runs/r1')).toBe('value-1')
+    expect(await codeOf(store.index.swap('runs/r1', null, 'other'))).toBe('REF_CONFLICT')
+    const c = await store.commit({ stage: 's', output: 1, index: [{ name: 'by-stage/s', expected: null }, { name: 'runs/r1', expected: 'value-1', value: 'value-2' }] })
+    expect(await store.index.list()).toEqual([
+      { name: 'by-stage/s', value: c.id },
+      { name: 'runs/r1', value: 'value-2' },
+    ])
+    // A stale expectation fails the whole commit: the timeline does not move either.
+    expect(await codeOf(store.commit({ stage: 's', output: 2, index: [{ name: 'runs/r1', expected: 'value-1', value: 'x' }] }))).toBe('REF_CONFLICT')
+    expect(await store.timelines.get('main')).toBe(c.id)
+    expect(await codeOf(store.index.get('bad..name'))).toBe('INVALID_REF_NAME')
+  })
+})

@@ -5,7 +5,8 @@ import { buildTree } from '../model/tree.js'
 import { toStoredNode, type JsonValue } from '../model/value.js'
 import { Directory } from './directory.js'
 import { checkStageName } from '../refs/names.js'
-import { HEAD, checkedRef } from '../refs/refdb.js'
+import { HEAD, INDEX_PREFIX, checkedRef } from '../refs/refdb.js'
+import { checkRefName } from '../refs/names.js'
 import { type StoreContext, toCheckpoint } from './context.js'
 import { makeBlock, nodeBlock, type Block } from './objects.js'
 import type { Checkpoint, CommitOptions } from './types.js'
@@ -68,6 +69,7 @@ function prepareCommit(options: CommitOptions): Omit<PreparedCommit, 'targetRef'
     checkStageName(name)
     if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is both written and copied`)
   }
+  for (const move of options.index ?? []) checkRefName(move.name, 'index name')
   const remove = options.remove ?? []
   for (const name of remove) {
     checkStageName(name)
@@ -113,7 +115,8 @@ export async function commit(ctx: StoreContext, options: CommitOptions): Promise
     // The objects travel with the ref move: never a ref to an object that is not stored.
     const objects = await ctx.objects.entriesToWrite([...outputBlocks, { cid, bytes }])
     try {
-      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }], reflogReason(node, parents.length === 0), objects)
+      const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? cidString(cid) : m.value }))
+      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }, ...indexMoves], reflogReason(node, parents.length === 0), objects)
       ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {

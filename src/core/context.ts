@@ -51,6 +51,7 @@ export class StoreContext implements ResolveContext {
   }
 
   async isCheckpoint(cid: CID): Promise<boolean> {
+    if (this.#checkpoints.has(cid.toString())) return true
     if (cid.code !== DAG_JSON_CODE || !(await this.objects.has(cid))) return false
     try {
       await this.loadCheckpoint(cid)

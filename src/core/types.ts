@@ -66,6 +66,12 @@ export interface CommitOptions {
   /** Overrides the store clock for this checkpoint. */
   readonly time?: Date | number
   /**
+   * Index pointers (see `store.index`) to move in the same atomic step as the timeline, each by
+   * compare-and-swap: a tool's lookup tables never disagree with the history they index. A move
+   * without `value` points at the checkpoint being recorded.
+   */
+  readonly index?: ReadonlyArray<{ readonly name: string; readonly expected: string | null; readonly value?: string | null }>
+  /**
    * When the timeline moved between reading its head and the swap (another writer), rebuild on
    * the new head and try again, up to this many times. Only applies when the parent is defaulted.
    */

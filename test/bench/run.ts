@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { ClassicLevel } from 'classic-level'
 import { hash as blake3 } from 'blake3-jit'
 import { initStore } from '../../src/index.js'
+import { langgraphBench } from './langgraph.js'
 
 interface Row {
   readonly workload: string
@@ -116,9 +117,19 @@ async function cliStartup(): Promise<void> {
   }
 }
 
+async function langgraph(steps: number): Promise<void> {
+  const { ckpt, sqlite, distinctBytes } = await langgraphBench(steps)
+  const mib = (n: number) => `${fmt(n / 2 ** 20, 1)} MiB`
+  rows.push({ workload: `LangGraph saver: ${fmt(steps)} puts, 20 channels of 2 KB, one changing (puts/s)`, ckpt: fmt(ckpt.putsPerSecond), baseline: `SqliteSaver ${fmt(sqlite.putsPerSecond)}`, ratio: fmt(sqlite.putsPerSecond / ckpt.putsPerSecond, 2), durability: 'ckpt: process crash; SQLite: default journal (no fsync per put)' })
+  rows.push({ workload: 'LangGraph saver: getTuple by id (ms)', ckpt: fmt(ckpt.getTupleMs, 3), baseline: `SqliteSaver ${fmt(sqlite.getTupleMs, 3)}`, ratio: fmt(ckpt.getTupleMs / sqlite.getTupleMs, 2), durability: 'n/a' })
+  rows.push({ workload: `LangGraph saver: list all ${fmt(steps)} (checkpoints/s)`, ckpt: fmt(ckpt.listAllPerSecond), baseline: `SqliteSaver ${fmt(sqlite.listAllPerSecond)}`, ratio: fmt(sqlite.listAllPerSecond / ckpt.listAllPerSecond, 2), durability: 'n/a' })
+  rows.push({ workload: `LangGraph saver: bytes on disk (distinct content ${mib(distinctBytes)})`, ckpt: `${mib(ckpt.bytesOnDisk)} (${fmt(ckpt.bytesOnDisk / distinctBytes, 1)}×)`, baseline: `SqliteSaver ${mib(sqlite.bytesOnDisk)} (${fmt(sqlite.bytesOnDisk / distinctBytes, 1)}×)`, ratio: fmt(ckpt.bytesOnDisk / sqlite.bytesOnDisk, 2), durability: 'n/a' })
+}
+
 await hashing()
 await commits(Number(process.env.CKPT_BENCH_COMMITS ?? 10_000))
 await cliStartup()
+await langgraph(Number(process.env.CKPT_BENCH_LANGGRAPH_STEPS ?? 10_000))
 rmSync(work, { recursive: true, force: true })
 
 const header = '| workload | ckpt | baseline (same run) | ckpt time ÷ baseline time | durability |\n|---|---|---|---|---|'

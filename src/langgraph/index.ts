@@ -1,0 +1,2 @@
+/** ckpt as LangGraph's checkpointer: `import { CkptSaver } from 'ckpt/langgraph'`. */
+export { CkptSaver } from './saver.js'

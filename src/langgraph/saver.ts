@@ -1,0 +1,283 @@
+import {
+  BaseCheckpointSaver,
+  TASKS,
+  WRITES_IDX_MAP,
+  compareWritesSortKeys,
+  copyCheckpoint,
+  maxChannelVersion,
+  writesSortKey,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type PendingWrite,
+  type SerializerProtocol,
+} from '@langchain/langgraph-checkpoint'
+import type { RunnableConfig } from '@langchain/core/runnables'
+import { CkptError, isCkptError } from '../errors.js'
+import type { Store } from '../core/store.js'
+import type { JsonValue } from '../model/value.js'
+import { checkStageName } from '../refs/names.js'
+import { decodePart, encodePart } from './names.js'
+
+/*
+ * How LangGraph maps onto ckpt (docs/langgraph.md):
+ *   thread + namespace        → timeline  langgraph/<thread>/<ns>
+ *   LangGraph checkpoint      → ckpt checkpoint on it; parent = LangGraph's parent
+ *   channel value             → a stage holding the serializer's bytes (stored once per content)
+ *   metadata                  → the stage __metadata__
+ *   the rest of the checkpoint→ meta.langgraph
+ *   checkpoint id → ckpt id   → index pointer lg/<thread>/<ns>/<checkpoint id>
+ *   pending writes            → index pointer lgw/<thread>/<ns>/<checkpoint id> → a JSON node
+ *   newest checkpoint id      → index pointer lgl/<thread>/<ns>
+ */
+
+const METADATA_STAGE = '__metadata__'
+
+interface StoredSkeleton {
+  readonly checkpoint: Record<string, JsonValue>
+  readonly parent: string | null
+  /** Stage name → [channel name, serializer type]. */
+  readonly channels: Record<string, [string, string]>
+  readonly metadataType: string
+}
+
+type StoredWrite = [taskId: string, idx: number, channel: string, type: string, value: Uint8Array, taskPath: string]
+
+interface Location {
+  readonly thread: string
+  readonly ns: string
+}
+
+const timelineOf = ({ thread, ns }: Location) => `langgraph/${encodePart(thread)}/${encodePart(ns)}`
+const checkpointPointer = ({ thread, ns }: Location, id: string) => `lg/${encodePart(thread)}/${encodePart(ns)}/${encodePart(id)}`
+const writesPointer = ({ thread, ns }: Location, id: string) => `lgw/${encodePart(thread)}/${encodePart(ns)}/${encodePart(id)}`
+const latestPointer = ({ thread, ns }: Location) => `lgl/${encodePart(thread)}/${encodePart(ns)}`
+
+function stageFor(channel: string): string {
+  try {
+    checkStageName(channel)
+    if (channel !== METADATA_STAGE) return channel
+  } catch {
+    // fall through: a channel name that is not a valid stage name is stored under an encoded one
+  }
+  return `channel%${Buffer.from(channel).toString('hex')}`
+}
+
+function threadOf(config: RunnableConfig, action: string): string {
+  const thread = config.configurable?.thread_id as unknown
+  if (typeof thread !== 'string' || thread === '') {
+    throw new CkptError('INVALID_ARGUMENT', `Failed to ${action}: the config has no "thread_id" in its "configurable" property`)
+  }
+  return thread
+}
+
+/**
+ * A LangGraph checkpointer on a ckpt store: each thread is a timeline, each channel value is
+ * stored once per distinct content, and `ckpt log`/`show`/`diff` work on agent state.
+ *
+ *   const saver = new CkptSaver(await openStore('.ckpt'))
+ *   const graph = workflow.compile({ checkpointer: saver })
+ */
+export class CkptSaver extends BaseCheckpointSaver {
+  constructor(
+    readonly store: Store,
+    serde?: SerializerProtocol,
+  ) {
+    super(serde)
+  }
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const thread = config.configurable?.thread_id as string | undefined
+    if (thread === undefined) return undefined
+    const location = { thread, ns: (config.configurable?.checkpoint_ns as string | undefined) ?? '' }
+    const id = (config.configurable?.checkpoint_id as string | undefined) ?? (await this.store.index.get(latestPointer(location)))
+    if (!id) return undefined
+    return this.#tuple(location, id)
+  }
+
+  async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
+    const thread = config.configurable?.thread_id as string | undefined
+    const ns = config.configurable?.checkpoint_ns as string | undefined
+    const wantedId = config.configurable?.checkpoint_id as string | undefined
+    const before = options.before?.configurable?.checkpoint_id as string | undefined
+    let remaining = options.limit ?? Infinity
+    const prefix = thread === undefined ? 'lg/' : `lg/${encodePart(thread)}/${ns === undefined ? '' : `${encodePart(ns)}/`}`
+    const entries = (await this.store.index.list(prefix))
+      .map((e) => {
+        const [, t = '', n = '', c = ''] = e.name.split('/')
+        return { location: { thread: decodePart(t), ns: decodePart(n) }, id: decodePart(c), ckptId: e.value }
+      })
+      .filter((e) => ns === undefined || e.location.ns === ns)
+    // Thread by thread and namespace by namespace, newest checkpoint first, as LangGraph's savers list.
+    const groups = new Map<string, Array<(typeof entries)[number]>>()
+    for (const e of entries) {
+      const key = JSON.stringify([e.location.thread, e.location.ns])
+      groups.set(key, [...(groups.get(key) ?? []), e])
+    }
+    for (const group of groups.values()) {
+      group.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      for (const { location, id, ckptId } of group) {
+        if (remaining <= 0) return
+        if (wantedId !== undefined && id !== wantedId) continue
+        if (before !== undefined && id >= before) continue
+        const tuple = await this.#tuple(location, id, ckptId)
+        if (!tuple) continue
+        if (options.filter && !Object.entries(options.filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue
+        remaining--
+        yield tuple
+      }
+    }
+  }
+
+  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    const thread = threadOf(config, 'put checkpoint')
+    const location = { thread, ns: (config.configurable?.checkpoint_ns as string | undefined) ?? '' }
+    const parentId = (config.configurable?.checkpoint_id as string | undefined) ?? null
+    const prepared = copyCheckpoint(checkpoint)
+    const parent = parentId ? await this.#stored(location, parentId) : undefined
+
+    // Channels that changed are stored now; unchanged ones are carried from the parent when it
+    // holds the same version. Nothing else is kept, as LangGraph's own savers do.
+    const outputs: Record<string, Uint8Array> = {}
+    const copied: string[] = []
+    const channels: Record<string, [string, string]> = {}
+    for (const [channel, value] of Object.entries(prepared.channel_values)) {
+      const stage = stageFor(channel)
+      if (channel in newVersions) {
+        const [type, bytes] = await this.serde.dumpsTyped(value)
+        outputs[stage] = bytes
+        channels[stage] = [channel, type]
+      } else if (parent && parent.skeleton.channels[stage] && parent.skeleton.checkpoint.channel_versions && (parent.skeleton.checkpoint.channel_versions as Record<string, unknown>)[channel] === prepared.channel_versions[channel]) {
+        copied.push(stage)
+        channels[stage] = parent.skeleton.channels[stage] as [string, string]
+      }
+    }
+    const [metadataType, metadataBytes] = await this.serde.dumpsTyped(metadata)
+    outputs[METADATA_STAGE] = metadataBytes
+    const { channel_values: _values, ...rest } = prepared
+    const skeleton: StoredSkeleton = { checkpoint: JSON.parse(JSON.stringify(rest)) as Record<string, JsonValue>, parent: parentId, channels, metadataType }
+    const keep = new Set([...Object.keys(outputs), ...copied])
+    const remove = parent ? Object.keys(parent.checkpoint.stages).filter((s) => !keep.has(s)) : []
+
+    const pointer = checkpointPointer(location, prepared.id)
+    const commitOptions = {
+      timeline: timelineOf(location),
+      parent: parent ? parent.checkpoint.id : null,
+      outputs,
+      remove,
+      ...(copied.length > 0 && parent && { copy: { from: parent.checkpoint.id, stages: copied } }),
+      message: `${String((metadata as Record<string, unknown>).source ?? 'checkpoint')} step ${String((metadata as Record<string, unknown>).step ?? '')}`.trim(),
+      meta: { langgraph: skeleton as unknown as JsonValue },
+    }
+    // The checkpoint, its id pointer and the thread's newest-id pointer move in one atomic step.
+    for (let done = false; !done; ) {
+      const [current, latest] = await Promise.all([this.store.index.get(pointer), this.store.index.get(latestPointer(location))])
+      const index = [
+        { name: pointer, expected: current ?? null },
+        ...(latest === undefined || latest < prepared.id ? [{ name: latestPointer(location), expected: latest ?? null, value: prepared.id }] : []),
+      ]
+      done = await this.store
+        .commit({ ...commitOptions, index })
+        .then(() => true)
+        .catch((err: unknown) => {
+          // Forks and concurrent writers move the thread's timeline; commit again on its new head.
+          if (isCkptError(err, 'REF_CONFLICT')) return false
+          throw err
+        })
+    }
+    return { configurable: { thread_id: thread, checkpoint_ns: location.ns, checkpoint_id: prepared.id } }
+  }
+
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void> {
+    const thread = threadOf(config, 'put writes')
+    const id = config.configurable?.checkpoint_id as string | undefined
+    if (!id) throw new CkptError('INVALID_ARGUMENT', 'Failed to put writes: the config has no "checkpoint_id" in its "configurable" property')
+    const location = { thread, ns: (config.configurable?.checkpoint_ns as string | undefined) ?? '' }
+    const serialized = await Promise.all(writes.map(async ([channel, value], i) => [channel, i, await this.serde.dumpsTyped(value)] as const))
+    const pointer = writesPointer(location, id)
+    for (;;) {
+      const current = await this.store.index.get(pointer)
+      const existing = current ? ((await this.store.getOutput(current)) as unknown as { writes: StoredWrite[] }).writes : []
+      const byKey = new Map(existing.map((w) => [`${w[0]},${w[1]}`, w]))
+      for (const [channel, i, [type, bytes]] of serialized) {
+        const idx = WRITES_IDX_MAP[channel] ?? i
+        const key = `${taskId},${idx}`
+        // Regular writes are kept as first written; special channels (errors, interrupts) are replaced.
+        if (idx >= 0 && byKey.has(key)) continue
+        byKey.set(key, [taskId, idx, channel, type, bytes, taskPath ?? ''])
+      }
+      const node = await this.store.putOutput({ writes: [...byKey.values()] })
+      try {
+        await this.store.index.swap(pointer, current ?? null, node, 'langgraph: writes')
+        return
+      } catch (err) {
+        if (!isCkptError(err, 'REF_CONFLICT')) throw err
+      }
+    }
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    const part = encodePart(threadId)
+    for (const prefix of [`lg/${part}/`, `lgw/${part}/`, `lgl/${part}/`]) {
+      for (const { name, value } of await this.store.index.list(prefix)) {
+        await this.store.index.swap(name, value, null, 'langgraph: thread deleted').catch((err: unknown) => {
+          if (!isCkptError(err, 'REF_CONFLICT')) throw err
+        })
+      }
+    }
+    for (const timeline of await this.store.timelines.list()) {
+      if (timeline.name.startsWith(`langgraph/${part}/`)) await this.store.timelines.delete(timeline.name)
+    }
+  }
+
+  async #stored(location: Location, id: string, known?: string) {
+    const ckptId = known ?? (await this.store.index.get(checkpointPointer(location, id)))
+    if (!ckptId) return undefined
+    const checkpoint = await this.store.getCheckpoint(ckptId)
+    return { checkpoint, skeleton: checkpoint.meta.langgraph as unknown as StoredSkeleton }
+  }
+
+  async #pendingWrites(location: Location, id: string): Promise<CheckpointPendingWrite[]> {
+    const pointer = await this.store.index.get(writesPointer(location, id))
+    if (!pointer) return []
+    const { writes } = (await this.store.getOutput(pointer)) as unknown as { writes: StoredWrite[] }
+    const ordered = [...writes].sort((a, b) => compareWritesSortKeys(writesSortKey(a[5], a[0], a[1]), writesSortKey(b[5], b[0], b[1])))
+    return Promise.all(ordered.map(async ([task, , channel, type, value]) => [task, channel, await this.serde.loadsTyped(type, value)] as CheckpointPendingWrite))
+  }
+
+  async #tuple(location: Location, id: string, ckptId?: string): Promise<CheckpointTuple | undefined> {
+    const stored = await this.#stored(location, id, ckptId)
+    if (!stored) return undefined
+    const { checkpoint: node, skeleton } = stored
+    const channelValues: Record<string, unknown> = {}
+    await Promise.all(
+      Object.entries(skeleton.channels).map(async ([stage, [channel, type]]) => {
+        channelValues[channel] = await this.serde.loadsTyped(type, await this.store.getBlob(node.stages[stage] as string))
+      }),
+    )
+    const checkpoint = { ...(skeleton.checkpoint as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
+    if (checkpoint.v < 4 && skeleton.parent !== null) await this.#migratePendingSends(checkpoint, location, skeleton.parent)
+    const metadata = (await this.serde.loadsTyped(skeleton.metadataType, await this.store.getBlob(node.stages[METADATA_STAGE] as string))) as CheckpointMetadata
+    const configurable = { thread_id: location.thread, checkpoint_ns: location.ns, checkpoint_id: id }
+    return {
+      config: { configurable },
+      checkpoint,
+      metadata,
+      pendingWrites: await this.#pendingWrites(location, id),
+      ...(skeleton.parent !== null && { parentConfig: { configurable: { ...configurable, checkpoint_id: skeleton.parent } } }),
+    }
+  }
+
+  /** Checkpoints of format v < 4 kept pending sends as writes on the parent; newer ones as a channel. */
+  async #migratePendingSends(checkpoint: Checkpoint, location: Location, parentId: string): Promise<void> {
+    const sends = (await this.#pendingWrites(location, parentId)).filter(([, channel]) => channel === TASKS).map(([, , value]) => value)
+    checkpoint.channel_values ??= {}
+    checkpoint.channel_values[TASKS] = sends
+    checkpoint.channel_versions ??= {}
+    const versions = Object.values(checkpoint.channel_versions)
+    checkpoint.channel_versions[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined)
+  }
+}

@@ -1,0 +1,70 @@
+import { Annotation, Command, END, MemorySaver, START, StateGraph, interrupt, type BaseCheckpointSaver } from '@langchain/langgraph'
+import { describe, expect, it } from 'vitest'
+import { CkptSaver } from '../../src/langgraph/index.js'
+import { openStore } from '../../src/index.js'
+import { collect, tempStore } from '../support/temp.js'
+
+const State = Annotation.Root({
+  steps: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  approved: Annotation<boolean | undefined>(),
+})
+
+const workflow = new StateGraph(State)
+  .addNode('plan', async () => ({ steps: ['plan'] }))
+  .addNode('review', async () => {
+    const approved = interrupt({ question: 'approve the plan?' }) as boolean
+    return { approved, steps: [`review:${approved}`] }
+  })
+  .addNode('act', async (state) => ({ steps: [state.approved ? 'act' : 'skip'] }))
+  .addEdge(START, 'plan')
+  .addEdge('plan', 'review')
+  .addEdge('review', 'act')
+  .addEdge('act', END)
+
+/** Interrupt, resume, then travel back to before the review and take the other answer. */
+async function scenario(checkpointer: BaseCheckpointSaver) {
+  const app = workflow.compile({ checkpointer })
+  const config = { configurable: { thread_id: 'agent-1' } }
+  await app.invoke({ steps: ['start'] }, config)
+  const paused = await app.getState(config)
+  await app.invoke(new Command({ resume: true }), config)
+  const approved = await app.getState(config)
+  const history = await collect(app.getStateHistory(config))
+  const beforeReview = history.find((s) => s.next.includes('review') && s.tasks.length > 0 && !s.values.approved) as (typeof history)[number]
+  const forked = await app.updateState(beforeReview.config, { steps: ['edited'] })
+  await app.invoke(null, forked)
+  await app.invoke(new Command({ resume: false }), forked)
+  const rejected = await app.getState(config)
+  return {
+    pausedAt: paused.next,
+    approved: approved.values,
+    rejected: rejected.values,
+    historyLength: (await collect(app.getStateHistory(config))).length,
+  }
+}
+
+describe('a real LangGraph graph on ckpt', () => {
+  it('interrupts, resumes and time-travels exactly as on MemorySaver', async () => {
+    const { store, dir } = await tempStore()
+    const onCkpt = await scenario(new CkptSaver(store))
+    const onMemory = await scenario(new MemorySaver())
+    expect(onCkpt).toEqual(onMemory)
+    expect(onCkpt.pausedAt).toEqual(['review'])
+    expect(onCkpt.approved.steps).toEqual(['start', 'plan', 'review:true', 'act'])
+    expect(onCkpt.rejected.steps).toEqual(['start', 'plan', 'edited', 'review:false', 'skip'])
+
+    // ckpt's own tools see the thread as a timeline of checkpoints with one stage per channel.
+    await store.close()
+    const reopened = await openStore(dir)
+    try {
+      const timelines = (await reopened.timelines.list()).map((t) => t.name)
+      expect(timelines).toEqual(['langgraph/agent-1/%'])
+      const head = await reopened.getCheckpoint('langgraph/agent-1/%')
+      expect(Object.keys(head.stages)).toContain('steps')
+      expect(new TextDecoder().decode(await reopened.getBlob('langgraph/agent-1/%:steps'))).toBe(JSON.stringify(onCkpt.rejected.steps))
+      expect((await collect(reopened.log('langgraph/agent-1/%'))).length).toBeGreaterThan(4)
+    } finally {
+      await reopened.close()
+    }
+  })
+})
