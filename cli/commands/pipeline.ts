@@ -49,6 +49,14 @@ async function parseJsonFlag<T>(text: string | undefined, flag: string): Promise
   }
 }
 
+/** The pipeline module and the --config and --inputs flags, parsed. */
+async function pipelineArgs(args: PipelineArgs) {
+  const mod = await loadPipeline(args.file)
+  const config = await parseJsonFlag<Record<string, Record<string, ConfigValue>>>(args.config, 'config')
+  const inputs = (await parseJsonFlag<PipelineState>(args.inputs, 'inputs')) ?? mod.inputs
+  return { mod, config, inputs }
+}
+
 /** Live progress: one line per event on stderr, only when stderr is a terminal (or always with --progress). */
 function progressPrinter(json: boolean | undefined): (event: PipelineEvent) => void {
   return (event) => {
@@ -113,9 +121,7 @@ export const runCommand = {
       .example(`$0 run pipeline.js -t tuning --config '{"detect": {"threshold": 0.7}}'`, 'run with a setting changed, on its own timeline'),
   handler: async (args: PipelineArgs) => {
     const { run } = await library()
-    const mod = await loadPipeline(args.file)
-    const config = await parseJsonFlag<Record<string, Record<string, ConfigValue>>>(args.config, 'config')
-    const inputs = (await parseJsonFlag<PipelineState>(args.inputs, 'inputs')) ?? mod.inputs
+    const { mod, config, inputs } = await pipelineArgs(args)
     const result = await withStore(args, (store) =>
       run({
         ...execution(args, store, progressPrinter(args.json)),
@@ -164,8 +170,7 @@ export const replayCommand = {
       .example('$0 diff main german', 'then see what moved'),
   handler: async (args: PipelineArgs & { from: string; timeline: string }) => {
     const { replay } = await library()
-    const mod = await loadPipeline(args.file)
-    const config = await parseJsonFlag<Record<string, Record<string, ConfigValue>>>(args.config, 'config')
+    const { mod, config } = await pipelineArgs(args)
     const result = await withStore(args, async (store) => {
       const source = args.run ? { runId: args.run } : { from: 'HEAD' }
       return replay({ ...execution(args, store, progressPrinter(args.json)), pipeline: mod.pipeline, startStage: args.from, timeline: args.timeline, ...source, ...(config && { config }) })
@@ -187,9 +192,7 @@ export const planCommand = {
       .example(`$0 plan pipeline.js --replay ocr --config '{"ocr": {"lang": "de"}}'`, 'what a replay would rerun'),
   handler: async (args: PipelineArgs & { replay?: string }) => {
     const { plan } = await library()
-    const mod = await loadPipeline(args.file)
-    const config = await parseJsonFlag<Record<string, Record<string, ConfigValue>>>(args.config, 'config')
-    const inputs = (await parseJsonFlag<PipelineState>(args.inputs, 'inputs')) ?? mod.inputs
+    const { mod, config, inputs } = await pipelineArgs(args)
     const planned = await withStore(args, (store) => {
       const base = { store, pipeline: mod.pipeline, ...(args.reuse === false && { reuse: false }) }
       if (args.replay) return plan({ kind: 'replay', ...base, startStage: args.replay, ...(args.run ? { runId: args.run } : { from: 'HEAD' }), ...(config && { config }) })
