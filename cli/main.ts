@@ -5,6 +5,7 @@ import { catCommand } from './commands/cat.js'
 import { checkoutCommand } from './commands/checkout.js'
 import { commitCommand } from './commands/commit.js'
 import { diffCommand } from './commands/diff.js'
+import { fsckCommand } from './commands/fsck.js'
 import { initCommand } from './commands/init.js'
 import { logCommand } from './commands/log.js'
 import { auditCommand, planCommand, replayCommand, resumeCommand, runCommand } from './commands/pipeline.js'
@@ -60,13 +61,14 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(planCommand)
   .command(auditCommand)
+  .command(fsckCommand)
   .completion('completion', 'Print a bash/zsh completion script (add it to ~/.bashrc or ~/.zshrc)')
   .demandCommand(1, 'name a command; see ckpt --help')
   .strict()
   .example('$0 init && $0 commit -s detect --json \'{"n": 1}\'', 'create a store and record a first checkpoint')
   .example('$0 log --graph --all --oneline', 'every timeline at a glance')
   .example('$0 diff main experiment', 'what changed between two timelines')
-  .epilogue('Exit codes: 0 ok, 1 differences (diff --exit-code), 2 usage, 3 store, 4 not found, 5 ambiguous, 6 conflict, 7 would overwrite, 8 corrupt, 9 I/O, 10 a pipeline stage failed. See docs/cli.md.')
+  .epilogue('Exit codes: 0 ok, 1 differences (diff --exit-code) or problems (fsck), 2 usage, 3 store, 4 not found, 5 ambiguous, 6 conflict, 7 would overwrite, 8 corrupt, 9 I/O, 10 a pipeline stage failed. See docs/cli.md.')
   .fail((message, err) => {
     if (err) return void fail(err)
     process.stderr.write(`ckpt: error: ${message}\n(see ckpt --help)\n`)

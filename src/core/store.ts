@@ -16,6 +16,7 @@ import { StoreContext, outputKind, toCheckpoint } from './context.js'
 import { Directory } from './directory.js'
 import { StoreIndex } from './index-refs.js'
 import { walkLog } from './log.js'
+import { fsck, repair } from '../maintenance/fsck.js'
 import { ObjectDb, makeBlock } from './objects.js'
 import type {
   Checkpoint,
@@ -24,12 +25,15 @@ import type {
   CommitOptions,
   DiffOptions,
   DiffResult,
+  FsckOptions,
+  FsckReport,
   HeadInfo,
   LogOptions,
   OutputInfo,
   OutputKind,
   StageOutput,
   ReflogRecord,
+  RepairResult,
   StoreOptions,
   TagInfo,
   TimelineInfo,
@@ -276,6 +280,22 @@ export class Store {
     checkRefName(ref)
     const tag = await this.#ctx.refs.read(tagRef(ref))
     return tag !== undefined && (await this.#ctx.refs.read(timelineRef(ref))) === undefined ? tagRef(ref) : timelineRef(ref)
+  }
+
+  /**
+   * Verifies everything reachable from every ref and reflog entry: each object exists,
+   * re-hashes to its id (bytes skipped with `quick`) and decodes, and each link resolves.
+   * Read-only; see docs/maintenance.md.
+   */
+  async fsck(options: FsckOptions = {}): Promise<FsckReport> {
+    this.#open()
+    return fsck(this.#ctx, options)
+  }
+
+  /** Puts damaged timelines and tags back to their newest intact reflog entry. Deletes nothing. */
+  async repair(): Promise<RepairResult> {
+    this.#open()
+    return repair(this.#ctx)
   }
 
   /** Every object id in the store (checkpoints, outputs, blobs), in key order. */

@@ -196,3 +196,31 @@ export interface OutputInfo {
   /** For trees: the number of files. */
   readonly files?: number
 }
+
+export interface FsckOptions {
+  /** Check that bytes objects exist without re-hashing them (structure only). */
+  readonly quick?: boolean
+  readonly onProgress?: (checked: number, known: number) => void
+}
+
+export interface FsckProblem {
+  /** The object (or ref value) with the problem. */
+  readonly id: string
+  readonly kind: 'missing' | 'corrupt' | 'bad-ref'
+  readonly message: string
+  /** A ref that reaches it (`name (reflog)` when only a reflog entry does). */
+  readonly ref: string
+}
+
+export interface FsckReport {
+  readonly ok: boolean
+  readonly problems: readonly FsckProblem[]
+  readonly checked: { readonly refs: number; readonly objects: number; readonly checkpoints: number }
+}
+
+export interface RepairResult {
+  /** Refs put back to their newest intact reflog entry. */
+  readonly restored: ReadonlyArray<{ readonly ref: string; readonly from: string; readonly to: string }>
+  /** Refs whose reflog holds no intact checkpoint; left as they are. */
+  readonly unrecoverable: readonly string[]
+}

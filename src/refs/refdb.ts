@@ -87,6 +87,11 @@ export class RefDb {
     return this.store.listRefs(prefix)
   }
 
+  /** Names of every ref with a reflog under `prefix`, deleted refs included. */
+  async listReflogNames(prefix: string): Promise<string[]> {
+    return this.store.listReflogs(prefix)
+  }
+
   async reflog(ref: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {
     return this.store.readReflog(ref, options)
   }

@@ -1,0 +1,38 @@
+import type { Argv } from 'yargs'
+import { green, jsonLine, out, red } from '../output.js'
+import { Progress } from '../progress.js'
+import { withStore } from '../store.js'
+
+/** Exit status when fsck found a problem, as a failed check. */
+export const FSCK_PROBLEMS_EXIT = 1
+
+export const fsckCommand = {
+  command: 'fsck',
+  describe: 'Verify every object reachable from every ref and reflog entry; --repair puts damaged refs back',
+  builder: (y: Argv) =>
+    y
+      .option('quick', { type: 'boolean', describe: 'Check that bytes exist without re-hashing them' })
+      .option('repair', { type: 'boolean', describe: 'Put timelines and tags with damaged history back to their newest intact reflog entry (deletes nothing)' })
+      .option('json', { type: 'boolean', describe: 'The report as one JSON object' })
+      .example('$0 fsck', 'is everything intact? exit 1 if not')
+      .example('$0 fsck --repair', 'move damaged refs back to an intact checkpoint')
+      .example('$0 fsck --json | jq .problems', 'for monitoring'),
+  handler: async (args: { store?: string; quick?: boolean; repair?: boolean; json?: boolean }) => {
+    await withStore(args, async (store) => {
+      const progress = new Progress('fsck')
+      const report = await store.fsck({ ...(args.quick && { quick: true }), onProgress: (done, known) => progress.update(done, known) })
+      progress.done()
+      const repaired = args.repair && !report.ok ? await store.repair() : undefined
+      const after = repaired && repaired.restored.length > 0 ? await store.fsck({ ...(args.quick && { quick: true }) }) : undefined
+      if (args.json) jsonLine({ ...report, ...(repaired && { repaired, after }) })
+      else {
+        for (const p of report.problems) out.line(`${red(p.kind.padEnd(8))} ${p.message} (reached from ${p.ref})`)
+        out.line(`checked ${report.checked.refs} refs, ${report.checked.checkpoints} checkpoints, ${report.checked.objects} objects: ${report.ok ? green('no problems') : red(`${report.problems.length} problem(s)`)}`)
+        for (const r of repaired?.restored ?? []) out.line(`restored ${r.ref}: ${r.from} → ${r.to}`)
+        for (const ref of repaired?.unrecoverable ?? []) out.line(red(`could not repair ${ref}: no intact checkpoint in its reflog`))
+        if (after) out.line(`after repair: ${after.ok ? green('no problems') : red(`${after.problems.length} problem(s) remain`)}`)
+      }
+      if (!(after ?? report).ok) process.exitCode = FSCK_PROBLEMS_EXIT
+    })
+  },
+}

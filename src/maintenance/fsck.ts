@@ -1,0 +1,182 @@
+import type { StoreContext } from '../core/context.js'
+import { isCkptError } from '../errors.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidString, tryParseCid } from '../model/cid.js'
+import { checkpointFromValue } from '../model/checkpoint.js'
+import { readTree } from '../model/tree.js'
+import { HEAD, INDEX_PREFIX, TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
+import type { FsckOptions, FsckProblem, FsckReport, RepairResult } from '../core/types.js'
+
+/** What a reachable object is expected to be, which decides how it is checked and what it links to. */
+type Expect = 'checkpoint' | 'json' | 'bytes' | 'tree' | 'unknown'
+
+interface Visit {
+  readonly cid: CID
+  readonly expect: Expect
+  /** The first ref this object was reached from. */
+  readonly via: string
+}
+
+/**
+ * Checks every object reachable from every ref and reflog entry: it exists, re-hashes to its
+ * id (unless `quick`, for bytes), decodes, and every link it holds resolves. Reports each problem
+ * with the ref that reaches it. Reads the store only.
+ */
+export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promise<FsckReport> {
+  const problems: FsckProblem[] = []
+  const seen = new Set<string>()
+  const queue: Visit[] = []
+  const enqueue = (cid: CID, expect: Expect, via: string) => {
+    const key = cid.toString()
+    if (seen.has(key)) return
+    seen.add(key)
+    queue.push({ cid, expect, via })
+  }
+  const problem = (id: string, kind: FsckProblem['kind'], message: string, ref: string) => problems.push({ id, kind, message, ref })
+
+  const roots = await ctx.refs.listRaw('')
+  let refsChecked = 0
+  for (const { name, value } of roots) {
+    refsChecked++
+    if (name.startsWith('meta/')) continue
+    const cid = tryParseCid(value)
+    if (name.startsWith(TIMELINE_PREFIX) || name.startsWith(TAG_PREFIX) || (name === HEAD && !value.startsWith('ref: '))) {
+      if (!cid) problem(value, 'bad-ref', `${name} holds "${value}", which is not a checkpoint id`, name)
+      else enqueue(cid, 'checkpoint', name)
+    }
+  }
+  for (const name of await ctx.refs.listReflogNames('')) {
+    for (const entry of await ctx.refs.reflog(name)) {
+      for (const value of [entry.old, entry.new]) {
+        const cid = value === null ? undefined : tryParseCid(value)
+        if (cid && (name.startsWith(TIMELINE_PREFIX) || name.startsWith(TAG_PREFIX) || name === HEAD)) enqueue(cid, 'checkpoint', `${name} (reflog)`)
+      }
+    }
+  }
+
+  const history = await walk(ctx, queue, seen, options, problem)
+  // Index pointers last, so objects reachable from history are checked as what history says they are.
+  for (const { name, value } of roots) {
+    const cid = name.startsWith(INDEX_PREFIX) ? tryParseCid(value) : undefined
+    if (cid) enqueue(cid, 'unknown', name)
+  }
+  const indexed = await walk(ctx, queue, seen, options, problem)
+  const checked = { refs: refsChecked, objects: history.objects + indexed.objects, checkpoints: history.checkpoints + indexed.checkpoints }
+  return { ok: problems.length === 0, problems, checked }
+}
+
+type Report = (id: string, kind: FsckProblem['kind'], message: string, ref: string) => void
+
+/** Checks everything reachable from `queue`, reporting through `problem`. */
+async function walk(ctx: StoreContext, queue: Visit[], seen: Set<string>, options: FsckOptions, problem: Report): Promise<{ objects: number; checkpoints: number }> {
+  const enqueue = (cid: CID, expect: Expect, via: string) => {
+    const key = cid.toString()
+    if (seen.has(key)) return
+    seen.add(key)
+    queue.push({ cid, expect, via })
+  }
+  let objectsChecked = 0
+  let checkpointsChecked = 0
+  while (queue.length > 0) {
+    const { cid, expect, via } = queue.pop() as Visit
+    const id = cidString(cid)
+    objectsChecked++
+    options.onProgress?.(objectsChecked, objectsChecked + queue.length)
+    if (cid.code === RAW_CODE) {
+      if (options.quick) {
+        if (!(await ctx.objects.has(cid))) problem(id, 'missing', `object ${id} is missing`, via)
+      } else {
+        await ctx.objects.getBytes(cid).catch((err: unknown) => reportReadError(err, id, via, problem))
+      }
+      continue
+    }
+    if (cid.code !== DAG_JSON_CODE) continue
+    const node = await ctx.objects.getNode(cid).catch((err: unknown) => reportReadError(err, id, via, problem))
+    if (node === undefined) continue
+    if (expect === 'checkpoint') {
+      let checkpoint
+      try {
+        checkpoint = checkpointFromValue(cid, node)
+      } catch (err) {
+        problem(id, 'corrupt', `checkpoint ${id}: ${(err as Error).message}`, via)
+        continue
+      }
+      checkpointsChecked++
+      for (const parent of checkpoint.parents) enqueue(parent, 'checkpoint', via)
+      for (const [stage, output] of checkpoint.stages) enqueue(output, checkpoint.trees.includes(stage) ? 'tree' : output.code === RAW_CODE ? 'bytes' : 'json', via)
+      continue
+    }
+    if (expect === 'tree') {
+      // Inner tree nodes are checked (and counted) as readTree loads them.
+      const load = (c: CID) => {
+        if (!c.equals(cid)) {
+          objectsChecked++
+          seen.add(c.toString())
+        }
+        return ctx.objects.getNode(c)
+      }
+      const entries = await readTree(cid, load).catch((err: unknown) => reportReadError(err, id, via, problem))
+      for (const entry of entries ?? []) enqueue(entry.cid, 'bytes', via)
+      continue
+    }
+    for (const link of links(node)) enqueue(link, 'unknown', via)
+  }
+  return { objects: objectsChecked, checkpoints: checkpointsChecked }
+}
+
+/** Whether a checkpoint and everything it reaches is present and intact. */
+async function intact(ctx: StoreContext, cid: CID): Promise<boolean> {
+  let ok = true
+  await walk(ctx, [{ cid, expect: 'checkpoint', via: '' }], new Set([cid.toString()]), { quick: false }, () => (ok = false))
+  return ok
+}
+
+/**
+ * Puts every timeline and tag whose checkpoint (or anything it reaches) is missing or corrupt
+ * back to the newest entry of its reflog that is intact. Never deletes anything; a ref with no
+ * intact entry is reported and left alone.
+ */
+export async function repair(ctx: StoreContext): Promise<RepairResult> {
+  const restored: Array<{ ref: string; from: string; to: string }> = []
+  const unrecoverable: string[] = []
+  const refs = [...(await ctx.refs.listRaw(TIMELINE_PREFIX)), ...(await ctx.refs.listRaw(TAG_PREFIX))]
+  for (const { name, value } of refs) {
+    const current = tryParseCid(value)
+    if (current && (await intact(ctx, current))) continue
+    let target: string | undefined
+    for (const entry of await ctx.refs.reflog(name, { newestFirst: true })) {
+      const candidate = entry.new === null ? undefined : tryParseCid(entry.new)
+      if (candidate && entry.new !== value && (await intact(ctx, candidate))) {
+        target = entry.new as string
+        break
+      }
+    }
+    if (target === undefined) {
+      unrecoverable.push(name)
+      continue
+    }
+    await ctx.refs.update([{ ref: name, expected: value, value: target }], 'fsck --repair: restored from reflog')
+    restored.push({ ref: name, from: value, to: target })
+  }
+  return { restored, unrecoverable }
+}
+
+function reportReadError(err: unknown, id: string, via: string, problem: Report): undefined {
+  if (isCkptError(err, 'NOT_FOUND')) problem(id, 'missing', `object ${id} is missing`, via)
+  else if (isCkptError(err, 'CORRUPT_OBJECT')) problem(id, 'corrupt', (err as Error).message, via)
+  else throw err
+  return undefined
+}
+
+/** Every link inside a decoded node. */
+function links(node: unknown): CID[] {
+  const found: CID[] = []
+  const walk = (value: unknown) => {
+    if (value === null || typeof value !== 'object') return
+    const cid = CID.asCID(value)
+    if (cid) return void found.push(cid)
+    if (Array.isArray(value)) value.forEach(walk)
+    else Object.values(value).forEach(walk)
+  }
+  walk(node)
+  return found
+}
