@@ -327,7 +327,8 @@ describe('ckpt: conventions', () => {
 
   it('shows examples in --help of every command and prints a completion script', () => {
     const cwd = tempDir()
-    for (const command of ['init', 'commit', 'log', 'show', 'cat', 'diff', 'timeline', 'tag', 'checkout', 'status', 'reflog', 'rev-parse']) {
+    const commands = ['init', 'commit', 'log', 'show', 'cat', 'diff', 'timeline', 'tag', 'checkout', 'status', 'reflog', 'rev-parse']
+    for (const command of [...commands, 'run', 'resume', 'replay', 'plan', 'audit', 'fsck']) {
       const help = ckpt(cwd, [command, '--help'])
       expect([command, help.code]).toEqual([command, 0])
       expect(help.stdout).toContain('Examples:')
