@@ -129,8 +129,8 @@ class SharedLevelBackend implements Backend {
   }
 
   /**
-   * A ref transaction whose leader died mid-call may or may not have been applied. On retry, a
-   * conflict where every ref already holds the value this call was setting means it was.
+   * A ref transaction whose leader went away mid-call may or may not have been applied. On retry,
+   * a conflict means either another writer won, or our first attempt did: the reflog tells which.
    */
   async #updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[]): Promise<RefUpdateResult> {
     let retried = false
@@ -139,8 +139,13 @@ class SharedLevelBackend implements Backend {
       try {
         const result = await role.backend.refs.updateRefs(updates, objects)
         if (result.ok || !retried) return result
-        const actual = await Promise.all(updates.map((u) => role.backend.refs.readRef(u.name)))
-        return updates.every((u, i) => (actual[i] ?? null) === u.value) ? { ok: true } : result
+        // Applied before the leader went away if each ref's log holds exactly this move; other
+        // writers may have moved the refs on since, so their current values prove nothing.
+        const logs = await Promise.all(updates.map((u) => role.backend.refs.readReflog(u.name, { newestFirst: true, limit: 256 })))
+        const applied = updates.every((u, i) =>
+          logs[i]?.some((e) => e.old === u.expected && e.new === u.value && e.time === u.log.time && e.reason === u.log.reason),
+        )
+        return applied ? { ok: true } : result
       } catch (err) {
         if (!(err instanceof LeaderLostError)) throw err
         this.#dropRole(role)
