@@ -148,9 +148,12 @@ describe('ckpt: a session', () => {
     expect(run('timeline', '--move', 'exp2', 'main', '--force')).toContain('Moved exp2')
     expect(ckpt(dir, ['timeline', '-d', 'main']).code).toBe(2)
     expect(run('timeline', '-d', 'exp2')).toContain('Deleted timeline exp2')
+    expect(run('timeline', '--restore', 'exp2')).toContain('Restored timeline exp2')
+    expect(run('timeline', '-d', 'exp2')).toContain('Deleted timeline exp2')
     // The deleted timeline's reflog still names where it has been.
+    // Newest first: deleted, restored (at main), deleted, moved to main, renamed (at e).
     expect(run('rev-parse', 'exp2@{1}')).toBe(run('rev-parse', 'main'))
-    expect(run('rev-parse', 'exp2@{2}')).toBe(run('rev-parse', ids.e))
+    expect(run('rev-parse', 'exp2@{4}')).toBe(run('rev-parse', ids.e))
     run('tag', 'v1')
     expect(ckpt(dir, ['tag', 'v1']).code).toBe(6)
     expect(run('tag', '-d', 'v1')).toBe('Deleted tag v1')

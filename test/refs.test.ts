@@ -80,6 +80,20 @@ describe('timelines and compare-and-swap', () => {
     expect(await store.resolve('exp@{2}')).toBe(c.id)
   })
 
+  it('restores a deleted timeline exactly as it was, from its reflog', async () => {
+    const { store } = await tempStore()
+    const { c } = await threeOnMain(store)
+    await store.timelines.create('exp', c.id)
+    const e = await store.commit({ timeline: 'exp', stage: 'x', output: 1 })
+    const before = await collect(store.log('exp'))
+    await store.timelines.delete('exp')
+    expect(await codeOf(store.timelines.get('exp'))).toBe('NOT_FOUND')
+    expect(await store.timelines.restore('exp')).toEqual({ name: 'exp', head: e.id, current: false })
+    expect(await collect(store.log('exp'))).toEqual(before)
+    expect(await codeOf(store.timelines.restore('exp'))).toBe('REF_CONFLICT')
+    expect(await codeOf(store.timelines.restore('never'))).toBe('NOT_FOUND')
+  })
+
   it('moves HEAD along when its timeline is renamed', async () => {
     const { store } = await tempStore()
     const { c } = await threeOnMain(store)

@@ -7,6 +7,7 @@ interface Args {
   name?: string
   rev?: string
   delete?: boolean
+  restore?: boolean
   rename?: boolean
   move?: boolean
   force?: boolean
@@ -22,6 +23,7 @@ export const timelineCommand = {
       .positional('name', { type: 'string', describe: 'Timeline to create (or act on)' })
       .positional('rev', { type: 'string', describe: 'Where to create or move it (default HEAD); the new name with -m' })
       .option('delete', { alias: 'd', type: 'boolean', describe: 'Delete NAME (its reflog stays)' })
+      .option('restore', { type: 'boolean', describe: 'Bring back a deleted timeline NAME from its reflog' })
       .option('rename', { alias: 'm', type: 'boolean', describe: 'Rename NAME to the second argument' })
       .option('move', { type: 'boolean', describe: 'Point NAME at REV (forward only unless --force)' })
       .option('force', { alias: 'f', type: 'boolean', describe: 'With --move: allow moving to a non-descendant' })
@@ -30,7 +32,8 @@ export const timelineCommand = {
       .example('$0 timeline experiment main~2', 'fork a timeline from a checkpoint')
       .example('$0 timeline -m experiment exp-1', 'rename')
       .example('$0 timeline --move exp-1 main --force', 'repoint, even backwards')
-      .example('$0 timeline -d exp-1', 'delete'),
+      .example('$0 timeline -d exp-1', 'delete')
+      .example('$0 timeline --restore exp-1', 'undo the delete'),
   handler: async (args: Args) => {
     const { CkptError } = await library()
     await withStore(args, async (store) => {
@@ -43,6 +46,10 @@ export const timelineCommand = {
         const id = await store.timelines.get(name)
         await store.timelines.delete(name)
         return out.line(`Deleted timeline ${name} (was ${id}); its reflog keeps the history`)
+      }
+      if (args.restore) {
+        const info = await store.timelines.restore(need(args.name, 'timeline to restore'))
+        return out.line(`Restored timeline ${info.name} at ${info.head}`)
       }
       if (args.rename) {
         const info = await store.timelines.rename(need(args.name, 'timeline to rename'), need(args.rev, 'new name'))

@@ -358,6 +358,20 @@ export class Timelines {
     await this.ctx.refs.update([{ ref, expected: current, value: null }], 'timeline: deleted')
   }
 
+  /**
+   * Brings back a deleted timeline at the checkpoint it last pointed to, from its reflog (which
+   * deletion keeps). NOT_FOUND when the reflog holds no checkpoint; REF_CONFLICT when the name
+   * is in use again.
+   */
+  async restore(name: string): Promise<TimelineInfo> {
+    this.ctx.assertOpen()
+    const ref = checkedRef('timeline', name)
+    const last = (await this.ctx.refs.reflog(ref, { newestFirst: true })).find((e) => e.new !== null)
+    if (!last?.new) throw new CkptError('NOT_FOUND', `timeline "${name}" has no reflog to restore from`, { details: { timeline: name } })
+    await this.ctx.refs.update([{ ref, expected: null, value: last.new }], 'timeline: restored from reflog')
+    return { name, head: last.new, current: false }
+  }
+
   /** Renames a timeline atomically; HEAD follows when it was on it. */
   async rename(from: string, to: string): Promise<TimelineInfo> {
     this.ctx.assertOpen()
