@@ -39,12 +39,11 @@ export class StoreContext implements ResolveContext {
     if (cached) return cached
     if (cid.code !== DAG_JSON_CODE) throw new CkptError('NOT_FOUND', `${cidString(cid)} is bytes, not a checkpoint`, { details: { id: key } })
     const node = decodeCheckpoint(cid, await this.objects.getBytes(cid))
-    if (this.#checkpoints.size > 10_000) this.#checkpoints.clear()
-    this.#checkpoints.set(key, node)
+    this.rememberCheckpoint(cid, node)
     return node
   }
 
-  /** Remembers a node this process just wrote, so the next commit on top of it need not read it back. */
+  /** Caches a verified node (read, or just written so the next commit need not read it back). */
   rememberCheckpoint(cid: CID, node: CheckpointNode): void {
     if (this.#checkpoints.size > 10_000) this.#checkpoints.clear()
     this.#checkpoints.set(cid.toString(), node)
@@ -107,14 +106,14 @@ export class StoreContext implements ResolveContext {
   }
 
   /** Like {@link resolveOutput}, refusing a JSON pointer (for calls that name whole objects). */
-  async resolveOutputId(idOrRevision: string): Promise<CID> {
-    const { id, pointer } = await this.resolveOutput(idOrRevision)
+  async resolveWholeOutput(idOrRevision: string): Promise<{ id: CID; kind: OutputKind }> {
+    const { id, kind, pointer } = await this.resolveOutput(idOrRevision)
     if (pointer !== undefined) {
       throw new CkptError('INVALID_REVISION', `"${idOrRevision}" points inside an output; only getOutput (ckpt cat) selects JSON paths`, {
         details: { revision: idOrRevision },
       })
     }
-    return id
+    return { id, kind }
   }
 }
 

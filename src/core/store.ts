@@ -98,7 +98,7 @@ export class Store {
   /** The verified bytes of a blob (an id, or `rev:stage` of a bytes output). */
   async getBlob(idOrRevision: string): Promise<Uint8Array> {
     this.#open()
-    const cid = await this.#ctx.resolveOutputId(idOrRevision)
+    const { id: cid } = await this.#ctx.resolveWholeOutput(idOrRevision)
     if (cid.code !== RAW_CODE) throw new CkptError('INVALID_ARGUMENT', `${idOrRevision} is a JSON output, not bytes; use getOutput`)
     return this.#ctx.objects.getBytes(cid)
   }
@@ -147,10 +147,8 @@ export class Store {
   /** An output's kind and stored size, by id or `rev:stage`. */
   async outputInfo(idOrRevision: string): Promise<OutputInfo> {
     this.#open()
-    const { id, kind, pointer } = await this.#ctx.resolveOutput(idOrRevision)
-    if (pointer !== undefined) throw new CkptError('INVALID_REVISION', `"${idOrRevision}" points inside an output; name the whole output`, { details: { revision: idOrRevision } })
-    const bytes = await this.#ctx.objects.getBytes(id)
-    if (kind !== 'tree') return { id: cidString(id), kind, size: bytes.length }
+    const { id, kind } = await this.#ctx.resolveWholeOutput(idOrRevision)
+    if (kind !== 'tree') return { id: cidString(id), kind, size: (await this.#ctx.objects.getBytes(id)).length }
     const summary = treeSummary(await this.#ctx.objects.getNode(id))
     return { id: cidString(id), kind, size: summary?.size ?? 0, files: summary?.files ?? 0 }
   }
