@@ -10,7 +10,6 @@ import { appendAudit, readAudit } from './audit.js'
 import { buildGraph, effectiveConfig, type PipelineGraph } from './graph.js'
 import type {
   ConfigValue,
-  Pipeline,
   PipelineEvent,
   PipelineState,
   PlannedStage,
@@ -376,8 +375,7 @@ async function execute(setup: Setup): Promise<RunResult> {
   const slot = limiter(options.concurrency ?? 1)
   const signal = options.signal ?? new AbortController().signal
   // A stage that failed earlier in this run is on its next attempt now.
-  const failures = new Map<string, number>()
-  for (const entry of await readAudit(store, runId)) if (entry.status === 'failed') failures.set(entry.stage, (failures.get(entry.stage) ?? 0) + 1)
+  const failures = await failuresInRun(store, runId)
   emit({ type: 'run-started', runId, timeline: setup.timeline ?? 'HEAD' })
 
   // A stage starts only once its upstream stages are recorded, so a crash never loses finished work.
@@ -557,6 +555,7 @@ async function planStages(setup: Setup): Promise<PlannedStage[]> {
   const state: PipelineState = { ...setup.state }
   const planned = new Map<string, PlannedStage>()
   const previous = setup.previous ? await store.getCheckpoint(setup.previous) : undefined
+  const failures = await failuresInRun(store, setup.runId)
   for (const stage of graph.order) {
     const name = stage.name
     const completedAt = setup.completed.get(name)
@@ -577,14 +576,21 @@ async function planStages(setup: Setup): Promise<PlannedStage[]> {
       Object.assign(state, await readStageOutput(store, stage, `${earlier}:${name}`))
       continue
     }
-    planned.set(name, { stage: name, action: 'run', reason: await whyRun(setup, stage, config, previous) })
+    const reason = failures.has(name) ? 'failed last time' : await whyRun(setup, stage, config, previous)
+    planned.set(name, { stage: name, action: 'run', reason })
   }
   return graph.order.map((s) => planned.get(s.name) as PlannedStage)
 }
 
+/** Stage → how many times it failed so far in the run, from the run's audit log. */
+async function failuresInRun(store: Store, runId: string): Promise<Map<string, number>> {
+  const failures = new Map<string, number>()
+  for (const entry of await readAudit(store, runId)) if (entry.status === 'failed') failures.set(entry.stage, (failures.get(entry.stage) ?? 0) + 1)
+  return failures
+}
+
+/** Why a stage that cannot be reused must run, compared with its last execution in `previous`'s history. */
 async function whyRun(setup: Setup, stage: StageDefinition, config: Record<string, ConfigValue>, previous: Checkpoint | undefined): Promise<string> {
-  const audit = await readAudit(setup.store, setup.runId)
-  if (audit.some((e) => e.stage === stage.name && e.status === 'failed')) return 'failed last time'
   if (!previous) return 'no earlier execution'
   for await (const c of setup.store.log(previous.id, { firstParent: true })) {
     if (c.stage !== stage.name) continue
@@ -595,4 +601,3 @@ async function whyRun(setup: Setup, stage: StageDefinition, config: Record<strin
   return 'no earlier execution'
 }
 
-export type { Pipeline }
