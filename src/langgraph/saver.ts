@@ -66,6 +66,11 @@ function stageFor(channel: string): string {
   return `channel%${Buffer.from(channel).toString('hex')}`
 }
 
+/** The checkpoint namespace a config names; LangGraph's default is the empty one. */
+function namespaceOf(config: RunnableConfig): string {
+  return (config.configurable?.checkpoint_ns as string | undefined) ?? ''
+}
+
 function threadOf(config: RunnableConfig, action: string): string {
   const thread = config.configurable?.thread_id as unknown
   if (typeof thread !== 'string' || thread === '') {
@@ -92,7 +97,7 @@ export class CkptSaver extends BaseCheckpointSaver {
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
     const thread = config.configurable?.thread_id as string | undefined
     if (thread === undefined) return undefined
-    const location = { thread, ns: (config.configurable?.checkpoint_ns as string | undefined) ?? '' }
+    const location = { thread, ns: namespaceOf(config) }
     const id = (config.configurable?.checkpoint_id as string | undefined) ?? (await this.store.index.get(latestPointer(location)))
     if (!id) return undefined
     return this.#tuple(location, id)
@@ -134,7 +139,7 @@ export class CkptSaver extends BaseCheckpointSaver {
 
   async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     const thread = threadOf(config, 'put checkpoint')
-    const location = { thread, ns: (config.configurable?.checkpoint_ns as string | undefined) ?? '' }
+    const location = { thread, ns: namespaceOf(config) }
     const parentId = (config.configurable?.checkpoint_id as string | undefined) ?? null
     const prepared = copyCheckpoint(checkpoint)
     const parent = parentId ? await this.#stored(location, parentId) : undefined
@@ -195,7 +200,7 @@ export class CkptSaver extends BaseCheckpointSaver {
     const thread = threadOf(config, 'put writes')
     const id = config.configurable?.checkpoint_id as string | undefined
     if (!id) throw new CkptError('INVALID_ARGUMENT', 'Failed to put writes: the config has no "checkpoint_id" in its "configurable" property')
-    const location = { thread, ns: (config.configurable?.checkpoint_ns as string | undefined) ?? '' }
+    const location = { thread, ns: namespaceOf(config) }
     const serialized = await Promise.all(writes.map(async ([channel, value], i) => [channel, i, await this.serde.dumpsTyped(value)] as const))
     const pointer = writesPointer(location, id)
     for (;;) {
