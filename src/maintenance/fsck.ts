@@ -3,7 +3,8 @@ import { isCkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidString, tryParseCid } from '../model/cid.js'
 import { checkpointFromValue } from '../model/checkpoint.js'
 import { readTree } from '../model/tree.js'
-import { HEAD, INDEX_PREFIX, TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
+import { allLinks } from '../model/value.js'
+import { HEAD, INDEX_PREFIX, META_PREFIX, TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
 import type { FsckOptions, FsckProblem, FsckReport, RepairResult } from '../core/types.js'
 
 /** What a reachable object is expected to be, which decides how it is checked and what it links to. */
@@ -25,21 +26,16 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
   const problems: FsckProblem[] = []
   const seen = new Set<string>()
   const queue: Visit[] = []
-  const enqueue = (cid: CID, expect: Expect, via: string) => {
-    const key = cid.toString()
-    if (seen.has(key)) return
-    seen.add(key)
-    queue.push({ cid, expect, via })
-  }
+  const enqueue = (cid: CID, expect: Expect, via: string) => enqueueOnce(seen, queue, { cid, expect, via })
   const problem = (id: string, kind: FsckProblem['kind'], message: string, ref: string) => problems.push({ id, kind, message, ref })
 
   const roots = await ctx.refs.listRaw('')
   let refsChecked = 0
   for (const { name, value } of roots) {
     refsChecked++
-    if (name.startsWith('meta/')) continue
+    if (name.startsWith(META_PREFIX)) continue
     const cid = tryParseCid(value)
-    if (name.startsWith(TIMELINE_PREFIX) || name.startsWith(TAG_PREFIX) || (name === HEAD && !value.startsWith('ref: '))) {
+    if (holdsCheckpoints(name) && !(name === HEAD && value.startsWith('ref: '))) {
       if (!cid) problem(value, 'bad-ref', `${name} holds "${value}", which is not a checkpoint id`, name)
       else enqueue(cid, 'checkpoint', name)
     }
@@ -48,7 +44,7 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
     for (const entry of await ctx.refs.reflog(name)) {
       for (const value of [entry.old, entry.new]) {
         const cid = value === null ? undefined : tryParseCid(value)
-        if (cid && (name.startsWith(TIMELINE_PREFIX) || name.startsWith(TAG_PREFIX) || name === HEAD)) enqueue(cid, 'checkpoint', `${name} (reflog)`)
+        if (cid && holdsCheckpoints(name)) enqueue(cid, 'checkpoint', `${name} (reflog)`)
       }
     }
   }
@@ -64,16 +60,23 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
   return { ok: problems.length === 0, problems, checked }
 }
 
+/** Timelines, tags and HEAD name checkpoints; index pointers may name any object. */
+function holdsCheckpoints(ref: string): boolean {
+  return ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX) || ref === HEAD
+}
+
+function enqueueOnce(seen: Set<string>, queue: Visit[], visit: Visit): void {
+  const key = visit.cid.toString()
+  if (seen.has(key)) return
+  seen.add(key)
+  queue.push(visit)
+}
+
 type Report = (id: string, kind: FsckProblem['kind'], message: string, ref: string) => void
 
 /** Checks everything reachable from `queue`, reporting through `problem`. */
 async function walk(ctx: StoreContext, queue: Visit[], seen: Set<string>, options: FsckOptions, problem: Report): Promise<{ objects: number; checkpoints: number }> {
-  const enqueue = (cid: CID, expect: Expect, via: string) => {
-    const key = cid.toString()
-    if (seen.has(key)) return
-    seen.add(key)
-    queue.push({ cid, expect, via })
-  }
+  const enqueue = (cid: CID, expect: Expect, via: string) => enqueueOnce(seen, queue, { cid, expect, via })
   let objectsChecked = 0
   let checkpointsChecked = 0
   while (queue.length > 0) {
@@ -118,7 +121,7 @@ async function walk(ctx: StoreContext, queue: Visit[], seen: Set<string>, option
       for (const entry of entries ?? []) enqueue(entry.cid, 'bytes', via)
       continue
     }
-    for (const link of links(node)) enqueue(link, 'unknown', via)
+    for (const link of allLinks(node)) enqueue(link, 'unknown', via)
   }
   return { objects: objectsChecked, checkpoints: checkpointsChecked }
 }
@@ -165,18 +168,4 @@ function reportReadError(err: unknown, id: string, via: string, problem: Report)
   else if (isCkptError(err, 'CORRUPT_OBJECT')) problem(id, 'corrupt', (err as Error).message, via)
   else throw err
   return undefined
-}
-
-/** Every link inside a decoded node. */
-function links(node: unknown): CID[] {
-  const found: CID[] = []
-  const walk = (value: unknown) => {
-    if (value === null || typeof value !== 'object') return
-    const cid = CID.asCID(value)
-    if (cid) return void found.push(cid)
-    if (Array.isArray(value)) value.forEach(walk)
-    else Object.values(value).forEach(walk)
-  }
-  walk(node)
-  return found
 }

@@ -117,10 +117,13 @@ export function decodeNode(bytes: Uint8Array): unknown {
 
 /** Every raw-codec link inside a decoded node (the blobs an output refers to). */
 export function blobLinks(node: unknown): CID[] {
+  return allLinks(node).filter((cid) => cid.code === RAW_CODE)
+}
+
+/** Every link inside a decoded node, in document order. */
+export function allLinks(node: unknown): CID[] {
   const found: CID[] = []
-  walkLinks(node, (cid) => {
-    if (cid.code === RAW_CODE) found.push(cid)
-  })
+  walkLinks(node, (cid) => found.push(cid))
   return found
 }
 
