@@ -38,3 +38,13 @@ export async function withStore<T>(args: GlobalArgs, use: (store: Store, dir: st
     await store.close()
   }
 }
+
+/** JSON given on the command line or in a file; INVALID_ARGUMENT naming `source` when it does not parse. */
+export async function parseJsonArgument(text: string, source: string): Promise<unknown> {
+  try {
+    return JSON.parse(text)
+  } catch (cause) {
+    const { CkptError } = await library()
+    throw new CkptError('INVALID_ARGUMENT', `${source} is not valid JSON: ${(cause as Error).message}`, { cause })
+  }
+}

@@ -4,7 +4,7 @@ import type { Argv } from 'yargs'
 import { checkpointJson } from '../format.js'
 import { humanSize, jsonLine, out } from '../output.js'
 import { Progress } from '../progress.js'
-import { library, withStore } from '../store.js'
+import { library, parseJsonArgument, withStore } from '../store.js'
 
 interface Args {
   store?: string
@@ -52,7 +52,7 @@ export const commitCommand = {
     const { CkptError } = await library()
     const printJson = args.json === ''
     const output = await readOutput(args, CkptError)
-    const config = args.config === undefined ? undefined : parseJson(args.config, '--config', CkptError)
+    const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
     const meta = Object.fromEntries(
       (args.meta ?? []).map((pair) => {
         const eq = pair.indexOf('=')
@@ -93,10 +93,10 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
     throw new CkptError('INVALID_ARGUMENT', 'give the output with exactly one of --json LITERAL, --file PATH, --dir PATH or - (stdin)')
   }
   if (args.dir !== undefined) return (await library()).readDirectory(args.dir)
-  if (literal !== undefined) return parseJson(literal, '--json', CkptError)
+  if (literal !== undefined) return parseJsonArgument(literal, '--json')
   const bytes = args.file !== undefined ? await readWithProgress(args.file) : await readStdin()
   const asJson = args.as === 'json' || (args.as === undefined && args.file?.endsWith('.json') === true)
-  return asJson ? parseJson(bytes.toString('utf8'), args.file ?? 'stdin', CkptError) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return asJson ? parseJsonArgument(bytes.toString('utf8'), args.file ?? 'stdin') : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 async function readWithProgress(file: string): Promise<Buffer> {
@@ -120,10 +120,4 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(pieces)
 }
 
-function parseJson(text: string, source: string, CkptError: ErrorClass): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (cause) {
-    throw new CkptError('INVALID_ARGUMENT', `${source} is not valid JSON: ${(cause as Error).message}`, { cause })
-  }
-}
+

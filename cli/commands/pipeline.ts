@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url'
 import type { Argv } from 'yargs'
 import type { ConfigValue, Pipeline, PipelineEvent, PipelineState, PlannedStage, RunResult, Store } from '../../src/index.js'
 import { dim, green, jsonLine, out, red, yellow } from '../output.js'
-import { library, withStore } from '../store.js'
+import { library, parseJsonArgument, withStore } from '../store.js'
 
 /** Exit status of run, resume and replay when a stage failed (the run is recorded and resumable). */
 export const RUN_FAILED_EXIT = 10
@@ -40,13 +40,7 @@ async function loadPipeline(file: string): Promise<PipelineModule> {
 }
 
 async function parseJsonFlag<T>(text: string | undefined, flag: string): Promise<T | undefined> {
-  if (text === undefined) return undefined
-  const { CkptError } = await library()
-  try {
-    return JSON.parse(text) as T
-  } catch (cause) {
-    throw new CkptError('INVALID_ARGUMENT', `--${flag} is not valid JSON: ${(cause as Error).message}`, { cause })
-  }
+  return text === undefined ? undefined : ((await parseJsonArgument(text, `--${flag}`)) as T)
 }
 
 /** The pipeline module and the --config and --inputs flags, parsed. */
