@@ -526,6 +526,13 @@ async function recordStage(setup: Setup, stage: StageDefinition, outcome: Extrac
     outcome.kind === 'reused' ? { copy: { from: outcome.from, stages: [stage.name] } } : { output: stage.serialize ? stage.serialize(outcome.output) : outcome.output }
   let checkpoint: Checkpoint | undefined
   for (let attempt = 0; !checkpoint; attempt++) {
+    // The run's head pointer, and the input-key index for a fresh output, move in the same atomic
+    // step as the checkpoint: a crash cannot leave a recorded stage that resume would not see.
+    const [head, indexed] = await Promise.all([store.index.get(headPointer(runId)), store.index.get(inputPointer(outcome.key))])
+    const index = [
+      { name: headPointer(runId), expected: head ?? null },
+      ...(outcome.kind === 'succeeded' && indexed === undefined ? [{ name: inputPointer(outcome.key), expected: null }] : []),
+    ]
     try {
       checkpoint = await store.commit({
         stage: stage.name,
@@ -537,15 +544,13 @@ async function recordStage(setup: Setup, stage: StageDefinition, outcome: Extrac
         config,
         meta,
         message: outcome.kind === 'reused' ? `reused from ${shortIdOf(outcome.from)}` : '',
+        index,
       })
     } catch (err) {
-      // Another writer moved the timeline between our read and swap: try again on its new head.
+      // Another writer moved the timeline (or indexed the same input key) meanwhile: try again.
       if (!isCkptError(err, 'REF_CONFLICT') || attempt >= 20) throw err
     }
   }
-  const previous = (await store.index.get(headPointer(runId))) ?? null
-  await store.index.swap(headPointer(runId), previous, checkpoint.id, `run: ${stage.name}`)
-  if (outcome.kind === 'succeeded') await store.index.swap(inputPointer(outcome.key), null, checkpoint.id, `input key: ${stage.name}`).catch(() => undefined)
   return checkpoint
 }
 
