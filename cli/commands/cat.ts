@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import type { Argv } from 'yargs'
 import { jsonLine, out } from '../output.js'
 import { library, withStore } from '../store.js'
@@ -21,8 +22,20 @@ export const catCommand = {
       .example('$0 cat HEAD:frames_dir', 'a folder output: its files and sizes')
       .example('$0 cat HEAD:frames_dir/0001.png > f.png', 'one file of a folder output'),
   handler: async (args: Args) => {
-    const { Directory } = await library()
-    const value = await withStore(args, (store) => store.getOutput(args.spec))
+    const { Directory, isCkptError } = await library()
+    const value = await withStore(args, async (store) => {
+      // Bytes stream straight to stdout, so a multi-GiB output never sits in memory.
+      const info = args.json ? undefined : await store.outputInfo(args.spec).catch((err: unknown) => {
+        if (isCkptError(err, 'INVALID_REVISION')) return undefined
+        throw err
+      })
+      if (info?.kind === 'bytes') {
+        await writeToStdout(store.getBlobStream(args.spec))
+        return undefined
+      }
+      return store.getOutput(args.spec)
+    })
+    if (value === undefined) return
     if (value instanceof Directory) {
       // A folder lists its files, like `git ls-tree`; name one as REV:STAGE/path to print it.
       for (const [file, bytes] of value.files) {
@@ -38,4 +51,11 @@ export const catCommand = {
     const pretty = process.stdout.isTTY && !args.json
     out.line(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v), pretty ? 2 : undefined))
   },
+}
+
+async function writeToStdout(pieces: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const piece of pieces) {
+    if (!process.stdout.write(piece)) await once(process.stdout, 'drain')
+  }
+  await new Promise<void>((resolve, reject) => process.stdout.write('', (err) => (err ? reject(err) : resolve())))
 }

@@ -94,24 +94,25 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   }
   if (args.dir !== undefined) return (await library()).readDirectory(args.dir)
   if (literal !== undefined) return parseJsonArgument(literal, '--json')
-  const bytes = args.file !== undefined ? await readWithProgress(args.file) : await readStdin()
   const asJson = args.as === 'json' || (args.as === undefined && args.file?.endsWith('.json') === true)
-  return asJson ? parseJsonArgument(bytes.toString('utf8'), args.file ?? 'stdin') : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (asJson) {
+    const text = (args.file !== undefined ? await readFile(args.file) : await readStdin()).toString('utf8')
+    return parseJsonArgument(text, args.file ?? 'stdin')
+  }
+  // Bytes are streamed into the store as they are read: a file of any size in bounded memory.
+  return args.file !== undefined ? readWithProgress(args.file) : process.stdin
 }
 
-async function readWithProgress(file: string): Promise<Buffer> {
+async function* readWithProgress(file: string): AsyncIterable<Uint8Array> {
   const { size } = await stat(file)
-  if (size < 64 * 1024 * 1024) return readFile(file)
-  const progress = new Progress(`reading ${file}`)
-  const pieces: Buffer[] = []
+  const progress = size >= 64 * 1024 * 1024 ? new Progress(`storing ${file}`) : undefined
   let done = 0
-  for await (const piece of createReadStream(file)) {
-    pieces.push(piece as Buffer)
+  for await (const piece of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
     done += (piece as Buffer).length
-    progress.update(done, size, humanSize)
+    progress?.update(done, size, humanSize)
+    yield piece as Buffer
   }
-  progress.done()
-  return Buffer.concat(pieces)
+  progress?.done()
 }
 
 async function readStdin(): Promise<Buffer> {

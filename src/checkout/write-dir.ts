@@ -19,7 +19,7 @@ interface Manifest {
 
 interface PlannedFile {
   readonly name: string
-  readonly bytes: () => Promise<Uint8Array>
+  readonly content: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 }
 
 /**
@@ -45,17 +45,17 @@ export async function writeCheckoutDir(
     if (node.trees.includes(stage)) {
       for (const entry of await readTree(output, (cid) => objects.getNode(cid))) {
         checkTreePath(entry.path)
-        planned.push({ name: path.join(stage, ...entry.path.split('/')), bytes: () => objects.getBytes(entry.cid) })
+        planned.push({ name: path.join(stage, ...entry.path.split('/')), content: () => objects.readBlob(entry.cid) })
       }
       continue
     }
     if (output.code === RAW_CODE) {
-      planned.push({ name: stage, bytes: () => objects.getBytes(output) })
+      planned.push({ name: stage, content: () => objects.readBlob(output) })
       continue
     }
     const value = await objects.getNode(output)
-    planned.push({ name: `${stage}.json`, bytes: async () => new TextEncoder().encode(prettyJson(value) + '\n') })
-    for (const link of blobLinks(value)) planned.push({ name: path.join(`${stage}.blobs`, cidString(link)), bytes: () => objects.getBytes(link) })
+    planned.push({ name: `${stage}.json`, content: () => [new TextEncoder().encode(prettyJson(value) + '\n')] })
+    for (const link of blobLinks(value)) planned.push({ name: path.join(`${stage}.blobs`, cidString(link)), content: () => objects.readBlob(link) })
   }
   const ours = new Set(previous?.files ?? [])
   for (const file of planned) {
@@ -70,7 +70,7 @@ export async function writeCheckoutDir(
   for (const file of planned) {
     const target = insideRoot(root, file.name)
     await ensureRealDirectories(root, path.dirname(target))
-    await writeAtomically(target, await file.bytes())
+    await writeAtomically(target, file.content())
     written.push(file.name)
     onProgress?.(written.length, planned.length)
   }
@@ -78,7 +78,7 @@ export async function writeCheckoutDir(
   for (const stale of previous?.files ?? []) {
     if (!keep.has(stale)) await rm(insideRoot(root, stale), { force: true })
   }
-  await writeAtomically(path.join(root, CHECKOUT_MANIFEST), new TextEncoder().encode(JSON.stringify({ checkpoint: cidString(checkpoint), files: written }, null, 2) + '\n'))
+  await writeAtomically(path.join(root, CHECKOUT_MANIFEST), [new TextEncoder().encode(JSON.stringify({ checkpoint: cidString(checkpoint), files: written }, null, 2) + '\n')])
   return written
 }
 
@@ -112,15 +112,21 @@ async function exists(target: string): Promise<boolean> {
   return (await lstat(target).catch(() => undefined)) !== undefined
 }
 
-async function writeAtomically(target: string, bytes: Uint8Array): Promise<void> {
+/** Writes under a temporary name, fsyncs, then renames: the final name never holds a partial file. */
+async function writeAtomically(target: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
   const temp = `${target}.ckpt-tmp-${randomBytes(6).toString('hex')}`
   const handle = await open(temp, 'wx')
   try {
-    await handle.writeFile(bytes)
+    for await (const piece of content) {
+      for (let done = 0; done < piece.length; ) done += (await handle.write(piece, done, piece.length - done)).bytesWritten
+    }
     await handle.sync()
-  } finally {
+  } catch (err) {
     await handle.close()
+    await rm(temp, { force: true })
+    throw err
   }
+  await handle.close()
   await rename(temp, target)
 }
 

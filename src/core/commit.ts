@@ -1,5 +1,5 @@
 import { CkptError, isCkptError } from '../errors.js'
-import { CID, RAW_CODE, cidString } from '../model/cid.js'
+import { CID, RAW_CODE, cidString, objectKey } from '../model/cid.js'
 import { encodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
 import { buildTree } from '../model/tree.js'
 import { toStoredNode, type JsonValue } from '../model/value.js'
@@ -28,6 +28,10 @@ export function outputIdOf(value: unknown, label = 'value'): string {
  * (so its digest is the file's BLAKE3); anything else a dag-json node with bytes split out.
  */
 export function prepareOutput(value: unknown, label: string): PreparedOutput {
+  if (value instanceof StreamedBlob) return { cid: value.cid, blocks: [], isTree: false }
+  if (isByteStream(value)) {
+    throw new CkptError('INVALID_OUTPUT', `${label}: a stream's id is known only once it is stored; use commit or putBlobStream`)
+  }
   if (value instanceof Uint8Array) {
     const block = makeBlock(RAW_CODE, value)
     return { cid: block.cid, blocks: [block], isTree: false }
@@ -41,6 +45,47 @@ export function prepareOutput(value: unknown, label: string): PreparedOutput {
   const block = nodeBlock(node)
   return { cid: block.cid, blocks: [...blobs.map((b) => ({ cid: b.cid, bytes: b.bytes })), block], isTree: false }
 }
+
+/** A byte-stream output already stored as a blob while the commit was prepared. */
+class StreamedBlob {
+  constructor(readonly cid: CID) {}
+}
+
+/** Whether a commit output is a stream of bytes (a Readable or any async iterable), not a value. */
+function isByteStream(value: unknown): value is AsyncIterable<Uint8Array | string> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' &&
+    Object.getPrototypeOf(value) !== Object.prototype
+  )
+}
+
+/**
+ * Stores the outputs given as streams and returns options naming them by id instead. Everything
+ * else is validated first, so bad input is refused before a stream is read.
+ */
+async function storeStreamedOutputs(ctx: StoreContext, options: CommitOptions): Promise<CommitOptions> {
+  const single = options.output !== undefined && isByteStream(options.output) ? options.output : undefined
+  const many = Object.entries(options.outputs ?? {}).filter(([, value]) => isByteStream(value)) as Array<[string, AsyncIterable<Uint8Array | string>]>
+  if (!single && many.length === 0) return options
+  const placeholder = new StreamedBlob(EMPTY_BLOB)
+  prepareCommit(withOutputs(options, single && placeholder, new Map(many.map(([name]) => [name, placeholder]))))
+  const stored = new Map<string, StreamedBlob>()
+  for (const [name, stream] of many) stored.set(name, new StreamedBlob(await ctx.objects.putBlobStream(stream)))
+  const output = single && new StreamedBlob(await ctx.objects.putBlobStream(single))
+  return withOutputs(options, output, stored)
+}
+
+function withOutputs(options: CommitOptions, output: StreamedBlob | undefined, outputs: Map<string, StreamedBlob>): CommitOptions {
+  return {
+    ...options,
+    ...(output && { output }),
+    ...(options.outputs && { outputs: { ...options.outputs, ...Object.fromEntries(outputs) } }),
+  }
+}
+
+const EMPTY_BLOB = makeBlock(RAW_CODE, new Uint8Array(0)).cid
 
 interface PreparedCommit {
   readonly targetRef: string | undefined
@@ -95,7 +140,8 @@ function commitTime(options: CommitOptions, ctx: StoreContext): number {
 }
 
 /** Records a new checkpoint and moves its timeline by compare-and-swap (objects are written first). */
-export async function commit(ctx: StoreContext, options: CommitOptions): Promise<Checkpoint> {
+export async function commit(ctx: StoreContext, given: CommitOptions): Promise<Checkpoint> {
+  const options = await storeStreamedOutputs(ctx, given)
   const prepared = prepareCommit(options)
   const time = commitTime(options, ctx)
   const targetRef = await commitTarget(ctx, options.timeline)
@@ -104,7 +150,8 @@ export async function commit(ctx: StoreContext, options: CommitOptions): Promise
   const retries = explicitParents === undefined && expectedHead === undefined ? Math.max(0, options.retry ?? 0) : 0
 
   await copiedOutputs(ctx, options, prepared.outputs)
-  const outputBlocks = [...prepared.outputs.values()].flatMap((o) => o.blocks)
+  // Chunking and existence checks happen once, not once per retry.
+  const outputEntries = await ctx.objects.entriesToWrite([...prepared.outputs.values()].flatMap((o) => o.blocks))
   for (let attempt = 0; ; attempt++) {
     const currentRaw = (await ctx.refs.read(targetRef)) ?? null
     const current = currentRaw === null ? null : ctx.refs.parseValue(targetRef, currentRaw)
@@ -113,7 +160,7 @@ export async function commit(ctx: StoreContext, options: CommitOptions): Promise
     const { cid, bytes } = encodeCheckpoint(node)
     const expected = expectedHead === undefined ? currentRaw : expectedHead === null ? null : cidString(expectedHead)
     // The objects travel with the ref move: never a ref to an object that is not stored.
-    const objects = await ctx.objects.entriesToWrite([...outputBlocks, { cid, bytes }])
+    const objects = [...outputEntries, { key: objectKey(cid), value: bytes }]
     try {
       const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? cidString(cid) : m.value }))
       await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }, ...indexMoves], reflogReason(node, parents.length === 0), objects)

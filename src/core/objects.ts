@@ -1,8 +1,11 @@
-import { CkptError } from '../errors.js'
+import { CkptError, isCkptError } from '../errors.js'
 import type { ObjectEntry, ObjectStore } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, type Codec } from '../model/cid.js'
-import { blake3 } from '../model/hash.js'
+import { blake3, createBlake3 } from '../model/hash.js'
+import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
+import { cutPoints } from '../model/chunker.js'
 import { decodeNode, encodeNode } from '../model/value.js'
+import { checkRange, readBlobRange, writeBlobStream, type ByteRange } from './blob-stream.js'
 
 /** A block ready to store: its CID and exact bytes. */
 export interface Block {
@@ -39,35 +42,123 @@ export class ObjectDb {
     if (entries.length > 0) await this.store.putMany(entries)
   }
 
-  /** The entries to send for `blocks`: each once, minus large ones already stored. */
+  /**
+   * The entries to send for `blocks`: each once, minus large ones already stored. A blob over
+   * CHUNK_THRESHOLD becomes its chunks and manifest, minus chunks already stored, so storing a
+   * slightly edited copy of a large blob writes only the chunks around the edit.
+   */
   async entriesToWrite(blocks: readonly Block[]): Promise<ObjectEntry[]> {
     const unique = [...new Map(blocks.map((b) => [b.cid.toString(), b])).values()]
-    const large = unique.filter((b) => b.bytes.length >= SKIP_CHECK_BELOW)
+    const toChunk = unique.filter(isChunkedBlob)
+    const manifests = toChunk.length === 0 ? [] : await this.store.has(toChunk.map((b) => manifestKey(b.cid)))
+    const entries: ObjectEntry[] = []
+    const plain: Block[] = unique.filter((b) => !isChunkedBlob(b))
+    for (const [i, blob] of toChunk.entries()) {
+      if (manifests[i]) continue
+      const chunks = chunkBlocks(blob.bytes)
+      plain.push(...chunks)
+      entries.push(manifestEntry(blob.cid, chunks.map((c) => ({ cid: c.cid, size: c.bytes.length }))))
+    }
+    const large = plain.filter((b) => b.bytes.length >= SKIP_CHECK_BELOW)
     const present = large.length === 0 ? [] : await this.store.has(large.map((b) => objectKey(b.cid)))
     const stored = new Set(large.filter((_, i) => present[i]))
-    return unique.filter((b) => !stored.has(b)).map((b) => ({ key: objectKey(b.cid), value: b.bytes }))
+    const seen = new Set<string>()
+    for (const b of plain) {
+      const id = b.cid.toString()
+      if (stored.has(b) || seen.has(id)) continue
+      seen.add(id)
+      entries.push({ key: objectKey(b.cid), value: b.bytes })
+    }
+    // Chunks before their manifest, so a reader that finds the manifest finds every chunk.
+    return entries.sort((x, y) => Number(isManifestKey(x.key)) - Number(isManifestKey(y.key)))
+  }
+
+  /** Stores a stream as one blob in bounded memory; returns its id (the raw CID of the whole content). */
+  putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<CID> {
+    return writeBlobStream(source, {
+      putChunks: (chunks) => this.putBlocks(chunks),
+      putManifest: (blob, chunks) => this.store.putMany([manifestEntry(blob, chunks)]),
+    })
   }
 
   async has(cid: CID): Promise<boolean> {
-    const [present] = await this.store.has([objectKey(cid)])
-    return present === true
+    const keys = cid.code === RAW_CODE ? [objectKey(cid), manifestKey(cid)] : [objectKey(cid)]
+    return (await this.store.has(keys)).some(Boolean)
+  }
+
+  /** The manifest of a chunked blob, or undefined when `cid` is stored as one block (or not at all). */
+  async manifest(cid: CID): Promise<ChunkManifest | undefined> {
+    if (cid.code !== RAW_CODE) return undefined
+    const bytes = await this.store.get(manifestKey(cid))
+    return bytes === undefined ? undefined : decodeManifest(cid, bytes)
+  }
+
+  /** A blob's size in bytes, read from its manifest when it is chunked. */
+  async blobSize(cid: CID): Promise<number> {
+    return (await this.manifest(cid))?.size ?? (await this.getBytes(cid)).length
+  }
+
+  /**
+   * A blob's verified bytes, piece by piece, optionally only `range`: a chunked blob reads just
+   * the chunks the range touches, so memory stays bounded whatever the blob's size.
+   */
+  async *readBlob(cid: CID, range: ByteRange = {}): AsyncIterable<Uint8Array> {
+    const manifest = await this.manifest(cid)
+    if (!manifest) {
+      const bytes = await this.getBytes(cid)
+      const { offset, end } = checkRange(range, bytes.length)
+      yield bytes.subarray(offset, end)
+      return
+    }
+    yield* readBlobRange(manifest, range, (chunk) => this.#getBlock(chunk))
+  }
+
+  /**
+   * Checks that a blob is present and intact without holding it in memory: every chunk re-hashes
+   * to its id and the whole content to the blob's. With `rehash` false, only that each piece exists.
+   * Throws NOT_FOUND or CORRUPT_OBJECT naming the blob and, for chunked blobs, the chunk.
+   */
+  async checkBlob(cid: CID, rehash: boolean): Promise<void> {
+    const manifest = await this.manifest(cid)
+    if (!manifest) {
+      if (!rehash && (await this.store.has([objectKey(cid)]))[0]) return
+      await this.getBytes(cid)
+      return
+    }
+    if (!rehash) {
+      const present = await this.store.has(manifest.chunks.map((c) => objectKey(c.cid)))
+      const missing = present.indexOf(false)
+      if (missing >= 0) throw missingChunk(cid, manifest.chunks[missing]!.cid)
+      return
+    }
+    const whole = createBlake3()
+    const pieces = readBlobRange(manifest, {}, (chunk) => this.#getBlock(chunk).catch((err: unknown) => {
+      throw isCkptError(err, 'NOT_FOUND') ? missingChunk(cid, chunk) : err
+    }))
+    for await (const piece of pieces) whole.update(piece)
+    if (!equalBytes(whole.digest(), cid.multihash.digest)) {
+      throw new CkptError('CORRUPT_OBJECT', `blob ${cidString(cid)} is corrupt: its chunks put together hash to a different id`, { details: { id: cidString(cid) } })
+    }
   }
 
   /** The verified bytes of `cid`; NOT_FOUND when absent, CORRUPT_OBJECT when they do not hash to it. */
   async getBytes(cid: CID): Promise<Uint8Array> {
     const stored = await this.store.get(objectKey(cid))
     if (stored === undefined) {
+      const manifest = await this.manifest(cid)
+      if (manifest) return joinPieces(readBlobRange(manifest, {}, (chunk) => this.#getBlock(chunk)), manifest.size)
       throw new CkptError('NOT_FOUND', `object ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
     }
-    // A plain Uint8Array view, whatever subclass (Buffer) the backend hands back.
-    const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength)
-    const digest = blake3(bytes)
-    if (!equalBytes(digest, cid.multihash.digest)) {
-      throw new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} is corrupt: its bytes hash to a different id`, {
-        details: { id: cidString(cid) },
-      })
+    return verified(cid, stored)
+  }
+
+  /** One stored block, verified; never a chunked blob. */
+  async #getBlock(cid: CID): Promise<Uint8Array> {
+    const stored = await this.store.get(objectKey(cid))
+    if (stored === undefined) {
+      throw new CkptError('NOT_FOUND', `chunk ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
     }
-    return bytes
+    return verified(cid, stored)
   }
 
   /** The decoded dag-json node `cid` names, verified. */
@@ -83,9 +174,10 @@ export class ObjectDb {
     }
   }
 
-  /** Every stored object id within the given codec (or all), in key order. */
+  /** Every stored object id within the given codec (or all), in key order. Chunked blobs are listed as their chunks. */
   async *list(codec?: Codec): AsyncIterable<CID> {
     for await (const key of this.store.keys()) {
+      if (isManifestKey(key)) continue
       const cid = cidFromKey(key)
       if (codec === undefined || cid.code === codec) yield cid
     }
@@ -95,6 +187,50 @@ export class ObjectDb {
   async *listRange(range: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<CID> {
     for await (const key of this.store.keys(range)) yield cidFromKey(key)
   }
+}
+
+/** `stored` as a plain Uint8Array, after checking that it hashes to `cid`. */
+function verified(cid: CID, stored: Uint8Array): Uint8Array {
+  // A plain Uint8Array view, whatever subclass (Buffer) the backend hands back.
+  const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength)
+  if (!equalBytes(blake3(bytes), cid.multihash.digest)) {
+    throw new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} is corrupt: its bytes hash to a different id`, {
+      details: { id: cidString(cid) },
+    })
+  }
+  return bytes
+}
+
+function missingChunk(blob: CID, chunk: CID): CkptError {
+  return new CkptError('NOT_FOUND', `chunk ${cidString(chunk)} of blob ${cidString(blob)} is missing`, { details: { id: cidString(blob), chunk: cidString(chunk) } })
+}
+
+function isChunkedBlob(block: Block): boolean {
+  return block.cid.code === RAW_CODE && block.bytes.length > CHUNK_THRESHOLD
+}
+
+function chunkBlocks(bytes: Uint8Array): Block[] {
+  let start = 0
+  return cutPoints(bytes).map((end) => {
+    const block = makeBlock(RAW_CODE, bytes.subarray(start, end))
+    start = end
+    return block
+  })
+}
+
+function manifestEntry(blob: CID, chunks: readonly ChunkRef[]): ObjectEntry {
+  const size = chunks.reduce((sum, c) => sum + c.size, 0)
+  return { key: manifestKey(blob), value: encodeManifest({ blob, size, chunks }) }
+}
+
+async function joinPieces(pieces: AsyncIterable<Uint8Array>, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size)
+  let at = 0
+  for await (const piece of pieces) {
+    out.set(piece, at)
+    at += piece.length
+  }
+  return out
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -14,6 +14,7 @@ const FORMAT_REF = `${META_PREFIX}format`
 /** The file that marks a directory as a ckpt store. */
 export const STORE_MARKER = 'ckpt-store.json'
 const DB_FOLDER = 'db'
+const PACK_FOLDER = 'packs'
 const DEFAULT_TIMELINE = 'main'
 
 interface Marker {
@@ -31,7 +32,7 @@ export async function initStore(dir: string, options: StoreOptions = {}): Promis
     throw new CkptError('STORE_EXISTS', `${root} already holds a ckpt store`, { details: { path: root } })
   }
   await mkdir(root, { recursive: true })
-  const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: true, ...durability(options) })
+  const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: true, packDir: path.join(root, PACK_FOLDER), ...durability(options) })
   try {
     await initBackend(backend, options, { resumeCrashedInit: true })
     // The marker goes last: a crash before it leaves no half-made store that opens.
@@ -55,7 +56,7 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
       details: { path: root, format: marker.format },
     })
   }
-  const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: false, ...durability(options) })
+  const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: false, packDir: path.join(root, PACK_FOLDER), ...durability(options) })
   return openOn(backend, options)
 }
 

@@ -2,8 +2,7 @@ import os from 'node:os'
 import { Readable } from 'node:stream'
 import { CkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidString } from '../model/cid.js'
-import { createBlake3 } from '../model/hash.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidString } from '../model/cid.js'
 import { parsePointer, selectPointer } from '../model/pointer.js'
 import { readTree, treeSummary } from '../model/tree.js'
 import { defineOwn, restoreBytes } from '../model/value.js'
@@ -18,6 +17,7 @@ import { StoreIndex } from './index-refs.js'
 import { walkLog } from './log.js'
 import { fsck, repair } from '../maintenance/fsck.js'
 import { ObjectDb, makeBlock } from './objects.js'
+import type { ByteRange } from './blob-stream.js'
 import type {
   Checkpoint,
   CheckoutOptions,
@@ -70,7 +70,11 @@ export class Store {
     return this.#backend.description
   }
 
-  /** Stores bytes as a blob; returns its id (a raw CID whose digest is the bytes' BLAKE3). */
+  /**
+   * Stores bytes as a blob; returns its id (a raw CID whose digest is the bytes' BLAKE3). Blobs over
+   * 1 MiB are stored as content-defined chunks, so a slightly edited copy costs only the chunks
+   * around the edit; the id is the same however the blob is stored.
+   */
   async putBlob(bytes: Uint8Array): Promise<string> {
     this.#open()
     if (!(bytes instanceof Uint8Array)) throw new CkptError('INVALID_ARGUMENT', 'putBlob takes a Uint8Array')
@@ -79,35 +83,36 @@ export class Store {
     return cidString(block.cid)
   }
 
-  /** Stores a stream of bytes as one blob. The blob is held in memory until chunked storage lands (large-outputs issue). */
-  async putBlobStream(source: AsyncIterable<Uint8Array>): Promise<string> {
+  /** Stores a stream of bytes (e.g. `fs.createReadStream(file)`) as one blob, in bounded memory; returns its id. */
+  async putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<string> {
     this.#open()
-    const hash = createBlake3()
-    const pieces: Uint8Array[] = []
-    for await (const piece of source) {
-      const bytes = typeof piece === 'string' ? new TextEncoder().encode(piece) : piece
-      hash.update(bytes)
-      pieces.push(bytes)
-    }
-    const bytes = new Uint8Array(Buffer.concat(pieces))
-    const cid = cidFromDigest(RAW_CODE, hash.digest())
-    await this.#ctx.objects.putBlocks([{ cid, bytes }])
-    return cidString(cid)
+    return cidString(await this.#ctx.objects.putBlobStream(source))
   }
 
-  /** The verified bytes of a blob (an id, or `rev:stage` of a bytes output). */
-  async getBlob(idOrRevision: string): Promise<Uint8Array> {
+  /** The verified bytes of a blob (an id, or `rev:stage` of a bytes output), or of `range` of it. */
+  async getBlob(idOrRevision: string, range?: ByteRange): Promise<Uint8Array> {
+    const cid = await this.#blobId(idOrRevision)
+    if (range === undefined) return this.#ctx.objects.getBytes(cid)
+    const pieces: Uint8Array[] = []
+    for await (const piece of this.#ctx.objects.readBlob(cid, range)) pieces.push(piece)
+    return pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
+  }
+
+  /**
+   * A blob (or `range` of it) as a readable stream of verified pieces. Memory stays bounded
+   * whatever the blob's size, and a range reads only the chunks it touches.
+   */
+  getBlobStream(idOrRevision: string, range?: ByteRange): Readable {
+    return Readable.from((async function* (store: Store) {
+      yield* store.#ctx.objects.readBlob(await store.#blobId(idOrRevision), range)
+    })(this), { objectMode: false })
+  }
+
+  async #blobId(idOrRevision: string): Promise<CID> {
     this.#open()
     const { id: cid } = await this.#ctx.resolveWholeOutput(idOrRevision)
     if (cid.code !== RAW_CODE) throw new CkptError('INVALID_ARGUMENT', `${idOrRevision} is a JSON output, not bytes; use getOutput`)
-    return this.#ctx.objects.getBytes(cid)
-  }
-
-  /** A blob as a readable stream. */
-  getBlobStream(idOrRevision: string): Readable {
-    return Readable.from((async function* (store: Store) {
-      yield await store.getBlob(idOrRevision)
-    })(this))
+    return cid
   }
 
   /** Stores an output value (JSON, bytes, or JSON with bytes inside) without committing it; returns its id. */
@@ -148,6 +153,7 @@ export class Store {
   async outputInfo(idOrRevision: string): Promise<OutputInfo> {
     this.#open()
     const { id, kind } = await this.#ctx.resolveWholeOutput(idOrRevision)
+    if (kind === 'bytes') return { id: cidString(id), kind, size: await this.#ctx.objects.blobSize(id) }
     if (kind !== 'tree') return { id: cidString(id), kind, size: (await this.#ctx.objects.getBytes(id)).length }
     const summary = treeSummary(await this.#ctx.objects.getNode(id))
     return { id: cidString(id), kind, size: summary?.size ?? 0, files: summary?.files ?? 0 }

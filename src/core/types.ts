@@ -37,7 +37,11 @@ export interface CommitOptions {
   readonly timeline?: string
   /** The stage that produced this checkpoint. With `output`, its new output. */
   readonly stage?: string
-  /** The output of `stage`: any JSON value, bytes (`Uint8Array`), JSON with bytes inside, or a {@link Directory}. */
+  /**
+   * The output of `stage`: any JSON value, bytes (`Uint8Array`), JSON with bytes inside, a
+   * {@link Directory}, or a stream of bytes (e.g. `fs.createReadStream(file)`), which is stored
+   * as it is read, in bounded memory.
+   */
   readonly output?: unknown
   /** Several stage outputs recorded at once (stage name → output). */
   readonly outputs?: Readonly<Record<string, unknown>>

@@ -49,10 +49,13 @@ async function diffStage(
     return { stage, status: 'changed', ...ids, kind, changes: await diffTrees(ctx, a, b) }
   }
   if (kind === 'bytes') {
-    const [x, y] = await Promise.all([ctx.objects.getBytes(a), ctx.objects.getBytes(b)])
-    const [textX, textY] = paths && x.length + y.length <= MAX_TEXT_DIFF_BYTES ? [asText(x), asText(y)] : []
+    // Sizes come from chunk manifests; bytes are read only when small enough to diff as text.
+    const [sizeA, sizeB] = await Promise.all([ctx.objects.blobSize(a), ctx.objects.blobSize(b)])
+    const small = paths && sizeA + sizeB <= MAX_TEXT_DIFF_BYTES
+    const [x, y] = small ? await Promise.all([ctx.objects.getBytes(a), ctx.objects.getBytes(b)]) : []
+    const [textX, textY] = x && y ? [asText(x), asText(y)] : []
     const hunks = textX !== undefined && textY !== undefined ? diffLines(textX, textY) : undefined
-    return { stage, status: 'changed', ...ids, kind, size: { from: x.length, to: y.length }, ...(hunks && { hunks }) }
+    return { stage, status: 'changed', ...ids, kind, size: { from: sizeA, to: sizeB }, ...(hunks && { hunks }) }
   }
   if (kind === 'mixed' || !paths) return { stage, status: 'changed', ...ids, kind }
   const [x, y] = await Promise.all([ctx.objects.getNode(a), ctx.objects.getNode(b)])

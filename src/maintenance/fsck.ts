@@ -85,11 +85,7 @@ async function walk(ctx: StoreContext, queue: Visit[], seen: Set<string>, option
     objectsChecked++
     options.onProgress?.(objectsChecked, objectsChecked + queue.length)
     if (cid.code === RAW_CODE) {
-      if (options.quick) {
-        if (!(await ctx.objects.has(cid))) problem(id, 'missing', `object ${id} is missing`, via)
-      } else {
-        await ctx.objects.getBytes(cid).catch((err: unknown) => reportReadError(err, id, via, problem))
-      }
+      await ctx.objects.checkBlob(cid, !options.quick).catch((err: unknown) => reportReadError(err, id, via, problem))
       continue
     }
     if (cid.code !== DAG_JSON_CODE) continue
@@ -164,7 +160,7 @@ export async function repair(ctx: StoreContext): Promise<RepairResult> {
 }
 
 function reportReadError(err: unknown, id: string, via: string, problem: Report): undefined {
-  if (isCkptError(err, 'NOT_FOUND')) problem(id, 'missing', `object ${id} is missing`, via)
+  if (isCkptError(err, 'NOT_FOUND')) problem(id, 'missing', err.details?.chunk === undefined ? `object ${id} is missing` : err.message, via)
   else if (isCkptError(err, 'CORRUPT_OBJECT')) problem(id, 'corrupt', (err as Error).message, via)
   else throw err
   return undefined

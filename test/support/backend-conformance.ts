@@ -58,6 +58,23 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       expect(await collect(b.objects.keys({ gte: bytes(0x81) }))).toEqual([[0xff, 1]])
     }))
 
+    it('lists, finds and reads small and large values alike, in one key order', withBackend(async (b) => {
+      const large = (seed: number) => new Uint8Array(300 * 1024).map((_, i) => (i * seed) & 0xff)
+      await b.objects.putMany([
+        { key: bytes(3), value: large(3) },
+        { key: bytes(1), value: bytes(1) },
+        { key: bytes(4), value: bytes(4) },
+        { key: bytes(2), value: large(5) },
+      ])
+      await b.refs.updateRefs([{ name: 'timelines/big', expected: null, value: 'x', log: log('big') }], [{ key: bytes(5), value: large(7) }])
+      expect(await collect(b.objects.keys())).toEqual([[1], [2], [3], [4], [5]])
+      expect(await collect(b.objects.keys({ gte: bytes(2), lt: bytes(4) }))).toEqual([[2], [3]])
+      expect(await b.objects.has([bytes(5), bytes(6), bytes(2), bytes(1)])).toEqual([true, false, true, true])
+      for (const [key, seed] of [[2, 5], [3, 3], [5, 7]] as const) {
+        expect(Buffer.compare(Buffer.from((await b.objects.get(bytes(key))) as Uint8Array), Buffer.from(large(seed)))).toBe(0)
+      }
+    }))
+
     it('lists more keys than one page', withBackend(async (b) => {
       const keys = Array.from({ length: 2500 }, (_, i) => bytes(i >> 8, i & 0xff))
       await b.objects.putMany(keys.map((key) => ({ key, value: bytes(1) })))

@@ -1,24 +1,28 @@
 import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
-import { concatBytes } from '../bytes.js'
+import { compareBytes, concatBytes } from '../bytes.js'
 import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
+import { PACK_THRESHOLD, Packs, decodeLocation, encodeLocation } from './packs.js'
 
 /** How far a write must get before its call returns. */
 export type Durability = 'process' | 'fsync'
 
 /*
  * Key layout in the one LevelDB (docs/backends.md):
- *   'o' + object key           → object bytes
+ *   'o' + object key           → object bytes (values under PACK_THRESHOLD)
+ *   'p' + object key           → where a larger value lives in a pack file (packs.ts)
  *   'r' + ref name (UTF-8)      → ref value (UTF-8)
  *   'L' + ref name              → last reflog sequence number (8 bytes, big-endian)
  *   'l' + ref name + 0x00 + seq → reflog entry (JSON)
  */
 const OBJECT = 0x6f
+const PACKED = 0x70
 const REF = 0x72
 const LOG_HEAD = 0x4c
 const LOG = 0x6c
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
+type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
@@ -46,10 +50,13 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
 }
 
 /** Opens the LevelDB at `location` for this process alone. Throws the database's own error when it is locked. */
-export async function openLocalLevel(location: string, options: { durability: Durability; createIfMissing: boolean }): Promise<LocalLevelBackend> {
+export async function openLocalLevel(
+  location: string,
+  options: { durability: Durability; createIfMissing: boolean; packDir: string },
+): Promise<LocalLevelBackend> {
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open({ createIfMissing: options.createIfMissing, errorIfExists: false })
-  return new LocalLevelBackend(db, options.durability)
+  return new LocalLevelBackend(db, options.durability, new Packs(options.packDir, options.durability === 'fsync'))
 }
 
 /** The LevelDB backend as seen by the process that holds the database open. */
@@ -61,14 +68,17 @@ export class LocalLevelBackend implements Backend {
   constructor(
     private readonly db: Db,
     durability: Durability,
+    private readonly packs: Packs,
   ) {
     this.description = `level:${db.location}`
     const sync = durability === 'fsync'
-    this.objects = new LevelObjects(db, sync)
-    this.refs = new LevelRefs(db, sync)
+    const objects = new LevelObjects(db, sync, packs)
+    this.objects = objects
+    this.refs = new LevelRefs(db, sync, (entries) => objects.objectOps(entries))
   }
 
   async close(): Promise<void> {
+    await this.packs.close()
     await this.db.close()
   }
 }
@@ -77,26 +87,63 @@ class LevelObjects implements ObjectStore {
   constructor(
     private readonly db: Db,
     private readonly sync: boolean,
+    private readonly packs: Packs,
   ) {}
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     // getSync skips a thread-pool round trip; LevelDB serves most reads from its caches.
-    return wrapIo(async () => this.db.getSync(prefixed(OBJECT, key)))
+    const inline = await wrapIo(async () => this.db.getSync(prefixed(OBJECT, key)))
+    if (inline !== undefined) return inline
+    const location = await wrapIo(async () => this.db.getSync(prefixed(PACKED, key)))
+    return location === undefined ? undefined : this.packs.read(decodeLocation(location))
   }
 
   async has(keys: readonly Uint8Array[]): Promise<boolean[]> {
-    return wrapIo(() => this.db.hasMany(keys.map((key) => prefixed(OBJECT, key))))
+    const inline = await wrapIo(() => this.db.hasMany(keys.map((key) => prefixed(OBJECT, key))))
+    const missing = keys.filter((_, i) => !inline[i])
+    if (missing.length === 0) return inline
+    const packed = await wrapIo(() => this.db.hasMany(missing.map((key) => prefixed(PACKED, key))))
+    let next = 0
+    return inline.map((found) => found || packed[next++] === true)
   }
 
   async putMany(entries: readonly ObjectEntry[]): Promise<void> {
     if (entries.length === 0) return
-    const ops = entries.map(({ key, value }) => ({ type: 'put' as const, key: prefixed(OBJECT, key), value }))
+    const ops = await this.objectOps(entries)
     await wrapIo(() => this.db.batch(ops, { sync: this.sync }))
   }
 
+  /** The batch operations that store `entries`: large values are appended to a pack first. */
+  async objectOps(entries: readonly ObjectEntry[]): Promise<BatchOp[]> {
+    const large = entries.filter((e) => e.value.length >= PACK_THRESHOLD)
+    const locations = large.length === 0 ? [] : await this.packs.append(large)
+    const ops: BatchOp[] = entries.filter((e) => e.value.length < PACK_THRESHOLD).map(({ key, value }) => ({ type: 'put', key: prefixed(OBJECT, key), value }))
+    large.forEach(({ key }, i) => ops.push({ type: 'put', key: prefixed(PACKED, key), value: encodeLocation(locations[i]!) }))
+    return ops
+  }
+
+  /** Keys from both the inline and the packed ranges, merged into one ascending sequence. */
   async *keys(range: KeyRange = {}): AsyncIterable<Uint8Array> {
-    const gte = range.gte ? prefixed(OBJECT, range.gte) : Uint8Array.of(OBJECT)
-    const lt = range.lt ? prefixed(OBJECT, range.lt) : Uint8Array.of(OBJECT + 1)
+    const inline = this.#keysUnder(OBJECT, range)[Symbol.asyncIterator]()
+    const packed = this.#keysUnder(PACKED, range)[Symbol.asyncIterator]()
+    let a = await inline.next()
+    let b = await packed.next()
+    while (!a.done || !b.done) {
+      const order = a.done ? 1 : b.done ? -1 : compareBytes(a.value, b.value)
+      if (order <= 0) {
+        yield (a as IteratorYieldResult<Uint8Array>).value
+        if (order === 0) b = await packed.next()
+        a = await inline.next()
+      } else {
+        yield b.value as Uint8Array
+        b = await packed.next()
+      }
+    }
+  }
+
+  async *#keysUnder(tag: number, range: KeyRange): AsyncIterable<Uint8Array> {
+    const gte = range.gte ? prefixed(tag, range.gte) : Uint8Array.of(tag)
+    const lt = range.lt ? prefixed(tag, range.lt) : Uint8Array.of(tag + 1)
     for await (const key of this.db.keys({ gte, lt })) yield key.subarray(1)
   }
 }
@@ -108,6 +155,7 @@ class LevelRefs implements RefStore {
   constructor(
     private readonly db: Db,
     private readonly sync: boolean,
+    private readonly objectOps: (entries: readonly ObjectEntry[]) => Promise<BatchOp[]>,
   ) {}
 
   async readRef(name: string): Promise<string | undefined> {
@@ -140,11 +188,7 @@ class LevelRefs implements RefStore {
     const heads = await wrapIo(async () => updates.map((u) => this.db.getSync(logHeadKey(u.name))))
     const nextSeq = new Map<string, number>()
     // Objects and ref moves in one LevelDB batch: both are durable together, or neither.
-    const ops: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }> = objects.map(({ key, value }) => ({
-      type: 'put' as const,
-      key: prefixed(OBJECT, key),
-      value,
-    }))
+    const ops = await this.objectOps(objects)
     for (const [i, update] of updates.entries()) {
       const head = heads[i]
       const seq = nextSeq.get(update.name) ?? (head === undefined ? 0 : Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0)) + 1)

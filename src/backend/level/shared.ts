@@ -21,6 +21,8 @@ export interface LevelBackendOptions {
   readonly createIfMissing?: boolean
   /** How long to keep trying to reach the store while a leader starts or fails over. */
   readonly attachTimeoutMs?: number
+  /** Where pack files (large values) live. Default: beside the database, `<location>.packs`. */
+  readonly packDir?: string
 }
 
 type Role = { kind: 'leader'; backend: Backend; endpoint: LeaderEndpoint } | { kind: 'follower'; backend: Backend }
@@ -46,7 +48,7 @@ class SharedLevelBackend implements Backend {
   constructor(location: string, options: LevelBackendOptions) {
     this.#location = location
     this.description = `level:${location}`
-    this.#options = { durability: 'process', createIfMissing: false, attachTimeoutMs: 20_000, ...options }
+    this.#options = { durability: 'process', createIfMissing: false, attachTimeoutMs: 20_000, packDir: `${location}.packs`, ...options }
     this.#socketPath = leaderSocketPath(location)
     const via = <T>(use: (b: Backend) => Promise<T>) => this.#withRole(use)
     this.objects = {
@@ -96,7 +98,8 @@ class SharedLevelBackend implements Backend {
   async #tryLead(): Promise<Role | undefined> {
     let local: Backend
     try {
-      local = await openLocalLevel(this.#location, { durability: this.#options.durability, createIfMissing: this.#options.createIfMissing })
+      const { durability, createIfMissing, packDir } = this.#options
+      local = await openLocalLevel(this.#location, { durability, createIfMissing, packDir })
     } catch (err) {
       if (isLockedError(err)) return undefined
       throw new CkptError('STORE_UNAVAILABLE', `cannot open the database at ${this.#location}: ${(err as Error).message}`, { cause: err })

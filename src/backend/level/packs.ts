@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { CkptError } from '../../errors.js'
+import type { ObjectEntry } from '../interface.js'
+
+/*
+ * Pack files keep bulk bytes out of LevelDB, whose compactions would rewrite every large value
+ * again and again (docs/performance.md). A pack is append-only and written by one process; LevelDB
+ * holds only where each value lives. A pack is self-describing, so its index can be checked against
+ * it, and a crash mid-append leaves only an unindexed tail that nothing refers to.
+ *
+ *   header:  "CKPTPACK" (8 bytes), format version (u32 BE)
+ *   record:  key length (u32 BE), key, value length (u32 BE), value
+ */
+
+/** Values at least this large go to a pack; smaller ones stay inline in LevelDB. */
+export const PACK_THRESHOLD = 64 * 1024
+/** A pack stops taking appends past this size, so gc can rewrite packs one at a time. */
+const PACK_ROLLOVER = 1024 * 1024 * 1024
+const MAGIC = new TextEncoder().encode('CKPTPACK')
+const HEADER_LENGTH = MAGIC.length + 4
+const PACK_VERSION = 1
+
+/** Where one value lives. */
+export interface PackLocation {
+  readonly pack: string
+  readonly offset: number
+  readonly length: number
+}
+
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder()
+
+/** The index value for a location: pack name length (u8), name, offset (u64 BE), length (u32 BE). */
+export function encodeLocation(location: PackLocation): Uint8Array {
+  const name = utf8.encode(location.pack)
+  const out = new Uint8Array(1 + name.length + 12)
+  const view = new DataView(out.buffer)
+  out[0] = name.length
+  out.set(name, 1)
+  view.setBigUint64(1 + name.length, BigInt(location.offset))
+  view.setUint32(9 + name.length, location.length)
+  return out
+}
+
+export function decodeLocation(bytes: Uint8Array): PackLocation {
+  const nameLength = bytes[0] ?? 0
+  if (bytes.length !== 1 + nameLength + 12) throw new CkptError('CORRUPT_OBJECT', 'a pack index entry is malformed')
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return {
+    pack: fromUtf8.decode(bytes.subarray(1, 1 + nameLength)),
+    offset: Number(view.getBigUint64(1 + nameLength)),
+    length: view.getUint32(9 + nameLength),
+  }
+}
+
+/** The pack files of one store directory: this process's writer, and readers for every pack. */
+export class Packs {
+  readonly #dir: string
+  readonly #sync: boolean
+  readonly #readers = new Map<string, Promise<FileHandle>>()
+  #writer: { name: string; handle: FileHandle; size: number } | undefined
+  #appending: Promise<unknown> = Promise.resolve()
+
+  constructor(dir: string, sync: boolean) {
+    this.#dir = dir
+    this.#sync = sync
+  }
+
+  get directory(): string {
+    return this.#dir
+  }
+
+  /**
+   * Appends every entry to this process's pack and returns where each value landed. When the
+   * promise resolves the bytes are written (and fsynced in fsync mode), so an index entry written
+   * after it never names bytes a crash could lose.
+   */
+  append(entries: readonly ObjectEntry[]): Promise<PackLocation[]> {
+    const run = this.#appending.then(() => this.#append(entries))
+    this.#appending = run.catch(() => undefined)
+    return run
+  }
+
+  async #append(entries: readonly ObjectEntry[]): Promise<PackLocation[]> {
+    const writer = await this.#currentWriter()
+    const buffers: Uint8Array[] = []
+    const locations: PackLocation[] = []
+    let position = writer.size
+    for (const { key, value } of entries) {
+      const head = Buffer.alloc(4 + key.length + 4)
+      head.writeUInt32BE(key.length, 0)
+      head.set(key, 4)
+      head.writeUInt32BE(value.length, 4 + key.length)
+      buffers.push(head, value)
+      locations.push({ pack: writer.name, offset: position + head.length, length: value.length })
+      position += head.length + value.length
+    }
+    try {
+      await writeAllAt(writer.handle, buffers, writer.size)
+      if (this.#sync) await writer.handle.datasync()
+    } catch (cause) {
+      // The pack's tail is now unknown; the next append starts a fresh pack.
+      this.#writer = undefined
+      await writer.handle.close().catch(() => undefined)
+      throw ioError(`cannot write pack ${writer.name}`, cause)
+    }
+    writer.size = position
+    if (writer.size >= PACK_ROLLOVER) {
+      this.#writer = undefined
+      await writer.handle.close()
+    }
+    return locations
+  }
+
+  async #currentWriter(): Promise<{ name: string; handle: FileHandle; size: number }> {
+    if (this.#writer) return this.#writer
+    mkdirSync(this.#dir, { recursive: true })
+    const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}.pack`
+    const handle = await open(path.join(this.#dir, name), 'wx').catch((cause: unknown) => {
+      throw ioError(`cannot create a pack file in ${this.#dir}`, cause)
+    })
+    const header = Buffer.alloc(HEADER_LENGTH)
+    header.set(MAGIC)
+    header.writeUInt32BE(PACK_VERSION, MAGIC.length)
+    await writeAllAt(handle, [header], 0)
+    if (this.#sync) {
+      await handle.sync()
+      syncDirectory(this.#dir)
+    }
+    this.#writer = { name, handle, size: HEADER_LENGTH }
+    return this.#writer
+  }
+
+  /** The value at `location`; CORRUPT_OBJECT when the pack is missing or shorter than its index says. */
+  async read(location: PackLocation): Promise<Uint8Array> {
+    const handle = await this.#reader(location.pack)
+    const out = new Uint8Array(location.length)
+    let done = 0
+    while (done < out.length) {
+      const { bytesRead } = await handle.read(out, done, out.length - done, location.offset + done)
+      if (bytesRead === 0) {
+        throw new CkptError('CORRUPT_OBJECT', `pack ${location.pack} is truncated: it ends before byte ${location.offset + location.length}`, {
+          details: { pack: location.pack },
+        })
+      }
+      done += bytesRead
+    }
+    return out
+  }
+
+  #reader(name: string): Promise<FileHandle> {
+    let handle = this.#readers.get(name)
+    if (!handle) {
+      if (!/^[0-9a-z]+-[0-9a-f]+\.pack$/.test(name)) return Promise.reject(new CkptError('CORRUPT_OBJECT', `a pack index entry names "${name}", which is no pack file name`))
+      handle = open(path.join(this.#dir, name), 'r').catch((cause: unknown) => {
+        this.#readers.delete(name)
+        const missing = (cause as { code?: string }).code === 'ENOENT'
+        throw new CkptError(missing ? 'CORRUPT_OBJECT' : 'IO_ERROR', missing ? `pack file ${path.join(this.#dir, name)} is missing` : `cannot open pack ${name}: ${(cause as Error).message}`, {
+          cause,
+          details: { pack: name },
+        })
+      })
+      this.#readers.set(name, handle)
+    }
+    return handle
+  }
+
+  async close(): Promise<void> {
+    await this.#appending
+    const handles = [...this.#readers.values()]
+    this.#readers.clear()
+    for (const handle of handles) await (await handle.catch(() => undefined))?.close()
+    await this.#writer?.handle.close()
+    this.#writer = undefined
+  }
+}
+
+async function writeAllAt(handle: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+  let pending = buffers
+  let at = position
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending, at)
+    at += bytesWritten
+    pending = dropWritten(pending, bytesWritten)
+  }
+}
+
+/** What is left of `buffers` after a short write of `written` bytes. */
+function dropWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
+  let left = written
+  let i = 0
+  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length
+  const rest = buffers.slice(i)
+  if (rest.length > 0 && left > 0) rest[0] = rest[0]!.subarray(left)
+  return rest
+}
+
+/** Makes a new file's directory entry durable (a file's own fsync does not cover its name). */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function ioError(message: string, cause: unknown): CkptError {
+  return new CkptError('IO_ERROR', `${message}: ${(cause as Error).message}`, { cause })
+}
