@@ -1,7 +1,7 @@
 import { CkptError } from '../errors.js'
 import { CID, RAW_CODE, cidFromDigest, cidOf } from '../model/cid.js'
 import { Chunker } from '../model/chunker.js'
-import { createBlake3 } from '../model/hash.js'
+import { WorkerHasher } from '../model/stream-hash.js'
 import { CHUNK_THRESHOLD, chunkAt, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
 import type { Block } from './objects.js'
 
@@ -22,7 +22,7 @@ const FLUSH_BYTES = 16 * 1024 * 1024
 /** ...with at most this many batches in flight, which bounds memory while hashing overlaps writing. */
 const MAX_IN_FLIGHT = 2
 /** Chunks read ahead of the consumer, so reading and verifying overlap. */
-const READ_AHEAD = 4
+const READ_AHEAD = 8
 
 /**
  * Stores a stream as one blob: content-defined chunks written as they are found, then the
@@ -30,62 +30,72 @@ const READ_AHEAD = 4
  */
 export async function writeBlobStream(source: AsyncIterable<Uint8Array | string>, sink: BlobSink): Promise<CID> {
   const chunker = new Chunker()
-  const whole = createBlake3()
+  // The whole-content hash runs on a worker thread, started only once the blob proves large.
+  let whole: WorkerHasher | undefined
   const refs: ChunkRef[] = []
   const inFlight: Promise<void>[] = []
   let held: Uint8Array[] = []
   let heldBytes = 0
-  let chunked = false
   let batch: Block[] = []
   let batchBytes = 0
 
+  // A batch's chunks go to the whole-content hasher once written: they are then handed over
+  // (transferred, not copied) to its thread. Chaining keeps them in content order.
+  let hashed: Promise<void> = Promise.resolve()
   const flush = async () => {
     if (batch.length === 0) return
-    const write = sink.putChunks(batch)
-    write.catch(() => undefined) // awaited below; this only keeps an early failure from going unhandled
-    inFlight.push(write)
+    const chunks = batch
+    const written = sink.putChunks(chunks)
+    hashed = Promise.all([hashed, written]).then(async () => {
+      for (const chunk of chunks) await whole!.update(chunk.bytes, { transfer: true })
+    })
+    hashed.catch(() => undefined) // awaited below; this only keeps an early failure from going unhandled
+    inFlight.push(hashed)
     batch = []
     batchBytes = 0
     while (inFlight.length > MAX_IN_FLIGHT) await inFlight.shift()
   }
-  const addChunk = async (bytes: Uint8Array) => {
+  // Per-chunk work stays synchronous: awaiting once per chunk, not once per piece, cost V8 half
+  // its speed on this loop (measured: 1 GiB in 3.8 s instead of 2.0 s).
+  const addChunk = (bytes: Uint8Array) => {
     const block = { cid: cidOf(RAW_CODE, bytes), bytes }
     refs.push({ cid: block.cid, size: bytes.length })
     batch.push(block)
     batchBytes += bytes.length
-    if (batchBytes >= FLUSH_BYTES) await flush()
   }
-  const accept = async (chunk: Uint8Array) => {
-    if (chunked) return addChunk(chunk)
-    held.push(chunk)
-    heldBytes += chunk.length
+  const accept = (chunks: Uint8Array[]) => {
+    if (whole) return chunks.forEach(addChunk)
+    held.push(...chunks)
+    heldBytes += chunks.reduce((sum, c) => sum + c.length, 0)
     if (heldBytes <= CHUNK_THRESHOLD) return
-    chunked = true
-    const pending = held
+    whole = new WorkerHasher()
+    held.forEach(addChunk)
     held = []
-    for (const c of pending) await addChunk(c)
   }
 
   try {
     for await (const piece of source) {
       const bytes = typeof piece === 'string' ? new TextEncoder().encode(piece) : piece
       if (!(bytes instanceof Uint8Array)) throw new CkptError('INVALID_ARGUMENT', 'a blob stream must yield Uint8Array or string pieces')
-      whole.update(bytes)
-      for (const chunk of chunker.push(bytes)) await accept(chunk)
+      accept(chunker.push(bytes))
+      if (batchBytes >= FLUSH_BYTES) await flush()
     }
     const last = chunker.finish()
-    if (last) await accept(last)
-    const blob = cidFromDigest(RAW_CODE, whole.digest())
-    if (!chunked) {
-      await sink.putChunks([{ cid: blob, bytes: new Uint8Array(Buffer.concat(held)) }])
-      return blob
+    if (last) accept([last])
+    if (!whole) {
+      const bytes = new Uint8Array(Buffer.concat(held))
+      const block = { cid: cidOf(RAW_CODE, bytes), bytes }
+      await sink.putChunks([block])
+      return block.cid
     }
     await flush()
     await Promise.all(inFlight)
+    const blob = cidFromDigest(RAW_CODE, await whole.digest())
     await sink.putManifest(blob, refs)
     return blob
   } finally {
     await Promise.allSettled(inFlight)
+    await whole?.close()
   }
 }
 

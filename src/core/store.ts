@@ -238,13 +238,16 @@ export class Store {
     this.#open()
     const cid = await this.#ctx.resolveCheckpointId(revision)
     const node = await this.#ctx.loadCheckpoint(cid)
+    if (options.to !== undefined) {
+      // Streamed to disk, never held in memory: a checkpoint may hold outputs of many GiB.
+      const written = await writeCheckoutDir(this.#ctx.objects, cid, node, options.to, options.force ?? false, options.onProgress)
+      return { checkpoint: toCheckpoint(cid, node), outputs: {}, written }
+    }
     const outputs: Record<string, StageOutput> = {}
     for (const [stage, output] of node.stages) {
       defineOwn(outputs, stage, await this.#readOutput(output, outputKind(node, stage, output)))
     }
-    const written =
-      options.to === undefined ? [] : await writeCheckoutDir(this.#ctx.objects, cid, node, options.to, options.force ?? false, options.onProgress)
-    return { checkpoint: toCheckpoint(cid, node), outputs, written }
+    return { checkpoint: toCheckpoint(cid, node), outputs, written: [] }
   }
 
   /** Where HEAD is. */

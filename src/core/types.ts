@@ -143,7 +143,10 @@ export interface CheckoutOptions {
 
 export interface CheckoutResult {
   readonly checkpoint: Checkpoint
-  /** Stage name → restored output (bytes as Uint8Array, directories as {@link Directory}). */
+  /**
+   * Stage name → restored output (bytes as Uint8Array, directories as {@link Directory}). Empty
+   * when `to` was given: the outputs were streamed to disk instead, whatever their size.
+   */
   readonly outputs: Readonly<Record<string, StageOutput>>
   /** Files written under `to`, relative to it. */
   readonly written: readonly string[]

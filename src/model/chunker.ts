@@ -171,7 +171,12 @@ export class Chunker {
 
   /** The pending bytes followed by `tail`, as a new array; empties the pending buffer. */
   #take(tail: Uint8Array): Uint8Array {
-    if (this.#pendingLength === 0) return tail.slice()
+    // A copy into a plain, unshared Uint8Array (a Buffer's slice() would be a view of the piece).
+    if (this.#pendingLength === 0) {
+      const copy = new Uint8Array(tail.length)
+      copy.set(tail)
+      return copy
+    }
     const chunk = new Uint8Array(this.#pendingLength + tail.length)
     chunk.set(this.#pending.subarray(0, this.#pendingLength))
     chunk.set(tail, this.#pendingLength)

@@ -1,4 +1,4 @@
-import * as dagJson from '@ipld/dag-json'
+import * as dagJson from './dag-json.js'
 import { CkptError } from '../errors.js'
 import { CID, RAW_CODE, cidOf } from './cid.js'
 
@@ -110,7 +110,7 @@ export function encodeNode(node: unknown): Uint8Array {
   return dagJson.encode(node)
 }
 
-/** Decodes a dag-json node; throws the library's error, which callers wrap as CORRUPT_OBJECT. */
+/** Decodes a dag-json node, accepting only its canonical form; callers wrap errors as CORRUPT_OBJECT. */
 export function decodeNode(bytes: Uint8Array): unknown {
   return dagJson.decode(bytes)
 }

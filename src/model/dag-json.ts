@@ -1,0 +1,190 @@
+/**
+ * A fast dag-json codec, byte-for-byte compatible with `@ipld/dag-json` v11 for the values ckpt
+ * stores, built on the engine's JSON.stringify / JSON.parse instead of a JS tokenizer.
+ *
+ * Encoding rules of `@ipld/dag-json` (cborg's JSON encoder) reproduced here:
+ * - map keys are sorted by JS string comparison, i.e. UTF-16 code units (not UTF-8 bytes);
+ * - strings and keys are written by JSON.stringify (cborg itself uses it);
+ * - safe integers are written by String(n) (so -0 becomes "0"); every other finite number is
+ *   written by String(n) with ".0" appended unless it already has a "." or an exponent
+ *   (2^53 → "9007199254740992.0", 1e21 → "1e+21");
+ * - CIDs become {"/":"<string form>"}, bytes {"/":{"bytes":"<base64, no padding>"}}.
+ *
+ * Decoding accepts only the canonical form: the parsed JSON is re-encoded and must reproduce the
+ * input exactly, and link and bytes strings must be the ones their values encode to. That
+ * rejects whitespace, unsorted or duplicate keys, trailing commas, alternative escapes and number
+ * spellings, padded base64, CIDv1 strings in bases other than base32, unpaired surrogates and
+ * invalid UTF-8; `@ipld/dag-json` accepts all of those (invalid UTF-8 as U+FFFD).
+ */
+import * as dagJson from '@ipld/dag-json'
+import { base64 } from 'multiformats/bases/base64'
+import { CID } from 'multiformats/cid'
+
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+export function encode(node: unknown): Uint8Array {
+  return utf8Encoder.encode(write(node))
+}
+
+export function decode(bytes: Uint8Array): unknown {
+  const text = utf8Decoder.decode(bytes)
+  const parsed: unknown = JSON.parse(text)
+  // Checked before links are revived: a link or bytes object is written the same way as the
+  // plain map it was parsed from, provided its string is canonical (revive checks that).
+  if (write(parsed) !== text) throw new Error('dag-json: input is not in canonical form')
+  try {
+    return revive(parsed)
+  } catch (err) {
+    if (err !== UNUSUAL_SLASH) throw err
+    // A "/" key outside the exact link and bytes forms: @ipld/dag-json gives it its meaning,
+    // and the links it finds inside must be canonical too.
+    const value = dagJson.decode(bytes)
+    if (write(value) !== text) throw new Error('dag-json: input is not in canonical form')
+    return value
+  }
+}
+
+function write(node: unknown): string {
+  switch (typeof node) {
+    case 'string':
+      return quote(node)
+    case 'number':
+      return writeNumber(node)
+    case 'boolean':
+      return node ? 'true' : 'false'
+    case 'object':
+      break
+    default:
+      throw new Error(`dag-json: cannot encode ${typeof node}`)
+  }
+  if (node === null) return 'null'
+  if (Array.isArray(node)) {
+    let out = '['
+    for (let i = 0; i < node.length; i++) out += (i === 0 ? '' : ',') + write(node[i])
+    return out + ']'
+  }
+  const proto: unknown = Object.getPrototypeOf(node)
+  if (proto === Object.prototype || proto === null) return writeMap(node as Record<string, unknown>)
+  if (node instanceof CID) return `{"/":${quote(node.toString())}}`
+  if (node instanceof Uint8Array) return writeBytes(node)
+  const cid = CID.asCID(node)
+  if (cid) return `{"/":${quote(cid.toString())}}`
+  // @ipld/dag-json encodes other typed arrays, DataView and ArrayBuffer as their raw bytes.
+  if (ArrayBuffer.isView(node)) return writeBytes(new Uint8Array(node.buffer, node.byteOffset, node.byteLength))
+  if (node instanceof ArrayBuffer) return writeBytes(new Uint8Array(node))
+  throw new Error(`dag-json: cannot encode an instance of ${node.constructor?.name ?? 'a class'}`)
+}
+
+function writeNumber(n: number): string {
+  if (Number.isSafeInteger(n)) return String(n)
+  if (!Number.isFinite(n)) throw new Error(`dag-json: cannot encode ${n}`)
+  const s = String(n)
+  return s.includes('.') || s.includes('e') ? s : `${s}.0`
+}
+
+function writeMap(obj: Record<string, unknown>): string {
+  const keys = sortedKeys(obj)
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    out += `${i === 0 ? '' : ','}${quote(key)}:${write(obj[key])}`
+  }
+  return out + '}'
+}
+
+/**
+ * Keys in UTF-16 code unit order (JS string comparison), which is what cborg's comparison amounts
+ * to. Insertion sort for small maps: several times faster than Array#sort there, and linear on
+ * keys already in order, as a decoded map's usually are.
+ */
+function sortedKeys(obj: object): string[] {
+  const keys = Object.keys(obj)
+  if (keys.length > 32) return keys.sort()
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string
+    let j = i - 1
+    for (; j >= 0 && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string
+    keys[j + 1] = key
+  }
+  return keys
+}
+
+function writeBytes(bytes: Uint8Array): string {
+  return `{"/":{"bytes":"${base64.baseEncode(bytes)}"}}`
+}
+
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
+
+/** JSON.stringify(s), as cborg writes strings, without the call when nothing needs escaping. */
+function quote(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`
+  // dag-json would write a lone surrogate as \udXXX; ckpt never stores one, so refuse it.
+  if (!s.isWellFormed()) throw new Error('dag-json: string with an unpaired surrogate')
+  return JSON.stringify(s)
+}
+
+const UNUSUAL_SLASH = new Error('dag-json: "/" key outside a link or bytes form')
+
+/** Turns link and bytes forms in JSON.parse output into CIDs and Uint8Arrays, in place. */
+function revive(node: unknown): unknown {
+  if (typeof node !== 'object' || node === null) return node
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) node[i] = revive(node[i])
+    return node
+  }
+  const obj = node as Record<string, unknown>
+  const keys = Object.keys(obj)
+  if (Object.hasOwn(obj, '/')) return reviveSlash(obj, keys)
+  for (const key of keys) {
+    const child = obj[key]
+    if (typeof child !== 'object' || child === null) continue
+    const revived = revive(child)
+    // defineProperty: plain assignment to a "__proto__" key would be the prototype setter.
+    if (revived !== child) Object.defineProperty(obj, key, { value: revived, enumerable: true, writable: true, configurable: true })
+  }
+  return obj
+}
+
+function reviveSlash(obj: Record<string, unknown>, keys: string[]): unknown {
+  const value = obj['/']
+  if (keys.length === 1) {
+    if (typeof value === 'string') return parseLink(value)
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const inner = value as Record<string, unknown>
+      const innerKeys = Object.keys(inner)
+      if (innerKeys.length === 1 && innerKeys[0] === 'bytes' && typeof inner.bytes === 'string') {
+        const bytes = base64.baseDecode(inner.bytes)
+        if (base64.baseEncode(bytes) !== inner.bytes) throw new Error('dag-json: bytes not in canonical base64')
+        return bytes
+      }
+    }
+  }
+  throw UNUSUAL_SLASH
+}
+
+/**
+ * Recently parsed links. Parsing is most of the cost of decoding a checkpoint (one link per stage),
+ * and consecutive checkpoints share most of theirs. CIDs are immutable values, so sharing one
+ * instance between decoded nodes is safe; ckpt never mutates a CID's bytes.
+ */
+const recentLinks = new Map<string, CID>()
+const RECENT_LINKS_MAX = 16_384
+
+function parseLink(text: string): CID {
+  const known = recentLinks.get(text)
+  if (known) return known
+  if (recentLinks.size >= RECENT_LINKS_MAX) recentLinks.clear()
+  const cid = parseNewLink(text)
+  recentLinks.set(text, cid)
+  return cid
+}
+
+function parseNewLink(text: string): CID {
+  // CID.parse, as @ipld/dag-json uses, keeps `text` as the CID's string form, so toString() is
+  // then free and returns `text`, even mixed-case or padded base32 (accepted as dag-json does).
+  // Other bases come back as base32 from toString(), which the encoder would write instead.
+  const cid = CID.parse(text)
+  if (cid.toString() !== text) throw new Error('dag-json: link not in the string form its CID encodes to')
+  return cid
+}
