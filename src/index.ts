@@ -10,6 +10,7 @@ export { Store, type Timelines, type Tags } from './core/store.js'
 export { Directory, readDirectory } from './core/directory.js'
 export { outputIdOf } from './core/commit.js'
 export type { StoreIndex } from './core/index-refs.js'
+export type { ByteRange } from './core/blob-stream.js'
 export type {
   Checkpoint,
   CheckoutOptions,
