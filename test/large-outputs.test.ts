@@ -80,6 +80,16 @@ describe('large outputs: chunked blobs', () => {
     expect(same(concat(pieces), big)).toBe(true)
   })
 
+  it('works the same in fsync durability mode, across a reopen', async () => {
+    const { store, dir } = await tempStore({ durability: 'fsync' })
+    const c = await store.commit({ stage: 'weights', output: stream(big) })
+    await store.close()
+    const reopened = await openStore(dir, { durability: 'fsync' })
+    onCleanup(() => reopened.close())
+    expect(same(await reopened.getBlob(c.stages.weights!), big)).toBe(true)
+    expect((await reopened.fsck()).ok).toBe(true)
+  })
+
   it('stores a stream at or under 1 MiB as one block with the same id', async () => {
     const { store } = await tempStore()
     const small = randomBytes(MiB, 3)

@@ -16,6 +16,11 @@ export interface ObjectEntry {
   readonly value: Uint8Array
 }
 
+export interface PutOptions {
+  /** Let durability wait for the next write made without this flag (see {@link ObjectStore.putMany}). */
+  readonly deferSync?: boolean
+}
+
 export interface ObjectStore {
   /** The value stored under `key`, or undefined when there is none. Absence is not an error. */
   get(key: Uint8Array): Promise<Uint8Array | undefined>
@@ -23,10 +28,12 @@ export interface ObjectStore {
   has(keys: readonly Uint8Array[]): Promise<boolean[]>
   /**
    * Stores every entry, all or nothing. When the promise resolves the entries are as durable as
-   * the backend's durability mode promises. Keys are content addresses, so rewriting an existing
-   * key always carries the same value and may be skipped.
+   * the backend's durability mode promises; with `deferSync`, they become so no later than the
+   * next write made without it (a bulk writer pays for one sync at its end, not one per batch).
+   * Keys are content addresses, so rewriting an existing key always carries the same value and
+   * may be skipped.
    */
-  putMany(entries: readonly ObjectEntry[]): Promise<void>
+  putMany(entries: readonly ObjectEntry[], options?: PutOptions): Promise<void>
   /** Every stored key inside `range`, in ascending unsigned byte order, each exactly once. */
   keys(range?: KeyRange): AsyncIterable<Uint8Array>
 }

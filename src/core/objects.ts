@@ -1,5 +1,5 @@
 import { CkptError, isCkptError } from '../errors.js'
-import type { ObjectEntry, ObjectStore } from '../backend/interface.js'
+import type { ObjectEntry, ObjectStore, PutOptions } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, type Codec } from '../model/cid.js'
 import { blake3, createBlake3 } from '../model/hash.js'
 import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
@@ -37,9 +37,9 @@ export class ObjectDb {
    * small ones are rewritten blindly, which costs less than asking (a key always carries the
    * same bytes, so a rewrite changes nothing).
    */
-  async putBlocks(blocks: readonly Block[]): Promise<void> {
+  async putBlocks(blocks: readonly Block[], options?: PutOptions): Promise<void> {
     const entries = await this.entriesToWrite(blocks)
-    if (entries.length > 0) await this.store.putMany(entries)
+    if (entries.length > 0) await this.store.putMany(entries, options)
   }
 
   /**
@@ -76,8 +76,10 @@ export class ObjectDb {
   /** Stores a stream as one blob in bounded memory; returns its id (the raw CID of the whole content). */
   putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<CID> {
     return writeBlobStream(source, {
-      putChunks: (chunks) => this.putBlocks(chunks),
+      // Chunks need not be durable one batch at a time: the manifest's write makes them so.
+      putChunks: (chunks) => this.putBlocks(chunks, { deferSync: true }),
       putManifest: (blob, chunks) => this.store.putMany([manifestEntry(blob, chunks)]),
+      putBlock: (block) => this.putBlocks([block]),
     })
   }
 

@@ -1,87 +1,111 @@
 import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { CkptError } from '../errors.js'
 
 /*
- * The whole-content BLAKE3 of a large stream, computed on a worker thread so that it overlaps
- * the chunking and chunk hashing on the calling thread (the machine has more than one core, and
- * one thread cannot keep up with the disk). Incremental hashing uses hash-wasm, the fastest
- * streaming BLAKE3 that installs from the registry (docs/hashing.md).
+ * Hashing for a large blob, on a worker thread: each chunk's BLAKE3 (its id) and the running
+ * BLAKE3 of the whole content (the blob's id). The calling thread is left with content-defined
+ * chunking and I/O, so the two overlap on the machine's two cores; one thread alone cannot keep
+ * up with the disk (docs/performance.md). Chunks travel by transfer, not copy, both ways.
+ * Chunk ids use blake3-jit (fastest one-shot), the whole content hash-wasm (fastest streaming;
+ * docs/hashing.md).
  */
 
-/** Pieces not yet hashed by the worker are capped at this many bytes, so memory stays bounded. */
-const MAX_QUEUED_BYTES = 32 * 1024 * 1024
-
-const HASH_WASM = createRequire(import.meta.url).resolve('hash-wasm')
+const resolve = createRequire(import.meta.url).resolve
+const MODULES = { blake3: pathToFileURL(resolve('blake3-jit')).href, hashWasm: resolve('hash-wasm') }
 
 // Evaluated as a CommonJS script in the worker, so it runs the same from dist/ and from sources under test.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
 const { createBLAKE3 } = require(workerData.hashWasm)
-const queue = []
-let hasher
-const handle = (message) => {
-  if (message.type === 'update') {
-    hasher.update(message.bytes)
-    parentPort.postMessage({ type: 'ack', bytes: message.bytes.length })
-  } else {
-    parentPort.postMessage({ type: 'digest', digest: hasher.digest('binary') })
-  }
-}
-createBLAKE3(256).then((h) => {
-  hasher = h
-  hasher.init()
-  for (const message of queue.splice(0)) handle(message)
+const ready = Promise.all([import(workerData.blake3), createBLAKE3(256)]).then(([{ hash }, whole]) => {
+  whole.init()
+  return { hash, whole }
 })
-parentPort.on('message', (message) => (hasher ? handle(message) : queue.push(message)))
+let queue = Promise.resolve()
+parentPort.on('message', (message) => {
+  queue = queue.then(() => ready).then(({ hash, whole }) => {
+    if (message.type === 'digest') return parentPort.postMessage({ id: message.id, digest: whole.digest('binary') })
+    if (message.type === 'whole') {
+      for (const chunk of message.chunks) whole.update(chunk)
+      return parentPort.postMessage({ id: message.id })
+    }
+    const digests = message.chunks.map((chunk) => hash(chunk, 32))
+    parentPort.postMessage({ id: message.id, chunks: message.chunks, digests }, message.chunks.map((c) => c.buffer))
+  })
+})
 `
 
-/** An incremental BLAKE3-256 running on its own thread. Call {@link close} when done, also on failure. */
-export class WorkerHasher {
+interface Reply {
+  readonly id: number
+  readonly chunks?: Uint8Array[]
+  readonly digests?: Uint8Array[]
+  readonly digest?: Uint8Array
+}
+
+/**
+ * Hashes one blob on two threads of its own: one computes chunk ids, the other the whole-content
+ * hash, so with the caller's chunking all of the machine's cores are busy. Call {@link close} when
+ * done, also on failure.
+ */
+export class BlobHasher {
+  readonly #ids = new HashThread()
+  readonly #whole = new HashThread()
+
+  /**
+   * Each chunk's BLAKE3-256, and the chunks back. The chunks are handed to the worker thread and
+   * are unusable here until returned (one that shares its buffer is copied first).
+   */
+  async hashChunks(given: Uint8Array[]): Promise<{ chunks: Uint8Array[]; digests: Uint8Array[] }> {
+    const chunks = transferable(given)
+    const reply = await this.#ids.call({ type: 'ids', chunks }, chunks.map((c) => c.buffer as ArrayBuffer))
+    return { chunks: reply.chunks ?? [], digests: reply.digests ?? [] }
+  }
+
+  /** Adds chunks, in content order, to the whole-content hash. They are handed over for good. */
+  async addToWhole(given: Uint8Array[]): Promise<void> {
+    const chunks = transferable(given)
+    await this.#whole.call({ type: 'whole', chunks }, chunks.map((c) => c.buffer as ArrayBuffer))
+  }
+
+  /** The BLAKE3-256 of every chunk added so far, in order. */
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array((await this.#whole.call({ type: 'digest' }, [])).digest ?? [])
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#ids.close(), this.#whole.close()])
+  }
+}
+
+function transferable(chunks: Uint8Array[]): Uint8Array[] {
+  return chunks.map((c) => (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : new Uint8Array(c)))
+}
+
+/** One worker thread answering calls in order. */
+class HashThread {
   readonly #worker: Worker
-  #queued = 0
-  #drained: (() => void) | undefined
-  #digest: ((digest: Uint8Array) => void) | undefined
+  readonly #waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>()
+  #nextId = 0
   #failure: Error | undefined
 
   constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { hashWasm: HASH_WASM } })
-    this.#worker.on('message', (message: { type: 'ack'; bytes: number } | { type: 'digest'; digest: Uint8Array }) => {
-      if (message.type === 'ack') {
-        this.#queued -= message.bytes
-        if (this.#queued <= MAX_QUEUED_BYTES / 2) this.#drained?.()
-      } else {
-        this.#digest?.(new Uint8Array(message.digest))
-      }
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: MODULES })
+    this.#worker.on('message', (reply: Reply) => {
+      this.#waiting.get(reply.id)?.resolve(reply)
+      this.#waiting.delete(reply.id)
     })
     this.#worker.on('error', (err) => this.#fail(err))
     this.#worker.on('exit', () => this.#fail(new Error('the hashing thread exited')))
   }
 
-  /**
-   * Queues `bytes` for hashing; waits only while too much is queued. With `transfer`, a Uint8Array
-   * that spans its whole buffer is handed over to the hashing thread instead of copied, and is
-   * unusable here afterwards.
-   */
-  async update(bytes: Uint8Array, options: { transfer?: boolean } = {}): Promise<void> {
-    this.#throwIfFailed()
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
-    this.#worker.postMessage({ type: 'update', bytes }, options.transfer && whole ? [bytes.buffer as ArrayBuffer] : [])
-    this.#queued += bytes.length
-    if (this.#queued > MAX_QUEUED_BYTES) await new Promise<void>((resolve) => (this.#drained = resolve))
-    this.#drained = undefined
-    this.#throwIfFailed()
-  }
-
-  /** The digest of everything given to {@link update}. */
-  digest(): Promise<Uint8Array> {
-    this.#throwIfFailed()
-    const result = new Promise<Uint8Array>((resolve) => (this.#digest = resolve))
-    this.#worker.postMessage({ type: 'digest' })
-    return result.then((digest) => {
-      this.#throwIfFailed()
-      return digest
-    })
+  call(message: object, transfer: ArrayBuffer[]): Promise<Reply> {
+    if (this.#failure) return Promise.reject(this.#error())
+    const id = this.#nextId++
+    const reply = new Promise<Reply>((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
+    this.#worker.postMessage({ ...message, id }, transfer)
+    return reply
   }
 
   async close(): Promise<void> {
@@ -91,11 +115,12 @@ export class WorkerHasher {
 
   #fail(err: Error): void {
     this.#failure ??= err
-    this.#drained?.()
-    this.#digest?.(new Uint8Array(0))
+    for (const { reject } of this.#waiting.values()) reject(this.#error())
+    this.#waiting.clear()
   }
 
-  #throwIfFailed(): void {
-    if (this.#failure) throw new CkptError('IO_ERROR', `hashing on a worker thread failed: ${this.#failure.message}`, { cause: this.#failure })
+  #error(): CkptError {
+    const cause = this.#failure as Error
+    return new CkptError('IO_ERROR', `hashing on a worker thread failed: ${cause.message}`, { cause })
   }
 }

@@ -154,7 +154,9 @@ export async function restoreBytes(node: unknown, load: (cid: CID) => Promise<Ui
  * prototype setter; user data may contain that key.
  */
 export function defineOwn<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  // Only "__proto__" needs defineProperty; it is several times slower than assignment for the rest.
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  else target[key] = value
 }
 
 /** A decoded node with every link in its dag-json form `{ "/": id }`, for showing to people and JSON tools. */

@@ -75,6 +75,13 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       }
     }))
 
+    it('stores entries written with deferred durability like any others', withBackend(async (b) => {
+      await b.objects.putMany([{ key: bytes(8), value: new Uint8Array(100 * 1024).fill(8) }, { key: bytes(9), value: bytes(9) }], { deferSync: true })
+      await b.objects.putMany([{ key: bytes(10), value: bytes(10) }])
+      expect((await b.objects.get(bytes(8)))?.length).toBe(100 * 1024)
+      expect(await b.objects.has([bytes(8), bytes(9), bytes(10)])).toEqual([true, true, true])
+    }))
+
     it('lists more keys than one page', withBackend(async (b) => {
       const keys = Array.from({ length: 2500 }, (_, i) => bytes(i >> 8, i & 0xff))
       await b.objects.putMany(keys.map((key) => ({ key, value: bytes(1) })))

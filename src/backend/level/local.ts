@@ -1,7 +1,7 @@
 import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { compareBytes, concatBytes } from '../bytes.js'
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
 import { PACK_THRESHOLD, Packs, decodeLocation, encodeLocation } from './packs.js'
 
 /** How far a write must get before its call returns. */
@@ -107,10 +107,11 @@ class LevelObjects implements ObjectStore {
     return inline.map((found) => found || packed[next++] === true)
   }
 
-  async putMany(entries: readonly ObjectEntry[]): Promise<void> {
+  async putMany(entries: readonly ObjectEntry[], options: PutOptions = {}): Promise<void> {
     if (entries.length === 0) return
     const ops = await this.objectOps(entries)
-    await wrapIo(() => this.db.batch(ops, { sync: this.sync }))
+    // A later synced batch makes this one durable too: LevelDB's log is written in order.
+    await wrapIo(() => this.db.batch(ops, { sync: this.sync && options.deferSync !== true }))
   }
 
   /** The batch operations that store `entries`: large values are appended to a pack first. */

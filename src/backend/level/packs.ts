@@ -62,6 +62,8 @@ export class Packs {
   readonly #sync: boolean
   readonly #readers = new Map<string, Promise<FileHandle>>()
   #writer: { name: string; handle: FileHandle; size: number } | undefined
+  readonly #full: FileHandle[] = []
+  readonly #syncing = new Set<Promise<void>>()
   #appending: Promise<unknown> = Promise.resolve()
 
   constructor(dir: string, sync: boolean) {
@@ -78,13 +80,27 @@ export class Packs {
    * promise resolves the bytes are written (and fsynced in fsync mode), so an index entry written
    * after it never names bytes a crash could lose.
    */
-  append(entries: readonly ObjectEntry[]): Promise<PackLocation[]> {
-    const run = this.#appending.then(() => this.#append(entries))
-    this.#appending = run.catch(() => undefined)
-    return run
+  async append(entries: readonly ObjectEntry[]): Promise<PackLocation[]> {
+    // Writes are serialized; each fsync runs alongside the writes queued after it. fdatasync
+    // covers everything written to the file before it started, so this append's bytes are safe.
+    const written = this.#appending.then(() => this.#write(entries))
+    this.#appending = written.catch(() => undefined)
+    const { locations, handle, name } = await written
+    if (this.#sync) {
+      const synced = handle.datasync()
+      this.#syncing.add(synced)
+      try {
+        await synced
+      } catch (cause) {
+        throw ioError(`cannot fsync pack ${name}`, cause)
+      } finally {
+        this.#syncing.delete(synced)
+      }
+    }
+    return locations
   }
 
-  async #append(entries: readonly ObjectEntry[]): Promise<PackLocation[]> {
+  async #write(entries: readonly ObjectEntry[]): Promise<{ locations: PackLocation[]; handle: FileHandle; name: string }> {
     const writer = await this.#currentWriter()
     const buffers: Uint8Array[] = []
     const locations: PackLocation[] = []
@@ -100,7 +116,6 @@ export class Packs {
     }
     try {
       await writeAllAt(writer.handle, buffers, writer.size)
-      if (this.#sync) await writer.handle.datasync()
     } catch (cause) {
       // The pack's tail is now unknown; the next append starts a fresh pack.
       this.#writer = undefined
@@ -109,10 +124,11 @@ export class Packs {
     }
     writer.size = position
     if (writer.size >= PACK_ROLLOVER) {
+      // Closed by close(): a datasync of its last appends may still be running.
+      this.#full.push(writer.handle)
       this.#writer = undefined
-      await writer.handle.close()
     }
-    return locations
+    return { locations, handle: writer.handle, name: writer.name }
   }
 
   async #currentWriter(): Promise<{ name: string; handle: FileHandle; size: number }> {
@@ -170,11 +186,13 @@ export class Packs {
 
   async close(): Promise<void> {
     await this.#appending
+    await Promise.allSettled(this.#syncing)
     const handles = [...this.#readers.values()]
     this.#readers.clear()
     for (const handle of handles) await (await handle.catch(() => undefined))?.close()
     await this.#writer?.handle.close()
     this.#writer = undefined
+    for (const handle of this.#full.splice(0)) await handle.close()
   }
 }
 

@@ -2,7 +2,7 @@ import net from 'node:net'
 import v8 from 'node:v8'
 import { CkptError, type ErrorCode } from '../../errors.js'
 import { successor } from '../bytes.js'
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
 
 /*
  * The wire between a follower process and the leader that holds the LevelDB open.
@@ -122,7 +122,7 @@ async function dispatch(backend: Backend, { op, args }: Request): Promise<unknow
     case 'has':
       return objects.has(args[0] as Uint8Array[])
     case 'putMany':
-      return objects.putMany(args[0] as ObjectEntry[])
+      return objects.putMany(args[0] as ObjectEntry[], args[1] as PutOptions | undefined)
     case 'keysPage': {
       const page: Uint8Array[] = []
       for await (const key of objects.keys(args[0] as KeyRange)) {
@@ -181,7 +181,7 @@ export class RemoteBackend implements Backend {
     this.objects = {
       get: (key) => call('get', [key]) as Promise<Uint8Array | undefined>,
       has: (keys) => call('has', [keys]) as Promise<boolean[]>,
-      putMany: (entries) => call('putMany', [entries]) as Promise<void>,
+      putMany: (entries, options) => call('putMany', [entries, options]) as Promise<void>,
       keys: (range = {}) => pagedKeys(call, range),
     }
     this.refs = {

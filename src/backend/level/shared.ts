@@ -54,7 +54,7 @@ class SharedLevelBackend implements Backend {
     this.objects = {
       get: (key) => via((b) => b.objects.get(key)),
       has: (keys) => via((b) => b.objects.has(keys)),
-      putMany: (entries) => via((b) => b.objects.putMany(entries)),
+      putMany: (entries, options) => via((b) => b.objects.putMany(entries, options)),
       keys: (range) => this.#keys(range ?? {}),
     }
     this.refs = {
