@@ -1,5 +1,6 @@
 import { createHasher } from 'blake3-jit'
 import { describe, expect, it } from 'vitest'
+import { pseudoRandomBytes } from './support/random.js'
 import { blake3 } from '../src/model/hash.js'
 import { CHUNKING, Chunker, cutPoints, type ChunkingParams } from '../src/model/chunker.js'
 
@@ -7,19 +8,7 @@ const SMALL: ChunkingParams = { min: 256, avg: 1024, max: 4096 }
 const KiB = 1024
 const MiB = 1024 * KiB
 
-/** Deterministic bytes: mulberry32 from `seed`, each output written as 4 little-endian bytes. */
-function pseudoRandom(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length)
-  let state = seed | 0
-  for (let i = 0; i < length; i += 4) {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), state | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    const word = (t ^ (t >>> 14)) >>> 0
-    for (let j = 0; j < 4 && i + j < length; j++) bytes[i + j] = (word >>> (8 * j)) & 0xff
-  }
-  return bytes
-}
+const pseudoRandom = pseudoRandomBytes
 
 /** The gear table as the format describes it, built independently of the implementation. */
 const REFERENCE_GEAR: number[] = (() => {

@@ -10,23 +10,13 @@ import { base32 } from 'multiformats/bases/base32'
 import { describe, expect, it } from 'vitest'
 import { Directory, openStore, type Store } from '../src/index.js'
 import { failure } from './support/errors.js'
+import { pseudoRandomBytes } from './support/random.js'
 import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
 
 const MiB = 1024 * 1024
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js')
 
-/** Deterministic incompressible bytes (xorshift32), so chunk boundaries are content-defined, not constant. */
-function randomBytes(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
+const randomBytes = pseudoRandomBytes
 
 /** The id a blob must have: the raw CID of the BLAKE3 of its whole content, however it is stored. */
 function blobId(bytes: Uint8Array): string {

@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import git from 'isomorphic-git'
+import { prng } from '../support/random.js'
 
 export interface StageState {
   readonly stage: string
@@ -24,18 +25,6 @@ function seconds(start: bigint): number {
 
 function stageName(index: number): string {
   return `stage${index}`
-}
-
-/** mulberry32: a tiny seeded PRNG, so every run produces byte-identical stage outputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /**
