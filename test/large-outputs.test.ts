@@ -47,7 +47,8 @@ function stream(bytes: Uint8Array): Readable {
 }
 
 describe('large outputs: chunked blobs', () => {
-  const big = randomBytes(8 * MiB, 7)
+  // Over one 8 MiB batch, so streams take the path that hashes on worker threads.
+  const big = randomBytes(12 * MiB, 7)
 
   it('keeps the whole-content id, reads back intact, and reports the size from the manifest', async () => {
     const { store } = await tempStore()

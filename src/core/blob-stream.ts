@@ -81,12 +81,7 @@ export async function writeBlobStream(source: AsyncIterable<Uint8Array | string>
       pending.push(last)
       pendingBytes += last.length
     }
-    if (!hasher && pendingBytes <= CHUNK_THRESHOLD) {
-      const bytes = new Uint8Array(Buffer.concat(pending))
-      const block = { cid: cidOf(RAW_CODE, bytes), bytes }
-      await sink.putBlock(block)
-      return block.cid
-    }
+    if (!hasher) return await storeHeld(pending, sink)
     await flush()
     await Promise.all(inFlight)
     const blob = cidFromDigest(RAW_CODE, await hasher!.digest())
@@ -96,6 +91,23 @@ export async function writeBlobStream(source: AsyncIterable<Uint8Array | string>
     await Promise.allSettled(inFlight)
     await hasher?.close()
   }
+}
+
+/**
+ * A stream that ended before its first batch was full: hashed here, which costs less than starting
+ * the hashing threads. Up to CHUNK_THRESHOLD it is one block, else chunks and a manifest.
+ */
+async function storeHeld(chunks: Uint8Array[], sink: BlobSink): Promise<CID> {
+  const whole = new Uint8Array(Buffer.concat(chunks))
+  const blob = cidOf(RAW_CODE, whole)
+  if (whole.length <= CHUNK_THRESHOLD) {
+    await sink.putBlock({ cid: blob, bytes: whole })
+    return blob
+  }
+  const blocks = chunks.map((bytes) => ({ cid: cidOf(RAW_CODE, bytes), bytes }))
+  await sink.putChunks(blocks)
+  await sink.putManifest(blob, blocks.map((b) => ({ cid: b.cid, size: b.bytes.length })))
+  return blob
 }
 
 /** The verified bytes of `range` of a chunked blob, reading only the chunks it touches. */
