@@ -4,7 +4,7 @@
  * Each beside its baseline from the same run. ckpt runs with fsync durability here, because the
  * append baseline fsyncs.
  */
-import { closeSync, copyFileSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs'
+import { closeSync, copyFileSync, openSync, readSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomFillSync } from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +24,22 @@ export interface LargeFigures {
 
 const MiB = 1024 * 1024
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commit-child.js')
+const READER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'read-child.js')
+
+/** Put and get of one very large output through streams, each in its own process: peak RSS of both. */
+export async function hugeStreamBench(work: string, bytes: number): Promise<{ put: { seconds: number; peakRssBytes: number }; get: { seconds: number; peakRssBytes: number } }> {
+  const file = path.join(work, 'huge.bin')
+  writeRandomFile(file, bytes)
+  const store = path.join(work, 'huge-store')
+  const put = await peakRssOfChild(CHILD, [store, file, 'huge'])
+  const { id, seconds } = JSON.parse(put.stdout) as { id: string; seconds: number }
+  rmSync(file)
+  const get = await peakRssOfChild(READER, [store, id])
+  const read = JSON.parse(get.stdout) as { seconds: number; bytes: number }
+  if (read.bytes !== bytes) throw new Error(`read back ${read.bytes} bytes of ${bytes}`)
+  rmSync(store, { recursive: true, force: true })
+  return { put: { seconds, peakRssBytes: put.peakRssBytes }, get: { seconds: read.seconds, peakRssBytes: get.peakRssBytes } }
+}
 
 export async function largeBench(work: string, bytes: number, withGit: boolean): Promise<LargeFigures> {
   const file = path.join(work, 'big.bin')

@@ -12,7 +12,7 @@ import { ClassicLevel } from 'classic-level'
 import { hash as blake3 } from 'blake3-jit'
 import { initStore } from '../../src/index.js'
 import { langgraphBench } from './langgraph.js'
-import { largeBench, treeBytes } from './large.js'
+import { hugeStreamBench, largeBench, treeBytes } from './large.js'
 import { initialStages, isomorphicGitHistory, stageHistory } from './baselines.js'
 
 interface Row {
@@ -172,6 +172,14 @@ async function large(bytes: number): Promise<void> {
   }
 }
 
+async function huge(bytes: number): Promise<void> {
+  const { put, get } = await hugeStreamBench(work, bytes)
+  const size = `${fmt(bytes / 2 ** 30, 0)} GiB`
+  const mib = (n: number) => fmt(n / 2 ** 20)
+  rows.push({ workload: `put a ${size} output from a stream: peak RSS (MiB, whole process)`, ckpt: `${mib(put.peakRssBytes)} (${fmt(bytes / put.seconds / 1e6)} MB/s)`, baseline: 'target ≤ 300', ratio: '-', durability: 'fsync' })
+  rows.push({ workload: `get it back as a stream: peak RSS (MiB, whole process)`, ckpt: `${mib(get.peakRssBytes)} (${fmt(bytes / get.seconds / 1e6)} MB/s)`, baseline: 'target ≤ 300', ratio: '-', durability: 'n/a' })
+}
+
 async function langgraph(steps: number): Promise<number> {
   const { ckpt, sqlite, distinctBytes } = await langgraphBench(steps)
   const mib = (n: number) => `${fmt(n / 2 ** 20, 1)} MiB`
@@ -185,6 +193,7 @@ async function langgraph(steps: number): Promise<number> {
 const benchStart = Date.now()
 await hashing()
 await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
+await huge(Number(process.env.CKPT_BENCH_HUGE_MIB ?? 4096) * 2 ** 20)
 const steps = Number(process.env.CKPT_BENCH_STEPS ?? 10_000)
 await stageCheckpoints(steps, await langgraph(steps))
 await commits(Number(process.env.CKPT_BENCH_COMMITS ?? 100_000))
