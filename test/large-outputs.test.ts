@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync, statSync, writeFileSync, rmSync, openSync, writeSync, closeSync } from 'node:fs'
+import { closeSync, createReadStream, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -152,6 +152,31 @@ describe('large outputs: chunked blobs', () => {
     ])
     const unchanged = await store.diff(b.id, c.id)
     expect(unchanged.stages.find((s) => s.stage === 'frames')?.status).toBe('unchanged')
+  })
+
+  it('only hashes a file committed again unchanged, and reads a changed one in full', async () => {
+    const { store, dir } = await tempStore()
+    const file = path.join(tempDir(), 'weights.bin')
+    writeFileSync(file, big)
+    const first = createReadStream(file)
+    const a = await store.commit({ stage: 'weights', output: first })
+    expect(first.bytesRead).toBe(big.length)
+    const packs = packBytes(dir)
+
+    const again = createReadStream(file)
+    const b = await store.commit({ stage: 'weights', output: again })
+    expect(b.stages.weights).toBe(a.stages.weights)
+    expect(again.bytesRead).toBe(0) // recognised from its stat and one hash pass, never streamed
+    expect(packBytes(dir)).toBe(packs)
+
+    const edited = Uint8Array.from(big)
+    edited[100] = (edited[100]! + 1) & 0xff
+    writeFileSync(file, edited)
+    const changed = createReadStream(file)
+    const c = await store.commit({ stage: 'weights', output: changed })
+    expect(changed.bytesRead).toBe(big.length)
+    expect(c.stages.weights).toBe(blobId(edited))
+    expect(same(await store.getBlob(c.stages.weights!), edited)).toBe(true)
   })
 
   it('refuses bad commit input before reading a stream', async () => {

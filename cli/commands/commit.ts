@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises'
-import { createReadStream } from 'node:fs'
+import { createReadStream, type ReadStream } from 'node:fs'
 import type { Argv } from 'yargs'
 import { checkpointJson } from '../format.js'
 import { humanSize, jsonLine, out } from '../output.js'
@@ -103,16 +103,21 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   return args.file !== undefined ? readWithProgress(args.file) : process.stdin
 }
 
-async function* readWithProgress(file: string): AsyncIterable<Uint8Array> {
+/**
+ * The file as a plain file stream (so the store can tell an unchanged file from its stat), with a
+ * progress bar for large ones that polls how far it has been read.
+ */
+async function readWithProgress(file: string): Promise<ReadStream> {
   const { size } = await stat(file)
-  const progress = size >= 64 * 1024 * 1024 ? new Progress(`storing ${file}`) : undefined
-  let done = 0
-  for await (const piece of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    done += (piece as Buffer).length
-    progress?.update(done, size, humanSize)
-    yield piece as Buffer
-  }
-  progress?.done()
+  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 })
+  if (size < 64 * 1024 * 1024) return stream
+  const progress = new Progress(`storing ${file}`)
+  const timer = setInterval(() => progress.update(stream.bytesRead, size, humanSize), 100)
+  stream.once('close', () => {
+    clearInterval(timer)
+    progress.done()
+  })
+  return stream
 }
 
 async function readStdin(): Promise<Buffer> {

@@ -23,7 +23,7 @@ export interface BlobSink {
 /** Chunks are hashed and written in batches of about this many bytes... */
 const FLUSH_BYTES = 8 * 1024 * 1024
 /** ...with at most this many batches in flight, which bounds memory while hashing overlaps chunking and writing. */
-const MAX_IN_FLIGHT = 3
+const MAX_IN_FLIGHT = 2
 /** Chunks read ahead of the consumer, so reading and verifying overlap. */
 const READ_AHEAD = 8
 

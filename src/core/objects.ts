@@ -6,6 +6,7 @@ import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifes
 import { cutPoints } from '../model/chunker.js'
 import { decodeNode, encodeNode } from '../model/value.js'
 import { checkRange, readBlobRange, writeBlobStream, type ByteRange } from './blob-stream.js'
+import { fileHashesTo, fileStat, isStatKey, rememberBlob, rememberedBlob, wholeFileOf } from './file-source.js'
 
 /** A block ready to store: its CID and exact bytes. */
 export interface Block {
@@ -73,8 +74,25 @@ export class ObjectDb {
     return entries.sort((x, y) => Number(isManifestKey(x.key)) - Number(isManifestKey(y.key)))
   }
 
-  /** Stores a stream as one blob in bounded memory; returns its id (the raw CID of the whole content). */
-  putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<CID> {
+  /**
+   * Stores a stream as one blob in bounded memory; returns its id (the raw CID of the whole content).
+   * A stream over a whole file that is unchanged since it was last stored is only hashed.
+   */
+  async putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<CID> {
+    const file = wholeFileOf(source)
+    if (file === undefined) return this.#writeStream(source)
+    const before = await fileStat(file)
+    const known = await rememberedBlob(this.store, file, before)
+    if (known && (await this.has(known)) && (await fileHashesTo(file, known))) {
+      ;(source as { destroy?: () => void }).destroy?.()
+      return known
+    }
+    const blob = await this.#writeStream(source)
+    await rememberBlob(this.store, file, before, blob)
+    return blob
+  }
+
+  #writeStream(source: AsyncIterable<Uint8Array | string>): Promise<CID> {
     return writeBlobStream(source, {
       // Chunks need not be durable one batch at a time: the manifest's write makes them so.
       putChunks: (chunks) => this.putBlocks(chunks, { deferSync: true }),
@@ -179,7 +197,7 @@ export class ObjectDb {
   /** Every stored object id within the given codec (or all), in key order. Chunked blobs are listed as their chunks. */
   async *list(codec?: Codec): AsyncIterable<CID> {
     for await (const key of this.store.keys()) {
-      if (isManifestKey(key)) continue
+      if (isManifestKey(key) || isStatKey(key)) continue
       const cid = cidFromKey(key)
       if (codec === undefined || cid.code === codec) yield cid
     }
