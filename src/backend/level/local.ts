@@ -127,18 +127,23 @@ class LevelObjects implements ObjectStore {
   async *keys(range: KeyRange = {}): AsyncIterable<Uint8Array> {
     const inline = this.#keysUnder(OBJECT, range)[Symbol.asyncIterator]()
     const packed = this.#keysUnder(PACKED, range)[Symbol.asyncIterator]()
-    let a = await inline.next()
-    let b = await packed.next()
-    while (!a.done || !b.done) {
-      const order = a.done ? 1 : b.done ? -1 : compareBytes(a.value, b.value)
-      if (order <= 0) {
-        yield (a as IteratorYieldResult<Uint8Array>).value
-        if (order === 0) b = await packed.next()
-        a = await inline.next()
-      } else {
-        yield b.value as Uint8Array
-        b = await packed.next()
+    try {
+      let a = await inline.next()
+      let b = await packed.next()
+      while (!a.done || !b.done) {
+        const order = a.done ? 1 : b.done ? -1 : compareBytes(a.value, b.value)
+        if (order <= 0) {
+          yield (a as IteratorYieldResult<Uint8Array>).value
+          if (order === 0) b = await packed.next()
+          a = await inline.next()
+        } else {
+          yield b.value as Uint8Array
+          b = await packed.next()
+        }
       }
+    } finally {
+      // A caller that stops early must not leave LevelDB iterators open.
+      await Promise.all([inline.return?.(), packed.return?.()])
     }
   }
 
