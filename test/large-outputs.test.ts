@@ -217,7 +217,8 @@ describe('large outputs: chunked blobs', () => {
 describe('large outputs: damage is found', () => {
   async function storeWithBig(): Promise<{ store: Store; dir: string; id: string }> {
     const { store, dir } = await tempStore()
-    const c = await store.commit({ stage: 'blob', output: randomBytes(4 * MiB, 5) })
+    // Over 8 MiB, so whole reads verify chunks on a worker thread; fsck re-hashes on this one.
+    const c = await store.commit({ stage: 'blob', output: randomBytes(12 * MiB, 5) })
     return { store, dir, id: c.stages.blob! }
   }
 
@@ -241,6 +242,9 @@ describe('large outputs: damage is found', () => {
     expect(report.problems[0]!.message).toMatch(/^object \S+ is corrupt/)
     expect((await store.fsck({ quick: true })).ok).toBe(true)
     expect((await failure(store.getBlob(id))).code).toBe('CORRUPT_OBJECT')
+    // Streamed reads verify on a worker thread, and refuse the damaged chunk too.
+    expect((await failure(collect(store.getBlobStream(id) as AsyncIterable<Uint8Array>))).code).toBe('CORRUPT_OBJECT')
+    expect((await failure(store.checkout('HEAD', { to: tempDir() }))).code).toBe('CORRUPT_OBJECT')
   })
 
   it('a truncated pack is CORRUPT_OBJECT naming the pack; a deleted pack likewise', async () => {

@@ -111,7 +111,12 @@ async function storeHeld(chunks: Uint8Array[], sink: BlobSink): Promise<CID> {
 }
 
 /** The verified bytes of `range` of a chunked blob, reading only the chunks it touches. */
-export async function* readBlobRange(manifest: ChunkManifest, range: ByteRange, getChunk: (cid: CID) => Promise<Uint8Array>): AsyncIterable<Uint8Array> {
+export async function* readBlobRange(
+  manifest: ChunkManifest,
+  range: ByteRange,
+  getChunks: (cids: CID[]) => Promise<Uint8Array[]>,
+  groupSize = 1,
+): AsyncIterable<Uint8Array> {
   const { offset, end } = checkRange(range, manifest.size)
   if (offset >= end) return
   const starts: number[] = []
@@ -122,24 +127,35 @@ export async function* readBlobRange(manifest: ChunkManifest, range: ByteRange, 
   }
   const first = chunkAt(starts, offset)
   let next = first
-  const pending: Promise<Uint8Array>[] = []
+  const pending: Promise<Uint8Array[]>[] = []
   const enqueue = () => {
-    if (next >= manifest.chunks.length || starts[next]! >= end) return
-    const read = getChunk(manifest.chunks[next]!.cid)
+    const cids: CID[] = []
+    while (cids.length < groupSize && next < manifest.chunks.length && starts[next]! < end) cids.push(manifest.chunks[next++]!.cid)
+    if (cids.length === 0) return
+    const read = getChunks(cids)
     read.catch(() => undefined)
     pending.push(read)
-    next++
   }
-  for (let i = 0; i < READ_AHEAD; i++) enqueue()
-  for (let i = first; pending.length > 0; i++) {
-    const bytes = await pending.shift()!
+  for (let i = 0; i < Math.max(2, READ_AHEAD / groupSize); i++) enqueue()
+  let i = first
+  while (pending.length > 0) {
+    const group = await pending.shift()!
     enqueue()
+    for (const bytes of group) {
+      yield checkedPiece(manifest, i, bytes, offset, end, starts)
+      i++
+    }
+  }
+}
+
+function checkedPiece(manifest: ChunkManifest, i: number, bytes: Uint8Array, offset: number, end: number, starts: number[]): Uint8Array {
+  {
     if (bytes.length !== manifest.chunks[i]!.size) {
       throw new CkptError('CORRUPT_OBJECT', `chunk ${i} of blob ${manifest.blob.toString()} has ${bytes.length} bytes, its manifest says ${manifest.chunks[i]!.size}`)
     }
     const from = Math.max(0, offset - starts[i]!)
     const to = Math.min(bytes.length, end - starts[i]!)
-    yield from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to)
+    return from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to)
   }
 }
 

@@ -4,6 +4,7 @@ import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, 
 import { blake3, createBlake3 } from '../model/hash.js'
 import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
 import { cutPoints } from '../model/chunker.js'
+import { ChunkHasher } from '../model/stream-hash.js'
 import { decodeNode, encodeNode } from '../model/value.js'
 import { checkRange, readBlobRange, writeBlobStream, type ByteRange } from './blob-stream.js'
 import { fileHashesTo, fileStat, isStatKey, rememberBlob, rememberedBlob, wholeFileOf } from './file-source.js'
@@ -22,6 +23,9 @@ export function makeBlock(codec: Codec, bytes: Uint8Array): Block {
 export function nodeBlock(node: unknown): Block {
   return makeBlock(DAG_JSON_CODE, encodeNode(node))
 }
+
+/** Reads of at least this many bytes of a chunked blob verify chunks on a worker thread. */
+const VERIFY_ON_WORKER_BYTES = 8 * 1024 * 1024
 
 /** Below this size a block is written without first asking whether it exists. */
 const SKIP_CHECK_BELOW = 16 * 1024
@@ -130,7 +134,32 @@ export class ObjectDb {
       yield bytes.subarray(offset, end)
       return
     }
-    yield* readBlobRange(manifest, range, (chunk) => this.#getBlock(chunk))
+    // Reading much of a large blob, chunks are verified on a worker thread, eight at a time,
+    // while this thread does the I/O.
+    const { offset, end } = checkRange(range, manifest.size)
+    if (end - offset < VERIFY_ON_WORKER_BYTES) {
+      yield* readBlobRange(manifest, range, (chunks) => Promise.all(chunks.map((c) => this.#getBlock(c))))
+      return
+    }
+    const verifier = new ChunkHasher()
+    try {
+      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocksVerifiedBy(chunks, verifier), 8)
+    } finally {
+      await verifier.close()
+    }
+  }
+
+  async #getBlocksVerifiedBy(cids: CID[], verifier: ChunkHasher): Promise<Uint8Array[]> {
+    const stored = await Promise.all(cids.map(async (cid) => {
+      const bytes = await this.store.get(objectKey(cid))
+      if (bytes === undefined) throw new CkptError('NOT_FOUND', `chunk ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
+      return bytes
+    }))
+    const { chunks, digests } = await verifier.hashChunks(stored)
+    digests.forEach((digest, i) => {
+      if (!equalBytes(digest, cids[i]!.multihash.digest)) throw corruptObject(cids[i]!)
+    })
+    return chunks
   }
 
   /**
@@ -152,9 +181,9 @@ export class ObjectDb {
       return
     }
     const whole = createBlake3()
-    const pieces = readBlobRange(manifest, {}, (chunk) => this.#getBlock(chunk).catch((err: unknown) => {
+    const pieces = readBlobRange(manifest, {}, (chunks) => Promise.all(chunks.map((chunk) => this.#getBlock(chunk).catch((err: unknown) => {
       throw isCkptError(err, 'NOT_FOUND') ? missingChunk(cid, chunk) : err
-    }))
+    }))))
     for await (const piece of pieces) whole.update(piece)
     if (!equalBytes(whole.digest(), cid.multihash.digest)) {
       throw new CkptError('CORRUPT_OBJECT', `blob ${cidString(cid)} is corrupt: its chunks put together hash to a different id`, { details: { id: cidString(cid) } })
@@ -166,7 +195,7 @@ export class ObjectDb {
     const stored = await this.store.get(objectKey(cid))
     if (stored === undefined) {
       const manifest = await this.manifest(cid)
-      if (manifest) return joinPieces(readBlobRange(manifest, {}, (chunk) => this.#getBlock(chunk)), manifest.size)
+      if (manifest) return joinPieces(readBlobRange(manifest, {}, (chunks) => Promise.all(chunks.map((c) => this.#getBlock(c)))), manifest.size)
       throw new CkptError('NOT_FOUND', `object ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
     }
     return verified(cid, stored)
@@ -213,12 +242,12 @@ export class ObjectDb {
 function verified(cid: CID, stored: Uint8Array): Uint8Array {
   // A plain Uint8Array view, whatever subclass (Buffer) the backend hands back.
   const bytes = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength)
-  if (!equalBytes(blake3(bytes), cid.multihash.digest)) {
-    throw new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} is corrupt: its bytes hash to a different id`, {
-      details: { id: cidString(cid) },
-    })
-  }
+  if (!equalBytes(blake3(bytes), cid.multihash.digest)) throw corruptObject(cid)
   return bytes
+}
+
+function corruptObject(cid: CID): CkptError {
+  return new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} is corrupt: its bytes hash to a different id`, { details: { id: cidString(cid) } })
 }
 
 function missingChunk(blob: CID, chunk: CID): CkptError {

@@ -50,17 +50,12 @@ interface Reply {
  * done, also on failure.
  */
 export class BlobHasher {
-  readonly #ids = new HashThread()
+  readonly #ids = new ChunkHasher()
   readonly #whole = new HashThread()
 
-  /**
-   * Each chunk's BLAKE3-256, and the chunks back. The chunks are handed to the worker thread and
-   * are unusable here until returned (one that shares its buffer is copied first).
-   */
-  async hashChunks(given: Uint8Array[]): Promise<{ chunks: Uint8Array[]; digests: Uint8Array[] }> {
-    const chunks = transferable(given)
-    const reply = await this.#ids.call({ type: 'ids', chunks }, chunks.map((c) => c.buffer as ArrayBuffer))
-    return { chunks: reply.chunks ?? [], digests: reply.digests ?? [] }
+  /** See {@link ChunkHasher.hashChunks}. */
+  hashChunks(chunks: Uint8Array[]): Promise<{ chunks: Uint8Array[]; digests: Uint8Array[] }> {
+    return this.#ids.hashChunks(chunks)
   }
 
   /** Adds chunks, in content order, to the whole-content hash. They are handed over for good. */
@@ -76,6 +71,25 @@ export class BlobHasher {
 
   async close(): Promise<void> {
     await Promise.all([this.#ids.close(), this.#whole.close()])
+  }
+}
+
+/** Chunk ids (BLAKE3-256 of each chunk) on a thread of its own: for storing, and for verifying reads. */
+export class ChunkHasher {
+  readonly #thread = new HashThread()
+
+  /**
+   * Each chunk's BLAKE3-256, and the chunks back. The chunks are handed to the worker thread and
+   * are unusable here until returned (one that shares its buffer is copied first).
+   */
+  async hashChunks(given: Uint8Array[]): Promise<{ chunks: Uint8Array[]; digests: Uint8Array[] }> {
+    const chunks = transferable(given)
+    const reply = await this.#thread.call({ type: 'ids', chunks }, chunks.map((c) => c.buffer as ArrayBuffer))
+    return { chunks: reply.chunks ?? [], digests: reply.digests ?? [] }
+  }
+
+  close(): Promise<void> {
+    return this.#thread.close()
   }
 }
 
