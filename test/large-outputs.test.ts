@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { base32 } from 'multiformats/bases/base32'
 import { describe, expect, it } from 'vitest'
-import { Directory, openStore, type Store } from '../src/index.js'
+import { Directory, createMemoryBackend, initStoreOn, openStore, type Store } from '../src/index.js'
 import { failure } from './support/errors.js'
 import { pseudoRandomBytes } from './support/random.js'
 import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
@@ -69,6 +69,17 @@ describe('large outputs: chunked blobs', () => {
     const pieces = await collect(store.getBlobStream(id) as AsyncIterable<Uint8Array>)
     expect(pieces.length).toBeGreaterThan(8)
     expect(same(concat(pieces), big)).toBe(true)
+  })
+
+  it('works the same on the in-memory backend, which has no pack files', async () => {
+    const store = await initStoreOn(createMemoryBackend())
+    const id = await store.putBlobStream(stream(big))
+    expect(id).toBe(blobId(big))
+    expect(same(await store.getBlob(id), big)).toBe(true)
+    expect(same(await store.getBlob(id, { offset: 5 * MiB, length: 3 * MiB }), big.subarray(5 * MiB, 8 * MiB))).toBe(true)
+    expect(same(concat(await collect(store.getBlobStream(id) as AsyncIterable<Uint8Array>)), big)).toBe(true)
+    expect((await store.outputInfo(id)).size).toBe(big.length)
+    await store.close()
   })
 
   it('works the same in fsync durability mode, across a reopen', async () => {

@@ -44,7 +44,7 @@ export const commitCommand = {
       .option('parent', { type: 'string', describe: 'Parent revision instead of the timeline head' })
       .option('retry', { type: 'number', describe: 'Retry this many times if another writer moves the timeline meanwhile' })
       .example(`$0 commit -s detect --json '{"count": 3}' -m "first pass" --run r42`, 'record a JSON output')
-      .example('$0 commit -s frames --file frames.bin', 'record a file as bytes')
+      .example('$0 commit -s frames --file frames.bin', 'record a file as bytes, streamed: any size, bounded memory')
       .example('$0 commit -s frames --dir out/frames/', 'record a folder as a tree of files')
       .example('$0 commit -s report --file report.json --json', 'record a parsed JSON file, print the checkpoint as JSON')
       .example('python detect.py | $0 commit -s detect --as json -', 'record what a program prints'),
