@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { openStore } from '../src/index.js'
+import { openStore, type Store } from '../src/index.js'
 import { runWriter } from './support/processes.js'
 import { collect, onCleanup, tempStore } from './support/temp.js'
 
@@ -46,16 +46,21 @@ describe('several processes on one store', () => {
     expect(c.parents.length).toBe(1)
   })
 
-  it('keeps every acknowledged checkpoint of a writer killed mid-commit', async () => {
+  /** A writer run on a new store and killed (SIGKILL) once it has acknowledged `count` checkpoints; the store reopened. */
+  async function killWriterAfter(mode: 'commit' | 'commit-large', count: number): Promise<{ store: Store; acknowledged: string[] }> {
     const { store: creator, dir } = await tempStore()
     await creator.close()
-    const writer = runWriter([dir, 'commit', 'main', '100000'])
-    await writer.waitForLine(() => writer.lines.length >= 150)
+    const writer = runWriter([dir, mode, 'main', '100000'])
+    await writer.waitForLine(() => writer.lines.length >= count)
     writer.process.kill('SIGKILL')
     await writer.exited
-    const acknowledged = [...writer.lines]
     const store = await openStore(dir)
     onCleanup(() => store.close())
+    return { store, acknowledged: [...writer.lines] }
+  }
+
+  it('keeps every acknowledged checkpoint of a writer killed mid-commit', async () => {
+    const { store, acknowledged } = await killWriterAfter('commit', 150)
     const history = (await collect(store.log('main'))).map((c) => c.id)
     const inHistory = new Set(history)
     for (const id of acknowledged) expect(inHistory.has(id)).toBe(true)
@@ -65,15 +70,7 @@ describe('several processes on one store', () => {
   })
 
   it('keeps every acknowledged large output of a writer killed while streaming chunks into pack files', async () => {
-    const { store: creator, dir } = await tempStore()
-    await creator.close()
-    const writer = runWriter([dir, 'commit-large', 'main', '100000'])
-    await writer.waitForLine(() => writer.lines.length >= 4)
-    writer.process.kill('SIGKILL')
-    await writer.exited
-    const acknowledged = [...writer.lines]
-    const store = await openStore(dir)
-    onCleanup(() => store.close())
+    const { store, acknowledged } = await killWriterAfter('commit-large', 4)
     const inHistory = new Set((await collect(store.log('main'))).map((c) => c.id))
     for (const id of acknowledged) expect(inHistory.has(id)).toBe(true)
     // Every acknowledged blob reads back whole and verified, and nothing reachable is damaged.
