@@ -4,12 +4,12 @@ import { Worker } from 'node:worker_threads'
 import { CkptError } from '../errors.js'
 
 /*
- * Hashing for a large blob, on a worker thread: each chunk's BLAKE3 (its id) and the running
- * BLAKE3 of the whole content (the blob's id). The calling thread is left with content-defined
- * chunking and I/O, so the two overlap on the machine's two cores; one thread alone cannot keep
- * up with the disk (docs/performance.md). Chunks travel by transfer, not copy, both ways.
- * Chunk ids use blake3-jit (fastest one-shot), the whole content hash-wasm (fastest streaming;
- * docs/hashing.md).
+ * Hashing of large blobs on worker threads: when storing, each chunk's BLAKE3 (its id) and the
+ * running BLAKE3 of the whole content (the blob's id); when reading, the check of each chunk. The
+ * calling thread keeps content-defined chunking and the I/O, so the work spreads over the
+ * machine's cores; one thread alone cannot keep up with the disk (docs/performance.md). Chunks
+ * travel by transfer, not copy, both ways. Chunk ids use blake3-jit (fastest one-shot), the whole
+ * content hash-wasm (fastest streaming; docs/hashing.md).
  */
 
 const resolve = createRequire(import.meta.url).resolve

@@ -71,10 +71,6 @@ export class Packs {
     this.#sync = sync
   }
 
-  get directory(): string {
-    return this.#dir
-  }
-
   /**
    * Appends every entry to this process's pack and returns where each value landed. When the
    * promise resolves the bytes are written (and fsynced in fsync mode), so an index entry written
