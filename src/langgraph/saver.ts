@@ -120,15 +120,19 @@ export class CkptSaver extends BaseCheckpointSaver {
     const groups = new Map<string, Array<(typeof entries)[number]>>()
     for (const e of entries) {
       const key = JSON.stringify([e.location.thread, e.location.ns])
-      groups.set(key, [...(groups.get(key) ?? []), e])
+      const group = groups.get(key)
+      if (group) group.push(e)
+      else groups.set(key, [e])
     }
+    // Consecutive checkpoints share most channel values: each blob is read and verified once per listing.
+    const blobs = new BlobReads(this.store)
     for (const group of groups.values()) {
       group.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
       for (const { location, id, ckptId } of group) {
         if (remaining <= 0) return
         if (wantedId !== undefined && id !== wantedId) continue
         if (before !== undefined && id >= before) continue
-        const tuple = await this.#tuple(location, id, ckptId)
+        const tuple = await this.#tuple(location, id, ckptId, blobs)
         if (!tuple) continue
         if (options.filter && !Object.entries(options.filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue
         remaining--
@@ -253,19 +257,19 @@ export class CkptSaver extends BaseCheckpointSaver {
     return Promise.all(ordered.map(async ([task, , channel, type, value]) => [task, channel, await this.serde.loadsTyped(type, value)] as CheckpointPendingWrite))
   }
 
-  async #tuple(location: Location, id: string, ckptId?: string): Promise<CheckpointTuple | undefined> {
+  async #tuple(location: Location, id: string, ckptId?: string, blobs: BlobReads = new BlobReads(this.store)): Promise<CheckpointTuple | undefined> {
     const stored = await this.#stored(location, id, ckptId)
     if (!stored) return undefined
     const { checkpoint: node, skeleton } = stored
     const channelValues: Record<string, unknown> = {}
     await Promise.all(
       Object.entries(skeleton.channels).map(async ([stage, [channel, type]]) => {
-        channelValues[channel] = await this.serde.loadsTyped(type, await this.store.getBlob(node.stages[stage] as string))
+        channelValues[channel] = await this.serde.loadsTyped(type, await blobs.get(node.stages[stage] as string))
       }),
     )
     const checkpoint = { ...(skeleton.checkpoint as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
     if (checkpoint.v < 4 && skeleton.parent !== null) await this.#migratePendingSends(checkpoint, location, skeleton.parent)
-    const metadata = (await this.serde.loadsTyped(skeleton.metadataType, await this.store.getBlob(node.stages[METADATA_STAGE] as string))) as CheckpointMetadata
+    const metadata = (await this.serde.loadsTyped(skeleton.metadataType, await blobs.get(node.stages[METADATA_STAGE] as string))) as CheckpointMetadata
     const configurable = { thread_id: location.thread, checkpoint_ns: location.ns, checkpoint_id: id }
     return {
       config: { configurable },
@@ -284,5 +288,25 @@ export class CkptSaver extends BaseCheckpointSaver {
     checkpoint.channel_versions ??= {}
     const versions = Object.values(checkpoint.channel_versions)
     checkpoint.channel_versions[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined)
+  }
+}
+
+/**
+ * Verified blob bytes, remembered for the span of one listing. Each caller gets its own copy (the
+ * serializer hands "bytes" values out as they are), so no two tuples share an object.
+ */
+class BlobReads {
+  readonly #seen = new Map<string, Promise<Uint8Array>>()
+
+  constructor(private readonly store: Store) {}
+
+  async get(id: string): Promise<Uint8Array> {
+    let bytes = this.#seen.get(id)
+    if (!bytes) {
+      if (this.#seen.size >= 4096) this.#seen.clear()
+      bytes = this.store.getBlob(id)
+      this.#seen.set(id, bytes)
+    }
+    return (await bytes).slice()
   }
 }
