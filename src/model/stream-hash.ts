@@ -12,8 +12,13 @@ import { CkptError } from '../errors.js'
  * content hash-wasm (fastest streaming; docs/hashing.md).
  */
 
-const resolve = createRequire(import.meta.url).resolve
-const MODULES = { blake3: pathToFileURL(resolve('blake3-jit')).href, hashWasm: resolve('hash-wasm') }
+/** Where the worker loads its hash libraries from; resolved on first use, which keeps CLI start-up lean. */
+let modules: { blake3: string; hashWasm: string } | undefined
+function hashModules(): { blake3: string; hashWasm: string } {
+  const resolve = createRequire(import.meta.url).resolve
+  modules ??= { blake3: pathToFileURL(resolve('blake3-jit')).href, hashWasm: resolve('hash-wasm') }
+  return modules
+}
 
 // Evaluated as a CommonJS script in the worker, so it runs the same from dist/ and from sources under test.
 const WORKER_SOURCE = `
@@ -105,7 +110,7 @@ class HashThread {
   #failure: Error | undefined
 
   constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: MODULES })
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: hashModules() })
     this.#worker.on('message', (reply: Reply) => {
       this.#waiting.get(reply.id)?.resolve(reply)
       this.#waiting.delete(reply.id)
