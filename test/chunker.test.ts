@@ -8,8 +8,6 @@ const SMALL: ChunkingParams = { min: 256, avg: 1024, max: 4096 }
 const KiB = 1024
 const MiB = 1024 * KiB
 
-const pseudoRandom = pseudoRandomBytes
-
 /** The gear table as the format describes it, built independently of the implementation. */
 const REFERENCE_GEAR: number[] = (() => {
   const bytes = createHasher().update(new TextEncoder().encode('ckpt fastcdc gear v1')).finalize(1024)
@@ -81,13 +79,13 @@ describe('cutPoints agrees with a plain reference implementation', () => {
     ['256 KiB, max = avg', 256 * KiB, 6, { min: 16, avg: 128, max: 128 }],
     ['6 MiB, CHUNKING', 6 * MiB, 7, CHUNKING],
   ])('%s', (_name, length, seed, params) => {
-    const bytes = pseudoRandom(length, seed)
+    const bytes = pseudoRandomBytes(length, seed)
     expect(cutPoints(bytes, params)).toEqual(referenceCutPoints(bytes, params))
   })
 
   it('on inputs with long runs, where the hash settles into a cycle', () => {
     const bytes = new Uint8Array(3 * MiB)
-    bytes.set(pseudoRandom(MiB / 2, 8), MiB)
+    bytes.set(pseudoRandomBytes(MiB / 2, 8), MiB)
     expect(cutPoints(bytes)).toEqual(referenceCutPoints(bytes, CHUNKING))
     expect(cutPoints(bytes, SMALL)).toEqual(referenceCutPoints(bytes, SMALL))
   })
@@ -105,14 +103,14 @@ describe('known answers', () => {
   })
 
   it('4 MiB of mulberry32(1) with CHUNKING', () => {
-    expect(cutPoints(pseudoRandom(4 * MiB, 1))).toEqual([
+    expect(cutPoints(pseudoRandomBytes(4 * MiB, 1))).toEqual([
       287324, 915473, 1190104, 1464839, 1760062, 2203379, 2469340, 2639336, 3101933, 3403286, 3600587, 3944034,
       4194304,
     ])
   })
 
   it('64 KiB of mulberry32(2) with {min: 256, avg: 1024, max: 4096}', () => {
-    expect(cutPoints(pseudoRandom(64 * KiB, 2), SMALL)).toEqual([
+    expect(cutPoints(pseudoRandomBytes(64 * KiB, 2), SMALL)).toEqual([
       1415, 2145, 3249, 4331, 5432, 6565, 7662, 8691, 10113, 11141, 11993, 13102, 14355, 15979,
       17090, 18118, 19361, 20937, 22216, 23473, 25076, 26382, 27513, 29034, 29323, 30120, 31332, 32487,
       33371, 34432, 34985, 36092, 37323, 38560, 39960, 41130, 42715, 44416, 45567, 47146, 48295, 49272,
@@ -130,7 +128,7 @@ describe('chunk sizes', () => {
     ['CHUNKING', CHUNKING],
     ['small params', SMALL],
   ])('every chunk is within [min, max], the last within [1, max] (%s)', (_name, params) => {
-    const bytes = pseudoRandom(8 * MiB + 12345, 9)
+    const bytes = pseudoRandomBytes(8 * MiB + 12345, 9)
     const sizes = chunksOf(bytes, cutPoints(bytes, params)).map((chunk) => chunk.length)
     const last = sizes.pop()!
     for (const size of sizes) {
@@ -148,13 +146,13 @@ describe('chunk sizes', () => {
   })
 
   it('input shorter than min is one chunk', () => {
-    expect(cutPoints(pseudoRandom(1, 10))).toEqual([1])
-    expect(cutPoints(pseudoRandom(CHUNKING.min - 1, 10))).toEqual([CHUNKING.min - 1])
-    expect(cutPoints(pseudoRandom(CHUNKING.min, 10))).toEqual([CHUNKING.min])
+    expect(cutPoints(pseudoRandomBytes(1, 10))).toEqual([1])
+    expect(cutPoints(pseudoRandomBytes(CHUNKING.min - 1, 10))).toEqual([CHUNKING.min - 1])
+    expect(cutPoints(pseudoRandomBytes(CHUNKING.min, 10))).toEqual([CHUNKING.min])
   })
 
   it('averages within ±40% of avg on 32 MiB of random data', () => {
-    const bytes = pseudoRandom(32 * MiB, 11)
+    const bytes = pseudoRandomBytes(32 * MiB, 11)
     const mean = bytes.length / cutPoints(bytes).length
     expect(mean).toBeGreaterThan(0.6 * CHUNKING.avg)
     expect(mean).toBeLessThan(1.4 * CHUNKING.avg)
@@ -162,7 +160,7 @@ describe('chunk sizes', () => {
 })
 
 describe('Chunker', () => {
-  const bytes = pseudoRandom(6 * MiB + 777, 12)
+  const bytes = pseudoRandomBytes(6 * MiB + 777, 12)
   const expected = chunksOf(bytes, cutPoints(bytes)).map(hex)
 
   it.each<[string, number[]]>([
@@ -176,15 +174,15 @@ describe('Chunker', () => {
   })
 
   it('gives the same chunks as cutPoints with 1-byte and random-size pieces (small params)', () => {
-    const small = pseudoRandom(256 * KiB + 1, 13)
+    const small = pseudoRandomBytes(256 * KiB + 1, 13)
     const cuts = chunksOf(small, cutPoints(small, SMALL)).map(hex)
     expect(streamChunks(small, [1], SMALL).map(hex)).toEqual(cuts)
-    const sizes = Array.from(pseudoRandom(4096, 14), (b) => b * 37)
+    const sizes = Array.from(pseudoRandomBytes(4096, 14), (b) => b * 37)
     expect(streamChunks(small, sizes, SMALL).map(hex)).toEqual(cuts)
   })
 
   it('returns chunks the caller owns', () => {
-    const input = pseudoRandom(3 * MiB, 15)
+    const input = pseudoRandomBytes(3 * MiB, 15)
     const chunker = new Chunker()
     const chunks = [...chunker.push(input.subarray(0, MiB)), ...chunker.push(input.subarray(MiB))]
     chunks.push(chunker.finish()!)
@@ -207,14 +205,14 @@ describe('Chunker', () => {
 })
 
 describe('locality', () => {
-  const original = pseudoRandom(8 * MiB, 16)
+  const original = pseudoRandomBytes(8 * MiB, 16)
   const originalDigests = chunkDigests(original)
   const originalCuts = cutPoints(original)
 
   it('overwriting 1 KiB in the middle changes only the chunks around it', () => {
     const at = 4 * MiB
     const edited = original.slice()
-    edited.set(pseudoRandom(KiB, 17), at)
+    edited.set(pseudoRandomBytes(KiB, 17), at)
     const editedDigests = chunkDigests(edited)
     const before = originalCuts.filter((end) => end <= at).length
     expect(editedDigests.slice(0, before)).toEqual(originalDigests.slice(0, before))
@@ -228,7 +226,7 @@ describe('locality', () => {
     const at = Math.floor(original.length / 3)
     const edited = new Uint8Array(original.length + KiB)
     edited.set(original.subarray(0, at))
-    edited.set(pseudoRandom(KiB, 18), at)
+    edited.set(pseudoRandomBytes(KiB, 18), at)
     edited.set(original.subarray(at), at + KiB)
     const editedDigests = chunkDigests(edited)
     const before = originalCuts.filter((end) => end <= at).length
@@ -243,7 +241,7 @@ describe('locality', () => {
   it('the same holds for many small chunks', () => {
     const at = 4 * MiB + 100
     const edited = original.slice()
-    edited.set(pseudoRandom(KiB, 19), at)
+    edited.set(pseudoRandomBytes(KiB, 19), at)
     const originalSmall = chunkDigests(original, SMALL)
     const editedSmall = new Set(chunkDigests(edited, SMALL))
     const lost = originalSmall.filter((digest) => !editedSmall.has(digest))

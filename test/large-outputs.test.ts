@@ -16,8 +16,6 @@ import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
 const MiB = 1024 * 1024
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js')
 
-const randomBytes = pseudoRandomBytes
-
 /** The id a blob must have: the raw CID of the BLAKE3 of its whole content, however it is stored. */
 function blobId(bytes: Uint8Array): string {
   return CID.createV1(0x55, Digest.create(0x1e, hash(bytes, 32))).toString(base32)
@@ -48,7 +46,7 @@ function stream(bytes: Uint8Array): Readable {
 
 describe('large outputs: chunked blobs', () => {
   // Over one 8 MiB batch, so streams take the path that hashes on worker threads.
-  const big = randomBytes(12 * MiB, 7)
+  const big = pseudoRandomBytes(12 * MiB, 7)
 
   it('keeps the whole-content id, reads back intact, and reports the size from the manifest', async () => {
     const { store } = await tempStore()
@@ -94,7 +92,7 @@ describe('large outputs: chunked blobs', () => {
 
   it('stores a stream at or under 1 MiB as one block with the same id', async () => {
     const { store } = await tempStore()
-    const small = randomBytes(MiB, 3)
+    const small = pseudoRandomBytes(MiB, 3)
     const id = await store.putBlobStream(stream(small))
     expect(id).toBe(blobId(small))
     expect((await collect(store.objects())).map((o) => o.id)).toEqual([id])
@@ -118,8 +116,8 @@ describe('large outputs: chunked blobs', () => {
       expect(same(await store.getBlob(id, range), expected)).toBe(true)
       expect(same(concat(await collect(store.getBlobStream(id, range) as AsyncIterable<Uint8Array>)), expected)).toBe(true)
     }
-    const small = await store.putBlob(randomBytes(1000, 5))
-    expect(same(await store.getBlob(small, { offset: 990, length: 50 }), randomBytes(1000, 5).subarray(990))).toBe(true)
+    const small = await store.putBlob(pseudoRandomBytes(1000, 5))
+    expect(same(await store.getBlob(small, { offset: 990, length: 50 }), pseudoRandomBytes(1000, 5).subarray(990))).toBe(true)
     for (const bad of [{ offset: -1 }, { length: 1.5 }, { offset: Number.NaN }]) {
       const err = await failure(store.getBlob(id, bad))
       expect(err.code).toBe('INVALID_ARGUMENT')
@@ -136,12 +134,12 @@ describe('large outputs: chunked blobs', () => {
     expect(packBytes(dir)).toBe(first)
 
     const overwritten = Uint8Array.from(big)
-    overwritten.set(randomBytes(64 * 1024, 99), 4 * MiB)
+    overwritten.set(pseudoRandomBytes(64 * 1024, 99), 4 * MiB)
     await store.putBlob(overwritten)
     const afterOverwrite = packBytes(dir)
     expect(afterOverwrite - first).toBeLessThanOrEqual(3 * MiB)
 
-    const inserted = concat([big.subarray(0, big.length / 3), randomBytes(64 * 1024, 42), big.subarray(big.length / 3)])
+    const inserted = concat([big.subarray(0, big.length / 3), pseudoRandomBytes(64 * 1024, 42), big.subarray(big.length / 3)])
     await store.putBlobStream(stream(inserted))
     expect(packBytes(dir) - afterOverwrite).toBeLessThanOrEqual(3 * MiB)
     expect(same(await store.getBlob(blobId(inserted)), inserted)).toBe(true)
@@ -205,7 +203,7 @@ describe('large outputs: chunked blobs', () => {
 
   it('checks out a chunked output to a file byte for byte, and inside a directory output', async () => {
     const { store } = await tempStore()
-    const file = randomBytes(3 * MiB, 11)
+    const file = pseudoRandomBytes(3 * MiB, 11)
     await store.commit({ stage: 'weights', output: stream(big) })
     await store.commit({ stage: 'frames', output: new Directory(new Map([['a/big.bin', file], ['small.txt', new TextEncoder().encode('hi')]])) })
     const target = tempDir()
@@ -218,7 +216,7 @@ describe('large outputs: chunked blobs', () => {
     const { store, dir } = await tempStore()
     const follower = await openStore(dir)
     onCleanup(() => follower.close())
-    const other = randomBytes(5 * MiB, 21)
+    const other = pseudoRandomBytes(5 * MiB, 21)
     const [x, y] = await Promise.all([follower.putBlobStream(stream(other)), store.putBlob(big)])
     expect(same(await store.getBlob(x), other)).toBe(true)
     expect(same(await follower.getBlob(y), big)).toBe(true)
@@ -229,7 +227,7 @@ describe('large outputs: damage is found', () => {
   async function storeWithBig(): Promise<{ store: Store; dir: string; id: string }> {
     const { store, dir } = await tempStore()
     // Over 8 MiB, so whole reads verify chunks on a worker thread; fsck re-hashes on this one.
-    const c = await store.commit({ stage: 'blob', output: randomBytes(12 * MiB, 5) })
+    const c = await store.commit({ stage: 'blob', output: pseudoRandomBytes(12 * MiB, 5) })
     return { store, dir, id: c.stages.blob! }
   }
 
@@ -283,7 +281,7 @@ describe('large outputs: the ckpt command', () => {
     const dir = tempDir()
     const store = path.join(dir, 'store')
     const input = path.join(dir, 'in.bin')
-    const bytes = randomBytes(6 * MiB, 8)
+    const bytes = pseudoRandomBytes(6 * MiB, 8)
     writeFileSync(input, bytes)
     const run = (...args: string[]) => execFileSync(process.execPath, [CLI, '--store', store, ...args], { maxBuffer: 64 * MiB })
     run('init')

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
+import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../errors.js'
 import { RAW_CODE, cidString, type CID } from '../model/cid.js'
 import { blobLinks, linksToJson } from '../model/value.js'
+import { writeAllAt } from '../io/write-all.js'
 import { checkStageName } from '../refs/names.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import { checkTreePath, readTree } from '../model/tree.js'
@@ -114,15 +115,6 @@ async function exists(target: string): Promise<boolean> {
 
 const WRITE_BATCH_BYTES = 8 * 1024 * 1024
 
-async function writeAll(handle: FileHandle, pieces: Uint8Array[]): Promise<void> {
-  let pending = pieces.filter((p) => p.length > 0)
-  while (pending.length > 0) {
-    let written = (await handle.writev(pending)).bytesWritten
-    while (pending.length > 0 && written >= pending[0]!.length) written -= pending.shift()!.length
-    if (written > 0) pending[0] = pending[0]!.subarray(written)
-  }
-}
-
 /** Writes under a temporary name, fsyncs, then renames: the final name never holds a partial file. */
 async function writeAtomically(target: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
   const temp = `${target}.ckpt-tmp-${randomBytes(6).toString('hex')}`
@@ -131,16 +123,17 @@ async function writeAtomically(target: string, content: Iterable<Uint8Array> | A
     // Pieces are gathered into large vectored writes: one system call per few MiB, not per chunk.
     let gathered: Uint8Array[] = []
     let gatheredBytes = 0
+    let position = 0
     for await (const piece of content) {
       gathered.push(piece)
       gatheredBytes += piece.length
       if (gatheredBytes >= WRITE_BATCH_BYTES) {
-        await writeAll(handle, gathered)
+        position = await writeAllAt(handle, gathered, position)
         gathered = []
         gatheredBytes = 0
       }
     }
-    await writeAll(handle, gathered)
+    await writeAllAt(handle, gathered, position)
     await handle.sync()
   } catch (err) {
     await handle.close()

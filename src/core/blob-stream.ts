@@ -148,15 +148,14 @@ export async function* readBlobRange(
   }
 }
 
+/** Chunk `i` as read, cut to the range, after checking it has the size its manifest gives. */
 function checkedPiece(manifest: ChunkManifest, i: number, bytes: Uint8Array, offset: number, end: number, starts: number[]): Uint8Array {
-  {
-    if (bytes.length !== manifest.chunks[i]!.size) {
-      throw new CkptError('CORRUPT_OBJECT', `chunk ${i} of blob ${manifest.blob.toString()} has ${bytes.length} bytes, its manifest says ${manifest.chunks[i]!.size}`)
-    }
-    const from = Math.max(0, offset - starts[i]!)
-    const to = Math.min(bytes.length, end - starts[i]!)
-    return from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to)
+  if (bytes.length !== manifest.chunks[i]!.size) {
+    throw new CkptError('CORRUPT_OBJECT', `chunk ${i} of blob ${manifest.blob.toString()} has ${bytes.length} bytes, its manifest says ${manifest.chunks[i]!.size}`)
   }
+  const from = Math.max(0, offset - starts[i]!)
+  const to = Math.min(bytes.length, end - starts[i]!)
+  return from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to)
 }
 
 /** The [offset, end) a range covers within a blob of `size` bytes; INVALID_ARGUMENT naming a bad value. */

@@ -117,9 +117,13 @@ export class ObjectDb {
     return bytes === undefined ? undefined : decodeManifest(cid, bytes)
   }
 
-  /** A blob's size in bytes, read from its manifest when it is chunked. */
-  async blobSize(cid: CID): Promise<number> {
-    return (await this.manifest(cid))?.size ?? (await this.getBytes(cid)).length
+  /**
+   * A blob's size, with its verified bytes when it is stored as one block (at most 1 MiB, read
+   * anyway to learn the size); a chunked blob's size comes from its manifest.
+   */
+  async sizeOf(cid: CID): Promise<{ size: number; bytes?: Uint8Array }> {
+    const { bytes, manifest } = await this.#blob(cid)
+    return bytes ? { size: bytes.length, bytes } : { size: manifest.size }
   }
 
   /**
@@ -127,9 +131,8 @@ export class ObjectDb {
    * the chunks the range touches, so memory stays bounded whatever the blob's size.
    */
   async *readBlob(cid: CID, range: ByteRange = {}): AsyncIterable<Uint8Array> {
-    const manifest = await this.manifest(cid)
-    if (!manifest) {
-      const bytes = await this.getBytes(cid)
+    const { bytes, manifest } = await this.#blob(cid)
+    if (bytes) {
       const { offset, end } = checkRange(range, bytes.length)
       yield bytes.subarray(offset, end)
       return
@@ -138,7 +141,7 @@ export class ObjectDb {
     // while this thread does the I/O.
     const { offset, end } = checkRange(range, manifest.size)
     if (end - offset < VERIFY_ON_WORKER_BYTES) {
-      yield* readBlobRange(manifest, range, (chunks) => Promise.all(chunks.map((c) => this.#getBlock(c))))
+      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocks(chunks))
       return
     }
     const verifier = new ChunkHasher()
@@ -150,11 +153,7 @@ export class ObjectDb {
   }
 
   async #getBlocksVerifiedBy(cids: CID[], verifier: ChunkHasher): Promise<Uint8Array[]> {
-    const stored = await Promise.all(cids.map(async (cid) => {
-      const bytes = await this.store.get(objectKey(cid))
-      if (bytes === undefined) throw new CkptError('NOT_FOUND', `chunk ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
-      return bytes
-    }))
+    const stored = await Promise.all(cids.map((cid) => this.#storedChunk(cid)))
     const { chunks, digests } = await verifier.hashChunks(stored)
     digests.forEach((digest, i) => {
       if (!equalBytes(digest, cids[i]!.multihash.digest)) throw corruptObject(cids[i]!)
@@ -181,9 +180,12 @@ export class ObjectDb {
       return
     }
     const whole = createBlake3()
-    const pieces = readBlobRange(manifest, {}, (chunks) => Promise.all(chunks.map((chunk) => this.#getBlock(chunk).catch((err: unknown) => {
-      throw isCkptError(err, 'NOT_FOUND') ? missingChunk(cid, chunk) : err
-    }))))
+    const pieces = readBlobRange(manifest, {}, (chunks) => Promise.all(chunks.map(async (chunk) => {
+      const stored = await this.#storedChunk(chunk).catch((err: unknown) => {
+        throw isCkptError(err, 'NOT_FOUND') ? missingChunk(cid, chunk) : err
+      })
+      return verified(chunk, stored)
+    })))
     for await (const piece of pieces) whole.update(piece)
     if (!equalBytes(whole.digest(), cid.multihash.digest)) {
       throw new CkptError('CORRUPT_OBJECT', `blob ${cidString(cid)} is corrupt: its chunks put together hash to a different id`, { details: { id: cidString(cid) } })
@@ -192,22 +194,32 @@ export class ObjectDb {
 
   /** The verified bytes of `cid`; NOT_FOUND when absent, CORRUPT_OBJECT when they do not hash to it. */
   async getBytes(cid: CID): Promise<Uint8Array> {
-    const stored = await this.store.get(objectKey(cid))
-    if (stored === undefined) {
-      const manifest = await this.manifest(cid)
-      if (manifest) return joinPieces(readBlobRange(manifest, {}, (chunks) => Promise.all(chunks.map((c) => this.#getBlock(c)))), manifest.size)
-      throw new CkptError('NOT_FOUND', `object ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
-    }
-    return verified(cid, stored)
+    const { bytes, manifest } = await this.#blob(cid)
+    return bytes ?? joinPieces(readBlobRange(manifest, {}, (chunks) => this.#getBlocks(chunks)), manifest.size)
   }
 
-  /** One stored block, verified; never a chunked blob. */
-  async #getBlock(cid: CID): Promise<Uint8Array> {
+  /**
+   * An object as stored: its verified bytes when it is one block (looked up first: most are), else
+   * the manifest of a chunked blob. NOT_FOUND when it is neither.
+   */
+  async #blob(cid: CID): Promise<{ bytes: Uint8Array; manifest?: undefined } | { bytes?: undefined; manifest: ChunkManifest }> {
     const stored = await this.store.get(objectKey(cid))
-    if (stored === undefined) {
-      throw new CkptError('NOT_FOUND', `chunk ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
-    }
-    return verified(cid, stored)
+    if (stored !== undefined) return { bytes: verified(cid, stored) }
+    const manifest = await this.manifest(cid)
+    if (manifest) return { manifest }
+    throw new CkptError('NOT_FOUND', `object ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
+  }
+
+  /** Chunks of a chunked blob, each verified; never chunked blobs themselves. */
+  #getBlocks(cids: CID[]): Promise<Uint8Array[]> {
+    return Promise.all(cids.map(async (cid) => verified(cid, await this.#storedChunk(cid))))
+  }
+
+  /** A chunk's stored bytes, not yet verified; NOT_FOUND naming it when absent. */
+  async #storedChunk(cid: CID): Promise<Uint8Array> {
+    const stored = await this.store.get(objectKey(cid))
+    if (stored === undefined) throw new CkptError('NOT_FOUND', `chunk ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
+    return stored
   }
 
   /** The decoded dag-json node `cid` names, verified. */

@@ -153,7 +153,7 @@ export class Store {
   async outputInfo(idOrRevision: string): Promise<OutputInfo> {
     this.#open()
     const { id, kind } = await this.#ctx.resolveWholeOutput(idOrRevision)
-    if (kind === 'bytes') return { id: cidString(id), kind, size: await this.#ctx.objects.blobSize(id) }
+    if (kind === 'bytes') return { id: cidString(id), kind, size: (await this.#ctx.objects.sizeOf(id)).size }
     if (kind !== 'tree') return { id: cidString(id), kind, size: (await this.#ctx.objects.getBytes(id)).length }
     const summary = treeSummary(await this.#ctx.objects.getNode(id))
     return { id: cidString(id), kind, size: summary?.size ?? 0, files: summary?.files ?? 0 }

@@ -49,10 +49,11 @@ async function diffStage(
     return { stage, status: 'changed', ...ids, kind, changes: await diffTrees(ctx, a, b) }
   }
   if (kind === 'bytes') {
-    // Sizes come from chunk manifests; bytes are read only when small enough to diff as text.
-    const [sizeA, sizeB] = await Promise.all([ctx.objects.blobSize(a), ctx.objects.blobSize(b)])
+    // Sizes come from chunk manifests; chunked bytes are read only when small enough to diff as text.
+    const [infoA, infoB] = await Promise.all([ctx.objects.sizeOf(a), ctx.objects.sizeOf(b)])
+    const [sizeA, sizeB] = [infoA.size, infoB.size]
     const small = paths && sizeA + sizeB <= MAX_TEXT_DIFF_BYTES
-    const [x, y] = small ? await Promise.all([ctx.objects.getBytes(a), ctx.objects.getBytes(b)]) : []
+    const [x, y] = small ? await Promise.all([infoA.bytes ?? ctx.objects.getBytes(a), infoB.bytes ?? ctx.objects.getBytes(b)]) : []
     const [textX, textY] = x && y ? [asText(x), asText(y)] : []
     const hunks = textX !== undefined && textY !== undefined ? diffLines(textX, textY) : undefined
     return { stage, status: 'changed', ...ids, kind, size: { from: sizeA, to: sizeB }, ...(hunks && { hunks }) }

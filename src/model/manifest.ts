@@ -42,11 +42,6 @@ export function isManifestKey(key: Uint8Array): boolean {
   return key[0] === MANIFEST_KEY_TAG
 }
 
-/** The blob a manifest key belongs to. */
-export function blobOfManifestKey(key: Uint8Array): CID {
-  return CID.decode(key.subarray(1))
-}
-
 export function encodeManifest(manifest: ChunkManifest): Uint8Array {
   return encodeNode({
     type: MANIFEST_TYPE,

@@ -4,6 +4,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../../errors.js'
 import type { ObjectEntry } from '../interface.js'
+import { writeAllAt } from '../../io/write-all.js'
 
 /*
  * Pack files keep bulk bytes out of LevelDB, whose compactions would rewrite every large value
@@ -190,26 +191,6 @@ export class Packs {
     this.#writer = undefined
     for (const handle of this.#full.splice(0)) await handle.close()
   }
-}
-
-async function writeAllAt(handle: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
-  let pending = buffers
-  let at = position
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending, at)
-    at += bytesWritten
-    pending = dropWritten(pending, bytesWritten)
-  }
-}
-
-/** What is left of `buffers` after a short write of `written` bytes. */
-function dropWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
-  let left = written
-  let i = 0
-  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length
-  const rest = buffers.slice(i)
-  if (rest.length > 0 && left > 0) rest[0] = rest[0]!.subarray(left)
-  return rest
 }
 
 /** Makes a new file's directory entry durable (a file's own fsync does not cover its name). */
