@@ -7,6 +7,8 @@
  */
 export { initStore, openStore, initStoreOn, openStoreOn, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
 export { Store, type Timelines, type Tags } from './core/store.js'
+export type { Pins } from './maintenance/pins.js'
+export type { Retention } from './maintenance/retention.js'
 export { Directory, readDirectory } from './core/directory.js'
 export { outputIdOf } from './core/commit.js'
 export type { StoreIndex } from './core/index-refs.js'
@@ -21,6 +23,9 @@ export type {
   FsckOptions,
   FsckProblem,
   FsckReport,
+  GcOptions,
+  GcPhase,
+  GcResult,
   HeadInfo,
   JsonChange,
   JsonValue,
@@ -28,8 +33,11 @@ export type {
   OutputInfo,
   OutputKind,
   OutputValue,
+  ReflogExpireOptions,
   ReflogRecord,
   RepairResult,
+  RetentionPolicy,
+  RetentionResult,
   StageDiff,
   StageOutput,
   StageStatus,
@@ -42,7 +50,9 @@ export { CkptError, isCkptError, type ErrorCode } from './errors.js'
 export { shortIdOf } from './model/cid.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
-export type { Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry } from './backend/interface.js'
+export type {
+  Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem,
+} from './backend/interface.js'
 export { run, resume, replay, plan, readAudit, eventStream, StageRegistry } from './pipeline/index.js'
 export type {
   AuditEntry,

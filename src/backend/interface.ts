@@ -36,6 +36,64 @@ export interface ObjectStore {
   putMany(entries: readonly ObjectEntry[], options?: PutOptions): Promise<void>
   /** Every stored key inside `range`, in ascending unsigned byte order, each exactly once. */
   keys(range?: KeyRange): AsyncIterable<Uint8Array>
+  /** The stored length of each key's value, in order; undefined where nothing is stored. */
+  sizes(keys: readonly Uint8Array[]): Promise<Array<number | undefined>>
+  /**
+   * Every key written (or written again) at or after `since`, milliseconds by the backend's own
+   * wall clock, in any order, possibly more than once. This is how a collector knows an object's
+   * age: a writer may store objects some time before a ref names them.
+   */
+  writtenSince(since: number): AsyncIterable<Uint8Array>
+  /** Drops the write records older than `before`; their keys then count as written long ago. */
+  forgetWritesBefore(before: number): Promise<void>
+  /**
+   * Starts a sweep: the only way to delete objects. At most one runs at a time per store; a second
+   * call waits for the first to end. The session must be ended, on every path.
+   */
+  beginSweep(): Promise<Sweep>
+  /**
+   * Gives back the space deleted values still take (for example by rewriting files whose values
+   * are mostly deleted). Every stored value stays readable throughout. Safe to interrupt.
+   */
+  reclaim(): Promise<ReclaimResult>
+  /** Checks the backend's own structures (indexes against the files they index). Reads only. */
+  checkStorage(): Promise<StorageProblem[]>
+}
+
+/**
+ * A collector's view of the store while it decides what to delete. From `beginSweep` on, the
+ * backend remembers every key others write, test (`has`) or read (`get`), and every ref value
+ * others set: anything a writer touched may be about to become reachable, so the collector must
+ * keep it and what it links to. The session's own reads are not remembered.
+ */
+export interface Sweep {
+  /** Keys touched and ref values set by others since the session began or since the last drain. */
+  drain(): Promise<{ keys: Uint8Array[]; refValues: string[] }>
+  /** A read that is not remembered as a touch and is not held. */
+  get(key: Uint8Array): Promise<Uint8Array | undefined>
+  /**
+   * Makes every other object write, probe and read, and every ref update, wait until `end`.
+   * Calls already under way are remembered as touches before this resolves, so a drain after it
+   * sees everything that can still become reachable.
+   */
+  hold(): Promise<void>
+  /** Deletes the keys (only while held); returns how many were stored and their value bytes. */
+  delete(keys: readonly Uint8Array[]): Promise<{ deleted: number; bytes: number }>
+  /** Ends the session and lets held calls go on. */
+  end(): Promise<void>
+}
+
+export interface ReclaimResult {
+  /** Files rewritten or removed. */
+  readonly files: number
+  /** Bytes the backend's files shrank by. */
+  readonly bytes: number
+}
+
+export interface StorageProblem {
+  /** The object key concerned, when there is one. */
+  readonly key?: Uint8Array
+  readonly message: string
 }
 
 /** One logged move of a ref. `old`/`new` are ref values; null means absent. */
@@ -88,6 +146,11 @@ export interface RefStore {
   readReflog(name: string, options?: { readonly newestFirst?: boolean; readonly limit?: number }): Promise<ReflogEntry[]>
   /** Names of every ref that has a reflog (including deleted refs whose log remains), sorted. */
   listReflogs(prefix: string): Promise<string[]>
+  /**
+   * Deletes the ref's log entries whose time is before `before`; returns how many. When a
+   * deleted ref loses its last entry, its log is gone and `listReflogs` no longer names it.
+   */
+  expireReflog(name: string, before: number): Promise<number>
 }
 
 export interface Backend {

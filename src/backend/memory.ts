@@ -1,13 +1,15 @@
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from './interface.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep } from './interface.js'
 import { compareBytes, inRange } from './bytes.js'
+import { SweepGate } from './sweep-gate.js'
 
 /** A backend that keeps everything in this process's memory: for tests, and short-lived stores. */
 export function createMemoryBackend(): Backend {
-  const objects = new MemoryObjects()
+  const gate = new SweepGate()
+  const objects = new MemoryObjects(gate)
   return {
     description: 'memory',
     objects,
-    refs: new MemoryRefs(objects),
+    refs: new MemoryRefs(objects, gate),
     async close() {},
   }
 }
@@ -16,18 +18,78 @@ const keyOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byt
 
 class MemoryObjects implements ObjectStore {
   readonly #values = new Map<string, Uint8Array>()
+  /** When each key was last written (ms). */
+  readonly #written = new Map<string, number>()
+
+  constructor(private readonly gate: SweepGate) {}
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    await this.gate.enter([key])
+    return this.#read(key)
+  }
+
+  #read(key: Uint8Array): Uint8Array | undefined {
     const value = this.#values.get(keyOf(key))
     return value && Uint8Array.from(value)
   }
 
   async has(keys: readonly Uint8Array[]): Promise<boolean[]> {
+    await this.gate.enter(keys)
     return keys.map((key) => this.#values.has(keyOf(key)))
   }
 
   async putMany(entries: readonly ObjectEntry[]): Promise<void> {
-    for (const { key, value } of entries) this.#values.set(keyOf(key), Uint8Array.from(value))
+    await this.gate.enter(entries.map((e) => e.key))
+    this.store(entries)
+  }
+
+  /** Stores without passing the gate (for a ref update, which has passed it already). */
+  store(entries: readonly ObjectEntry[]): void {
+    const now = Date.now()
+    for (const { key, value } of entries) {
+      this.#values.set(keyOf(key), Uint8Array.from(value))
+      this.#written.set(keyOf(key), now)
+    }
+  }
+
+  async sizes(keys: readonly Uint8Array[]): Promise<Array<number | undefined>> {
+    return keys.map((key) => this.#values.get(keyOf(key))?.length)
+  }
+
+  async *writtenSince(since: number): AsyncIterable<Uint8Array> {
+    const young = [...this.#written].filter(([, time]) => time >= since)
+    for (const [key] of young) yield new Uint8Array(Buffer.from(key, 'latin1'))
+  }
+
+  async forgetWritesBefore(before: number): Promise<void> {
+    for (const [key, time] of this.#written) if (time < before) this.#written.delete(key)
+  }
+
+  beginSweep(): Promise<Sweep> {
+    return this.gate.begin({
+      get: async (key) => this.#read(key),
+      delete: async (keys) => {
+        let deleted = 0
+        let bytes = 0
+        for (const key of keys) {
+          const value = this.#values.get(keyOf(key))
+          if (value === undefined) continue
+          deleted++
+          bytes += value.length
+          this.#values.delete(keyOf(key))
+          this.#written.delete(keyOf(key))
+        }
+        return { deleted, bytes }
+      },
+    })
+  }
+
+  async reclaim(): Promise<ReclaimResult> {
+    return { files: 0, bytes: 0 }
+  }
+
+  async checkStorage(): Promise<StorageProblem[]> {
+    return []
   }
 
   async *keys(range: KeyRange = {}): AsyncIterable<Uint8Array> {
@@ -40,7 +102,10 @@ class MemoryRefs implements RefStore {
   readonly #refs = new Map<string, string>()
   readonly #logs = new Map<string, ReflogEntry[]>()
 
-  constructor(private readonly objects: ObjectStore) {}
+  constructor(
+    private readonly objects: MemoryObjects,
+    private readonly gate: SweepGate,
+  ) {}
 
   async readRef(name: string): Promise<string | undefined> {
     return this.#refs.get(name)
@@ -54,8 +119,12 @@ class MemoryRefs implements RefStore {
   }
 
   async updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = []): Promise<RefUpdateResult> {
+    await this.gate.enter(
+      objects.map((o) => o.key),
+      updates.map((u) => u.value),
+    )
     // Objects first; the check and the moves below then run without yielding, so they are atomic.
-    await this.objects.putMany(objects)
+    this.objects.store(objects)
     for (const { name, expected } of updates) {
       const actual = this.#refs.get(name) ?? null
       if (actual !== expected) return { ok: false, name, actual }
@@ -78,5 +147,13 @@ class MemoryRefs implements RefStore {
 
   async listReflogs(prefix: string): Promise<string[]> {
     return [...this.#logs.keys()].filter((name) => name.startsWith(prefix)).sort()
+  }
+
+  async expireReflog(name: string, before: number): Promise<number> {
+    const entries = this.#logs.get(name) ?? []
+    const kept = entries.filter((e) => e.time >= before)
+    if (kept.length === 0 && !this.#refs.has(name)) this.#logs.delete(name)
+    else this.#logs.set(name, kept)
+    return entries.length - kept.length
   }
 }

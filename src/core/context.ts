@@ -49,6 +49,11 @@ export class StoreContext implements ResolveContext {
     this.#checkpoints.set(cid.toString(), node)
   }
 
+  /** Drops cached nodes (after gc, so a deleted checkpoint is not still served from memory). */
+  forgetCheckpoints(): void {
+    this.#checkpoints.clear()
+  }
+
   async isCheckpoint(cid: CID): Promise<boolean> {
     if (this.#checkpoints.has(cid.toString())) return true
     if (cid.code !== DAG_JSON_CODE || !(await this.objects.has(cid))) return false

@@ -1,4 +1,5 @@
 import type { CID } from '../model/cid.js'
+import { CUT_PREFIX } from '../refs/refdb.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import { type StoreContext, toCheckpoint } from './context.js'
 import type { Checkpoint, LogOptions } from './types.js'
@@ -20,6 +21,7 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
   const until = options.until === undefined ? Infinity : new Date(options.until).getTime()
   const wanted = (node: CheckpointNode) =>
     node.time <= until && (options.stage === undefined || node.stage === options.stage) && (options.run === undefined || node.run === options.run)
+  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
   const seen = new Set<string>()
   const frontier: Pending[] = []
   const enqueue = async (cid: CID) => {
@@ -33,13 +35,21 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
   while (frontier.length > 0) {
     const next = frontier.shift() as Pending
     if (next.node.time < since) return
+    let parents = options.firstParent ? next.node.parents.slice(0, 1) : next.node.parents
+    const cut = cuts.has(next.cid.toString()) ? await droppedParents(ctx, next.node.parents) : []
+    if (cut.length > 0) parents = parents.filter((p) => !cut.includes(p))
     if (wanted(next.node)) {
-      yield toCheckpoint(next.cid, next.node)
+      yield cut.length > 0 ? { ...toCheckpoint(next.cid, next.node), historyCut: true } : toCheckpoint(next.cid, next.node)
       if (++emitted >= limit) return
     }
-    const parents = options.firstParent ? next.node.parents.slice(0, 1) : next.node.parents
     for (const parent of parents) await enqueue(parent)
   }
+}
+
+/** The parents of a checkpoint at a retention cut that are gone from the store. */
+async function droppedParents(ctx: StoreContext, parents: readonly CID[]): Promise<CID[]> {
+  const present = await Promise.all(parents.map((p) => ctx.objects.has(p)))
+  return parents.filter((_, i) => !present[i])
 }
 
 /** Keeps `frontier` sorted newest first; ties keep insertion order (children before parents). */

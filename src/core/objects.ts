@@ -35,7 +35,7 @@ const SKIP_CHECK_BELOW = 16 * 1024
  * against its CID so wrong bytes are never returned.
  */
 export class ObjectDb {
-  constructor(private readonly store: ObjectStore) {}
+  constructor(readonly store: ObjectStore) {}
 
   /**
    * Stores blocks in one atomic batch. Large blocks the backend already has are not sent again;

@@ -16,6 +16,10 @@ import { Directory } from './directory.js'
 import { StoreIndex } from './index-refs.js'
 import { walkLog } from './log.js'
 import { fsck, repair } from '../maintenance/fsck.js'
+import { gc } from '../maintenance/gc.js'
+import { Pins } from '../maintenance/pins.js'
+import { DEFAULT_REFLOG_EXPIRE_MS, expireReflogs } from '../maintenance/reflog-expire.js'
+import { Retention } from '../maintenance/retention.js'
 import { ObjectDb, makeBlock } from './objects.js'
 import type { ByteRange } from './blob-stream.js'
 import type {
@@ -27,11 +31,14 @@ import type {
   DiffResult,
   FsckOptions,
   FsckReport,
+  GcOptions,
+  GcResult,
   HeadInfo,
   LogOptions,
   OutputInfo,
   OutputKind,
   StageOutput,
+  ReflogExpireOptions,
   ReflogRecord,
   RepairResult,
   StoreOptions,
@@ -53,6 +60,10 @@ export class Store {
   readonly tags: Tags
   /** Named pointers for tools built on the store (run indexes, thread maps). */
   readonly index: StoreIndex
+  /** Pinned checkpoints: kept, with their history, whatever retention says. */
+  readonly pins: Pins
+  /** Per-timeline retention policies, applied by {@link Store.gc}. */
+  readonly retention: Retention
 
   /** @internal Use {@link openStore} or {@link initStore}. */
   constructor(backend: Backend, options: StoreOptions = {}) {
@@ -63,6 +74,8 @@ export class Store {
     this.timelines = new Timelines(this.#ctx)
     this.tags = new Tags(this.#ctx)
     this.index = new StoreIndex(this.#ctx.refs, () => this.#ctx.assertOpen())
+    this.pins = new Pins(this.#ctx)
+    this.retention = new Retention(this.#ctx)
   }
 
   /** Where the store lives, e.g. `level:/path/.ckpt/db`. */
@@ -303,6 +316,32 @@ export class Store {
   async repair(): Promise<RepairResult> {
     this.#open()
     return repair(this.#ctx)
+  }
+
+  /**
+   * Reclaims the space of everything nothing reaches: applies retention policies, expires old
+   * reflog entries, then deletes unreachable objects older than the grace window. Safe beside
+   * live writers in this and other processes; see docs/maintenance.md.
+   */
+  async gc(options: GcOptions = {}): Promise<GcResult> {
+    this.#open()
+    if (options.dryRun) return gc(this.#ctx, options)
+    const retention = await this.retention.apply()
+    const expired = await expireReflogs(this.#ctx, this.#ctx.now() - (options.reflogExpireMs ?? DEFAULT_REFLOG_EXPIRE_MS))
+    try {
+      return await gc(this.#ctx, options, { retention, reflogEntriesExpired: expired.entries })
+    } finally {
+      this.#ctx.forgetCheckpoints()
+    }
+  }
+
+  /** Deletes reflog entries older than `before` (default 90 days ago), like `git reflog expire`. */
+  async expireReflogs(options: ReflogExpireOptions = {}): Promise<{ refs: number; entries: number }> {
+    this.#open()
+    const before = options.before === undefined ? this.#ctx.now() - DEFAULT_REFLOG_EXPIRE_MS : new Date(options.before).getTime()
+    if (!Number.isFinite(before)) throw new CkptError('INVALID_ARGUMENT', `reflog expiry: ${String(options.before)} is not a valid instant`)
+    const refs = options.refs === undefined ? undefined : await Promise.all(options.refs.map((ref) => this.#refName(ref)))
+    return expireReflogs(this.#ctx, before, refs)
   }
 
   /** Every object id in the store (checkpoints, outputs, blobs), in key order. */

@@ -24,6 +24,11 @@ export interface Checkpoint {
   readonly author: string
   readonly time: Date
   readonly meta: Readonly<Record<string, JsonValue>>
+  /**
+   * Set by `log` when retention dropped this checkpoint's parents: history is cut here, and
+   * `parents` still names the dropped ones.
+   */
+  readonly historyCut?: true
 }
 
 /** `json` for structured values, `bytes` for blobs, `tree` for directories ({@link Directory}). */
@@ -230,4 +235,57 @@ export interface RepairResult {
   readonly restored: ReadonlyArray<{ readonly ref: string; readonly from: string; readonly to: string }>
   /** Refs whose reflog holds no intact checkpoint; left as they are. */
   readonly unrecoverable: readonly string[]
+}
+
+export interface GcOptions {
+  /**
+   * Objects written less than this many milliseconds ago are kept even when nothing reaches them,
+   * so a writer that stored objects but has not yet moved its ref never loses them. `'now'`
+   * keeps only what is reachable, or touched by a writer while gc runs. Default: two weeks.
+   */
+  readonly prune?: number | 'now'
+  /** Report what would be freed, delete nothing (retention and reflog expiry are skipped too). */
+  readonly dryRun?: boolean
+  /** Reflog entries older than this many milliseconds are expired first. Default: 90 days, like git. */
+  readonly reflogExpireMs?: number
+  readonly onProgress?: (phase: GcPhase, done: number) => void
+}
+
+export type GcPhase = 'mark' | 'scan' | 'sweep' | 'reclaim'
+
+export interface GcResult {
+  readonly dryRun: boolean
+  /** Objects proved reachable (or young, or touched by a writer meanwhile). */
+  readonly kept: number
+  /** Unreachable objects removed (or, in a dry run, that would be), and their stored bytes. */
+  readonly freed: { readonly objects: number; readonly bytes: number }
+  /** Files rewritten or removed to give back the space freed objects held, and bytes saved. */
+  readonly reclaimed: { readonly files: number; readonly bytes: number }
+  /** What each timeline's retention policy dropped before marking. */
+  readonly retention: readonly RetentionResult[]
+  readonly reflogEntriesExpired: number
+  readonly timings: { readonly totalMs: number; readonly markMs: number; readonly writersHeldMs: number }
+}
+
+/** A timeline's retention policy. A checkpoint is kept when either rule (or a tag, pin or other ref) keeps it. */
+export interface RetentionPolicy {
+  /** Keep the newest N checkpoints of the timeline's history. */
+  readonly keepLast?: number
+  /** Keep checkpoints younger than this many milliseconds. */
+  readonly keepWithinMs?: number
+}
+
+export interface RetentionResult {
+  readonly timeline: string
+  readonly kept: number
+  readonly dropped: number
+  /** Kept checkpoints whose parents were dropped: where `log` shows history was cut. */
+  readonly cuts: readonly string[]
+}
+
+export interface ReflogExpireOptions {
+  /** Entries older than this instant go. Default: 90 days ago. */
+  readonly before?: Date | number
+  /** Only these refs (timeline or tag names, `HEAD`, or full ref names). Default: every reflog. */
+  readonly refs?: readonly string[]
 }

@@ -1,10 +1,10 @@
 import type { StoreContext } from '../core/context.js'
 import { isCkptError } from '../errors.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidString, tryParseCid } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidString, tryParseCid } from '../model/cid.js'
 import { checkpointFromValue } from '../model/checkpoint.js'
 import { readTree } from '../model/tree.js'
 import { allLinks } from '../model/value.js'
-import { HEAD, INDEX_PREFIX, META_PREFIX, TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
+import { CUT_PREFIX, HEAD, INDEX_PREFIX, META_PREFIX, PIN_PREFIX, TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
 import type { FsckOptions, FsckProblem, FsckReport, RepairResult } from '../core/types.js'
 
 /** What a reachable object is expected to be, which decides how it is checked and what it links to. */
@@ -49,20 +49,33 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
     }
   }
 
-  const history = await walk(ctx, queue, seen, options, problem)
+  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
+  const history = await walk(ctx, queue, seen, { ...options, cuts }, problem)
   // Index pointers last, so objects reachable from history are checked as what history says they are.
   for (const { name, value } of roots) {
     const cid = name.startsWith(INDEX_PREFIX) ? tryParseCid(value) : undefined
     if (cid) enqueue(cid, 'unknown', name)
   }
-  const indexed = await walk(ctx, queue, seen, options, problem)
+  const indexed = await walk(ctx, queue, seen, { ...options, cuts }, problem)
+  for (const { key, message } of await ctx.objects.store.checkStorage()) {
+    const id = key === undefined ? '(storage)' : describeKey(key)
+    problem(id, 'corrupt', message, '(storage index)')
+  }
   const checked = { refs: refsChecked, objects: history.objects + indexed.objects, checkpoints: history.checkpoints + indexed.checkpoints }
   return { ok: problems.length === 0, problems, checked }
 }
 
-/** Timelines, tags and HEAD name checkpoints; index pointers may name any object. */
+/** Timelines, tags, pins and HEAD name checkpoints; index pointers may name any object. */
 function holdsCheckpoints(ref: string): boolean {
-  return ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX) || ref === HEAD
+  return ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX) || ref.startsWith(PIN_PREFIX) || ref === HEAD
+}
+
+function describeKey(key: Uint8Array): string {
+  try {
+    return cidString(cidFromKey(key[0] === 0 ? key.subarray(1) : key))
+  } catch {
+    return Buffer.from(key).toString('hex')
+  }
 }
 
 function enqueueOnce(seen: Set<string>, queue: Visit[], visit: Visit): void {
@@ -75,7 +88,9 @@ function enqueueOnce(seen: Set<string>, queue: Visit[], visit: Visit): void {
 type Report = (id: string, kind: FsckProblem['kind'], message: string, ref: string) => void
 
 /** Checks everything reachable from `queue`, reporting through `problem`. */
-async function walk(ctx: StoreContext, queue: Visit[], seen: Set<string>, options: FsckOptions, problem: Report): Promise<{ objects: number; checkpoints: number }> {
+async function walk(
+  ctx: StoreContext, queue: Visit[], seen: Set<string>, options: FsckOptions & { cuts?: ReadonlySet<string> }, problem: Report,
+): Promise<{ objects: number; checkpoints: number }> {
   const enqueue = (cid: CID, expect: Expect, via: string) => enqueueOnce(seen, queue, { cid, expect, via })
   let objectsChecked = 0
   let checkpointsChecked = 0
@@ -100,7 +115,9 @@ async function walk(ctx: StoreContext, queue: Visit[], seen: Set<string>, option
         continue
       }
       checkpointsChecked++
-      for (const parent of checkpoint.parents) enqueue(parent, 'checkpoint', via)
+      // At a retention cut, dropped parents are expected to be gone.
+      const cut = options.cuts?.has(id) === true
+      for (const parent of checkpoint.parents) if (!cut || (await ctx.objects.has(parent))) enqueue(parent, 'checkpoint', via)
       for (const [stage, output] of checkpoint.stages) enqueue(output, checkpoint.trees.includes(stage) ? 'tree' : output.code === RAW_CODE ? 'bytes' : 'json', via)
       continue
     }
@@ -123,9 +140,9 @@ async function walk(ctx: StoreContext, queue: Visit[], seen: Set<string>, option
 }
 
 /** Whether a checkpoint and everything it reaches is present and intact. */
-async function intact(ctx: StoreContext, cid: CID): Promise<boolean> {
+async function intact(ctx: StoreContext, cid: CID, cuts: ReadonlySet<string>): Promise<boolean> {
   let ok = true
-  await walk(ctx, [{ cid, expect: 'checkpoint', via: '' }], new Set([cid.toString()]), { quick: false }, () => (ok = false))
+  await walk(ctx, [{ cid, expect: 'checkpoint', via: '' }], new Set([cid.toString()]), { quick: false, cuts }, () => (ok = false))
   return ok
 }
 
@@ -138,13 +155,14 @@ export async function repair(ctx: StoreContext): Promise<RepairResult> {
   const restored: Array<{ ref: string; from: string; to: string }> = []
   const unrecoverable: string[] = []
   const refs = [...(await ctx.refs.listRaw(TIMELINE_PREFIX)), ...(await ctx.refs.listRaw(TAG_PREFIX))]
+  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
   for (const { name, value } of refs) {
     const current = tryParseCid(value)
-    if (current && (await intact(ctx, current))) continue
+    if (current && (await intact(ctx, current, cuts))) continue
     let target: string | undefined
     for (const entry of await ctx.refs.reflog(name, { newestFirst: true })) {
       const candidate = entry.new === null ? undefined : tryParseCid(entry.new)
-      if (candidate && entry.new !== value && (await intact(ctx, candidate))) {
+      if (candidate && entry.new !== value && (await intact(ctx, candidate, cuts))) {
         target = entry.new as string
         break
       }

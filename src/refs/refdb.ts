@@ -11,6 +11,12 @@ export const HEAD = 'HEAD'
 export const META_PREFIX = 'meta/'
 /** Named pointers kept by tools built on the store (see StoreIndex). */
 export const INDEX_PREFIX = 'index/'
+/** `pins/<id>`: checkpoints no retention or gc may drop. */
+export const PIN_PREFIX = 'pins/'
+/** `cuts/<id>`: checkpoints whose parents retention dropped (git's shallow boundary). Not roots. */
+export const CUT_PREFIX = 'cuts/'
+/** `retention/<timeline>`: the timeline's retention policy, as JSON. */
+export const RETENTION_PREFIX = 'retention/'
 
 const SYMBOLIC = 'ref: '
 
@@ -94,6 +100,11 @@ export class RefDb {
 
   async reflog(ref: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {
     return this.store.readReflog(ref, options)
+  }
+
+  /** Deletes the ref's log entries older than `before` (ms); returns how many went. */
+  async expireReflog(ref: string, before: number): Promise<number> {
+    return this.store.expireReflog(ref, before)
   }
 
   async head(): Promise<{ target: HeadTarget; raw: string } | undefined> {

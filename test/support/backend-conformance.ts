@@ -149,5 +149,100 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       ])
       expect(await b.refs.listRefs('nothing/')).toEqual([])
     }))
+
+    it('reports stored value sizes, undefined where nothing is stored', withBackend(async (b) => {
+      await b.objects.putMany([{ key: bytes(1), value: bytes(1, 2, 3) }, { key: bytes(2), value: new Uint8Array(100 * 1024) }])
+      expect(await b.objects.sizes([bytes(2), bytes(3), bytes(1)])).toEqual([100 * 1024, undefined, 3])
+    }))
+
+    it('tells which keys were written, or written again, since a time, and forgets old records on request', withBackend(async (b) => {
+      await b.objects.putMany([{ key: bytes(1), value: bytes(1) }, { key: bytes(2), value: bytes(2) }])
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const since = Date.now()
+      await b.objects.putMany([{ key: bytes(3), value: bytes(3) }, { key: bytes(1), value: bytes(1) }])
+      await b.refs.updateRefs([{ name: 'r', expected: null, value: 'x', log: log('x') }], [{ key: bytes(4), value: new Uint8Array(70 * 1024) }])
+      const young = new Set((await collect(b.objects.writtenSince(since))).map((k) => k.join(',')))
+      expect([...young].sort()).toEqual(['1', '3', '4'])
+      await b.objects.forgetWritesBefore(Date.now() + 1000)
+      expect(await collect(b.objects.writtenSince(0))).toEqual([])
+      expect(await b.objects.has([bytes(1), bytes(2), bytes(3), bytes(4)])).toEqual([true, true, true, true])
+    }))
+
+    it('tells a sweep what others touched and the ref values they set, but not its own reads', withBackend(async (b) => {
+      await b.objects.putMany([{ key: bytes(1), value: bytes(1) }, { key: bytes(2), value: bytes(2) }])
+      const sweep = await b.objects.beginSweep()
+      try {
+        expect([...((await sweep.get(bytes(1))) ?? [])]).toEqual([1])
+        await b.objects.get(bytes(2))
+        await b.objects.has([bytes(5)])
+        await b.objects.putMany([{ key: bytes(6), value: bytes(6) }])
+        await b.refs.updateRefs([{ name: 'r', expected: null, value: 'v', log: log('x') }], [{ key: bytes(7), value: bytes(7) }])
+        const drained = await sweep.drain()
+        expect(drained.keys.map((k) => k.join(',')).sort()).toEqual(['2', '5', '6', '7'])
+        expect(drained.refValues).toEqual(['v'])
+        expect(await sweep.drain()).toEqual({ keys: [], refValues: [] })
+      } finally {
+        await sweep.end()
+      }
+    }))
+
+    it('deletes only while a sweep holds the store, and holds other callers until it ends', withBackend(async (b) => {
+      await b.objects.putMany([{ key: bytes(1), value: bytes(1, 1) }, { key: bytes(2), value: new Uint8Array(80 * 1024) }, { key: bytes(3), value: bytes(3) }])
+      const sweep = await b.objects.beginSweep()
+      await expect(sweep.delete([bytes(1)])).rejects.toThrow()
+      await sweep.hold()
+      let putDone = false
+      const put = b.objects.putMany([{ key: bytes(9), value: bytes(9) }]).then(() => (putDone = true))
+      let refDone = false
+      const ref = b.refs.updateRefs([{ name: 'r', expected: null, value: 'v', log: log('x') }]).then(() => (refDone = true))
+      expect(await sweep.delete([bytes(1), bytes(2), bytes(4)])).toEqual({ deleted: 2, bytes: 2 + 80 * 1024 })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect([putDone, refDone]).toEqual([false, false])
+      await sweep.end()
+      await Promise.all([put, ref])
+      expect(await b.objects.has([bytes(1), bytes(2), bytes(3), bytes(9)])).toEqual([false, false, true, true])
+      expect(await collect(b.objects.keys())).toEqual([[3], [9]])
+    }))
+
+    it('runs one sweep at a time', withBackend(async (b) => {
+      const first = await b.objects.beginSweep()
+      let secondStarted = false
+      const second = b.objects.beginSweep().then((s) => {
+        secondStarted = true
+        return s
+      })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(secondStarted).toBe(false)
+      await first.end()
+      await (await second).end()
+      expect(secondStarted).toBe(true)
+    }))
+
+    it('keeps every value readable while reclaiming the space of deleted ones', withBackend(async (b) => {
+      const big = (seed: number) => new Uint8Array(200 * 1024).map((_, i) => (i * seed) & 0xff)
+      await b.objects.putMany([1, 2, 3, 4].map((k) => ({ key: bytes(k), value: big(k) })))
+      const sweep = await b.objects.beginSweep()
+      await sweep.hold()
+      await sweep.delete([bytes(1), bytes(2), bytes(3)])
+      await sweep.end()
+      const result = await b.objects.reclaim()
+      expect(result.files).toBeGreaterThanOrEqual(0)
+      expect(Buffer.compare(Buffer.from((await b.objects.get(bytes(4))) ?? []), Buffer.from(big(4)))).toBe(0)
+      expect(await b.objects.get(bytes(1))).toBeUndefined()
+      expect(await b.objects.checkStorage()).toEqual([])
+    }))
+
+    it('expires reflog entries older than a time, and forgets the log of a deleted ref with none left', withBackend(async (b) => {
+      await b.refs.updateRefs([{ name: 'a', expected: null, value: '1', log: { time: 100, reason: 'x' } }])
+      await b.refs.updateRefs([{ name: 'a', expected: '1', value: '2', log: { time: 200, reason: 'y' } }])
+      await b.refs.updateRefs([{ name: 'b', expected: null, value: '1', log: { time: 100, reason: 'x' } }])
+      await b.refs.updateRefs([{ name: 'b', expected: '1', value: null, log: { time: 150, reason: 'deleted' } }])
+      expect(await b.refs.expireReflog('a', 150)).toBe(1)
+      expect((await b.refs.readReflog('a')).map((e) => e.reason)).toEqual(['y'])
+      expect(await b.refs.expireReflog('b', 1000)).toBe(2)
+      expect(await b.refs.listReflogs('')).toEqual(['a'])
+      await b.refs.updateRefs([{ name: 'a', expected: '2', value: '3', log: { time: 300, reason: 'z' } }])
+      expect((await b.refs.readReflog('a')).map((e) => e.reason)).toEqual(['y', 'z'])
+    }))
   })
 }

@@ -1,8 +1,12 @@
 import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { compareBytes, concatBytes } from '../bytes.js'
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
-import { PACK_THRESHOLD, Packs, decodeLocation, encodeLocation } from './packs.js'
+import { randomBytes } from 'node:crypto'
+import type {
+  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep,
+} from '../interface.js'
+import { SweepGate } from '../sweep-gate.js'
+import { PACK_THRESHOLD, Packs, decodeLocation, encodeLocation, type PackLocation } from './packs.js'
 
 /** How far a write must get before its call returns. */
 export type Durability = 'process' | 'fsync'
@@ -14,12 +18,16 @@ export type Durability = 'process' | 'fsync'
  *   'r' + ref name (UTF-8)      → ref value (UTF-8)
  *   'L' + ref name              → last reflog sequence number (8 bytes, big-endian)
  *   'l' + ref name + 0x00 + seq → reflog entry (JSON)
+ *   'w' + time (8 bytes) + 8 random bytes → keys one batch wrote then (each: length u16, key)
  */
 const OBJECT = 0x6f
 const PACKED = 0x70
 const REF = 0x72
 const LOG_HEAD = 0x4c
 const LOG = 0x6c
+const WRITES = 0x77
+/** A pack whose live records fill less than this share of it is rewritten by reclaim. */
+const REWRITE_BELOW_LIVE_SHARE = 0.5
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
 type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
@@ -72,9 +80,10 @@ export class LocalLevelBackend implements Backend {
   ) {
     this.description = `level:${db.location}`
     const sync = durability === 'fsync'
-    const objects = new LevelObjects(db, sync, packs)
+    const gate = new SweepGate()
+    const objects = new LevelObjects(db, sync, packs, gate)
     this.objects = objects
-    this.refs = new LevelRefs(db, sync, (entries) => objects.objectOps(entries))
+    this.refs = new LevelRefs(db, sync, (entries) => objects.objectOps(entries), gate)
   }
 
   async close(): Promise<void> {
@@ -88,17 +97,37 @@ class LevelObjects implements ObjectStore {
     private readonly db: Db,
     private readonly sync: boolean,
     private readonly packs: Packs,
+    private readonly gate: SweepGate,
   ) {}
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    await this.gate.enter([key])
+    return this.#read(key)
+  }
+
+  async #read(key: Uint8Array): Promise<Uint8Array | undefined> {
     // getSync skips a thread-pool round trip; LevelDB serves most reads from its caches.
     const inline = await wrapIo(async () => this.db.getSync(prefixed(OBJECT, key)))
     if (inline !== undefined) return inline
+    const location = await this.#location(key)
+    if (location === undefined) return undefined
+    try {
+      return await this.packs.read(location)
+    } catch (err) {
+      // reclaim may have moved the value and removed its old pack since the lookup.
+      const again = await this.#location(key)
+      if (again === undefined || (again.pack === location.pack && again.offset === location.offset)) throw err
+      return this.packs.read(again)
+    }
+  }
+
+  async #location(key: Uint8Array): Promise<PackLocation | undefined> {
     const location = await wrapIo(async () => this.db.getSync(prefixed(PACKED, key)))
-    return location === undefined ? undefined : this.packs.read(decodeLocation(location))
+    return location === undefined ? undefined : decodeLocation(location)
   }
 
   async has(keys: readonly Uint8Array[]): Promise<boolean[]> {
+    await this.gate.enter(keys)
     const inline = await wrapIo(() => this.db.hasMany(keys.map((key) => prefixed(OBJECT, key))))
     const missing = keys.filter((_, i) => !inline[i])
     if (missing.length === 0) return inline
@@ -109,18 +138,129 @@ class LevelObjects implements ObjectStore {
 
   async putMany(entries: readonly ObjectEntry[], options: PutOptions = {}): Promise<void> {
     if (entries.length === 0) return
+    await this.gate.enter(entries.map((e) => e.key))
     const ops = await this.objectOps(entries)
     // A later synced batch makes this one durable too: LevelDB's log is written in order.
     await writeBatch(this.db, ops, this.sync && options.deferSync !== true)
   }
 
-  /** The batch operations that store `entries`: large values are appended to a pack first. */
+  /**
+   * The batch operations that store `entries`: large values are appended to a pack first, and the
+   * batch records when its keys were written.
+   */
   async objectOps(entries: readonly ObjectEntry[]): Promise<BatchOp[]> {
+    if (entries.length === 0) return []
     const large = entries.filter((e) => e.value.length >= PACK_THRESHOLD)
     const locations = large.length === 0 ? [] : await this.packs.append(large)
     const ops: BatchOp[] = entries.filter((e) => e.value.length < PACK_THRESHOLD).map(({ key, value }) => ({ type: 'put', key: prefixed(OBJECT, key), value }))
     large.forEach(({ key }, i) => ops.push({ type: 'put', key: prefixed(PACKED, key), value: encodeLocation(locations[i]!) }))
+    ops.push({ type: 'put', key: writeRecordKey(Date.now()), value: encodeKeyList(entries.map((e) => e.key)) })
     return ops
+  }
+
+  async sizes(keys: readonly Uint8Array[]): Promise<Array<number | undefined>> {
+    return wrapIo(async () =>
+      keys.map((key) => {
+        const inline = this.db.getSync(prefixed(OBJECT, key))
+        if (inline !== undefined) return inline.length
+        const location = this.db.getSync(prefixed(PACKED, key))
+        return location === undefined ? undefined : decodeLocation(location).length
+      }),
+    )
+  }
+
+  async *writtenSince(since: number): AsyncIterable<Uint8Array> {
+    for await (const value of this.db.values({ gte: writeRecordBound(since), lt: Uint8Array.of(WRITES + 1) })) yield* decodeKeyList(value)
+  }
+
+  async forgetWritesBefore(before: number): Promise<void> {
+    await wrapIo(() => this.db.clear({ gte: Uint8Array.of(WRITES), lt: writeRecordBound(before) }))
+  }
+
+  beginSweep(): Promise<Sweep> {
+    return this.gate.begin({
+      get: (key) => this.#read(key),
+      delete: async (keys) => {
+        const sizes = await this.sizes(keys)
+        const ops: BatchOp[] = []
+        let deleted = 0
+        let bytes = 0
+        keys.forEach((key, i) => {
+          if (sizes[i] === undefined) return
+          deleted++
+          bytes += sizes[i]!
+          ops.push({ type: 'del', key: prefixed(OBJECT, key) }, { type: 'del', key: prefixed(PACKED, key) })
+        })
+        await writeBatch(this.db, ops, this.sync)
+        return { deleted, bytes }
+      },
+    })
+  }
+
+  /** Rewrites packs whose live records are a small share of them, then removes the old packs. */
+  reclaim(): Promise<ReclaimResult> {
+    return this.gate.exclusive(async () => {
+      const packs = await this.packs.sealed()
+      const live = await this.#liveBytesByPack()
+      let files = 0
+      let bytes = 0
+      for (const { name, size } of packs) {
+        const used = live.get(name) ?? 0
+        if (used >= size * REWRITE_BELOW_LIVE_SHARE) continue
+        if (used > 0) await this.#moveRecords(name)
+        await this.packs.remove(name)
+        files++
+        bytes += size
+      }
+      return { files, bytes }
+    })
+  }
+
+  async #liveBytesByPack(): Promise<Map<string, number>> {
+    const live = new Map<string, number>()
+    for await (const value of this.db.values({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
+      const { pack, length } = decodeLocation(value)
+      live.set(pack, (live.get(pack) ?? 0) + length)
+    }
+    return live
+  }
+
+  /** Copies every value indexed in `pack` to this process's pack and points the index there, durably. */
+  async #moveRecords(pack: string): Promise<void> {
+    let group: Array<{ key: Uint8Array; location: PackLocation }> = []
+    let groupBytes = 0
+    const flush = async () => {
+      if (group.length === 0) return
+      const values = await Promise.all(group.map((g) => this.packs.read(g.location)))
+      const entries = group.map((g, i) => ({ key: g.key, value: values[i]! }))
+      const locations = await this.packs.append(entries, { sync: true })
+      await writeBatch(this.db, entries.map((e, i) => ({ type: 'put', key: prefixed(PACKED, e.key), value: encodeLocation(locations[i]!) })), true)
+      group = []
+      groupBytes = 0
+    }
+    for await (const [key, value] of this.db.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
+      const location = decodeLocation(value)
+      if (location.pack !== pack) continue
+      group.push({ key: key.subarray(1), location })
+      groupBytes += location.length
+      if (groupBytes >= 8 * 1024 * 1024) await flush()
+    }
+    await flush()
+  }
+
+  async checkStorage(): Promise<StorageProblem[]> {
+    const problems: StorageProblem[] = []
+    for await (const [prefixedKey, value] of this.db.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
+      const key = prefixedKey.subarray(1)
+      let message: string | undefined
+      try {
+        message = await this.packs.checkRecord(key, decodeLocation(value))
+      } catch (err) {
+        message = (err as Error).message
+      }
+      if (message !== undefined) problems.push({ key, message })
+    }
+    return problems
   }
 
   /** Keys from both the inline and the packed ranges, merged into one ascending sequence. */
@@ -162,6 +302,7 @@ class LevelRefs implements RefStore {
     private readonly db: Db,
     private readonly sync: boolean,
     private readonly objectOps: (entries: readonly ObjectEntry[]) => Promise<BatchOp[]>,
+    private readonly gate: SweepGate,
   ) {}
 
   async readRef(name: string): Promise<string | undefined> {
@@ -179,7 +320,11 @@ class LevelRefs implements RefStore {
   }
 
   updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = []): Promise<RefUpdateResult> {
-    const run = this.#queue.then(() => this.#applyUpdates(updates, objects))
+    const entered = this.gate.enter(
+      objects.map((o) => o.key),
+      updates.map((u) => u.value),
+    )
+    const run = Promise.all([this.#queue, entered]).then(() => this.#applyUpdates(updates, objects))
     this.#queue = run.catch(() => undefined)
     return run
   }
@@ -221,6 +366,62 @@ class LevelRefs implements RefStore {
     const names: string[] = []
     for await (const key of this.db.keys({ gte: start, lt: prefixEnd(start) })) names.push(fromUtf8.decode(key.subarray(1)))
     return names
+  }
+
+  expireReflog(name: string, before: number): Promise<number> {
+    // In the ref queue, so no update appends to this log while it is pruned.
+    const run = this.#queue.then(async () => {
+      const start = concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0))
+      const ops: BatchOp[] = []
+      let kept = 0
+      for await (const [key, value] of this.db.iterator({ gte: start, lt: prefixEnd(start) })) {
+        if (parseReflogEntry(value).time < before) ops.push({ type: 'del', key })
+        else kept++
+      }
+      const exists = (await wrapIo(async () => this.db.getSync(refKey(name)))) !== undefined
+      // The log head goes with the last entry of a deleted ref, so listReflogs stops naming it.
+      if (kept === 0 && !exists && ops.length > 0) ops.push({ type: 'del', key: logHeadKey(name) })
+      if (ops.length > 0) await writeBatch(this.db, ops, this.sync)
+      return ops.filter((op) => op.key[0] === LOG).length
+    })
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+}
+
+/** A write record's key: its time, then random bytes so two batches in one millisecond differ. */
+function writeRecordKey(time: number): Uint8Array {
+  const out = writeRecordBound(time)
+  out.set(randomBytes(8), 9)
+  return out
+}
+
+/** The smallest write-record key at `time`, for ranges. */
+function writeRecordBound(time: number): Uint8Array {
+  const out = new Uint8Array(17)
+  out[0] = WRITES
+  new DataView(out.buffer).setBigUint64(1, BigInt(Math.max(0, Math.floor(time))))
+  return out
+}
+
+function encodeKeyList(keys: readonly Uint8Array[]): Uint8Array {
+  const out = Buffer.alloc(keys.reduce((sum, key) => sum + 2 + key.length, 0))
+  let at = 0
+  for (const key of keys) {
+    out.writeUInt16BE(key.length, at)
+    out.set(key, at + 2)
+    at += 2 + key.length
+  }
+  return out
+}
+
+function* decodeKeyList(bytes: Uint8Array): Iterable<Uint8Array> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let at = 0
+  while (at + 2 <= bytes.length) {
+    const length = view.getUint16(at)
+    yield bytes.slice(at + 2, at + 2 + length)
+    at += 2 + length
   }
 }
 

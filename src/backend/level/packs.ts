@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../../errors.js'
 import type { ObjectEntry } from '../interface.js'
@@ -23,6 +23,7 @@ const PACK_ROLLOVER = 1024 * 1024 * 1024
 const MAGIC = new TextEncoder().encode('CKPTPACK')
 const HEADER_LENGTH = MAGIC.length + 4
 const PACK_VERSION = 1
+const PACK_NAME = /^[0-9a-z]+-[0-9a-f]+\.pack$/
 
 /** Where one value lives. */
 export interface PackLocation {
@@ -64,8 +65,12 @@ export class Packs {
   readonly #readers = new Map<string, Promise<FileHandle>>()
   #writer: { name: string; handle: FileHandle; size: number } | undefined
   readonly #full: FileHandle[] = []
+  /** Readers of removed packs: closed at close(), since a read may still be using one. */
+  readonly #retired: Array<Promise<FileHandle>> = []
   readonly #syncing = new Set<Promise<void>>()
   #appending: Promise<unknown> = Promise.resolve()
+  /** A pack being created, not yet this process's writer: never offered for removal. */
+  #creating: string | undefined
 
   constructor(dir: string, sync: boolean) {
     this.#dir = dir
@@ -77,13 +82,13 @@ export class Packs {
    * promise resolves the bytes are written (and fsynced in fsync mode), so an index entry written
    * after it never names bytes a crash could lose.
    */
-  async append(entries: readonly ObjectEntry[]): Promise<PackLocation[]> {
+  async append(entries: readonly ObjectEntry[], options: { sync?: boolean } = {}): Promise<PackLocation[]> {
     // Writes are serialized; each fsync runs alongside the writes queued after it. fdatasync
     // covers everything written to the file before it started, so this append's bytes are safe.
     const written = this.#appending.then(() => this.#write(entries))
     this.#appending = written.catch(() => undefined)
     const { locations, handle, name } = await written
-    if (this.#sync) {
+    if (this.#sync || options.sync === true) {
       const synced = handle.datasync()
       this.#syncing.add(synced)
       try {
@@ -132,6 +137,7 @@ export class Packs {
     if (this.#writer) return this.#writer
     mkdirSync(this.#dir, { recursive: true })
     const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}.pack`
+    this.#creating = name
     const handle = await open(path.join(this.#dir, name), 'wx').catch((cause: unknown) => {
       throw ioError(`cannot create a pack file in ${this.#dir}`, cause)
     })
@@ -144,6 +150,7 @@ export class Packs {
       syncDirectory(this.#dir)
     }
     this.#writer = { name, handle, size: HEADER_LENGTH }
+    this.#creating = undefined
     return this.#writer
   }
 
@@ -164,10 +171,56 @@ export class Packs {
     return out
   }
 
+  /** Every pack file in the directory with its size, except the one this process is appending to. */
+  async sealed(): Promise<Array<{ name: string; size: number }>> {
+    const names = await readdir(this.#dir).catch((err: { code?: string }) => {
+      if (err.code === 'ENOENT') return [] as string[]
+      throw ioError(`cannot list ${this.#dir}`, err)
+    })
+    const packs = names.filter((name) => PACK_NAME.test(name) && name !== this.#writer?.name && name !== this.#creating)
+    return Promise.all(packs.map(async (name) => ({ name, size: (await stat(path.join(this.#dir, name))).size })))
+  }
+
+  /**
+   * Removes a pack nothing indexes any more. A read that looked up its location just before may
+   * still be under way: a handle already open keeps working, and a new open fails as missing,
+   * which the caller answers by looking the key up again.
+   */
+  async remove(name: string): Promise<void> {
+    const handle = this.#readers.get(name)
+    this.#readers.delete(name)
+    if (handle) this.#retired.push(handle)
+    await unlink(path.join(this.#dir, name)).catch((err: { code?: string }) => {
+      if (err.code !== 'ENOENT') throw ioError(`cannot remove pack ${name}`, err)
+    })
+  }
+
+  /**
+   * Checks that the record at `location` names `key` and has the indexed length: the pack and
+   * its index agree. Returns what is wrong, or undefined.
+   */
+  async checkRecord(key: Uint8Array, location: PackLocation): Promise<string | undefined> {
+    const headerStart = location.offset - 8 - key.length
+    if (headerStart < HEADER_LENGTH) return `its index entry points at offset ${location.offset}, inside the pack header`
+    let handle: FileHandle
+    try {
+      handle = await this.#reader(location.pack)
+    } catch (err) {
+      return (err as Error).message
+    }
+    const head = Buffer.alloc(8 + key.length)
+    const { bytesRead } = await handle.read(head, 0, head.length, headerStart)
+    const { size } = await handle.stat()
+    if (bytesRead < head.length || location.offset + location.length > size) return `pack ${location.pack} ends before the record its index names`
+    if (head.readUInt32BE(0) !== key.length || Buffer.compare(head.subarray(4, 4 + key.length), key) !== 0) return `pack ${location.pack} holds a different key at offset ${headerStart}`
+    if (head.readUInt32BE(4 + key.length) !== location.length) return `pack ${location.pack} records a different length at offset ${headerStart}`
+    return undefined
+  }
+
   #reader(name: string): Promise<FileHandle> {
     let handle = this.#readers.get(name)
     if (!handle) {
-      if (!/^[0-9a-z]+-[0-9a-f]+\.pack$/.test(name)) return Promise.reject(new CkptError('CORRUPT_OBJECT', `a pack index entry names "${name}", which is no pack file name`))
+      if (!PACK_NAME.test(name)) return Promise.reject(new CkptError('CORRUPT_OBJECT', `a pack index entry names "${name}", which is no pack file name`))
       handle = open(path.join(this.#dir, name), 'r').catch((cause: unknown) => {
         this.#readers.delete(name)
         const missing = (cause as { code?: string }).code === 'ENOENT'
@@ -184,7 +237,7 @@ export class Packs {
   async close(): Promise<void> {
     await this.#appending
     await Promise.allSettled(this.#syncing)
-    const handles = [...this.#readers.values()]
+    const handles = [...this.#readers.values(), ...this.#retired.splice(0)]
     this.#readers.clear()
     for (const handle of handles) await (await handle.catch(() => undefined))?.close()
     await this.#writer?.handle.close()

@@ -2,7 +2,9 @@ import net from 'node:net'
 import v8 from 'node:v8'
 import { CkptError, type ErrorCode } from '../../errors.js'
 import { successor } from '../bytes.js'
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
+import type {
+  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep,
+} from '../interface.js'
 
 /*
  * The wire between a follower process and the leader that holds the LevelDB open.
@@ -20,9 +22,21 @@ type Response =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly error: { code: ErrorCode | undefined; message: string } }
 
-type Operation = 'get' | 'has' | 'putMany' | 'keysPage' | 'readRef' | 'listRefs' | 'updateRefs' | 'readReflog' | 'listReflogs'
+type Operation =
+  | 'get' | 'has' | 'putMany' | 'keysPage' | 'sizes' | 'writtenSince' | 'next' | 'forgetWritesBefore' | 'reclaim' | 'checkStorage'
+  | 'sweepBegin' | 'sweepDrain' | 'sweepGet' | 'sweepHold' | 'sweepDelete' | 'sweepEnd'
+  | 'readRef' | 'listRefs' | 'updateRefs' | 'readReflog' | 'listReflogs' | 'expireReflog'
 
 const KEYS_PAGE = 1000
+/** Items per page of a server-side listing (write records). */
+const STREAM_PAGE = 4096
+
+/** What one follower connection has open on the leader: sweeps and listings, ended when it goes. */
+interface Connection {
+  readonly sweeps: Map<number, Sweep>
+  readonly streams: Map<number, AsyncIterator<Uint8Array>>
+  nextId: number
+}
 
 /** Raised to the caller when the leader went away mid-call; the shared backend re-elects and retries. */
 export class LeaderLostError extends Error {
@@ -79,11 +93,17 @@ export async function serveBackend(path: string, backend: Backend): Promise<Lead
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+    const connection: Connection = { sweeps: new Map(), streams: new Map(), nextId: 0 }
+    socket.on('close', () => {
+      sockets.delete(socket)
+      // A follower that dies mid-sweep must not leave the store held.
+      for (const sweep of connection.sweeps.values()) void sweep.end()
+      for (const stream of connection.streams.values()) void stream.return?.()
+    })
     socket.on('error', () => socket.destroy())
     readFrames(socket, (message) => {
       const request = message as Request
-      dispatch(backend, request).then(
+      dispatch(backend, connection, request).then(
         (value) => writeIfOpen(socket, { id: request.id, ok: true, value }),
         (err: unknown) =>
           writeIfOpen(socket, {
@@ -114,9 +134,60 @@ function writeIfOpen(socket: net.Socket, response: Response): void {
   if (!socket.destroyed) socket.write(frame(response))
 }
 
-async function dispatch(backend: Backend, { op, args }: Request): Promise<unknown> {
+async function dispatch(backend: Backend, connection: Connection, { op, args }: Request): Promise<unknown> {
   const { objects, refs } = backend
+  const sweep = () => {
+    const found = connection.sweeps.get(args[0] as number)
+    if (!found) throw new CkptError('INVALID_ARGUMENT', 'no such sweep session')
+    return found
+  }
   switch (op) {
+    case 'sizes':
+      return objects.sizes(args[0] as Uint8Array[])
+    case 'writtenSince': {
+      const id = connection.nextId++
+      connection.streams.set(id, objects.writtenSince(args[0] as number)[Symbol.asyncIterator]())
+      return id
+    }
+    case 'next': {
+      const stream = connection.streams.get(args[0] as number)
+      const page: Uint8Array[] = []
+      while (stream && page.length < STREAM_PAGE) {
+        const { done, value } = await stream.next()
+        if (done) {
+          connection.streams.delete(args[0] as number)
+          break
+        }
+        page.push(value)
+      }
+      return page
+    }
+    case 'forgetWritesBefore':
+      return objects.forgetWritesBefore(args[0] as number)
+    case 'reclaim':
+      return objects.reclaim()
+    case 'checkStorage':
+      return objects.checkStorage()
+    case 'sweepBegin': {
+      const id = connection.nextId++
+      connection.sweeps.set(id, await objects.beginSweep())
+      return id
+    }
+    case 'sweepDrain':
+      return sweep().drain()
+    case 'sweepGet':
+      return sweep().get(args[1] as Uint8Array)
+    case 'sweepHold':
+      return sweep().hold()
+    case 'sweepDelete':
+      return sweep().delete(args[1] as Uint8Array[])
+    case 'sweepEnd': {
+      const ending = sweep()
+      connection.sweeps.delete(args[0] as number)
+      return ending.end()
+    }
+    case 'expireReflog':
+      return refs.expireReflog(args[0] as string, args[1] as number)
     case 'get':
       return objects.get(args[0] as Uint8Array)
     case 'has':
@@ -183,6 +254,12 @@ export class RemoteBackend implements Backend {
       has: (keys) => call('has', [keys]) as Promise<boolean[]>,
       putMany: (entries, options) => call('putMany', [entries, options]) as Promise<void>,
       keys: (range = {}) => pagedKeys(call, range),
+      sizes: (keys) => call('sizes', [keys]) as Promise<Array<number | undefined>>,
+      writtenSince: (since) => pagedStream(call, call('writtenSince', [since]) as Promise<number>),
+      forgetWritesBefore: (before) => call('forgetWritesBefore', [before]) as Promise<void>,
+      beginSweep: async () => remoteSweep(call, (await call('sweepBegin', [])) as number),
+      reclaim: () => call('reclaim', []) as Promise<ReclaimResult>,
+      checkStorage: () => call('checkStorage', []) as Promise<StorageProblem[]>,
     }
     this.refs = {
       readRef: (name) => call('readRef', [name]) as Promise<string | undefined>,
@@ -190,6 +267,7 @@ export class RemoteBackend implements Backend {
       updateRefs: (updates, objects = []) => call('updateRefs', [updates, objects]) as Promise<RefUpdateResult>,
       readReflog: (name, options = {}) => call('readReflog', [name, options]) as Promise<ReflogEntry[]>,
       listReflogs: (prefix) => call('listReflogs', [prefix]) as Promise<string[]>,
+      expireReflog: (name, before) => call('expireReflog', [name, before]) as Promise<number>,
     }
   }
 
@@ -227,5 +305,25 @@ async function* pagedKeys(call: (op: Operation, args: unknown[]) => Promise<unkn
     yield* page
     if (page.length < KEYS_PAGE) return
     gte = successor(page[page.length - 1]!)
+  }
+}
+
+async function* pagedStream(call: (op: Operation, args: unknown[]) => Promise<unknown>, opened: Promise<number>): AsyncIterable<Uint8Array> {
+  const id = await opened
+  for (;;) {
+    const page = (await call('next', [id])) as Uint8Array[]
+    yield* page
+    if (page.length < STREAM_PAGE) return
+  }
+}
+
+function remoteSweep(call: (op: Operation, args: unknown[]) => Promise<unknown>, id: number): Sweep {
+  let ended: Promise<void> | undefined
+  return {
+    drain: () => call('sweepDrain', [id]) as Promise<{ keys: Uint8Array[]; refValues: string[] }>,
+    get: (key) => call('sweepGet', [id, key]) as Promise<Uint8Array | undefined>,
+    hold: () => call('sweepHold', [id]) as Promise<void>,
+    delete: (keys) => call('sweepDelete', [id, keys]) as Promise<{ deleted: number; bytes: number }>,
+    end: () => (ended ??= call('sweepEnd', [id]) as Promise<void>),
   }
 }

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult } from '../interface.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, Sweep } from '../interface.js'
 import { openLocalLevel, type Durability } from './local.js'
 import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
 
@@ -56,6 +56,12 @@ class SharedLevelBackend implements Backend {
       has: (keys) => via((b) => b.objects.has(keys)),
       putMany: (entries, options) => via((b) => b.objects.putMany(entries, options)),
       keys: (range) => this.#keys(range ?? {}),
+      sizes: (keys) => via((b) => b.objects.sizes(keys)),
+      writtenSince: (since) => this.#once((b) => b.objects.writtenSince(since)),
+      forgetWritesBefore: (before) => via((b) => b.objects.forgetWritesBefore(before)),
+      beginSweep: () => via(async (b) => pinnedSweep(await b.objects.beginSweep())),
+      reclaim: () => via((b) => b.objects.reclaim()),
+      checkStorage: () => via((b) => b.objects.checkStorage()),
     }
     this.refs = {
       readRef: (name) => via((b) => b.refs.readRef(name)),
@@ -63,6 +69,7 @@ class SharedLevelBackend implements Backend {
       updateRefs: (updates, objects) => this.#updateRefs(updates, objects ?? []),
       readReflog: (name, opts) => via((b) => b.refs.readReflog(name, opts)),
       listReflogs: (prefix) => via((b) => b.refs.listReflogs(prefix)),
+      expireReflog: (name, before) => via((b) => b.refs.expireReflog(name, before)),
     }
   }
 
@@ -174,6 +181,16 @@ class SharedLevelBackend implements Backend {
     }
   }
 
+  /** A listing that cannot resume on another leader: losing this one fails it. */
+  async *#once(list: (b: Backend) => AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    const role = await this.attach()
+    try {
+      yield* list(role.backend)
+    } catch (err) {
+      throw err instanceof LeaderLostError ? leaderLostMidTask() : err
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -183,6 +200,33 @@ class SharedLevelBackend implements Backend {
     if (role.kind === 'leader') await role.endpoint.close()
     await role.backend.close()
   }
+}
+
+/**
+ * A sweep belongs to the leader it began on: when that process goes, the session and its hold
+ * go with it, so the collector must stop rather than carry on against a new leader.
+ */
+function pinnedSweep(sweep: Sweep): Sweep {
+  const guard = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call()
+    } catch (err) {
+      throw err instanceof LeaderLostError ? leaderLostMidTask() : err
+    }
+  }
+  return {
+    drain: () => guard(() => sweep.drain()),
+    get: (key) => guard(() => sweep.get(key)),
+    hold: () => guard(() => sweep.hold()),
+    delete: (keys) => guard(() => sweep.delete(keys)),
+    end: () => sweep.end().catch((err: unknown) => {
+      if (!(err instanceof LeaderLostError)) throw err
+    }),
+  }
+}
+
+function leaderLostMidTask(): CkptError {
+  return new CkptError('STORE_UNAVAILABLE', 'the process holding the store went away during the task; run it again')
 }
 
 function isLockedError(err: unknown): boolean {

@@ -1,0 +1,266 @@
+import type { ObjectStore, Sweep } from '../backend/interface.js'
+import type { StoreContext } from '../core/context.js'
+import { ObjectDb } from '../core/objects.js'
+import { isStatKey } from '../core/file-source.js'
+import type { GcOptions, GcResult } from '../core/types.js'
+import { isCkptError } from '../errors.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, objectKey, tryParseCid } from '../model/cid.js'
+import { isManifestKey } from '../model/manifest.js'
+import { allLinks } from '../model/value.js'
+import { CUT_PREFIX, INDEX_PREFIX, META_PREFIX, RETENTION_PREFIX } from '../refs/refdb.js'
+import { MarkSet } from './mark-set.js'
+
+/** Like git's gc.pruneExpire: unreachable objects younger than this are kept. */
+export const DEFAULT_GRACE_MS = 14 * 24 * 3600 * 1000
+const DELETE_BATCH = 2000
+
+/**
+ * Deletes every object nothing reaches: not a ref, a reflog entry, an index pointer, an object
+ * written within the grace window, nor anything a writer touches while gc runs
+ * (docs/maintenance.md). Marking takes no lock; writers wait only while the deletions are written.
+ */
+export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcPrelude = { retention: [], reflogEntriesExpired: 0 }): Promise<GcResult> {
+  const started = Date.now()
+  const store = ctx.objects.store
+  const sweep = await store.beginSweep()
+  try {
+    const cutoff = options.prune === 'now' ? Date.now() : Date.now() - (options.prune ?? DEFAULT_GRACE_MS)
+    const marker = new Marker(readerOver(store, sweep), await cutSet(ctx), (n) => options.onProgress?.('mark', n))
+    await markRoots(ctx, marker)
+    for await (const key of store.writtenSince(cutoff)) await marker.markKey(key)
+    const markMs = Date.now() - started
+
+    const candidates = await scanUnmarked(store, sweep, marker, (n) => options.onProgress?.('scan', n))
+    if (options.dryRun) {
+      const bytes = await sizeOf(store, candidates)
+      return result(true, marker.size, { objects: candidates.length, bytes }, { files: 0, bytes: 0 }, started, markMs, 0, before)
+    }
+
+    await sweep.hold()
+    const heldAt = Date.now()
+    // What writers touched meanwhile may be about to become reachable: keep it and all it reaches.
+    const touchedOther = await markTouched(sweep, marker)
+    const freed = { objects: 0, bytes: 0 }
+    for (let i = 0; i < candidates.length; i += DELETE_BATCH) {
+      const batch = candidates.slice(i, i + DELETE_BATCH).filter((key) => !marker.isMarked(key) && !touchedOther.has(hex(key)))
+      const { deleted, bytes } = await sweep.delete(batch)
+      freed.objects += deleted
+      freed.bytes += bytes
+      options.onProgress?.('sweep', freed.objects)
+    }
+    await sweep.end()
+    const writersHeldMs = Date.now() - heldAt
+
+    await dropStaleCuts(ctx, marker)
+    options.onProgress?.('reclaim', 0)
+    const reclaimed = await store.reclaim()
+    await store.forgetWritesBefore(Math.min(cutoff, started - DEFAULT_GRACE_MS))
+    return result(false, marker.size, freed, reclaimed, started, markMs, writersHeldMs, before)
+  } finally {
+    await sweep.end()
+  }
+}
+
+/** What ran before the collection itself (retention, reflog expiry). */
+export interface GcPrelude {
+  readonly retention: GcResult['retention']
+  readonly reflogEntriesExpired: number
+}
+
+function result(
+  dryRun: boolean, kept: number, freed: GcResult['freed'], reclaimed: GcResult['reclaimed'], started: number, markMs: number, writersHeldMs: number, before: GcPrelude,
+): GcResult {
+  return { dryRun, kept, freed, reclaimed, ...before, timings: { totalMs: Date.now() - started, markMs, writersHeldMs } }
+}
+
+/** An object reader whose reads neither count as a writer's touches nor wait on the sweep's hold. */
+function readerOver(store: ObjectStore, sweep: Sweep): ObjectDb {
+  const readOnly = (): never => {
+    throw new Error('the collector only reads')
+  }
+  return new ObjectDb({
+    get: (key) => sweep.get(key),
+    has: readOnly,
+    putMany: readOnly,
+    keys: readOnly,
+    sizes: (keys) => store.sizes(keys),
+    writtenSince: readOnly,
+    forgetWritesBefore: readOnly,
+    beginSweep: readOnly,
+    reclaim: readOnly,
+    checkStorage: readOnly,
+  })
+}
+
+async function cutSet(ctx: StoreContext): Promise<Set<string>> {
+  return new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
+}
+
+/** Marks from every ref and every reflog entry (deleted refs' included). */
+async function markRoots(ctx: StoreContext, marker: Marker): Promise<void> {
+  for (const { name, value } of await ctx.refs.listRaw('')) {
+    if (name.startsWith(META_PREFIX) || name.startsWith(CUT_PREFIX) || name.startsWith(RETENTION_PREFIX)) continue
+    await marker.markValue(value, name.startsWith(INDEX_PREFIX))
+  }
+  for (const name of await ctx.refs.listReflogNames('')) {
+    if (name.startsWith(META_PREFIX) || name.startsWith(CUT_PREFIX) || name.startsWith(RETENTION_PREFIX)) continue
+    for (const entry of await ctx.refs.reflog(name)) {
+      for (const value of [entry.old, entry.new]) if (value !== null) await marker.markValue(value, name.startsWith(INDEX_PREFIX))
+    }
+  }
+}
+
+/** Marks what writers touched since the sweep began; returns the touched keys that are not objects (stat-cache entries). */
+async function markTouched(sweep: Sweep, marker: Marker): Promise<Set<string>> {
+  const other = new Set<string>()
+  for (;;) {
+    const { keys, refValues } = await sweep.drain()
+    if (keys.length === 0 && refValues.length === 0) return other
+    for (const value of refValues) await marker.markValue(value, true)
+    for (const key of keys) {
+      if (digestOfKey(key)) await marker.markKey(key)
+      else other.add(hex(key))
+    }
+  }
+}
+
+/** Every stored key nothing marked, in key order (so manifests go before the chunks they list). */
+async function scanUnmarked(store: ObjectStore, sweep: Sweep, marker: Marker, progress: (n: number) => void): Promise<Uint8Array[]> {
+  const candidates: Uint8Array[] = []
+  let scanned = 0
+  for await (const key of store.keys()) {
+    if (++scanned % 10_000 === 0) progress(scanned)
+    if (digestOfKey(key)) {
+      if (!marker.isMarked(key)) candidates.push(key)
+    } else if (isStatKey(key) && !(await statEntryIsLive(sweep, key, marker))) {
+      candidates.push(key)
+    }
+  }
+  return candidates
+}
+
+/** A stat-cache entry is worth keeping while the blob it remembers is. */
+async function statEntryIsLive(sweep: Sweep, key: Uint8Array, marker: Marker): Promise<boolean> {
+  const value = await sweep.get(key)
+  if (value === undefined) return false
+  try {
+    const blob = tryParseCid(String((JSON.parse(new TextDecoder().decode(value)) as { blob?: unknown }).blob))
+    return blob !== undefined && marker.isMarked(objectKey(blob))
+  } catch {
+    return false
+  }
+}
+
+async function sizeOf(store: ObjectStore, keys: readonly Uint8Array[]): Promise<number> {
+  let bytes = 0
+  for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+    for (const size of await store.sizes(keys.slice(i, i + DELETE_BATCH))) bytes += size ?? 0
+  }
+  return bytes
+}
+
+/** Removes cut markers of checkpoints that are gone: nothing can show those cuts any more. */
+async function dropStaleCuts(ctx: StoreContext, marker: Marker): Promise<void> {
+  for (const { name, value } of await ctx.refs.listRaw(CUT_PREFIX)) {
+    const cid = tryParseCid(value)
+    if (cid && marker.isMarked(objectKey(cid))) continue
+    await ctx.refs.update([{ ref: name, expected: value, value: null }], 'gc: checkpoint gone').catch((err: unknown) => {
+      if (!isCkptError(err, 'REF_CONFLICT')) throw err
+    })
+  }
+}
+
+/** The digest that identifies an object key (a CID, or a chunked blob's manifest key); undefined for other keys. */
+function digestOfKey(key: Uint8Array): Uint8Array | undefined {
+  if (key[0] === 0x01 || isManifestKey(key)) return key.length >= 36 ? key.subarray(key.length - MarkSet.DIGEST_BYTES) : undefined
+  return undefined
+}
+
+const hex = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
+
+/**
+ * Marks objects and everything they link to. Links are followed generically (every dag-json link,
+ * a chunked blob's chunks), except the parents of checkpoints whose history retention cut.
+ * Objects reached from index pointers also follow id strings, since tools record checkpoint ids
+ * as text (a pipeline run's record names its base checkpoint). Missing or damaged objects are
+ * skipped: gc keeps what it cannot read, and fsck reports it.
+ */
+class Marker {
+  /** Visited dag-json nodes and visited bytes, apart: the same bytes can be both, and only the node has links. */
+  readonly #nodes = new MarkSet()
+  readonly #bytes = new MarkSet()
+
+  constructor(
+    private readonly reader: ObjectDb,
+    private readonly cuts: ReadonlySet<string>,
+    private readonly progress: (marked: number) => void,
+  ) {}
+
+  get size(): number {
+    return this.#nodes.size + this.#bytes.size
+  }
+
+  /** Whether any object with this key's digest is marked (keeping one more object than needed is safe). */
+  isMarked(key: Uint8Array): boolean {
+    const digest = digestOfKey(key)
+    return digest !== undefined && (this.#nodes.has(digest) || this.#bytes.has(digest))
+  }
+
+  /** A ref value or reflog value: marks it when it is an id. */
+  async markValue(value: string, followIdStrings: boolean): Promise<void> {
+    const cid = tryParseCid(value)
+    if (cid) await this.mark(cid, followIdStrings)
+  }
+
+  /** An object key: a CID's key or a manifest's. */
+  async markKey(key: Uint8Array): Promise<void> {
+    if (!digestOfKey(key)) return
+    await this.mark(cidFromKey(isManifestKey(key) ? key.subarray(1) : key), false)
+  }
+
+  async mark(root: CID, followIdStrings: boolean): Promise<void> {
+    const stack: Array<{ cid: CID; ids: boolean }> = [{ cid: root, ids: followIdStrings }]
+    while (stack.length > 0) {
+      const { cid, ids } = stack.pop()!
+      if (cid.code !== RAW_CODE && cid.code !== DAG_JSON_CODE) continue
+      if (!(cid.code === RAW_CODE ? this.#bytes : this.#nodes).add(cid.multihash.digest)) continue
+      if (this.size % 10_000 === 0) this.progress(this.size)
+      if (cid.code === RAW_CODE) {
+        const manifest = await this.reader.manifest(cid).catch(skipUnreadable)
+        for (const chunk of manifest?.chunks ?? []) this.#bytes.add(chunk.cid.multihash.digest)
+        continue
+      }
+      const node = await this.reader.getNode(cid).catch(skipUnreadable)
+      if (node === undefined) continue
+      const cut = this.cuts.has(cid.toString())
+      const parents = cut ? new Set(parentIds(node)) : undefined
+      for (const link of allLinks(node)) if (!parents?.has(link.toString())) stack.push({ cid: link, ids })
+      if (ids) for (const link of idStrings(node)) stack.push({ cid: link, ids })
+    }
+  }
+}
+
+function skipUnreadable(err: unknown): undefined {
+  if (isCkptError(err, 'NOT_FOUND') || isCkptError(err, 'CORRUPT_OBJECT')) return undefined
+  throw err
+}
+
+function parentIds(node: unknown): string[] {
+  const parents = (node as { parents?: unknown }).parents
+  return Array.isArray(parents) ? parents.flatMap((p) => (CID.asCID(p) ? [String(CID.asCID(p))] : [])) : []
+}
+
+/** Strings anywhere in `node` that are ids of this store's objects. */
+function idStrings(node: unknown): CID[] {
+  const found: CID[] = []
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') {
+      const cid = value.length >= 50 && value.length <= 70 ? tryParseCid(value) : undefined
+      if (cid) found.push(cid)
+    } else if (value !== null && typeof value === 'object' && !CID.asCID(value)) {
+      for (const item of Array.isArray(value) ? value : Object.values(value)) visit(item)
+    }
+  }
+  visit(node)
+  return found
+}
