@@ -23,8 +23,12 @@ export function decoration(decorations: Decorations, id: string): string {
   return names ? ` (${names.map((n) => (n.startsWith('HEAD') ? bold(cyan(n)) : n.startsWith('tag:') ? yellow(n) : green(n))).join(', ')})` : ''
 }
 
+/** What `log` says where retention dropped a checkpoint's parents. */
+export const HISTORY_CUT = 'history cut here: older checkpoints were dropped by retention'
+
 export function onelineText(c: Checkpoint, decorations: Decorations): string {
-  return `${yellow(c.shortId)}${decoration(decorations, c.id)} ${c.stage ?? '-'}${c.run ? dim(` [${c.run}]`) : ''}${c.message ? ' ' + c.message : ''}`
+  const cut = c.historyCut ? dim(` (${HISTORY_CUT})`) : ''
+  return `${yellow(c.shortId)}${decoration(decorations, c.id)} ${c.stage ?? '-'}${c.run ? dim(` [${c.run}]`) : ''}${c.message ? ' ' + c.message : ''}${cut}`
 }
 
 /** git's medium format. `shortIdOf` comes from the library, loaded by the caller. */
@@ -35,6 +39,7 @@ export function longText(c: Checkpoint, decorations: Decorations, shortIdOf: (id
   lines.push(`Author: ${c.author}`)
   lines.push(`Date:   ${humanTime(c.time)}`)
   if (c.message) lines.push('', ...c.message.split('\n').map((l) => `    ${l}`))
+  if (c.historyCut) lines.push('', dim(`    (${HISTORY_CUT})`))
   lines.push('')
   return lines
 }

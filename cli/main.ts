@@ -6,6 +6,9 @@ import { checkoutCommand } from './commands/checkout.js'
 import { commitCommand } from './commands/commit.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
+import { gcCommand } from './commands/gc.js'
+import { pinCommand, unpinCommand } from './commands/pin.js'
+import { retentionCommand } from './commands/retention.js'
 import { initCommand } from './commands/init.js'
 import { logCommand } from './commands/log.js'
 import { auditCommand, planCommand, replayCommand, resumeCommand, runCommand } from './commands/pipeline.js'
@@ -62,6 +65,10 @@ await yargs(hideBin(process.argv))
   .command(planCommand)
   .command(auditCommand)
   .command(fsckCommand)
+  .command(gcCommand)
+  .command(retentionCommand)
+  .command(pinCommand)
+  .command(unpinCommand)
   .completion('completion', 'Print a bash/zsh completion script (add it to ~/.bashrc or ~/.zshrc)')
   .demandCommand(1, 'name a command; see ckpt --help')
   .strict()

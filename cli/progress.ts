@@ -18,6 +18,13 @@ export class Progress {
     this.#drawn = true
   }
 
+  /** For work whose total is unknown: what is being done, and how many so far. */
+  count(what: string, done: number): void {
+    if (!this.#enabled || Date.now() - this.#started < 1000) return
+    process.stderr.write(`\r\x1b[K${this.label}: ${what} ${done > 0 ? done : ''}`)
+    this.#drawn = true
+  }
+
   done(): void {
     if (this.#drawn) process.stderr.write('\n')
   }

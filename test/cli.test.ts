@@ -1,31 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
 import { createMemoryBackend, initStore, initStoreOn, openStore } from '../src/index.js'
+import { CKPT, ckpt, jsonLines } from './support/cli.js'
 import { steppingClock, tempDir } from './support/temp.js'
-
-const CKPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js')
-
-interface RunOptions {
-  input?: string | Uint8Array
-  env?: Record<string, string>
-}
-
-/** Runs the built `ckpt` binary as a child process. */
-function ckpt(cwd: string, args: string[], options: RunOptions = {}) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env }
-  delete env.CKPT_DIR
-  delete env.FORCE_COLOR
-  if (options.env?.FORCE_COLOR) env.FORCE_COLOR = options.env.FORCE_COLOR
-  if (options.env?.CKPT_DIR) env.CKPT_DIR = options.env.CKPT_DIR
-  const result = spawnSync(process.execPath, [CKPT, ...args], { cwd, env, input: options.input ?? '' })
-  return { code: result.status, stdout: result.stdout.toString('utf8'), raw: result.stdout, stderr: result.stderr.toString('utf8') }
-}
-
-const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
 
 /** init, three commits on main, a fork "exp" from main~1 with two commits. */
 function walkthrough() {

@@ -1,13 +1,12 @@
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
 import { Directory, openLevelBackend, openStore, outputIdOf, type Store } from '../src/index.js'
+import { CKPT } from './support/cli.js'
 import { collect, onCleanup, tempStore } from './support/temp.js'
 
-const CKPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js')
 
 /** A store with JSON, bytes inside JSON, a file output, a folder, a fork, a tag and a deleted timeline. */
 async function busyStore() {

@@ -3,20 +3,15 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { CKPT, ckpt as run, jsonLines } from './support/cli.js'
 import { tempDir } from './support/temp.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const CKPT = path.join(root, 'dist/cli/main.js')
 const PIPELINE = path.join(root, 'dist/docs/examples/video-pipeline/pipeline.js')
 
 function ckpt(cwd: string, ...args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
-  delete env.CKPT_DIR
-  const r = spawnSync(process.execPath, [CKPT, ...args], { cwd, encoding: 'utf8', env })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+  return run(cwd, args)
 }
-
-const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
 
 describe('ckpt run, resume, replay, plan, audit', () => {
   it('runs the video pipeline, resumes it after the flaky stage fails, replays with a new config', () => {

@@ -76,7 +76,8 @@ export const logCommand = {
           lines.forEach((l) => out.line(l))
           continue
         }
-        const parents = args.firstParent ? c.parents.slice(0, 1) : c.parents
+        // Dropped parents are not drawn: the graph ends where history was cut.
+        const parents = c.historyCut ? [] : args.firstParent ? c.parents.slice(0, 1) : c.parents
         const [first = '', ...rest] = lines
         graph.row(c.id, parents, first, rest).forEach((l) => out.line(l))
       }

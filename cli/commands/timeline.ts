@@ -6,6 +6,7 @@ interface Args {
   store?: string
   name?: string
   rev?: string
+  third?: string
   delete?: boolean
   restore?: boolean
   rename?: boolean
@@ -15,13 +16,14 @@ interface Args {
 }
 
 export const timelineCommand = {
-  command: 'timeline [name] [rev]',
+  command: 'timeline [name] [rev] [third]',
   aliases: ['branch'],
   describe: 'List, create, delete, rename or move timelines (alias: branch)',
   builder: (y: Argv) =>
     y
       .positional('name', { type: 'string', describe: 'Timeline to create (or act on)' })
       .positional('rev', { type: 'string', describe: 'Where to create or move it (default HEAD); the new name with -m' })
+      .positional('third', { type: 'string', hidden: true })
       .option('delete', { alias: 'd', type: 'boolean', describe: 'Delete NAME (its reflog stays)' })
       .option('restore', { type: 'boolean', describe: 'Bring back a deleted timeline NAME from its reflog' })
       .option('rename', { alias: 'm', type: 'boolean', describe: 'Rename NAME to the second argument' })
@@ -33,9 +35,12 @@ export const timelineCommand = {
       .example('$0 timeline -m experiment exp-1', 'rename')
       .example('$0 timeline --move exp-1 main --force', 'repoint, even backwards')
       .example('$0 timeline -d exp-1', 'delete')
-      .example('$0 timeline --restore exp-1', 'undo the delete'),
-  handler: async (args: Args) => {
+      .example('$0 timeline --restore exp-1', 'undo the delete')
+      .example('$0 timeline delete exp-1', 'the same as words: create, delete, restore, rename, move, list')
+      .epilogue('A first word of create, delete, restore, rename, move or list is a verb; `timeline create delete` makes a timeline named "delete".'),
+  handler: async (given: Args) => {
     const { CkptError } = await library()
+    const args = withVerb(given)
     await withStore(args, async (store) => {
       const need = (value: string | undefined, what: string): string => {
         if (value === undefined) throw new CkptError('INVALID_ARGUMENT', `name the ${what}`)
@@ -59,7 +64,7 @@ export const timelineCommand = {
         const info = await store.timelines.move(need(args.name, 'timeline to move'), args.rev ?? 'HEAD', { force: args.force === true })
         return out.line(`Moved ${info.name} to ${info.head}`)
       }
-      if (args.name !== undefined) {
+      if (args.name !== undefined && !args.list) {
         const info = await store.timelines.create(args.name, args.rev ?? 'HEAD')
         return out.line(`Created timeline ${info.name} at ${info.head}`)
       }
@@ -74,4 +79,21 @@ export const timelineCommand = {
       }
     })
   },
+}
+
+const VERBS = ['create', 'delete', 'restore', 'rename', 'move', 'list'] as const
+
+/** `timeline delete NAME` and friends, as the flag forms (`timeline -d NAME`). */
+function withVerb(args: Args): Args & { list?: boolean } {
+  const verb = VERBS.find((v) => v === args.name)
+  if (verb === undefined) return args
+  const rest = { ...args, name: args.rev, rev: args.third }
+  switch (verb) {
+    case 'create':
+      return rest
+    case 'list':
+      return { ...rest, list: true }
+    default:
+      return { ...rest, [verb]: true }
+  }
 }

@@ -147,10 +147,11 @@ export interface RefStore {
   /** Names of every ref that has a reflog (including deleted refs whose log remains), sorted. */
   listReflogs(prefix: string): Promise<string[]>
   /**
-   * Deletes the ref's log entries whose time is before `before`; returns how many. When a
-   * deleted ref loses its last entry, its log is gone and `listReflogs` no longer names it.
+   * Deletes the ref's log entries whose time is before `before`, and those whose new value is
+   * one of `values`; returns how many. When a deleted ref loses its last entry, its log is gone
+   * and `listReflogs` no longer names it.
    */
-  expireReflog(name: string, before: number): Promise<number>
+  expireReflog(name: string, before: number, values?: readonly string[]): Promise<number>
 }
 
 export interface Backend {

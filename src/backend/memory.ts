@@ -149,9 +149,9 @@ class MemoryRefs implements RefStore {
     return [...this.#logs.keys()].filter((name) => name.startsWith(prefix)).sort()
   }
 
-  async expireReflog(name: string, before: number): Promise<number> {
+  async expireReflog(name: string, before: number, values: readonly string[] = []): Promise<number> {
     const entries = this.#logs.get(name) ?? []
-    const kept = entries.filter((e) => e.time >= before)
+    const kept = entries.filter((e) => e.time >= before && !(e.new !== null && values.includes(e.new)))
     if (kept.length === 0 && !this.#refs.has(name)) this.#logs.delete(name)
     else this.#logs.set(name, kept)
     return entries.length - kept.length

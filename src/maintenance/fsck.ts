@@ -42,10 +42,10 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
   }
   for (const name of await ctx.refs.listReflogNames('')) {
     for (const entry of await ctx.refs.reflog(name)) {
-      for (const value of [entry.old, entry.new]) {
-        const cid = value === null ? undefined : tryParseCid(value)
-        if (cid && holdsCheckpoints(name)) enqueue(cid, 'checkpoint', `${name} (reflog)`)
-      }
+      // What gc keeps (gc.ts): each entry's new value, or a deleted ref's last value.
+      const value = entry.new ?? entry.old
+      const cid = value === null ? undefined : tryParseCid(value)
+      if (cid && holdsCheckpoints(name)) enqueue(cid, 'checkpoint', `${name} (reflog)`)
     }
   }
 

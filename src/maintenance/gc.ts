@@ -104,8 +104,11 @@ async function markRoots(ctx: StoreContext, marker: Marker): Promise<void> {
   }
   for (const name of await ctx.refs.listReflogNames('')) {
     if (name.startsWith(META_PREFIX) || name.startsWith(CUT_PREFIX) || name.startsWith(RETENTION_PREFIX)) continue
+    // An entry's old value is the previous entry's new one, except where a ref was deleted: then
+    // it is what `timeline restore` brings back.
     for (const entry of await ctx.refs.reflog(name)) {
-      for (const value of [entry.old, entry.new]) if (value !== null) await marker.markValue(value, name.startsWith(INDEX_PREFIX))
+      const value = entry.new ?? entry.old
+      if (value !== null) await marker.markValue(value, name.startsWith(INDEX_PREFIX))
     }
   }
 }

@@ -90,7 +90,8 @@ async function applyPolicy(ctx: StoreContext, timeline: string, policy: Retentio
   for (const id of newCuts) {
     await ctx.refs.update([{ ref: CUT_PREFIX + id, expected: null, value: id }], `retention: history of ${timeline} cut`).catch(ignoreConflict)
   }
-  await expireDroppedReflog(ctx, ref, kept)
+  const dropped = history.filter((h) => !kept.has(h.id)).map((h) => h.id)
+  if (dropped.length > 0) await ctx.refs.expireReflog(ref, 0, dropped)
   return { timeline, kept: kept.size, dropped: history.length - kept.size, cuts: newCuts }
 }
 
@@ -146,13 +147,6 @@ async function historyOf(ctx: StoreContext, head: CID, cuts: ReadonlySet<string>
   }
   // Newest first, as `log` shows them: "the last N" means the N newest.
   return out.sort((a, b) => b.node.time - a.node.time)
-}
-
-/** Drops the timeline's reflog entries older than the oldest one naming a kept checkpoint. */
-async function expireDroppedReflog(ctx: StoreContext, ref: string, kept: ReadonlySet<string>): Promise<void> {
-  const entries = await ctx.refs.reflog(ref)
-  const firstKept = entries.find((e) => e.new !== null && kept.has(e.new))
-  if (firstKept) await ctx.refs.expireReflog(ref, firstKept.time)
 }
 
 function checkPolicy(policy: RetentionPolicy): RetentionPolicy {

@@ -102,9 +102,9 @@ export class RefDb {
     return this.store.readReflog(ref, options)
   }
 
-  /** Deletes the ref's log entries older than `before` (ms); returns how many went. */
-  async expireReflog(ref: string, before: number): Promise<number> {
-    return this.store.expireReflog(ref, before)
+  /** Deletes the ref's log entries older than `before` (ms), or moving it to one of `values`; returns how many went. */
+  async expireReflog(ref: string, before: number, values?: readonly string[]): Promise<number> {
+    return this.store.expireReflog(ref, before, values)
   }
 
   async head(): Promise<{ target: HeadTarget; raw: string } | undefined> {

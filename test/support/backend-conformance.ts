@@ -242,7 +242,9 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       expect(await b.refs.expireReflog('b', 1000)).toBe(2)
       expect(await b.refs.listReflogs('')).toEqual(['a'])
       await b.refs.updateRefs([{ name: 'a', expected: '2', value: '3', log: { time: 300, reason: 'z' } }])
-      expect((await b.refs.readReflog('a')).map((e) => e.reason)).toEqual(['y', 'z'])
+      await b.refs.updateRefs([{ name: 'a', expected: '3', value: '4', log: { time: 400, reason: 'w' } }])
+      expect(await b.refs.expireReflog('a', 0, ['3', 'nothing'])).toBe(1)
+      expect((await b.refs.readReflog('a')).map((e) => e.reason)).toEqual(['y', 'w'])
     }))
   })
 }

@@ -368,14 +368,16 @@ class LevelRefs implements RefStore {
     return names
   }
 
-  expireReflog(name: string, before: number): Promise<number> {
+  expireReflog(name: string, before: number, values: readonly string[] = []): Promise<number> {
+    const dropped = new Set(values)
     // In the ref queue, so no update appends to this log while it is pruned.
     const run = this.#queue.then(async () => {
       const start = concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0))
       const ops: BatchOp[] = []
       let kept = 0
       for await (const [key, value] of this.db.iterator({ gte: start, lt: prefixEnd(start) })) {
-        if (parseReflogEntry(value).time < before) ops.push({ type: 'del', key })
+        const entry = parseReflogEntry(value)
+        if (entry.time < before || (entry.new !== null && dropped.has(entry.new))) ops.push({ type: 'del', key })
         else kept++
       }
       const exists = (await wrapIo(async () => this.db.getSync(refKey(name)))) !== undefined

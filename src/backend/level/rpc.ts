@@ -187,7 +187,7 @@ async function dispatch(backend: Backend, connection: Connection, { op, args }: 
       return ending.end()
     }
     case 'expireReflog':
-      return refs.expireReflog(args[0] as string, args[1] as number)
+      return refs.expireReflog(args[0] as string, args[1] as number, args[2] as string[] | undefined)
     case 'get':
       return objects.get(args[0] as Uint8Array)
     case 'has':
@@ -267,7 +267,7 @@ export class RemoteBackend implements Backend {
       updateRefs: (updates, objects = []) => call('updateRefs', [updates, objects]) as Promise<RefUpdateResult>,
       readReflog: (name, options = {}) => call('readReflog', [name, options]) as Promise<ReflogEntry[]>,
       listReflogs: (prefix) => call('listReflogs', [prefix]) as Promise<string[]>,
-      expireReflog: (name, before) => call('expireReflog', [name, before]) as Promise<number>,
+      expireReflog: (name, before, values) => call('expireReflog', [name, before, values]) as Promise<number>,
     }
   }
 

@@ -69,7 +69,7 @@ class SharedLevelBackend implements Backend {
       updateRefs: (updates, objects) => this.#updateRefs(updates, objects ?? []),
       readReflog: (name, opts) => via((b) => b.refs.readReflog(name, opts)),
       listReflogs: (prefix) => via((b) => b.refs.listReflogs(prefix)),
-      expireReflog: (name, before) => via((b) => b.refs.expireReflog(name, before)),
+      expireReflog: (name, before, values) => via((b) => b.refs.expireReflog(name, before, values)),
     }
   }
 

@@ -1,0 +1,27 @@
+const UNIT_MS: Record<string, number> = {
+  s: 1000, sec: 1000, second: 1000,
+  m: 60_000, min: 60_000, minute: 60_000,
+  h: 3_600_000, hour: 3_600_000,
+  d: 86_400_000, day: 86_400_000,
+  w: 604_800_000, week: 604_800_000,
+  y: 31_536_000_000, year: 31_536_000_000,
+}
+
+/**
+ * An age given on the command line, in milliseconds: `now` (0), `90d`, `2w`, `12h`, `30m`,
+ * git's `2.weeks.ago`, or a past date (the time since it). Undefined when it is none of those.
+ */
+export function parseAge(text: string, now = Date.now()): number | undefined {
+  const trimmed = text.trim().toLowerCase()
+  if (trimmed === 'now') return 0
+  const match = /^(\d+(?:\.\d+)?)\s*\.?\s*([a-z]+?)s?(?:\.ago)?$/.exec(trimmed)
+  const unit = match ? UNIT_MS[match[2]!] : undefined
+  if (match && unit !== undefined) return Math.round(Number(match[1]) * unit)
+  const date = Date.parse(text)
+  return Number.isFinite(date) && date <= now ? now - date : undefined
+}
+
+/** The message for an age that does not parse. */
+export function badAge(option: string, text: string): string {
+  return `${option}: "${text}" is not an age (now, 90d, 2w, 12h, 2.weeks.ago) or a past date`
+}
