@@ -3,7 +3,8 @@ import * as dagJson from '@ipld/dag-json'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { base58btc } from 'multiformats/bases/base58'
-import { decode, encode } from '../src/model/dag-json.js'
+import { decode, encode, linksIn } from '../src/model/dag-json.js'
+import { allLinks } from '../src/model/value.js'
 import { prng } from './support/random.js'
 
 class Gen {
@@ -147,6 +148,19 @@ describe('dag-json codec: agreement with @ipld/dag-json', () => {
       expect(Object.getPrototypeOf(actual)).toBe(Uint8Array.prototype)
       expect(norm(decode(actual))).toStrictEqual(norm(dagJson.decode(expected)))
     }
+  })
+
+  it('finds exactly the links decode finds, without decoding', () => {
+    const g = new Gen(20261122)
+    let withLinks = 0
+    for (let i = 0; i < 4000; i++) {
+      const bytes = encode(randomValue(g, 0))
+      // Sorted: a decoded object lists integer-like keys first, whatever their order in the bytes.
+      const expected = allLinks(decode(bytes)).map(String).sort()
+      if (expected.length > 0) withLinks++
+      expect(linksIn(bytes).map(String).sort()).toEqual(expected)
+    }
+    expect(withLinks).toBeGreaterThan(100)
   })
 
   it('orders keys by UTF-16 code units, as @ipld/dag-json does', () => {

@@ -120,6 +120,8 @@ export type RefUpdateResult =
   | { readonly ok: true }
   /** Nothing was written: `name` held `actual` instead of its expected value. */
   | { readonly ok: false; readonly name: string; readonly actual: string | null }
+  /** Nothing was written: none of these keys, one group of `requires`, is stored. */
+  | { readonly ok: false; readonly missing: readonly Uint8Array[] }
 
 export interface RefEntry {
   readonly name: string
@@ -140,8 +142,13 @@ export interface RefStore {
    * `objects` are stored with the updates: all of them before (or atomically with) the refs
    * move, so a ref never names an object that is not stored. On a conflict they may or may not
    * have been stored; content addressing makes either harmless.
+   *
+   * `requires` names objects stored earlier that the update links to, as groups of alternative
+   * keys (a blob is one block or a manifest): at the moment the refs move, each group must have
+   * a stored key, or nothing is written. A sweep can then never delete, between a writer's store
+   * and its ref move, what the ref is about to reach. Required keys count as touched.
    */
-  updateRefs(updates: readonly RefUpdate[], objects?: readonly ObjectEntry[]): Promise<RefUpdateResult>
+  updateRefs(updates: readonly RefUpdate[], objects?: readonly ObjectEntry[], requires?: ReadonlyArray<readonly Uint8Array[]>): Promise<RefUpdateResult>
   /** The ref's log, oldest first (or newest first), at most `limit` entries. Empty when there is none. */
   readReflog(name: string, options?: { readonly newestFirst?: boolean; readonly limit?: number }): Promise<ReflogEntry[]>
   /** Names of every ref that has a reflog (including deleted refs whose log remains), sorted. */

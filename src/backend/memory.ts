@@ -43,6 +43,10 @@ class MemoryObjects implements ObjectStore {
     this.store(entries)
   }
 
+  holds(key: Uint8Array): boolean {
+    return this.#values.has(keyOf(key))
+  }
+
   /** Stores without passing the gate (for a ref update, which has passed it already). */
   store(entries: readonly ObjectEntry[]): void {
     const now = Date.now()
@@ -118,11 +122,13 @@ class MemoryRefs implements RefStore {
       .map(([name, value]) => ({ name, value }))
   }
 
-  async updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = []): Promise<RefUpdateResult> {
+  async updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
     await this.gate.enter(
-      objects.map((o) => o.key),
+      [...objects.map((o) => o.key), ...requires.flat()],
       updates.map((u) => u.value),
     )
+    const missing = requires.find((group) => !group.some((key) => this.objects.holds(key) || objects.some((o) => Buffer.compare(o.key, key) === 0)))
+    if (missing) return { ok: false, missing }
     // Objects first; the check and the moves below then run without yielding, so they are atomic.
     this.objects.store(objects)
     for (const { name, expected } of updates) {

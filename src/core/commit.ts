@@ -1,5 +1,6 @@
 import { CkptError, isCkptError } from '../errors.js'
 import { CID, RAW_CODE, cidString, objectKey } from '../model/cid.js'
+import { storedKeys } from '../model/manifest.js'
 import { encodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
 import { buildTree } from '../model/tree.js'
 import { toStoredNode, type JsonValue } from '../model/value.js'
@@ -151,7 +152,11 @@ export async function commit(ctx: StoreContext, given: CommitOptions): Promise<C
 
   await copiedOutputs(ctx, options, prepared.outputs)
   // Chunking and existence checks happen once, not once per retry.
-  const outputEntries = await ctx.objects.entriesToWrite([...prepared.outputs.values()].flatMap((o) => o.blocks))
+  // Streamed and copied outputs, blocks found already stored, and parents not taken from the ref
+  // the update checks were stored before this commit: they must still be there when the ref moves.
+  const storedBefore = [...prepared.outputs.values()].filter((o) => o.blocks.length === 0).map((o) => storedKeys(o.cid))
+  const outputEntries = await ctx.objects.entriesToWrite([...prepared.outputs.values()].flatMap((o) => o.blocks), storedBefore)
+  for (const parent of explicitParents ?? []) storedBefore.push(storedKeys(parent))
   for (let attempt = 0; ; attempt++) {
     const currentRaw = (await ctx.refs.read(targetRef)) ?? null
     const current = currentRaw === null ? null : ctx.refs.parseValue(targetRef, currentRaw)
@@ -163,7 +168,7 @@ export async function commit(ctx: StoreContext, given: CommitOptions): Promise<C
     const objects = [...outputEntries, { key: objectKey(cid), value: bytes }]
     try {
       const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? cidString(cid) : m.value }))
-      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }, ...indexMoves], reflogReason(node, parents.length === 0), objects)
+      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }, ...indexMoves], reflogReason(node, parents.length === 0), objects, storedBefore)
       ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {

@@ -2,7 +2,7 @@ import { CkptError, isCkptError } from '../errors.js'
 import type { ObjectEntry, ObjectStore, PutOptions } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, type Codec } from '../model/cid.js'
 import { blake3, createBlake3 } from '../model/hash.js'
-import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
+import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, storedKeys, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
 import { cutPoints } from '../model/chunker.js'
 import { ChunkHasher } from '../model/stream-hash.js'
 import { decodeNode, encodeNode } from '../model/value.js'
@@ -50,16 +50,20 @@ export class ObjectDb {
   /**
    * The entries to send for `blocks`: each once, minus large ones already stored. A blob over
    * CHUNK_THRESHOLD becomes its chunks and manifest, minus chunks already stored, so storing a
-   * slightly edited copy of a large blob writes only the chunks around the edit.
+   * slightly edited copy of a large blob writes only the chunks around the edit. The keys of what
+   * was found stored and so not sent are added to `reused`, as `requires` groups for a ref update.
    */
-  async entriesToWrite(blocks: readonly Block[]): Promise<ObjectEntry[]> {
+  async entriesToWrite(blocks: readonly Block[], reused: Uint8Array[][] = []): Promise<ObjectEntry[]> {
     const unique = [...new Map(blocks.map((b) => [b.cid.toString(), b])).values()]
     const toChunk = unique.filter(isChunkedBlob)
     const manifests = toChunk.length === 0 ? [] : await this.store.has(toChunk.map((b) => manifestKey(b.cid)))
     const entries: ObjectEntry[] = []
     const plain: Block[] = unique.filter((b) => !isChunkedBlob(b))
     for (const [i, blob] of toChunk.entries()) {
-      if (manifests[i]) continue
+      if (manifests[i]) {
+        reused.push([manifestKey(blob.cid)])
+        continue
+      }
       const chunks = chunkBlocks(blob.bytes)
       plain.push(...chunks)
       entries.push(manifestEntry(blob.cid, chunks.map((c) => ({ cid: c.cid, size: c.bytes.length }))))
@@ -67,6 +71,7 @@ export class ObjectDb {
     const large = plain.filter((b) => b.bytes.length >= SKIP_CHECK_BELOW)
     const present = large.length === 0 ? [] : await this.store.has(large.map((b) => objectKey(b.cid)))
     const stored = new Set(large.filter((_, i) => present[i]))
+    for (const block of stored) reused.push([objectKey(block.cid)])
     const seen = new Set<string>()
     for (const b of plain) {
       const id = b.cid.toString()
@@ -106,8 +111,7 @@ export class ObjectDb {
   }
 
   async has(cid: CID): Promise<boolean> {
-    const keys = cid.code === RAW_CODE ? [objectKey(cid), manifestKey(cid)] : [objectKey(cid)]
-    return (await this.store.has(keys)).some(Boolean)
+    return (await this.store.has(storedKeys(cid))).some(Boolean)
   }
 
   /** The manifest of a chunked blob, or undefined when `cid` is stored as one block (or not at all). */

@@ -1,6 +1,7 @@
 import type { StoreContext } from '../core/context.js'
 import { isCkptError } from '../errors.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidString, tryParseCid } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidString, tryParseCid } from '../model/cid.js'
+import { idOfKey } from '../model/manifest.js'
 import { checkpointFromValue } from '../model/checkpoint.js'
 import { readTree } from '../model/tree.js'
 import { allLinks } from '../model/value.js'
@@ -58,7 +59,7 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
   }
   const indexed = await walk(ctx, queue, seen, { ...options, cuts }, problem)
   for (const { key, message } of await ctx.objects.store.checkStorage()) {
-    const id = key === undefined ? '(storage)' : describeKey(key)
+    const id = key === undefined ? '(storage)' : idOfKey(key)
     problem(id, 'corrupt', message, '(storage index)')
   }
   const checked = { refs: refsChecked, objects: history.objects + indexed.objects, checkpoints: history.checkpoints + indexed.checkpoints }
@@ -70,13 +71,7 @@ function holdsCheckpoints(ref: string): boolean {
   return ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX) || ref.startsWith(PIN_PREFIX) || ref === HEAD
 }
 
-function describeKey(key: Uint8Array): string {
-  try {
-    return cidString(cidFromKey(key[0] === 0 ? key.subarray(1) : key))
-  } catch {
-    return Buffer.from(key).toString('hex')
-  }
-}
+
 
 function enqueueOnce(seen: Set<string>, queue: Visit[], visit: Visit): void {
   const key = visit.cid.toString()

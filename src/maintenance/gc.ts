@@ -6,7 +6,8 @@ import type { GcOptions, GcResult } from '../core/types.js'
 import { isCkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, objectKey, tryParseCid } from '../model/cid.js'
 import { isManifestKey } from '../model/manifest.js'
-import { allLinks } from '../model/value.js'
+import { linksIn } from '../model/dag-json.js'
+import { allLinks, decodeNode } from '../model/value.js'
 import { CUT_PREFIX, INDEX_PREFIX, META_PREFIX, RETENTION_PREFIX } from '../refs/refdb.js'
 import { MarkSet } from './mark-set.js'
 
@@ -233,13 +234,28 @@ class Marker {
         for (const chunk of manifest?.chunks ?? []) this.#bytes.add(chunk.cid.multihash.digest)
         continue
       }
-      const node = await this.reader.getNode(cid).catch(skipUnreadable)
-      if (node === undefined) continue
+      const bytes = await this.reader.getBytes(cid).catch(skipUnreadable)
+      if (bytes === undefined) continue
       const cut = this.cuts.has(cid.toString())
+      if (!cut && !ids) {
+        for (const link of linksIn(bytes)) stack.push({ cid: link, ids })
+        continue
+      }
+      // Cuts and index records need the parsed node: which links are parents, which strings are ids.
+      const node = tryDecode(bytes)
+      if (node === undefined) continue
       const parents = cut ? new Set(parentIds(node)) : undefined
       for (const link of allLinks(node)) if (!parents?.has(link.toString())) stack.push({ cid: link, ids })
       if (ids) for (const link of idStrings(node)) stack.push({ cid: link, ids })
     }
+  }
+}
+
+function tryDecode(bytes: Uint8Array): unknown {
+  try {
+    return decodeNode(bytes)
+  } catch {
+    return undefined
   }
 }
 

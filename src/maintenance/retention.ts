@@ -2,7 +2,6 @@ import type { StoreContext } from '../core/context.js'
 import type { RetentionPolicy, RetentionResult } from '../core/types.js'
 import { CkptError, isCkptError } from '../errors.js'
 import { type CID, cidString, tryParseCid } from '../model/cid.js'
-import type { CheckpointNode } from '../model/checkpoint.js'
 import { CUT_PREFIX, HEAD, PIN_PREFIX, RETENTION_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, checkedRef } from '../refs/refdb.js'
 
 /**
@@ -75,17 +74,18 @@ async function applyPolicy(ctx: StoreContext, timeline: string, policy: Retentio
   const now = ctx.now()
   const history = await historyOf(ctx, head, cuts)
   const kept = new Set<string>()
-  history.forEach(({ id, node }, index) => {
+  history.forEach(({ id, time }, index) => {
     const byCount = policy.keepLast !== undefined && index < policy.keepLast
-    const byAge = policy.keepWithinMs !== undefined && node.time >= now - policy.keepWithinMs
+    const byAge = policy.keepWithinMs !== undefined && time >= now - policy.keepWithinMs
     if (byCount || byAge) kept.add(id)
   })
   // Another name's checkpoint keeps its whole history: a cut there would cut that name's history too.
-  keepAncestors(history, [...protectedIds].filter((id) => history.some((h) => h.id === id)), kept)
+  const inHistory = new Set(history.map((h) => h.id))
+  keepAncestors(history, [...protectedIds].filter((id) => inHistory.has(id)), kept)
   const newCuts: string[] = []
-  for (const { id, node } of history) {
+  for (const { id, parents } of history) {
     if (!kept.has(id) || cuts.has(id)) continue
-    if (node.parents.some((p) => !kept.has(cidString(p)))) newCuts.push(id)
+    if (parents.some((p) => !kept.has(p))) newCuts.push(id)
   }
   for (const id of newCuts) {
     await ctx.refs.update([{ ref: CUT_PREFIX + id, expected: null, value: id }], `retention: history of ${timeline} cut`).catch(ignoreConflict)
@@ -95,18 +95,17 @@ async function applyPolicy(ctx: StoreContext, timeline: string, policy: Retentio
   return { timeline, kept: kept.size, dropped: history.length - kept.size, cuts: newCuts }
 }
 
-function keepAncestors(history: ReadonlyArray<{ id: string; node: CheckpointNode }>, starts: readonly string[], kept: Set<string>): void {
-  const nodes = new Map(history.map((h) => [h.id, h.node]))
+function keepAncestors(history: readonly HistoryEntry[], starts: readonly string[], kept: Set<string>): void {
+  const parentsOf = new Map(history.map((h) => [h.id, h.parents]))
   const visited = new Set<string>(starts)
   const pending = [...starts]
   while (pending.length > 0) {
     const id = pending.pop()!
     kept.add(id)
-    for (const parent of nodes.get(id)?.parents ?? []) {
-      const key = cidString(parent)
-      if (nodes.has(key) && !visited.has(key)) {
-        visited.add(key)
-        pending.push(key)
+    for (const parent of parentsOf.get(id) ?? []) {
+      if (parentsOf.has(parent) && !visited.has(parent)) {
+        visited.add(parent)
+        pending.push(parent)
       }
     }
   }
@@ -122,9 +121,16 @@ async function protectedCheckpoints(ctx: StoreContext, own: string): Promise<Set
   return ids
 }
 
+/** What retention needs of a checkpoint: a few bytes each, where whole nodes would take a gigabyte of history. */
+interface HistoryEntry {
+  readonly id: string
+  readonly time: number
+  readonly parents: readonly string[]
+}
+
 /** The timeline's history newest first (every parent), stopping at earlier cuts and at missing checkpoints. */
-async function historyOf(ctx: StoreContext, head: CID, cuts: ReadonlySet<string>): Promise<Array<{ id: string; node: CheckpointNode }>> {
-  const out: Array<{ id: string; node: CheckpointNode }> = []
+async function historyOf(ctx: StoreContext, head: CID, cuts: ReadonlySet<string>): Promise<HistoryEntry[]> {
+  const out: HistoryEntry[] = []
   const seen = new Set<string>([cidString(head)])
   const pending: CID[] = [head]
   while (pending.length > 0) {
@@ -135,7 +141,7 @@ async function historyOf(ctx: StoreContext, head: CID, cuts: ReadonlySet<string>
     })
     if (!node) continue
     const id = cidString(cid)
-    out.push({ id, node })
+    out.push({ id, time: node.time, parents: node.parents.map(cidString) })
     if (cuts.has(id)) continue
     for (const parent of node.parents) {
       const key = cidString(parent)
@@ -146,7 +152,7 @@ async function historyOf(ctx: StoreContext, head: CID, cuts: ReadonlySet<string>
     }
   }
   // Newest first, as `log` shows them: "the last N" means the N newest.
-  return out.sort((a, b) => b.node.time - a.node.time)
+  return out.sort((a, b) => b.time - a.time)
 }
 
 function checkPolicy(policy: RetentionPolicy): RetentionPolicy {

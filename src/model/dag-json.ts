@@ -35,6 +35,26 @@ export function decode(bytes: Uint8Array): unknown {
   return revive(parsed)
 }
 
+const LINK = /\{"\/":"([^"\\]+)"\}/g
+
+/**
+ * The links in canonical dag-json bytes, found without parsing: in canonical form a link is
+ * exactly `{"/":"<CID>"}`, and that text cannot occur inside a string, whose quotes would be
+ * escaped. For walks that need only the links (gc's mark), several times faster than decode.
+ */
+export function linksIn(bytes: Uint8Array): CID[] {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  const links: CID[] = []
+  for (const match of text.matchAll(LINK)) {
+    try {
+      links.push(parseLink(match[1]!))
+    } catch {
+      // Not a CID: canonical bytes never hold one, and decode would refuse them.
+    }
+  }
+  return links
+}
+
 function write(node: unknown): string {
   switch (typeof node) {
     case 'string':

@@ -42,6 +42,20 @@ export function isManifestKey(key: Uint8Array): boolean {
   return key[0] === MANIFEST_KEY_TAG
 }
 
+/** The keys an object may be stored under: its CID, or for a blob also its manifest's key. */
+export function storedKeys(cid: CID): Uint8Array[] {
+  return cid.code === RAW_CODE ? [cid.bytes, manifestKey(cid)] : [cid.bytes]
+}
+
+/** The id a stored key belongs to, for messages; hex when the key is not an object's. */
+export function idOfKey(key: Uint8Array): string {
+  try {
+    return cidString(CID.decode(isManifestKey(key) ? key.subarray(1) : key))
+  } catch {
+    return Buffer.from(key).toString('hex')
+  }
+}
+
 export function encodeManifest(manifest: ChunkManifest): Uint8Array {
   return encodeNode({
     type: MANIFEST_TYPE,

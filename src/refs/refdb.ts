@@ -1,6 +1,7 @@
 import { CkptError } from '../errors.js'
 import type { ObjectEntry, RefStore, ReflogEntry } from '../backend/interface.js'
-import { CID, cidString, parseCid } from '../model/cid.js'
+import { CID, cidString, parseCid, tryParseCid } from '../model/cid.js'
+import { idOfKey, storedKeys } from '../model/manifest.js'
 import { checkRefName } from './names.js'
 
 /** Namespaces inside the backend's flat ref space. */
@@ -69,10 +70,14 @@ export class RefDb {
    * Applies the moves atomically, each logged with `reason`, storing `objects` first in the same
    * step; REF_CONFLICT when any ref moved meanwhile.
    */
-  async update(moves: readonly RefMove[], reason: string, objects: readonly ObjectEntry[] = []): Promise<void> {
+  async update(moves: readonly RefMove[], reason: string, objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<void> {
     const time = this.now()
     const updates = moves.map((m) => ({ name: m.ref, expected: m.expected, value: m.value, log: { time, reason } }))
-    const result = await this.store.updateRefs(updates, objects)
+    const result = await this.store.updateRefs(updates, objects, [...requires, ...namedObjects(moves, objects)])
+    if (!result.ok && 'missing' in result) {
+      const id = result.missing[0] === undefined ? '(none)' : idOfKey(result.missing[0])
+      throw new CkptError('NOT_FOUND', `object ${id} is no longer in the store (gc removed it after it was stored); store it again`, { details: { id } })
+    }
     if (!result.ok) {
       const move = moves.find((m) => m.ref === result.name)
       throw new CkptError(
@@ -117,6 +122,19 @@ export class RefDb {
     }
     return { target: { kind: 'detached', checkpoint: this.parseValue(HEAD, raw) }, raw }
   }
+}
+
+/**
+ * What the moved refs will name that is not written with them: it must still be stored when they
+ * move (a gc may have run since the caller looked it up).
+ */
+function namedObjects(moves: readonly RefMove[], objects: readonly ObjectEntry[]): Uint8Array[][] {
+  const groups: Uint8Array[][] = []
+  for (const { value } of moves) {
+    const cid = value === null ? undefined : tryParseCid(value)
+    if (cid && !objects.some((o) => Buffer.compare(o.key, cid.bytes) === 0)) groups.push(storedKeys(cid))
+  }
+  return groups
 }
 
 /** The stored form of a HEAD target. */

@@ -13,7 +13,7 @@ import { hash as blake3 } from 'blake3-jit'
 import { initStore } from '../../src/index.js'
 import { langgraphBench } from './langgraph.js'
 import { hugeStreamBench, largeBench, treeBytes } from './large.js'
-import { initialStages, isomorphicGitHistory, stageHistory } from './baselines.js'
+import { initialStages, isomorphicGitHistory, peakRssOfChild, stageHistory } from './baselines.js'
 
 interface Row {
   readonly workload: string
@@ -105,6 +105,41 @@ async function commits(count: number): Promise<void> {
 }
 
 /** `ckpt log -n 20` and `ckpt status` as processes, against the cost of starting Node at all. */
+/** gc on the 100k-checkpoint store `commits` built: a full mark, then half the history dropped and freed. */
+async function gcBench(count: number): Promise<void> {
+  const mib = (n: number) => fmt(n / 2 ** 20)
+  const dir = path.join(work, 'commits')
+  const child = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'gc-child.js')
+  const run = async (...args: string[]) => {
+    const { peakRssBytes, stdout } = await peakRssOfChild(child, [dir, ...args])
+    return { peakRssBytes, ...(JSON.parse(stdout) as { seconds: number; result: Record<string, unknown> }) }
+  }
+  const list = await run('list')
+  const fsckRun = await run('fsck')
+  const full = await run('gc')
+  const objects = (full.result as { kept: number }).kept
+  const held = (r: typeof full) => (r.result as { timings: { writersHeldMs: number } }).timings.writersHeldMs
+  rows.push({
+    workload: `gc of a store of ${fmt(count)} checkpoints (${fmt(objects)} objects, all reachable) (s)`,
+    ckpt: fmt(full.seconds, 2),
+    baseline: `fsck --quick (the same walk) ${fmt(fsckRun.seconds, 2)}`,
+    ratio: fmt(full.seconds / fsckRun.seconds, 2),
+    durability: 'n/a',
+  })
+  rows.push({ workload: '… its peak RSS (MiB, whole process)', ckpt: mib(full.peakRssBytes), baseline: `listing every object id ${mib(list.peakRssBytes)}`, ratio: fmt(full.peakRssBytes / list.peakRssBytes, 2), durability: 'n/a' })
+  const dropped = await run('retain-gc', String(count / 2))
+  const freed = (dropped.result as { freed: { objects: number } }).freed.objects
+  rows.push({
+    workload: `retention keeps the newest ${fmt(count / 2)}, then gc frees ${fmt(freed)} objects (s)`,
+    ckpt: fmt(dropped.seconds, 2),
+    baseline: `fsck --quick ${fmt(fsckRun.seconds, 2)}`,
+    ratio: fmt(dropped.seconds / fsckRun.seconds, 2),
+    durability: 'process crash (no fsync)',
+  })
+  rows.push({ workload: '… its peak RSS (MiB, whole process)', ckpt: mib(dropped.peakRssBytes), baseline: `listing every object id ${mib(list.peakRssBytes)}`, ratio: fmt(dropped.peakRssBytes / list.peakRssBytes, 2), durability: 'n/a' })
+  rows.push({ workload: '… writers held while its deletions were written (ms)', ckpt: fmt(held(dropped)), baseline: `the whole gc ${fmt(dropped.seconds * 1000)}`, ratio: fmt(held(dropped) / (dropped.seconds * 1000), 3), durability: 'n/a' })
+}
+
 async function cliStartup(): Promise<void> {
   const dir = path.join(work, 'cli-store')
   const store = await initStore(dir, { author: 'bench' })
@@ -196,7 +231,9 @@ await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
 await huge(Number(process.env.CKPT_BENCH_HUGE_MIB ?? 4096) * 2 ** 20)
 const steps = Number(process.env.CKPT_BENCH_STEPS ?? 10_000)
 await stageCheckpoints(steps, await langgraph(steps))
-await commits(Number(process.env.CKPT_BENCH_COMMITS ?? 100_000))
+const commitCount = Number(process.env.CKPT_BENCH_COMMITS ?? 100_000)
+await commits(commitCount)
+await gcBench(commitCount)
 await wideDiff()
 await cliStartup()
 rmSync(work, { recursive: true, force: true })

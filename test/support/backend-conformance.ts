@@ -150,6 +150,18 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       expect(await b.refs.listRefs('nothing/')).toEqual([])
     }))
 
+    it('moves refs only when every group of required keys has a stored key', withBackend(async (b) => {
+      await b.objects.putMany([{ key: bytes(1), value: bytes(1) }, { key: bytes(2), value: new Uint8Array(70 * 1024) }])
+      const missing = await b.refs.updateRefs([{ name: 'r', expected: null, value: 'a', log: log('x') }], [{ key: bytes(5), value: bytes(5) }], [[bytes(9), bytes(1)], [bytes(3), bytes(4)]])
+      expect(missing.ok).toBe(false)
+      expect('missing' in missing && missing.missing.map((k) => [...k])).toEqual([[3], [4]])
+      expect(await b.refs.readRef('r')).toBeUndefined()
+      expect(await b.refs.readReflog('r')).toEqual([])
+      const ok = await b.refs.updateRefs([{ name: 'r', expected: null, value: 'a', log: log('x') }], [{ key: bytes(5), value: bytes(5) }], [[bytes(2)], [bytes(5)], [bytes(8), bytes(1)]])
+      expect(ok).toEqual({ ok: true })
+      expect(await b.refs.readRef('r')).toBe('a')
+    }))
+
     it('reports stored value sizes, undefined where nothing is stored', withBackend(async (b) => {
       await b.objects.putMany([{ key: bytes(1), value: bytes(1, 2, 3) }, { key: bytes(2), value: new Uint8Array(100 * 1024) }])
       expect(await b.objects.sizes([bytes(2), bytes(3), bytes(1)])).toEqual([100 * 1024, undefined, 3])

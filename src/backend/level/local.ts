@@ -319,17 +319,19 @@ class LevelRefs implements RefStore {
     return out
   }
 
-  updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = []): Promise<RefUpdateResult> {
+  updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
     const entered = this.gate.enter(
-      objects.map((o) => o.key),
+      [...objects.map((o) => o.key), ...requires.flat()],
       updates.map((u) => u.value),
     )
-    const run = Promise.all([this.#queue, entered]).then(() => this.#applyUpdates(updates, objects))
+    const run = Promise.all([this.#queue, entered]).then(() => this.#applyUpdates(updates, objects, requires))
     this.#queue = run.catch(() => undefined)
     return run
   }
 
-  async #applyUpdates(updates: readonly RefUpdate[], objects: readonly ObjectEntry[]): Promise<RefUpdateResult> {
+  async #applyUpdates(updates: readonly RefUpdate[], objects: readonly ObjectEntry[], requires: ReadonlyArray<readonly Uint8Array[]>): Promise<RefUpdateResult> {
+    const missing = requires.length === 0 ? undefined : await this.#firstMissing(requires, objects)
+    if (missing) return { ok: false, missing }
     const current = await wrapIo(async () => updates.map((u) => this.db.getSync(refKey(u.name))))
     for (const [i, update] of updates.entries()) {
       const raw = current[i]
@@ -351,6 +353,13 @@ class LevelRefs implements RefStore {
     }
     await writeBatch(this.db, ops, this.sync)
     return { ok: true }
+  }
+
+  async #firstMissing(requires: ReadonlyArray<readonly Uint8Array[]>, objects: readonly ObjectEntry[]): Promise<readonly Uint8Array[] | undefined> {
+    const written = new Set(objects.map((o) => Buffer.from(o.key).toString('hex')))
+    const stored = (key: Uint8Array) =>
+      written.has(Buffer.from(key).toString('hex')) || this.db.getSync(prefixed(OBJECT, key)) !== undefined || this.db.getSync(prefixed(PACKED, key)) !== undefined
+    return wrapIo(async () => requires.find((group) => !group.some(stored)))
   }
 
   async readReflog(name: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {

@@ -207,7 +207,7 @@ async function dispatch(backend: Backend, connection: Connection, { op, args }: 
     case 'listRefs':
       return refs.listRefs(args[0] as string)
     case 'updateRefs':
-      return refs.updateRefs(args[0] as RefUpdate[], args[1] as ObjectEntry[])
+      return refs.updateRefs(args[0] as RefUpdate[], args[1] as ObjectEntry[], args[2] as Uint8Array[][] | undefined)
     case 'readReflog':
       return refs.readReflog(args[0] as string, args[1] as { newestFirst?: boolean; limit?: number })
     case 'listReflogs':
@@ -264,7 +264,7 @@ export class RemoteBackend implements Backend {
     this.refs = {
       readRef: (name) => call('readRef', [name]) as Promise<string | undefined>,
       listRefs: (prefix) => call('listRefs', [prefix]) as Promise<RefEntry[]>,
-      updateRefs: (updates, objects = []) => call('updateRefs', [updates, objects]) as Promise<RefUpdateResult>,
+      updateRefs: (updates, objects = [], requires = []) => call('updateRefs', [updates, objects, requires]) as Promise<RefUpdateResult>,
       readReflog: (name, options = {}) => call('readReflog', [name, options]) as Promise<ReflogEntry[]>,
       listReflogs: (prefix) => call('listReflogs', [prefix]) as Promise<string[]>,
       expireReflog: (name, before, values) => call('expireReflog', [name, before, values]) as Promise<number>,

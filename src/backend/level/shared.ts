@@ -66,7 +66,7 @@ class SharedLevelBackend implements Backend {
     this.refs = {
       readRef: (name) => via((b) => b.refs.readRef(name)),
       listRefs: (prefix) => via((b) => b.refs.listRefs(prefix)),
-      updateRefs: (updates, objects) => this.#updateRefs(updates, objects ?? []),
+      updateRefs: (updates, objects, requires) => this.#updateRefs(updates, objects ?? [], requires ?? []),
       readReflog: (name, opts) => via((b) => b.refs.readReflog(name, opts)),
       listReflogs: (prefix) => via((b) => b.refs.listReflogs(prefix)),
       expireReflog: (name, before, values) => via((b) => b.refs.expireReflog(name, before, values)),
@@ -142,13 +142,13 @@ class SharedLevelBackend implements Backend {
    * A ref transaction whose leader went away mid-call may or may not have been applied. On retry,
    * a conflict means either another writer won, or our first attempt did: the reflog tells which.
    */
-  async #updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[]): Promise<RefUpdateResult> {
+  async #updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[], requires: ReadonlyArray<readonly Uint8Array[]>): Promise<RefUpdateResult> {
     let retried = false
     for (;;) {
       const role = await this.attach()
       try {
-        const result = await role.backend.refs.updateRefs(updates, objects)
-        if (result.ok || !retried) return result
+        const result = await role.backend.refs.updateRefs(updates, objects, requires)
+        if (result.ok || !retried || 'missing' in result) return result
         // Applied before the leader went away if each ref's log holds exactly this move; other
         // writers may have moved the refs on since, so their current values prove nothing.
         const logs = await Promise.all(updates.map((u) => role.backend.refs.readReflog(u.name, { newestFirst: true, limit: 256 })))
