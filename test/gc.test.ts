@@ -173,12 +173,13 @@ describe('gc', () => {
     const { store: creator, dir } = await tempStore()
     await creator.commit({ stage: 'keep', output: pseudoRandomBytes(2 * 1024 * 1024, 5) })
     const history = (await collect(creator.log('main'))).map((c) => c.id)
-    for (let round = 0; round < 3; round++) {
-      await garbageTimeline(creator, `g${round}`, 15, (i) => (i % 5 === 0 ? pseudoRandomBytes(1536 * 1024, round * 100 + i) : { round, i }))
-    }
     await creator.close()
-    const delays = [40, 120, 250, 400, 700]
-    for (const delay of delays) {
+    // Each round makes fresh garbage (small objects and packed chunks), so every kill lands in real work.
+    const delays = [60, 150, 250, 350, 500, 800]
+    for (const [round, delay] of delays.entries()) {
+      const writer = await openStore(dir)
+      await garbageTimeline(writer, `g${round}`, 12, (i) => (i % 4 === 0 ? pseudoRandomBytes(1536 * 1024, round * 100 + i) : { round, i }))
+      await writer.close()
       const collector = runWriter([dir, 'gc'])
       await sleep(delay)
       collector.process.kill('SIGKILL')

@@ -42,8 +42,8 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
     // What writers touched meanwhile may be about to become reachable: keep it and all it reaches.
     const touchedOther = await markTouched(sweep, marker)
     const freed = { objects: 0, bytes: 0 }
-    for (let i = 0; i < candidates.length; i += DELETE_BATCH) {
-      const batch = candidates.slice(i, i + DELETE_BATCH).filter((key) => !marker.isMarked(key) && !touchedOther.has(hex(key)))
+    for (const keys of candidates.batches(DELETE_BATCH)) {
+      const batch = keys.filter((key) => !marker.isMarked(key) && !touchedOther.has(hex(key)))
       const { deleted, bytes } = await sweep.delete(batch)
       freed.objects += deleted
       freed.bytes += bytes
@@ -128,9 +128,47 @@ async function markTouched(sweep: Sweep, marker: Marker): Promise<Set<string>> {
   }
 }
 
+/**
+ * Keys packed end to end in a few large buffers (length u16, key): a million candidates take
+ * tens of megabytes, where as many Uint8Array objects would take several times that.
+ */
+class KeyList {
+  readonly #chunks: Buffer[] = []
+  #current = Buffer.alloc(1 << 20)
+  #used = 0
+  length = 0
+
+  push(key: Uint8Array): void {
+    if (this.#used + 2 + key.length > this.#current.length) {
+      this.#chunks.push(this.#current.subarray(0, this.#used))
+      this.#current = Buffer.alloc(Math.max(1 << 20, 2 + key.length))
+      this.#used = 0
+    }
+    this.#current.writeUInt16BE(key.length, this.#used)
+    this.#current.set(key, this.#used + 2)
+    this.#used += 2 + key.length
+    this.length++
+  }
+
+  /** The keys in the order pushed, `size` at a time. */
+  *batches(size: number): Iterable<Uint8Array[]> {
+    let batch: Uint8Array[] = []
+    for (const chunk of [...this.#chunks, this.#current.subarray(0, this.#used)]) {
+      for (let at = 0; at < chunk.length; at += 2 + chunk.readUInt16BE(at)) {
+        batch.push(chunk.subarray(at + 2, at + 2 + chunk.readUInt16BE(at)))
+        if (batch.length === size) {
+          yield batch
+          batch = []
+        }
+      }
+    }
+    if (batch.length > 0) yield batch
+  }
+}
+
 /** Every stored key nothing marked, in key order (so manifests go before the chunks they list). */
-async function scanUnmarked(store: ObjectStore, sweep: Sweep, marker: Marker, progress: (n: number) => void): Promise<Uint8Array[]> {
-  const candidates: Uint8Array[] = []
+async function scanUnmarked(store: ObjectStore, sweep: Sweep, marker: Marker, progress: (n: number) => void): Promise<KeyList> {
+  const candidates = new KeyList()
   let scanned = 0
   for await (const key of store.keys()) {
     if (++scanned % 10_000 === 0) progress(scanned)
@@ -155,11 +193,9 @@ async function statEntryIsLive(sweep: Sweep, key: Uint8Array, marker: Marker): P
   }
 }
 
-async function sizeOf(store: ObjectStore, keys: readonly Uint8Array[]): Promise<number> {
+async function sizeOf(store: ObjectStore, keys: KeyList): Promise<number> {
   let bytes = 0
-  for (let i = 0; i < keys.length; i += DELETE_BATCH) {
-    for (const size of await store.sizes(keys.slice(i, i + DELETE_BATCH))) bytes += size ?? 0
-  }
+  for (const batch of keys.batches(DELETE_BATCH)) for (const size of await store.sizes(batch)) bytes += size ?? 0
   return bytes
 }
 
