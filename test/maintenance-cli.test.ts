@@ -58,6 +58,8 @@ describe('ckpt gc, reflog expire, retention, pin', () => {
     expect(log[1]).toMatch(new RegExp(`^${main[4]} step \\(history cut here: older checkpoints were dropped by retention\\)$`))
     const json = jsonLines(run('log', '--json'))
     expect(json.map((c) => c.historyCut ?? false)).toEqual([false, true])
+    expect(run('show', 'main~1')).toMatch(/history cut here/)
+    expect(JSON.parse(run('show', 'main~1', '--json')).historyCut).toBe(true)
     expect(jsonLines(run('pin', '--json'))).toEqual([{ id: pinned }])
     expect(run('log', '--oneline', pinned).split('\n')).toHaveLength(2)
     expect(run('fsck')).toMatch(/no problems/)

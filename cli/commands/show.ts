@@ -20,12 +20,17 @@ export const showCommand = {
       .example('$0 show main~2 --json', 'for scripts'),
   handler: async (args: Args) => {
     await withStore(args, async (store) => {
-      const checkpoint = await store.getCheckpoint(args.rev)
-      const parent = checkpoint.parents[0] ? await store.getCheckpoint(checkpoint.parents[0]) : undefined
+      const shown = await store.getCheckpoint(args.rev)
+      // Retention may have dropped the parent: then history is cut here, and every stage counts as new.
+      const parent = shown.parents[0] ? await store.getCheckpoint(shown.parents[0]).catch((err: { code?: string }) => {
+        if (err.code === 'NOT_FOUND') return null
+        throw err
+      }) : undefined
+      const checkpoint = parent === null ? { ...shown, historyCut: true as const } : shown
       const stages = await Promise.all(
         Object.entries(checkpoint.stages).map(async ([stage, id]) => {
           const info = await store.outputInfo(`${checkpoint.id}:${stage}`)
-          const changed = parent === undefined || parent.stages[stage] !== id
+          const changed = !parent || parent.stages[stage] !== id
           return { stage, id, kind: info.kind, size: info.size, ...(info.files !== undefined && { files: info.files }), changed }
         }),
       )
