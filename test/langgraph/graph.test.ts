@@ -67,4 +67,26 @@ describe('a real LangGraph graph on ckpt', () => {
       await reopened.close()
     }
   })
+
+  it('frees a deleted thread once its reflogs expire, and leaves other threads whole', async () => {
+    const { store } = await tempStore()
+    const saver = new CkptSaver(store)
+    const app = workflow.compile({ checkpointer: saver })
+    for (const thread_id of ['keep', 'drop']) {
+      const config = { configurable: { thread_id } }
+      await app.invoke({ steps: [`start ${thread_id}`] }, config)
+      await app.invoke(new Command({ resume: true }), config)
+    }
+    const kept = (await app.getState({ configurable: { thread_id: 'keep' } })).values
+    await saver.deleteThread('drop')
+    // The reflogs still reach the deleted thread: a first gc frees only what nothing ever named.
+    await store.gc({ prune: 'now' })
+    expect((await store.gc({ prune: 'now', dryRun: true })).freed.objects).toBe(0)
+    await store.expireReflogs({ before: Date.now() + 1000 })
+    const { freed } = await store.gc({ prune: 'now' })
+    expect(freed.objects).toBeGreaterThan(5)
+    expect((await store.fsck()).problems).toEqual([])
+    expect((await app.getState({ configurable: { thread_id: 'keep' } })).values).toEqual(kept)
+    expect((await app.getState({ configurable: { thread_id: 'drop' } })).values).toEqual({})
+  })
 })
