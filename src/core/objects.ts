@@ -1,3 +1,4 @@
+import buffer from 'node:buffer'
 import { CkptError, isCkptError } from '../errors.js'
 import type { ObjectEntry, ObjectStore, PutOptions } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, type Codec } from '../model/cid.js'
@@ -26,6 +27,9 @@ export function nodeBlock(node: unknown): Block {
 
 /** Reads of at least this many bytes of a chunked blob verify chunks on a worker thread. */
 const VERIFY_ON_WORKER_BYTES = 8 * 1024 * 1024
+
+/** The largest blob `getBytes` reads into one buffer (Node's Buffer limit); larger ones are read as streams. */
+const MAX_WHOLE_READ = buffer.constants.MAX_LENGTH
 
 /** Below this size a block is written without first asking whether it exists. */
 const SKIP_CHECK_BELOW = 16 * 1024
@@ -199,7 +203,30 @@ export class ObjectDb {
   /** The verified bytes of `cid`; NOT_FOUND when absent, CORRUPT_OBJECT when they do not hash to it. */
   async getBytes(cid: CID): Promise<Uint8Array> {
     const { bytes, manifest } = await this.#blob(cid)
-    return bytes ?? joinPieces(readBlobRange(manifest, {}, (chunks) => this.#getBlocks(chunks)), manifest.size)
+    if (bytes) return bytes
+    if (manifest.size > MAX_WHOLE_READ) {
+      throw new CkptError('INVALID_ARGUMENT', `blob ${cidString(cid)} has ${manifest.size} bytes, too many to read into one buffer; read it as a stream`, {
+        details: { id: cidString(cid), size: manifest.size },
+      })
+    }
+    await this.#checkChunkSizes(cid, manifest)
+    return joinPieces(readBlobRange(manifest, {}, (chunks) => this.#getBlocks(chunks)), manifest.size)
+  }
+
+  /**
+   * Compares the manifest's chunk sizes with what is stored before a whole read allocates its
+   * buffer, so a damaged manifest cannot make a read allocate what the store does not hold.
+   */
+  async #checkChunkSizes(blob: CID, manifest: ChunkManifest): Promise<void> {
+    const sizes = await this.store.sizes(manifest.chunks.map((c) => objectKey(c.cid)))
+    manifest.chunks.forEach((chunk, i) => {
+      if (sizes[i] === undefined) throw missingChunk(blob, chunk.cid)
+      if (sizes[i] !== chunk.size) {
+        throw new CkptError('CORRUPT_OBJECT', `the chunk manifest of blob ${cidString(blob)} is corrupt: chunk ${i} is stored with ${sizes[i]} bytes, not ${chunk.size}`, {
+          details: { id: cidString(blob), chunk: cidString(chunk.cid) },
+        })
+      }
+    })
   }
 
   /**

@@ -94,6 +94,7 @@ export function decodeManifest(blob: CID, bytes: Uint8Array): ChunkManifest {
     if (!cid || !isStoreCid(cid) || cid.code !== RAW_CODE || typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) {
       corrupt(`chunk ${chunks.length} is not a [raw link, size] pair`)
     }
+    if ((size as number) > CHUNKING.max) corrupt(`chunk ${chunks.length} claims ${String(size)} bytes, more than the chunker ever cuts`)
     chunks.push({ cid: cid as CID, size: size as number })
     total += size as number
   }

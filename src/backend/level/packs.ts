@@ -24,6 +24,8 @@ const MAGIC = new TextEncoder().encode('CKPTPACK')
 const HEADER_LENGTH = MAGIC.length + 4
 const PACK_VERSION = 1
 const PACK_NAME = /^[0-9a-z]+-[0-9a-f]+\.pack$/
+/** Reads up to this size allocate at once; larger ones are first checked against the pack's size. */
+const TRUSTED_READ_BYTES = 16 * 1024 * 1024
 
 /** Where one value lives. */
 export interface PackLocation {
@@ -157,15 +159,13 @@ export class Packs {
   /** The value at `location`; CORRUPT_OBJECT when the pack is missing or shorter than its index says. */
   async read(location: PackLocation): Promise<Uint8Array> {
     const handle = await this.#reader(location.pack)
+    // A damaged index entry may claim gigabytes: check large claims against the file before allocating.
+    if (location.length > TRUSTED_READ_BYTES && location.offset + location.length > (await handle.stat()).size) throw truncated(location)
     const out = new Uint8Array(location.length)
     let done = 0
     while (done < out.length) {
       const { bytesRead } = await handle.read(out, done, out.length - done, location.offset + done)
-      if (bytesRead === 0) {
-        throw new CkptError('CORRUPT_OBJECT', `pack ${location.pack} is truncated: it ends before byte ${location.offset + location.length}`, {
-          details: { pack: location.pack },
-        })
-      }
+      if (bytesRead === 0) throw truncated(location)
       done += bytesRead
     }
     return out
@@ -254,6 +254,12 @@ function syncDirectory(dir: string): void {
   } finally {
     closeSync(fd)
   }
+}
+
+function truncated(location: PackLocation): CkptError {
+  return new CkptError('CORRUPT_OBJECT', `pack ${location.pack} is truncated: it ends before byte ${location.offset + location.length}`, {
+    details: { pack: location.pack },
+  })
 }
 
 function ioError(message: string, cause: unknown): CkptError {

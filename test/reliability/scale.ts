@@ -1,0 +1,16 @@
+/**
+ * How hard the reliability harness pushes. `npm test` runs it at a size that fits CI;
+ * `npm run test:reliability` sets CKPT_RELIABILITY=full for the sizes the issue asks for.
+ */
+export const FULL = process.env.CKPT_RELIABILITY === 'full'
+
+export const SCALE = {
+  /** Writer processes killed with SIGKILL, one after another. */
+  kills: FULL ? 200 : 12,
+  /** Commits per writer process in the concurrency test (8 writers). */
+  commitsPerWriter: FULL ? 500 : 40,
+  /** Runs per fuzz property. */
+  fuzzRuns: FULL ? 20_000 : 600,
+  /** Characters in the huge JSON string. */
+  hugeStringChars: FULL ? 500 * 1024 * 1024 : 32 * 1024 * 1024,
+} as const
