@@ -53,8 +53,15 @@ function frame(message: unknown): Buffer {
 }
 
 /**
+ * The largest frame either end accepts. Writers send at most a few 8 MiB batches per call; a
+ * larger length is damage or hostility, and must not make the reader buffer gigabytes.
+ */
+const MAX_FRAME_BYTES = 512 * 1024 * 1024
+
+/**
  * Calls `onMessage` for every complete frame arriving on `socket`. Pieces are kept in a list
- * and joined once per frame, so a large frame costs one copy, not one per piece.
+ * and joined once per frame, so a large frame costs one copy, not one per piece. A frame that is
+ * too long or does not deserialize ends the connection, never the process.
  */
 function readFrames(socket: net.Socket, onMessage: (message: unknown) => void): void {
   let pieces: Buffer[] = []
@@ -73,8 +80,15 @@ function readFrames(socket: net.Socket, onMessage: (message: unknown) => void): 
       if (readingHeader) {
         needed = body.readUInt32BE(0)
         readingHeader = false
+        if (needed > MAX_FRAME_BYTES) return void socket.destroy()
       } else {
-        onMessage(v8.deserialize(body))
+        let message: unknown
+        try {
+          message = v8.deserialize(body)
+        } catch {
+          return void socket.destroy()
+        }
+        onMessage(message)
         needed = 4
         readingHeader = true
       }
@@ -102,7 +116,8 @@ export async function serveBackend(path: string, backend: Backend): Promise<Lead
     })
     socket.on('error', () => socket.destroy())
     readFrames(socket, (message) => {
-      const request = message as Request
+      if (!isRequest(message)) return void socket.destroy()
+      const request = message
       dispatch(backend, connection, request).then(
         (value) => writeIfOpen(socket, { id: request.id, ok: true, value }),
         (err: unknown) =>
@@ -132,6 +147,11 @@ export async function serveBackend(path: string, backend: Backend): Promise<Lead
 
 function writeIfOpen(socket: net.Socket, response: Response): void {
   if (!socket.destroyed) socket.write(frame(response))
+}
+
+function isRequest(message: unknown): message is Request {
+  const m = message as Partial<Request> | null
+  return typeof m === 'object' && m !== null && typeof m.id === 'number' && typeof m.op === 'string' && Array.isArray(m.args)
 }
 
 async function dispatch(backend: Backend, connection: Connection, { op, args }: Request): Promise<unknown> {
