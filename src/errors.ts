@@ -52,6 +52,23 @@ export class CkptError extends Error {
   }
 }
 
+/** Longest stretch of a user's value quoted in a message, so a huge name or path cannot flood a log. */
+const MAX_QUOTED_CHARS = 80
+
+/**
+ * A value as an error message should show it: JSON-quoted so that control characters and lone
+ * surrogates show as escapes, and shortened with an ellipsis.
+ */
+export function quoted(value: unknown): string {
+  if (typeof value !== 'string') return String(value)
+  return JSON.stringify(value.length > MAX_QUOTED_CHARS ? `${value.slice(0, MAX_QUOTED_CHARS)}…` : value)
+}
+
+/** A path-like text (a JSON pointer) shortened for a message, unquoted. */
+export function shortened(text: string): string {
+  return text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text
+}
+
 /** True when `err` is a CkptError, optionally with the given code. */
 export function isCkptError(err: unknown, code?: ErrorCode): err is CkptError {
   return err instanceof CkptError && (code === undefined || err.code === code)

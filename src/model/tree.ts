@@ -1,4 +1,4 @@
-import { CkptError } from '../errors.js'
+import { CkptError, quoted } from '../errors.js'
 import { CID, DAG_JSON_CODE, cidOf } from './cid.js'
 import { blake3 } from './hash.js'
 import { encodeNode } from './value.js'
@@ -33,7 +33,7 @@ const encoder = new TextEncoder()
 /** Rejects a path that could escape the directory it is written into, or is not portable text. */
 export function checkTreePath(path: string): void {
   const bad = (why: string): never => {
-    throw new CkptError('INVALID_OUTPUT', `directory entry ${JSON.stringify(path)}: ${why}`, { details: { path } })
+    throw new CkptError('INVALID_OUTPUT', `directory entry ${quoted(path)}: ${why}`, { details: { path } })
   }
   if (typeof path !== 'string' || path === '') bad('empty path')
   if (!path.isWellFormed()) bad('not well-formed Unicode')
@@ -49,7 +49,7 @@ export function checkTreePath(path: string): void {
 export function buildTree(entries: readonly TreeEntry[]): { root: CID; blocks: TreeBlock[] } {
   const sorted = [...entries].sort((a, b) => compareUtf8(a.path, b.path))
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]?.path === sorted[i - 1]?.path) throw new CkptError('INVALID_OUTPUT', `directory entry "${sorted[i]?.path}" appears twice`)
+    if (sorted[i]?.path === sorted[i - 1]?.path) throw new CkptError('INVALID_OUTPUT', `directory entry ${quoted(sorted[i]?.path)} appears twice`)
   }
   sorted.forEach((e) => checkTreePath(e.path))
   const blocks: TreeBlock[] = []

@@ -1,5 +1,5 @@
 import * as dagJson from './dag-json.js'
-import { CkptError } from '../errors.js'
+import { CkptError, shortened } from '../errors.js'
 import { CID, RAW_CODE, cidOf } from './cid.js'
 
 /** A JSON value as ckpt stores it (the IPLD data model without links and bytes). */
@@ -29,7 +29,7 @@ export function toStoredNode(value: unknown, purpose: Purpose = 'output', label?
   const ancestors = new Set<object>()
   const fail = (path: string, what: string): never => {
     const code = purpose === 'output' ? 'INVALID_OUTPUT' : 'INVALID_ARGUMENT'
-    const where = path === '' ? 'at the root' : `at ${path}`
+    const where = path === '' ? 'at the root' : `at ${shortened(path)}`
     const subject = label ?? purpose
     throw new CkptError(code, `${subject}: ${what} ${where} cannot be stored (dag-json holds only JSON data and bytes)`, {
       details: { path },

@@ -9,7 +9,7 @@
  * Each rule has a short, stable identifier (`details.rule` of the thrown error) so that callers
  * and tests can branch on which rule was broken without parsing messages.
  */
-import { CkptError } from '../errors.js'
+import { CkptError, quoted as quote } from '../errors.js'
 
 /** Which rule a name breaks: a stable id for machines and the reason in plain words for people. */
 interface Violation {
@@ -25,9 +25,6 @@ const MAX_STAGE_NAME_CHARS = 200
 
 /** Printable ASCII characters git forbids anywhere in a ref name (they have meaning in revision syntax or globs). */
 const FORBIDDEN_REF_CHARS: ReadonlySet<string> = new Set([' ', '~', '^', ':', '?', '*', '[', '\\'])
-
-/** Longest stretch of a name quoted in an error message, so a huge bad name cannot flood a log. */
-const MAX_QUOTED_CHARS = 80
 
 /**
  * Throws `INVALID_REF_NAME` when `name` breaks one of git's `check-ref-format` rules, or is longer
@@ -190,14 +187,4 @@ function codePointLength(text: string): number {
 /** `U+0007`-style label for a character, readable even when the character itself is invisible. */
 function codePointLabel(char: string): string {
   return `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
-}
-
-/**
- * The offending name as it should appear in a message: JSON-quoted so that control characters and
- * lone surrogates show as escapes, and shortened so a huge name cannot flood a log.
- */
-function quote(name: unknown): string {
-  if (typeof name !== 'string') return String(name)
-  const shortened = name.length > MAX_QUOTED_CHARS ? `${name.slice(0, MAX_QUOTED_CHARS)}…` : name
-  return JSON.stringify(shortened)
 }
