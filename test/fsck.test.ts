@@ -87,7 +87,7 @@ describe('fsck', () => {
     expect((await damaged.fsck()).ok).toBe(false)
     const objectsBefore = (await collect(damaged.objects())).length
     const result = await damaged.repair()
-    expect(result).toEqual({ restored: [{ ref: 'timelines/main', from: c.id, to: b.id }], unrecoverable: [] })
+    expect(result).toEqual({ restored: [{ ref: 'timelines/main', from: c.id, to: b.id }], cut: [], unrecoverable: [] })
     expect(await damaged.timelines.get('main')).toBe(b.id)
     expect((await damaged.reflog('main'))[0]?.reason).toBe('fsck --repair: restored from reflog')
     expect((await collect(damaged.objects())).length).toBe(objectsBefore)

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs'
 import { green, jsonLine, out, red } from '../output.js'
 import { Progress } from '../progress.js'
-import { withStore } from '../store.js'
+import { findStoreDir, library, withStore } from '../store.js'
 
 /** Exit status when fsck found a problem, as a failed check. */
 export const FSCK_PROBLEMS_EXIT = 1
@@ -18,21 +18,42 @@ export const fsckCommand = {
       .example('$0 fsck --repair', 'move damaged refs back to an intact checkpoint')
       .example('$0 fsck --json | jq .problems', 'for monitoring'),
   handler: async (args: { store?: string; quick?: boolean; repair?: boolean; json?: boolean }) => {
+    if (args.repair) await rebuildIfDamaged(args)
     await withStore(args, async (store) => {
       const progress = new Progress('fsck')
       const report = await store.fsck({ ...(args.quick && { quick: true }), onProgress: (done, known) => progress.update(done, known) })
       progress.done()
       const repaired = args.repair && !report.ok ? await store.repair() : undefined
-      const after = repaired && repaired.restored.length > 0 ? await store.fsck({ ...(args.quick && { quick: true }) }) : undefined
+      const after = repaired && repaired.restored.length + repaired.cut.length > 0 ? await store.fsck({ ...(args.quick && { quick: true }) }) : undefined
       if (args.json) jsonLine({ ...report, ...(repaired && { repaired, after }) })
       else {
         for (const p of report.problems) out.line(`${red(p.kind.padEnd(8))} ${p.message} (reached from ${p.ref})`)
         out.line(`checked ${report.checked.refs} refs, ${report.checked.checkpoints} checkpoints, ${report.checked.objects} objects: ${report.ok ? green('no problems') : red(`${report.problems.length} problem(s)`)}`)
         for (const r of repaired?.restored ?? []) out.line(`restored ${r.ref}: ${r.from} → ${r.to}`)
+        for (const c of repaired?.cut ?? []) out.line(`kept ${c.ref}, its history cut where older checkpoints were lost (at ${c.at.length} checkpoint(s))`)
         for (const ref of repaired?.unrecoverable ?? []) out.line(red(`could not repair ${ref}: no intact checkpoint in its reflog`))
         if (after) out.line(`after repair: ${after.ok ? green('no problems') : red(`${after.problems.length} problem(s) remain`)}`)
       }
       if (!(after ?? report).ok) process.exitCode = FSCK_PROBLEMS_EXIT
     })
   },
+}
+
+/** With --repair, a database that no longer opens is first rebuilt from what remains. */
+async function rebuildIfDamaged(args: { store?: string; json?: boolean }): Promise<void> {
+  const { openStore, repairStoreDatabase } = await library()
+  const dir = await findStoreDir(args.store)
+  const damaged = await openStore(dir).then(
+    async (store) => {
+      await store.close()
+      return false
+    },
+    (err: { details?: { damaged?: unknown } }) => {
+      if (err.details?.damaged !== true) throw err
+      return true
+    },
+  )
+  if (!damaged) return
+  await repairStoreDatabase(dir)
+  if (!args.json) out.line('rebuilt the damaged database from the files that remain; checking what was lost')
 }

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
-import { openLevelBackend } from '../backend/level/shared.js'
+import { openLevelBackend, repairLevelDatabase } from '../backend/level/shared.js'
 import { HEAD, META_PREFIX, RefDb, headValue } from '../refs/refdb.js'
 import { Store } from './store.js'
 import type { StoreOptions } from './types.js'
@@ -58,6 +58,32 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
   }
   const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: false, packDir: path.join(root, PACK_FOLDER), ...durability(options) })
   return openOn(backend, options)
+}
+
+/**
+ * Rebuilds the embedded database of the store in `dir` when it no longer opens (a table file
+ * lost, a checksum failing): what the damaged files held is gone, the rest is kept. Then
+ * `fsck` shows what is missing and `repair` moves refs back to intact checkpoints. No other
+ * process may have the store open.
+ */
+export async function repairStoreDatabase(dir: string): Promise<void> {
+  const root = path.resolve(dir)
+  const marker = await readMarker(root)
+  await repairLevelDatabase(path.join(root, DB_FOLDER))
+  // The marker file vouches for the store; its settings refs may have been in what was lost.
+  const backend = await openLevelBackend(path.join(root, DB_FOLDER), { packDir: path.join(root, PACK_FOLDER) })
+  try {
+    const refs = new RefDb(backend.refs, Date.now)
+    const restore = [
+      { ref: FORMAT_REF, value: String(marker.format) },
+      { ref: HEAD, value: headValue({ kind: 'timeline', timeline: DEFAULT_TIMELINE }) },
+    ]
+    for (const { ref, value } of restore) {
+      if ((await refs.read(ref)) === undefined) await refs.update([{ ref, expected: null, value }], 'fsck --repair: lost with a damaged database')
+    }
+  } finally {
+    await backend.close()
+  }
 }
 
 /** Initializes an empty backend as a store (for backends other than the embedded default). */

@@ -233,6 +233,11 @@ export interface FsckReport {
 export interface RepairResult {
   /** Refs put back to their newest intact reflog entry. */
   readonly restored: ReadonlyArray<{ readonly ref: string; readonly from: string; readonly to: string }>
+  /**
+   * Refs whose every version had lost part of its history: the newest version whose own content
+   * survived is kept, with its history cut (as retention cuts it) at these checkpoints.
+   */
+  readonly cut: ReadonlyArray<{ readonly ref: string; readonly at: readonly string[] }>
   /** Refs whose reflog holds no intact checkpoint; left as they are. */
   readonly unrecoverable: readonly string[]
 }

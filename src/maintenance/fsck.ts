@@ -50,6 +50,7 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
     }
   }
 
+  for (const { name } of await lostRefs(ctx)) problem(name, 'bad-ref', `${name} is gone, though its reflog never recorded its deletion`, name)
   const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
   const history = await walk(ctx, queue, seen, { ...options, cuts }, problem)
   // Index pointers last, so objects reachable from history are checked as what history says they are.
@@ -148,28 +149,107 @@ async function intact(ctx: StoreContext, cid: CID, cuts: ReadonlySet<string>): P
  */
 export async function repair(ctx: StoreContext): Promise<RepairResult> {
   const restored: Array<{ ref: string; from: string; to: string }> = []
+  const cut: Array<{ ref: string; at: string[] }> = []
   const unrecoverable: string[] = []
-  const refs = [...(await ctx.refs.listRaw(TIMELINE_PREFIX)), ...(await ctx.refs.listRaw(TAG_PREFIX))]
+  const refs = [...(await ctx.refs.listRaw(TIMELINE_PREFIX)), ...(await ctx.refs.listRaw(TAG_PREFIX)), ...(await lostRefs(ctx))]
   const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
   for (const { name, value } of refs) {
-    const current = tryParseCid(value)
+    const current = value === LOST ? undefined : tryParseCid(value)
     if (current && (await intact(ctx, current, cuts))) continue
-    let target: string | undefined
-    for (const entry of await ctx.refs.reflog(name, { newestFirst: true })) {
-      const candidate = entry.new === null ? undefined : tryParseCid(entry.new)
-      if (candidate && entry.new !== value && (await intact(ctx, candidate, cuts))) {
-        target = entry.new as string
+    // Newest first: the newest version whose own content survived wins. Fully intact, the ref
+    // moves there; intact but for lost history, it stays (or moves) there with that history cut,
+    // as retention would cut it, so the newest work is never given up for older history.
+    const entries = await ctx.refs.reflog(name, { newestFirst: true, limit: REPAIR_CANDIDATES })
+    const candidates = [...new Set([value, ...entries.map((e) => e.new ?? LOST)])].filter((v) => v !== LOST)
+    let done = false
+    for (const text of candidates) {
+      const candidate = tryParseCid(text)
+      if (!candidate) continue
+      if (text !== value && (await intact(ctx, candidate, cuts))) {
+        await ctx.refs.update([{ ref: name, expected: value === LOST ? null : value, value: text }], 'fsck --repair: restored from reflog')
+        restored.push({ ref: name, from: value, to: text })
+        done = true
+        break
+      }
+      const at = await cutLostHistory(ctx, name, value, text, cuts)
+      if (at) {
+        cut.push({ ref: name, at })
+        done = true
         break
       }
     }
-    if (target === undefined) {
-      unrecoverable.push(name)
-      continue
-    }
-    await ctx.refs.update([{ ref: name, expected: value, value: target }], 'fsck --repair: restored from reflog')
-    restored.push({ ref: name, from: value, to: target })
+    if (!done) unrecoverable.push(name)
   }
-  return { restored, unrecoverable }
+  return { restored, cut, unrecoverable }
+}
+
+/** How many of a damaged ref's newest reflog entries repair tries, each a walk of its history. */
+const REPAIR_CANDIDATES = 50
+
+/**
+ * When `text`'s own content is intact and only older history is lost, records cuts where the
+ * history breaks and points the ref at it. Returns the cut checkpoints, or undefined.
+ */
+async function cutLostHistory(ctx: StoreContext, name: string, value: string, text: string, cuts: Set<string>): Promise<string[] | undefined> {
+  const candidate = tryParseCid(text)
+  if (!candidate) return undefined
+  const boundary = await checkpointsWithLostParents(ctx, candidate).catch((err: unknown) => {
+    if (isCkptError(err, 'NOT_FOUND') || isCkptError(err, 'CORRUPT_OBJECT')) return undefined
+    throw err
+  })
+  if (!boundary || boundary.length === 0 || !(await intact(ctx, candidate, new Set([...cuts, ...boundary])))) return undefined
+  for (const id of boundary) {
+    if (!cuts.has(id)) await ctx.refs.update([{ ref: CUT_PREFIX + id, expected: null, value: id }], `fsck --repair: history of ${name} lost`)
+    cuts.add(id)
+  }
+  if (text !== value) await ctx.refs.update([{ ref: name, expected: value === LOST ? null : value, value: text }], 'fsck --repair: restored from reflog, history cut')
+  return boundary
+}
+
+/** The checkpoints in `head`'s history with a parent that is missing or unreadable. */
+async function checkpointsWithLostParents(ctx: StoreContext, head: CID): Promise<string[]> {
+  const boundary: string[] = []
+  const seen = new Set<string>([head.toString()])
+  const pending = [head]
+  while (pending.length > 0) {
+    const cid = pending.pop()!
+    const node = await ctx.loadCheckpoint(cid)
+    let lost = false
+    for (const parent of node.parents) {
+      const readable = await ctx.loadCheckpoint(parent).then(
+        () => true,
+        (err: unknown) => {
+          if (isCkptError(err, 'NOT_FOUND') || isCkptError(err, 'CORRUPT_OBJECT')) return false
+          throw err
+        },
+      )
+      if (!readable) lost = true
+      else if (!seen.has(parent.toString())) {
+        seen.add(parent.toString())
+        pending.push(parent)
+      }
+    }
+    if (lost) boundary.push(cid.toString())
+  }
+  return boundary
+}
+
+/** Stands for the value of a ref that is gone though its reflog says it was never deleted. */
+const LOST = ''
+
+/**
+ * Timelines and tags whose reflog ends in a move, yet which do not exist: every deletion is
+ * logged, so these were lost with damaged storage, and repair brings them back.
+ */
+async function lostRefs(ctx: StoreContext): Promise<Array<{ name: string; value: string }>> {
+  const lost: Array<{ name: string; value: string }> = []
+  for (const prefix of [TIMELINE_PREFIX, TAG_PREFIX]) {
+    for (const name of await ctx.refs.listReflogNames(prefix)) {
+      const [last] = await ctx.refs.reflog(name, { newestFirst: true, limit: 1 })
+      if (last?.new != null && (await ctx.refs.read(name)) === undefined) lost.push({ name, value: LOST })
+    }
+  }
+  return lost
 }
 
 function reportReadError(err: unknown, id: string, via: string, problem: Report): undefined {

@@ -3,6 +3,7 @@ import { mkdirSync, realpathSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
 import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, Sweep } from '../interface.js'
@@ -109,7 +110,7 @@ class SharedLevelBackend implements Backend {
       local = await openLocalLevel(this.#location, { durability, createIfMissing, packDir })
     } catch (err) {
       if (isLockedError(err)) return undefined
-      throw new CkptError('STORE_UNAVAILABLE', `cannot open the database at ${this.#location}: ${(err as Error).message}`, { cause: err })
+      throw openError(this.#location, err)
     }
     try {
       // We hold the database lock, so any socket file left here belongs to a dead leader.
@@ -227,6 +228,36 @@ function pinnedSweep(sweep: Sweep): Sweep {
 
 function leaderLostMidTask(): CkptError {
   return new CkptError('STORE_UNAVAILABLE', 'the process holding the store went away during the task; run it again')
+}
+
+/**
+ * Why the database would not open. A damaged one (a table file missing, a checksum failing) is
+ * CORRUPT_OBJECT with `details.damaged`, which `repairLevelDatabase` can rebuild; anything else
+ * (permissions, a read-only disk) is STORE_UNAVAILABLE. Either way, LevelDB's own words are kept.
+ */
+function openError(location: string, err: unknown): CkptError {
+  const root = (err as { cause?: { code?: string; message?: string } }).cause
+  const reason = root?.message ?? (err as Error).message
+  const damaged = root?.code === 'LEVEL_CORRUPTION'
+  if (damaged) {
+    return new CkptError('CORRUPT_OBJECT', `the database at ${location} is damaged (${reason}); \`ckpt fsck --repair\` rebuilds it from what remains`, {
+      cause: err,
+      details: { path: location, damaged: true },
+    })
+  }
+  return new CkptError('STORE_UNAVAILABLE', `cannot open the database at ${location}: ${reason}`, { cause: err, details: { path: location } })
+}
+
+/**
+ * Rebuilds a damaged database from the files that remain (LevelDB's RepairDB). What the lost
+ * files held is gone; everything else is kept. Only for a database no process has open.
+ */
+export async function repairLevelDatabase(location: string): Promise<void> {
+  try {
+    await ClassicLevel.repair(location)
+  } catch (cause) {
+    throw new CkptError('IO_ERROR', `cannot repair the database at ${location}: ${(cause as Error).message}`, { cause })
+  }
 }
 
 function isLockedError(err: unknown): boolean {
