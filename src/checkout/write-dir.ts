@@ -5,6 +5,7 @@ import { CkptError } from '../errors.js'
 import { RAW_CODE, cidString, type CID } from '../model/cid.js'
 import { blobLinks, linksToJson } from '../model/value.js'
 import { writeAllAt } from '../io/write-all.js'
+import { mkdirDurable, syncDirectory } from '../io/sync-dir.js'
 import { checkStageName } from '../refs/names.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import { checkTreePath, readTree } from '../model/tree.js'
@@ -38,7 +39,7 @@ export async function writeCheckoutDir(
   onProgress?: (written: number, total: number) => void,
 ): Promise<string[]> {
   const root = path.resolve(dir)
-  await mkdir(root, { recursive: true })
+  await mkdirDurable(root)
   const previous = await readManifest(root)
   const planned: PlannedFile[] = []
   for (const [stage, output] of node.stages) {
@@ -68,10 +69,13 @@ export async function writeCheckoutDir(
     }
   }
   const written: string[] = []
+  const folders = new Set<string>([root])
   for (const file of planned) {
     const target = insideRoot(root, file.name)
     await ensureRealDirectories(root, path.dirname(target))
     await writeAtomically(target, file.content())
+    // The file's folder holds its name; each new folder's name is in the folder above.
+    for (let folder = path.dirname(target); folder.startsWith(root) && !folders.has(folder); folder = path.dirname(folder)) folders.add(folder)
     written.push(file.name)
     onProgress?.(written.length, planned.length)
   }
@@ -79,7 +83,11 @@ export async function writeCheckoutDir(
   for (const stale of previous?.files ?? []) {
     if (!keep.has(stale)) await rm(insideRoot(root, stale), { force: true })
   }
+  // The renames are durable once their folders are; the manifest goes last, so after a crash it
+  // never lists a file that is not there.
+  for (const folder of [...folders].sort((a, b) => b.length - a.length)) await syncDirectory(folder)
   await writeAtomically(path.join(root, CHECKOUT_MANIFEST), [new TextEncoder().encode(JSON.stringify({ checkpoint: cidString(checkpoint), files: written }, null, 2) + '\n')])
+  await syncDirectory(root)
   return written
 }
 

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile, rename } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../errors.js'
+import { mkdirDurable, syncDirectory, writeFileSynced } from '../io/sync-dir.js'
 import type { Backend } from '../backend/interface.js'
 import { openLevelBackend, repairLevelDatabase } from '../backend/level/shared.js'
 import { HEAD, META_PREFIX, RefDb, headValue } from '../refs/refdb.js'
@@ -31,15 +32,16 @@ export async function initStore(dir: string, options: StoreOptions = {}): Promis
   if (existsSync(path.join(root, STORE_MARKER))) {
     throw new CkptError('STORE_EXISTS', `${root} already holds a ckpt store`, { details: { path: root } })
   }
-  await mkdir(root, { recursive: true })
+  await mkdirDurable(root)
   const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: true, packDir: path.join(root, PACK_FOLDER), ...durability(options) })
   try {
     await initBackend(backend, options, { resumeCrashedInit: true })
     // The marker goes last: a crash before it leaves no half-made store that opens.
     const marker: Marker = { format: FORMAT_VERSION, backend: 'level' }
     const temp = path.join(root, `${STORE_MARKER}.tmp`)
-    await writeFile(temp, JSON.stringify(marker, null, 2) + '\n')
+    await writeFileSynced(temp, JSON.stringify(marker, null, 2) + '\n')
     await rename(temp, path.join(root, STORE_MARKER))
+    await syncDirectory(root)
   } catch (err) {
     await backend.close()
     throw err

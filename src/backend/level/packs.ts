@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
-import { open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../../errors.js'
 import type { ObjectEntry } from '../interface.js'
 import { writeAllAt } from '../../io/write-all.js'
+import { mkdirDurable, syncDirectory } from '../../io/sync-dir.js'
 
 /*
  * Pack files keep bulk bytes out of LevelDB, whose compactions would rewrite every large value
@@ -137,7 +137,7 @@ export class Packs {
 
   async #currentWriter(): Promise<{ name: string; handle: FileHandle; size: number }> {
     if (this.#writer) return this.#writer
-    mkdirSync(this.#dir, { recursive: true })
+    await (this.#sync ? mkdirDurable(this.#dir) : mkdir(this.#dir, { recursive: true }))
     const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}.pack`
     this.#creating = name
     const handle = await open(path.join(this.#dir, name), 'wx').catch((cause: unknown) => {
@@ -149,7 +149,7 @@ export class Packs {
     await writeAllAt(handle, [header], 0)
     if (this.#sync) {
       await handle.sync()
-      syncDirectory(this.#dir)
+      await syncDirectory(this.#dir)
     }
     this.#writer = { name, handle, size: HEADER_LENGTH }
     this.#creating = undefined
@@ -243,16 +243,6 @@ export class Packs {
     await this.#writer?.handle.close()
     this.#writer = undefined
     for (const handle of this.#full.splice(0)) await handle.close()
-  }
-}
-
-/** Makes a new file's directory entry durable (a file's own fsync does not cover its name). */
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r')
-  try {
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
   }
 }
 
