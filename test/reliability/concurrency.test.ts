@@ -66,7 +66,7 @@ describe('concurrency: eight writers, readers throughout, and the leader dying',
       expect((await collect(store.log(`own-${i + 1}`))).map((c) => c.id).reverse()).toEqual(writer.lines)
     }
     expect((await store.fsck()).problems).toEqual([])
-  })
+  }, SCALE.timeoutMs)
 
   it('applies each commit that races without retry, or reports REF_CONFLICT to its caller', async () => {
     const n = SCALE.commitsPerWriter
@@ -84,5 +84,5 @@ describe('concurrency: eight writers, readers throughout, and the leader dying',
     expect(conflicts.length).toBeGreaterThan(0)
     for (const id of applied) expect(history.has(id)).toBe(true)
     expect(history.size).toBe(1 + applied.length)
-  })
+  }, SCALE.timeoutMs)
 })

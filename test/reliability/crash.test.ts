@@ -107,7 +107,7 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
     expect(all.length).toBeGreaterThan(SCALE.kills)
     await checkAcknowledged(store, all)
     expect((await store.fsck()).problems).toEqual([])
-  })
+  }, SCALE.timeoutMs)
 
   it('never leaves a half-written file under its final name when checkout --to is killed', async () => {
     const { store: creator, dir } = await tempStore()
@@ -137,5 +137,5 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
         }
       }
     }
-  })
+  }, SCALE.timeoutMs)
 })

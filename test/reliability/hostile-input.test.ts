@@ -55,7 +55,7 @@ describe('hostile JSON outputs', () => {
     const back = (await store.getOutput(`${c.id}:huge`)) as { huge: string }
     expect(back.huge.length).toBe(huge.length)
     expect(back.huge === huge).toBe(true)
-  })
+  }, SCALE.timeoutMs)
 
   it('refuses unpaired surrogates in values and in keys, and nothing is written', async () => {
     const { store } = await tempStore()
