@@ -15,7 +15,7 @@ import { runWriter } from '../support/processes.js'
 import { onCleanup, tempStore } from '../support/temp.js'
 import { SCALE } from './scale.js'
 
-const runs = { numRuns: SCALE.fuzzRuns }
+const runs = { numRuns: SCALE.fuzzRuns, endOnFailure: true }
 
 /** Random bytes, and valid encodings with a few bytes flipped, inserted or cut. */
 function mutationsOf(valid: Uint8Array): fc.Arbitrary<Uint8Array> {
@@ -131,7 +131,7 @@ describe('fuzzing the decoders with random and mutated bytes', () => {
           await store.close()
         }
       }),
-      { numRuns: Math.max(20, SCALE.fuzzRuns / 30) },
+      { numRuns: Math.max(20, Math.round(SCALE.fuzzRuns / 30)), endOnFailure: true },
     )
   }, SCALE.timeoutMs)
 
@@ -183,7 +183,7 @@ describe('fuzzing the decoders with random and mutated bytes', () => {
         await restore.put(target, before!)
         await restore.close()
       }),
-      { numRuns: Math.max(10, SCALE.fuzzRuns / 60) },
+      { numRuns: Math.max(10, Math.round(SCALE.fuzzRuns / 60)), endOnFailure: true },
     )
   }, SCALE.timeoutMs)
 
@@ -208,7 +208,7 @@ describe('fuzzing the decoders with random and mutated bytes', () => {
           socket.resume()
         })
       }),
-      { numRuns: Math.max(50, SCALE.fuzzRuns / 6) },
+      { numRuns: Math.max(50, Math.round(SCALE.fuzzRuns / 6)), endOnFailure: true },
     )
     // The leader is alive, and a well-behaved process still gets answers from it.
     expect(leader.process.exitCode).toBeNull()
