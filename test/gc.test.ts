@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, statSync, truncateSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
@@ -132,6 +132,25 @@ describe('gc', () => {
     expect(after).toBeLessThan(5 * 1024 * 1024)
     expect(Buffer.compare(Buffer.from(await store.getBlob('main:keep')), Buffer.from(kept))).toBe(0)
     expect((await store.fsck()).problems).toEqual([])
+  })
+
+  it('leaves a damaged pack in place for fsck to report, instead of failing or deleting it', async () => {
+    const { store: creator, dir } = await tempStore()
+    await creator.commit({ stage: 'seed', output: 1 })
+    await garbageTimeline(creator, 'big', 4, (i) => pseudoRandomBytes(4 * 1024 * 1024, 100 + i))
+    await creator.commit({ stage: 'keep', output: pseudoRandomBytes(3 * 1024 * 1024, 1) })
+    await creator.close()
+    const [pack] = readdirSync(path.join(dir, 'packs'))
+    // The kept blob's chunks are at the end of the pack: cut the pack before them, leaving it
+    // long enough that its live share still looks small and reclaim tries to move them.
+    truncateSync(path.join(dir, 'packs', pack!), 12 * 1024 * 1024)
+    const store = await openStore(dir)
+    onCleanup(() => store.close())
+    const result = await store.gc({ prune: 'now' })
+    expect(result.freed.objects).toBeGreaterThan(0)
+    expect(result.reclaimed.files).toBe(0)
+    expect(readdirSync(path.join(dir, 'packs'))).toContain(pack)
+    expect((await store.fsck()).ok).toBe(false)
   })
 
   it('loses no acknowledged checkpoint of a writer in another process while gc --prune=now runs again and again', async () => {

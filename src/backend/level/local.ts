@@ -204,10 +204,13 @@ class LevelObjects implements ObjectStore {
       const live = await this.#liveBytesByPack()
       let files = 0
       let bytes = 0
+      // A damaged index could make a pack look dead: leave everything for fsck to report.
+      if (!live) return { files, bytes }
       for (const { name, size } of packs) {
         const used = live.get(name) ?? 0
         if (used >= size * REWRITE_BELOW_LIVE_SHARE) continue
-        if (used > 0) await this.#moveRecords(name)
+        // A pack whose live records no longer read is left as it is, for fsck to report.
+        if (used > 0 && !(await this.#moveRecords(name).then(() => true, skipDamaged))) continue
         await this.packs.remove(name)
         files++
         bytes += size
@@ -216,11 +219,17 @@ class LevelObjects implements ObjectStore {
     })
   }
 
-  async #liveBytesByPack(): Promise<Map<string, number>> {
+  /** Live bytes per pack, from the index; undefined when an index entry does not decode. */
+  async #liveBytesByPack(): Promise<Map<string, number> | undefined> {
     const live = new Map<string, number>()
     for await (const value of this.db.values({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
-      const { pack, length } = decodeLocation(value)
-      live.set(pack, (live.get(pack) ?? 0) + length)
+      let location: PackLocation
+      try {
+        location = decodeLocation(value)
+      } catch {
+        return undefined
+      }
+      live.set(location.pack, (live.get(location.pack) ?? 0) + location.length)
     }
     return live
   }
@@ -398,6 +407,11 @@ class LevelRefs implements RefStore {
     this.#queue = run.catch(() => undefined)
     return run
   }
+}
+
+function skipDamaged(err: unknown): false {
+  if (err instanceof CkptError && err.code === 'CORRUPT_OBJECT') return false
+  throw err
 }
 
 /** A write record's key: its time, then random bytes so two batches in one millisecond differ. */
