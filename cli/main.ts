@@ -7,6 +7,7 @@ import { commitCommand } from './commands/commit.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
 import { gcCommand } from './commands/gc.js'
+import { exportCommand, importCommand } from './commands/car.js'
 import { pinCommand, unpinCommand } from './commands/pin.js'
 import { retentionCommand } from './commands/retention.js'
 import { initCommand } from './commands/init.js'
@@ -66,6 +67,8 @@ await yargs(hideBin(process.argv))
   .command(auditCommand)
   .command(fsckCommand)
   .command(gcCommand)
+  .command(exportCommand)
+  .command(importCommand)
   .command(retentionCommand)
   .command(pinCommand)
   .command(unpinCommand)

@@ -9,6 +9,7 @@ export { initStore, openStore, initStoreOn, openStoreOn, repairStoreDatabase, FO
 export { Store, type Timelines, type Tags } from './core/store.js'
 export type { Pins } from './maintenance/pins.js'
 export type { Retention } from './maintenance/retention.js'
+export type { ImportResult } from './sync/car.js'
 export { Directory, readDirectory } from './core/directory.js'
 export { outputIdOf } from './core/commit.js'
 export type { StoreIndex } from './core/index-refs.js'

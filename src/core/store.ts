@@ -20,6 +20,8 @@ import { gc } from '../maintenance/gc.js'
 import { Pins } from '../maintenance/pins.js'
 import { DEFAULT_REFLOG_EXPIRE_MS, expireReflogs } from '../maintenance/reflog-expire.js'
 import { Retention } from '../maintenance/retention.js'
+import { exportCar, importCar, type ImportResult } from '../sync/car.js'
+import { selectForExport } from '../sync/select.js'
 import { ObjectDb, makeBlock } from './objects.js'
 import type { ByteRange } from './blob-stream.js'
 import type {
@@ -342,6 +344,28 @@ export class Store {
     if (!Number.isFinite(before)) throw new CkptError('INVALID_ARGUMENT', `reflog expiry: ${String(options.before)} is not a valid instant`)
     const refs = options.refs === undefined ? undefined : await Promise.all(options.refs.map((ref) => this.#refName(ref)))
     return expireReflogs(this.#ctx, before, refs)
+  }
+
+  /**
+   * The closure of the named checkpoints as a CAR v1 file, streamed in bounded memory: `REV` is
+   * REV with its whole history, `A..B` only what B has that A lacks (incremental transfer).
+   * Timeline and tag names given travel in the file. `counts` is filled in as it streams.
+   * See docs/sync.md.
+   */
+  async *exportCar(revisions: string | readonly string[], counts?: { blocks: number; bytes: number }): AsyncIterable<Uint8Array> {
+    this.#open()
+    const selection = await selectForExport(this.#ctx, typeof revisions === 'string' ? [revisions] : revisions)
+    yield* exportCar(this.#ctx, selection, counts)
+  }
+
+  /**
+   * Imports a CAR written by {@link Store.exportCar}: every block is verified against its id, the
+   * closure of each root must be complete, then its timelines and tags are created or
+   * fast-forwarded (anything else only with `force`). A bad file changes no ref.
+   */
+  async importCar(source: AsyncIterable<Uint8Array>, options: { force?: boolean } = {}): Promise<ImportResult> {
+    this.#open()
+    return importCar(this.#ctx, source, options)
   }
 
   /** Every object id in the store (checkpoints, outputs, blobs), in key order. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -107,6 +107,33 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
     expect(all.length).toBeGreaterThan(SCALE.kills)
     await checkAcknowledged(store, all)
     expect((await store.fsck()).problems).toEqual([])
+  }, SCALE.timeoutMs)
+
+  it('leaves a store that opens and passes fsck when an import is killed, with main absent or whole', async () => {
+    const { store: source } = await tempStore()
+    for (let i = 0; i < 12; i++) await source.commit({ stage: `s${i % 3}`, output: i % 4 === 0 ? pseudoRandomBytes(2 * 1024 * 1024, i) : { i } })
+    const head = await source.timelines.get('main')
+    const car = path.join(tempDir(), 'main.car')
+    writeFileSync(car, Buffer.concat(await collect(source.exportCar('main'))))
+    const { store: creator, dir } = await tempStore()
+    await creator.commit({ timeline: 'mine', stage: 'own', output: 'kept' })
+    await creator.close()
+    const random = prng(11)
+    for (let round = 0; round < 6; round++) {
+      const importer = await startReady(fixture('import-loop.js'), [dir, car])
+      await sleep(20 + Math.floor(random() * 300))
+      importer.child.kill('SIGKILL')
+      await importer.exited
+      const store = await openStore(dir)
+      try {
+        expect((await store.fsck()).problems).toEqual([])
+        const main = (await store.timelines.list()).find((t) => t.name === 'main')
+        if (main) expect(main.head).toBe(head)
+        expect(await store.getOutput('mine:own')).toBe('kept')
+      } finally {
+        await store.close()
+      }
+    }
   }, SCALE.timeoutMs)
 
   it('never leaves a half-written file under its final name when checkout --to is killed', async () => {

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { Readable } from 'node:stream'
 import { ClassicLevel } from 'classic-level'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -12,7 +13,7 @@ import { decode as decodeDagJson, encode as encodeDagJson } from '../../src/mode
 import { decodeManifest, encodeManifest } from '../../src/model/manifest.js'
 import { pseudoRandomBytes } from '../support/random.js'
 import { runWriter } from '../support/processes.js'
-import { onCleanup, tempStore } from '../support/temp.js'
+import { collect, onCleanup, tempStore } from '../support/temp.js'
 import { SCALE } from './scale.js'
 
 const runs = { numRuns: SCALE.fuzzRuns, endOnFailure: true }
@@ -185,6 +186,31 @@ describe('fuzzing the decoders with random and mutated bytes', () => {
       }),
       { numRuns: Math.max(10, Math.round(SCALE.fuzzRuns / 60)), endOnFailure: true },
     )
+  }, SCALE.timeoutMs)
+
+  it('CAR files: a mutated or random file imports whole or is refused with a typed error, moving no ref', async () => {
+    const { store: source } = await tempStore()
+    await source.commit({ stage: 'a', output: { n: 1 } })
+    await source.commit({ stage: 'b', output: pseudoRandomBytes(1_300_000, 5) })
+    const car = Buffer.concat(await collect(source.exportCar('main')))
+    const { store: target } = await tempStore()
+    await fc.assert(
+      fc.asyncProperty(mutationsOf(new Uint8Array(car.subarray(0, 600))), fc.boolean(), async (head, keepTail) => {
+        const bytes = keepTail ? Buffer.concat([head, car.subarray(600)]) : Buffer.from(head)
+        const before = await target.timelines.list()
+        const imported = await target.importCar(Readable.from([bytes])).then(
+          () => true,
+          (err: unknown) => {
+            if (!(err instanceof CkptError) || !['CORRUPT_OBJECT', 'NOT_FOUND', 'INVALID_REF_NAME'].includes(err.code)) throw err
+            return false
+          },
+        )
+        if (!imported) expect(await target.timelines.list()).toEqual(before)
+        else await target.timelines.delete('main').catch(() => undefined)
+      }),
+      { numRuns: Math.max(50, Math.round(SCALE.fuzzRuns / 10)), endOnFailure: true },
+    )
+    expect((await target.fsck()).problems).toEqual([])
   }, SCALE.timeoutMs)
 
   it('the leader survives hostile frames on its socket and goes on serving', async () => {

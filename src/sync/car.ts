@@ -1,0 +1,200 @@
+import { CarBlockIterator, CarWriter } from '@ipld/car'
+import type { StoreContext } from '../core/context.js'
+import { walkLog } from '../core/log.js'
+import { equalBytes } from '../core/objects.js'
+import { CkptError, isCkptError } from '../errors.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidOf, cidString, isStoreCid, tryParseCid } from '../model/cid.js'
+import { blake3, createBlake3 } from '../model/hash.js'
+import { decodeManifest, manifestKey } from '../model/manifest.js'
+import { decodeNode, encodeNode } from '../model/value.js'
+import { TAG_PREFIX, TIMELINE_PREFIX, checkedRef } from '../refs/refdb.js'
+import { checkRefName } from '../refs/names.js'
+import { checkClosure, closureBlocks, type Block } from './closure.js'
+
+/*
+ * A CAR v1 file of ckpt blocks: roots are the exported checkpoints, then one small dag-json
+ * "refs" block naming the timelines and tags that travel with them (docs/sync.md). Every other
+ * block is a standard raw or dag-json block with a BLAKE3 multihash, readable by IPLD tools.
+ */
+
+const REFS_TYPE = 'ckpt-refs'
+const BATCH_BYTES = 8 * 1024 * 1024
+
+export interface ExportResult {
+  readonly roots: readonly string[]
+  readonly blocks: number
+  readonly bytes: number
+}
+
+export interface ImportResult {
+  readonly blocks: number
+  readonly bytes: number
+  readonly roots: readonly string[]
+  readonly refs: ReadonlyArray<{ readonly ref: string; readonly action: 'created' | 'fast-forward' | 'forced' | 'unchanged' }>
+}
+
+/** What to export: the heads (with the names to carry) and what the receiver already has. */
+export interface ExportSelection {
+  readonly heads: ReadonlyArray<{ readonly id: CID; readonly ref?: string }>
+  readonly exclude: readonly CID[]
+}
+
+/** Streams the closure of the selection as CAR bytes, in bounded memory. */
+export async function* exportCar(ctx: StoreContext, selection: ExportSelection, counts: { blocks: number; bytes: number } = { blocks: 0, bytes: 0 }): AsyncIterable<Uint8Array> {
+  const refsNode: Record<string, unknown> = { type: REFS_TYPE, v: 1, refs: Object.fromEntries(selection.heads.flatMap((h) => (h.ref ? [[h.ref, h.id]] : []))) }
+  const refsBytes = encodeNode(refsNode)
+  const refsCid = cidOf(DAG_JSON_CODE, refsBytes)
+  const roots = [...selection.heads.map((h) => h.id), refsCid]
+  const { writer, out } = CarWriter.create(roots)
+  const feeding = (async () => {
+    try {
+      await writer.put({ cid: refsCid, bytes: refsBytes })
+      for await (const block of closureBlocks(ctx, selection.heads.map((h) => h.id), selection.exclude)) {
+        counts.blocks++
+        counts.bytes += block.bytes.length
+        await writer.put(block)
+      }
+    } finally {
+      await writer.close()
+    }
+  })()
+  yield* out
+  await feeding
+}
+
+/**
+ * Reads a CAR, verifies every block against its id before storing it, checks that each root's
+ * closure is complete, then creates or fast-forwards the named timelines and tags (a
+ * non-fast-forward only with `force`; the old head stays in the reflog). A bad block, a
+ * truncated file or foreign bytes reject the whole import before any ref moves, so nothing of it
+ * becomes reachable.
+ */
+export async function importCar(ctx: StoreContext, source: AsyncIterable<Uint8Array>, options: { force?: boolean } = {}): Promise<ImportResult> {
+  const car = await asCar(() => CarBlockIterator.fromIterable(source))
+  const roots = await car.getRoots()
+  let refs: Array<{ ref: string; id: CID }> = []
+  let refsRoot: CID | undefined
+  let batch: Block[] = []
+  let batchBytes = 0
+  let blocks = 0
+  let bytes = 0
+  const manifests: Block[] = []
+  const flush = async () => {
+    if (batch.length > 0) await ctx.objects.putBlocks(batch.filter((b) => !isManifestBlock(b)), { deferSync: true })
+    batch = []
+    batchBytes = 0
+  }
+  await asCar(async () => {
+    for await (const block of car) {
+      const checked = verifiedBlock(block.cid, block.bytes)
+      blocks++
+      bytes += checked.bytes.length
+      if (isRefsBlock(checked)) {
+        if (roots.some((r) => r.equals(checked.cid))) {
+          refs = parseRefs(checked.bytes)
+          refsRoot = checked.cid
+        }
+        continue
+      }
+      if (isManifestBlock(checked)) manifests.push(checked)
+      batch.push(checked)
+      batchBytes += checked.bytes.length
+      if (batchBytes >= BATCH_BYTES) await flush()
+    }
+  })
+  await flush()
+  for (const manifest of manifests) await storeManifest(ctx, manifest)
+  const heads = roots.filter((r) => !refsRoot?.equals(r))
+  await checkClosure(ctx, heads)
+  const moved = []
+  for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(ctx, ref, id, options.force === true) })
+  return { blocks, bytes, roots: heads.map(cidString), refs: moved }
+}
+
+/** Runs a CAR read, turning the library's parse errors into CORRUPT_OBJECT. */
+async function asCar<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (cause) {
+    if (cause instanceof CkptError) throw cause
+    throw new CkptError('CORRUPT_OBJECT', `not a readable CAR file: ${(cause as Error).message}`, { cause })
+  }
+}
+
+function verifiedBlock(cid: CID, bytes: Uint8Array): Block {
+  if (!isStoreCid(cid)) throw new CkptError('CORRUPT_OBJECT', `block ${cid.toString()} is not a BLAKE3 raw or dag-json block`, { details: { id: cid.toString() } })
+  if (!equalBytes(blake3(bytes), cid.multihash.digest)) throw new CkptError('CORRUPT_OBJECT', `block ${cidString(cid)} does not match its id`, { details: { id: cidString(cid) } })
+  return { cid, bytes: Uint8Array.from(bytes) }
+}
+
+function decodeOrUndefined(block: Block): { type?: unknown } | undefined {
+  if (block.cid.code !== DAG_JSON_CODE) return undefined
+  try {
+    const node = decodeNode(block.bytes)
+    return node !== null && typeof node === 'object' ? (node as { type?: unknown }) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const isRefsBlock = (block: Block) => decodeOrUndefined(block)?.type === REFS_TYPE
+const isManifestBlock = (block: Block) => decodeOrUndefined(block)?.type === 'chunked-blob'
+
+function parseRefs(bytes: Uint8Array): Array<{ ref: string; id: CID }> {
+  const node = decodeNode(bytes) as { refs?: Record<string, unknown> }
+  const out: Array<{ ref: string; id: CID }> = []
+  for (const [ref, value] of Object.entries(node.refs ?? {})) {
+    const id = CID.asCID(value)
+    if (!id || !(ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX))) throw new CkptError('CORRUPT_OBJECT', `the CAR's refs block names ${JSON.stringify(ref)} badly`)
+    checkRefName(ref.slice(ref.indexOf('/') + 1), ref.startsWith(TAG_PREFIX) ? 'tag name' : 'timeline name')
+    out.push({ ref, id })
+  }
+  return out
+}
+
+/**
+ * Stores a chunked blob's manifest under its blob's key, once its chunks are stored and, read in
+ * order, hash to the blob's id: a manifest is trusted only for what it proves.
+ */
+async function storeManifest(ctx: StoreContext, block: Block): Promise<void> {
+  const claimed = decodeNode(block.bytes) as { blake3?: unknown }
+  const blob = typeof claimed.blake3 === 'string' && /^[0-9a-f]{64}$/.test(claimed.blake3) ? cidFromDigest(RAW_CODE, Buffer.from(claimed.blake3, 'hex')) : undefined
+  if (!blob) throw new CkptError('CORRUPT_OBJECT', `manifest block ${cidString(block.cid)} names no blob`)
+  const manifest = decodeManifest(blob, block.bytes)
+  const whole = createBlake3()
+  for (const chunk of manifest.chunks) whole.update(await ctx.objects.getBytes(chunk.cid))
+  if (!equalBytes(whole.digest(), blob.multihash.digest)) {
+    throw new CkptError('CORRUPT_OBJECT', `manifest block ${cidString(block.cid)}: its chunks do not hash to blob ${cidString(blob)}`, { details: { id: cidString(blob) } })
+  }
+  await ctx.objects.store.putMany([{ key: manifestKey(blob), value: block.bytes }])
+}
+
+async function moveRef(ctx: StoreContext, ref: string, id: CID, force: boolean): Promise<ImportResult['refs'][number]['action']> {
+  const kind = ref.startsWith(TAG_PREFIX) ? 'tag' : 'timeline'
+  checkedRef(kind, ref.slice(ref.indexOf('/') + 1))
+  const current = (await ctx.refs.read(ref)) ?? null
+  const target = cidString(id)
+  if (current === target) return 'unchanged'
+  if (current === null) {
+    await ctx.refs.update([{ ref, expected: null, value: target }], 'import: created')
+    return 'created'
+  }
+  const forward = kind === 'timeline' && (await isAncestor(ctx, tryParseCid(current), id))
+  if (!forward && !force) {
+    throw new CkptError('REF_CONFLICT', `import would move ${ref} from ${current} to ${target}, which is not a fast-forward; use force`, {
+      details: { ref, expected: current, actual: target },
+    })
+  }
+  await ctx.refs.update([{ ref, expected: current, value: target }], forward ? 'import: fast-forward' : 'import: forced')
+  return forward ? 'fast-forward' : 'forced'
+}
+
+async function isAncestor(ctx: StoreContext, ancestor: CID | undefined, of: CID): Promise<boolean> {
+  if (!ancestor) return false
+  try {
+    for await (const checkpoint of walkLog(ctx, [of])) if (checkpoint.id === cidString(ancestor)) return true
+  } catch (err) {
+    if (!isCkptError(err, 'NOT_FOUND')) throw err
+  }
+  return false
+}

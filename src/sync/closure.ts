@@ -1,0 +1,80 @@
+import type { StoreContext } from '../core/context.js'
+import { CkptError } from '../errors.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidOf, cidString } from '../model/cid.js'
+import { linksIn } from '../model/dag-json.js'
+import { manifestKey } from '../model/manifest.js'
+import { MarkSet } from '../maintenance/mark-set.js'
+import { CUT_PREFIX } from '../refs/refdb.js'
+
+/** One block as it travels between stores: standard raw and dag-json blocks with BLAKE3 ids. */
+export interface Block {
+  readonly cid: CID
+  readonly bytes: Uint8Array
+}
+
+/**
+ * Every block of the closure of `heads` (checkpoints, outputs, blobs, chunks) that the closure of
+ * `exclude` does not hold, each once, parents before nothing in particular. A chunked blob travels
+ * as its chunks plus its manifest as a dag-json block (the blob's own id names no single block).
+ * Parents dropped at a retention cut are left out; any other missing object is NOT_FOUND.
+ */
+export async function* closureBlocks(ctx: StoreContext, heads: readonly CID[], exclude: readonly CID[] = []): AsyncIterable<Block> {
+  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
+  const seen = new Seen()
+  for await (const _ of walk(ctx, exclude, seen, cuts)) {
+    // Only marks: what the other side already has.
+  }
+  yield* walk(ctx, heads, seen, cuts)
+}
+
+/** Visited objects, apart per codec (the same bytes can be a raw blob and a dag-json node). */
+class Seen {
+  readonly #nodes = new MarkSet()
+  readonly #bytes = new MarkSet()
+  add(cid: CID): boolean {
+    return (cid.code === RAW_CODE ? this.#bytes : this.#nodes).add(cid.multihash.digest)
+  }
+}
+
+async function* walk(ctx: StoreContext, roots: readonly CID[], seen: Seen, cuts: ReadonlySet<string>): AsyncIterable<Block> {
+  const stack = [...roots]
+  while (stack.length > 0) {
+    const cid = stack.pop()!
+    if (!seen.add(cid)) continue
+    if (cid.code === RAW_CODE) {
+      const manifest = await ctx.objects.manifest(cid)
+      if (!manifest) {
+        yield { cid, bytes: await ctx.objects.getBytes(cid) }
+        continue
+      }
+      const manifestBytes = (await ctx.objects.store.get(manifestKey(cid)))!
+      for (const chunk of manifest.chunks) {
+        if (!seen.add(chunk.cid)) continue
+        yield { cid: chunk.cid, bytes: await ctx.objects.getBytes(chunk.cid) }
+      }
+      yield { cid: cidOf(DAG_JSON_CODE, manifestBytes), bytes: manifestBytes }
+      continue
+    }
+    const bytes = await ctx.objects.getBytes(cid)
+    yield { cid, bytes }
+    const cut = cuts.has(cidString(cid)) ? new Set((await ctx.loadCheckpoint(cid)).parents.map(String)) : undefined
+    for (const link of linksIn(bytes)) {
+      if (cut?.has(link.toString()) && !(await ctx.objects.has(link))) continue
+      stack.push(link)
+    }
+  }
+}
+
+/** Throws NOT_FOUND naming the first object of `heads`' closure that is not stored. */
+export async function checkClosure(ctx: StoreContext, heads: readonly CID[]): Promise<void> {
+  try {
+    for await (const _ of closureBlocks(ctx, heads)) {
+      // Reading each block is the check.
+    }
+  } catch (err) {
+    if (err instanceof CkptError && err.code === 'NOT_FOUND') {
+      throw new CkptError('NOT_FOUND', `the closure is incomplete: ${err.message}`, { cause: err, details: err.details })
+    }
+    throw err
+  }
+}
