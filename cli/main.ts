@@ -8,6 +8,7 @@ import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
 import { gcCommand } from './commands/gc.js'
 import { exportCommand, importCommand } from './commands/car.js'
+import { cloneCommand, fetchCommand, pullCommand, pushCommand, remoteCommand } from './commands/remote.js'
 import { pinCommand, unpinCommand } from './commands/pin.js'
 import { retentionCommand } from './commands/retention.js'
 import { initCommand } from './commands/init.js'
@@ -69,6 +70,11 @@ await yargs(hideBin(process.argv))
   .command(gcCommand)
   .command(exportCommand)
   .command(importCommand)
+  .command(remoteCommand)
+  .command(pushCommand)
+  .command(fetchCommand)
+  .command(pullCommand)
+  .command(cloneCommand)
   .command(retentionCommand)
   .command(pinCommand)
   .command(unpinCommand)

@@ -5,11 +5,13 @@
  * with `store.commit`, and read them back with `log`, `diff`, `checkout`. To embed ckpt on
  * another storage system, implement {@link Backend} and use {@link openStoreOn}.
  */
-export { initStore, openStore, initStoreOn, openStoreOn, repairStoreDatabase, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
+export { initStore, openStore, initStoreOn, openStoreOn, cloneStore, repairStoreDatabase, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
 export { Store, type Timelines, type Tags } from './core/store.js'
 export type { Pins } from './maintenance/pins.js'
 export type { Retention } from './maintenance/retention.js'
 export type { ImportResult } from './sync/car.js'
+export type { Remotes } from './sync/remotes.js'
+export type { TransferResult } from './sync/remote.js'
 export { Directory, readDirectory } from './core/directory.js'
 export { outputIdOf } from './core/commit.js'
 export type { StoreIndex } from './core/index-refs.js'

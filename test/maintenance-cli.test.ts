@@ -94,9 +94,9 @@ describe('ckpt gc, reflog expire, retention, pin', () => {
     expect(report.problems.some((p) => /holds a different key/.test(p.message) && p.ref === '(storage index)')).toBe(true)
   })
 
-  it('offers --help with examples on each new command', () => {
+  it('offers --help with examples on each maintenance and sync command', () => {
     const dir = tempDir()
-    for (const command of ['gc', 'retention', 'pin', 'unpin', 'reflog']) {
+    for (const command of ['gc', 'retention', 'pin', 'unpin', 'reflog', 'export', 'import', 'remote', 'push', 'fetch', 'pull', 'clone']) {
       const r = ckpt(dir, [command, '--help'])
       expect(r.code).toBe(0)
       expect(r.stdout).toMatch(/Examples:/)

@@ -88,6 +88,23 @@ export async function repairStoreDatabase(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Creates a store in `dir` holding everything the store at `location` has: its timelines (each
+ * also as `origin/<name>`), their histories and outputs. `location` becomes the remote `origin`.
+ */
+export async function cloneStore(location: string, dir: string, options: StoreOptions = {}): Promise<Store> {
+  const store = await initStore(dir, options)
+  try {
+    await store.remotes.add('origin', location)
+    await store.remotes.fetch('origin')
+    for (const { name, id } of await store.remotes.tracking('origin')) await store.timelines.create(name, id)
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  return store
+}
+
 /** Initializes an empty backend as a store (for backends other than the embedded default). */
 export async function initStoreOn(backend: Backend, options: StoreOptions = {}): Promise<Store> {
   await initBackend(backend, options)

@@ -22,6 +22,16 @@ import { DEFAULT_REFLOG_EXPIRE_MS, expireReflogs } from '../maintenance/reflog-e
 import { Retention } from '../maintenance/retention.js'
 import { exportCar, importCar, type ImportResult } from '../sync/car.js'
 import { selectForExport } from '../sync/select.js'
+import { Remotes } from '../sync/remotes.js'
+
+const contexts = new WeakMap<Store, StoreContext>()
+
+/** The core of an open store, for library code that works on two stores at once (sync). Not public API. */
+export function contextOf(store: Store): StoreContext {
+  const ctx = contexts.get(store)
+  if (!ctx) throw new CkptError('INVALID_ARGUMENT', 'not an open ckpt store')
+  return ctx
+}
 import { ObjectDb, makeBlock } from './objects.js'
 import type { ByteRange } from './blob-stream.js'
 import type {
@@ -66,6 +76,8 @@ export class Store {
   readonly pins: Pins
   /** Per-timeline retention policies, applied by {@link Store.gc}. */
   readonly retention: Retention
+  /** Other stores to push to and fetch from (docs/sync.md). */
+  readonly remotes: Remotes
 
   /** @internal Use {@link openStore} or {@link initStore}. */
   constructor(backend: Backend, options: StoreOptions = {}) {
@@ -78,6 +90,12 @@ export class Store {
     this.index = new StoreIndex(this.#ctx.refs, () => this.#ctx.assertOpen())
     this.pins = new Pins(this.#ctx)
     this.retention = new Retention(this.#ctx)
+    this.remotes = new Remotes(this.#ctx, async (location) => {
+      const { openStore } = await import('./open.js')
+      const store = await openStore(location)
+      return { store, ctx: contextOf(store) }
+    })
+    contexts.set(this, this.#ctx)
   }
 
   /** Where the store lives, e.g. `level:/path/.ckpt/db`. */

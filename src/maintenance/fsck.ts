@@ -5,7 +5,7 @@ import { idOfKey } from '../model/manifest.js'
 import { checkpointFromValue } from '../model/checkpoint.js'
 import { readTree } from '../model/tree.js'
 import { allLinks } from '../model/value.js'
-import { CUT_PREFIX, HEAD, INDEX_PREFIX, META_PREFIX, PIN_PREFIX, TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
+import { CUT_PREFIX, HEAD, INDEX_PREFIX, META_PREFIX, PIN_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../refs/refdb.js'
 import type { FsckOptions, FsckProblem, FsckReport, RepairResult } from '../core/types.js'
 
 /** What a reachable object is expected to be, which decides how it is checked and what it links to. */
@@ -69,7 +69,7 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
 
 /** Timelines, tags, pins and HEAD name checkpoints; index pointers may name any object. */
 function holdsCheckpoints(ref: string): boolean {
-  return ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX) || ref.startsWith(PIN_PREFIX) || ref === HEAD
+  return ref.startsWith(TIMELINE_PREFIX) || ref.startsWith(TAG_PREFIX) || ref.startsWith(PIN_PREFIX) || ref.startsWith(TRACKING_PREFIX) || ref === HEAD
 }
 
 

@@ -16,6 +16,8 @@ export const INDEX_PREFIX = 'index/'
 export const PIN_PREFIX = 'pins/'
 /** `cuts/<id>`: checkpoints whose parents retention dropped (git's shallow boundary). Not roots. */
 export const CUT_PREFIX = 'cuts/'
+/** `remotes/<remote>/<timeline>`: where a remote's timeline was at the last fetch (git's origin/main). */
+export const TRACKING_PREFIX = 'remotes/'
 /** `retention/<timeline>`: the timeline's retention policy, as JSON. */
 export const RETENTION_PREFIX = 'retention/'
 

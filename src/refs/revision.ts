@@ -1,7 +1,8 @@
 import { CkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, cidString, digestHex, keyRangeForDigestPrefix, tryParseCid } from '../model/cid.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
-import { HEAD, RefDb, TAG_PREFIX, TIMELINE_PREFIX, describeRef, tagRef, timelineRef } from './refdb.js'
+import { isValidRefName } from './names.js'
+import { HEAD, RefDb, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX, describeRef, tagRef, timelineRef } from './refdb.js'
 
 /**
  * A parsed revision: `base[@{n}][~n|^n]*[:stage[/json/pointer]]`, where base is a full CID, a short
@@ -123,7 +124,7 @@ async function refForName(name: string, rev: Revision, ctx: ResolveContext): Pro
 async function resolveBase(rev: Revision, ctx: ResolveContext): Promise<CID> {
   const { base } = rev
   if (base === HEAD) return resolveHead(rev, ctx)
-  if (base.startsWith(TIMELINE_PREFIX) || base.startsWith(TAG_PREFIX)) {
+  if (base.startsWith(TIMELINE_PREFIX) || base.startsWith(TAG_PREFIX) || base.startsWith(TRACKING_PREFIX)) {
     const cid = await ctx.refs.readCid(base)
     if (cid) return cid
     throw notFound(rev)
@@ -135,6 +136,9 @@ async function resolveBase(rev: Revision, ctx: ResolveContext): Promise<CID> {
     })
   }
   if (timeline ?? tag) return (timeline ?? tag) as CID
+  // `origin/main`: where a remote's timeline was at the last fetch.
+  const tracking = isValidRefName(base) ? await ctx.refs.readCid(TRACKING_PREFIX + base) : undefined
+  if (tracking) return tracking
   const full = tryParseCid(base)
   if (full) {
     if (await ctx.isCheckpoint(full)) return full

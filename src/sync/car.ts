@@ -7,7 +7,7 @@ import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidOf, cidString, isStoreC
 import { blake3, createBlake3 } from '../model/hash.js'
 import { decodeManifest, manifestKey } from '../model/manifest.js'
 import { decodeNode, encodeNode } from '../model/value.js'
-import { TAG_PREFIX, TIMELINE_PREFIX, checkedRef } from '../refs/refdb.js'
+import { TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
 import { checkRefName } from '../refs/names.js'
 import { checkClosure, closureBlocks, type Block } from './closure.js'
 
@@ -29,6 +29,8 @@ export interface ExportResult {
 export interface ImportResult {
   readonly blocks: number
   readonly bytes: number
+  /** Blocks this store lacked and stored. */
+  readonly written: number
   readonly roots: readonly string[]
   readonly refs: ReadonlyArray<{ readonly ref: string; readonly action: 'created' | 'fast-forward' | 'forced' | 'unchanged' }>
 }
@@ -74,41 +76,60 @@ export async function importCar(ctx: StoreContext, source: AsyncIterable<Uint8Ar
   const roots = await car.getRoots()
   let refs: Array<{ ref: string; id: CID }> = []
   let refsRoot: CID | undefined
+  const blocks = (async function* () {
+    for await (const block of car) {
+      if (roots.some((r) => r.equals(block.cid)) && isRefsBlock(block)) {
+        refs = parseRefs(verifiedBlock(block.cid, block.bytes).bytes)
+        refsRoot = block.cid
+        continue
+      }
+      yield block
+    }
+  })()
+  const stored = await asCar(() => storeBlocks(ctx, blocks))
+  const heads = roots.filter((r) => !refsRoot?.equals(r))
+  await checkClosure(ctx, heads)
+  const moved = []
+  for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(ctx, ref, id, options.force === true, 'import') })
+  return { ...stored, roots: heads.map(cidString), refs: moved }
+}
+
+/**
+ * Stores blocks arriving from another store or a file: each is verified against its id, blocks
+ * already stored are not written again (so an interrupted transfer resumes where it stopped),
+ * and a chunked blob's manifest is stored only once its chunks prove it. Nothing becomes
+ * reachable here: the caller moves refs after checking the closure.
+ */
+export async function storeBlocks(ctx: StoreContext, source: AsyncIterable<Block>): Promise<{ blocks: number; bytes: number; written: number }> {
   let batch: Block[] = []
   let batchBytes = 0
+  let written = 0
   let blocks = 0
   let bytes = 0
   const manifests: Block[] = []
   const flush = async () => {
-    if (batch.length > 0) await ctx.objects.putBlocks(batch.filter((b) => !isManifestBlock(b)), { deferSync: true })
+    const present = batch.length === 0 ? [] : await ctx.objects.store.has(batch.map((b) => b.cid.bytes))
+    const missing = batch.filter((_, i) => !present[i])
+    if (missing.length > 0) await ctx.objects.putBlocks(missing, { deferSync: true })
+    written += missing.length
     batch = []
     batchBytes = 0
   }
-  await asCar(async () => {
-    for await (const block of car) {
-      const checked = verifiedBlock(block.cid, block.bytes)
-      blocks++
-      bytes += checked.bytes.length
-      if (isRefsBlock(checked)) {
-        if (roots.some((r) => r.equals(checked.cid))) {
-          refs = parseRefs(checked.bytes)
-          refsRoot = checked.cid
-        }
-        continue
-      }
-      if (isManifestBlock(checked)) manifests.push(checked)
-      batch.push(checked)
-      batchBytes += checked.bytes.length
-      if (batchBytes >= BATCH_BYTES) await flush()
+  for await (const block of source) {
+    const checked = verifiedBlock(block.cid, block.bytes)
+    blocks++
+    bytes += checked.bytes.length
+    if (isManifestBlock(checked)) {
+      manifests.push(checked)
+      continue
     }
-  })
+    batch.push(checked)
+    batchBytes += checked.bytes.length
+    if (batchBytes >= BATCH_BYTES) await flush()
+  }
   await flush()
   for (const manifest of manifests) await storeManifest(ctx, manifest)
-  const heads = roots.filter((r) => !refsRoot?.equals(r))
-  await checkClosure(ctx, heads)
-  const moved = []
-  for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(ctx, ref, id, options.force === true) })
-  return { blocks, bytes, roots: heads.map(cidString), refs: moved }
+  return { blocks, bytes, written }
 }
 
 /** Runs a CAR read, turning the library's parse errors into CORRUPT_OBJECT. */
@@ -169,23 +190,26 @@ async function storeManifest(ctx: StoreContext, block: Block): Promise<void> {
   await ctx.objects.store.putMany([{ key: manifestKey(blob), value: block.bytes }])
 }
 
-async function moveRef(ctx: StoreContext, ref: string, id: CID, force: boolean): Promise<ImportResult['refs'][number]['action']> {
+/**
+ * Creates `ref` at `id`, or fast-forwards it there; anything else only with `force`. By
+ * compare-and-swap, logged as `why`. REF_CONFLICT otherwise, moving nothing.
+ */
+export async function moveRef(ctx: StoreContext, ref: string, id: CID, force: boolean, why: string): Promise<ImportResult['refs'][number]['action']> {
   const kind = ref.startsWith(TAG_PREFIX) ? 'tag' : 'timeline'
-  checkedRef(kind, ref.slice(ref.indexOf('/') + 1))
   const current = (await ctx.refs.read(ref)) ?? null
   const target = cidString(id)
   if (current === target) return 'unchanged'
   if (current === null) {
-    await ctx.refs.update([{ ref, expected: null, value: target }], 'import: created')
+    await ctx.refs.update([{ ref, expected: null, value: target }], `${why}: created`)
     return 'created'
   }
-  const forward = kind === 'timeline' && (await isAncestor(ctx, tryParseCid(current), id))
+  const forward = kind !== 'tag' && (await isAncestor(ctx, tryParseCid(current), id))
   if (!forward && !force) {
-    throw new CkptError('REF_CONFLICT', `import would move ${ref} from ${current} to ${target}, which is not a fast-forward; use force`, {
+    throw new CkptError('REF_CONFLICT', `${why} would move ${ref} from ${current} to ${target}, which is not a fast-forward; use force`, {
       details: { ref, expected: current, actual: target },
     })
   }
-  await ctx.refs.update([{ ref, expected: current, value: target }], forward ? 'import: fast-forward' : 'import: forced')
+  await ctx.refs.update([{ ref, expected: current, value: target }], `${why}: ${forward ? 'fast-forward' : 'forced'}`)
   return forward ? 'fast-forward' : 'forced'
 }
 

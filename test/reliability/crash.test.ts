@@ -4,7 +4,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { openStore, type Store } from '../../src/index.js'
+import { cloneStore, openStore, type Store } from '../../src/index.js'
+import { CKPT, ckpt } from '../support/cli.js'
 import { prng, pseudoRandomBytes } from '../support/random.js'
 import { collect, onCleanup, tempDir, tempStore } from '../support/temp.js'
 import { TIMELINES, outputFor } from './fixtures/content.js'
@@ -134,6 +135,43 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
         await store.close()
       }
     }
+  }, SCALE.timeoutMs)
+
+  it('leaves both stores consistent when a push is killed, and the next push completes it', async () => {
+    const { store: origin, dir: remoteDir } = await tempStore()
+    await origin.commit({ stage: 'seed', output: 0 })
+    await origin.close()
+    const localDir = path.join(tempDir(), '.ckpt')
+    await (await cloneStore(remoteDir, localDir)).close()
+    const random = prng(5)
+    for (let round = 0; round < 6; round++) {
+      const local = await openStore(localDir)
+      for (let i = 0; i < 3; i++) await local.commit({ stage: `v${i}`, output: i === 0 ? pseudoRandomBytes(3 * 1024 * 1024, round * 10 + i) : { round, i } })
+      const history = (await collect(local.log('main'))).map((c) => c.id)
+      await local.close()
+      const push = spawn(process.execPath, [CKPT, '--store', localDir, 'push', 'origin', 'main'], { stdio: 'ignore' })
+      const closed = new Promise((resolve) => push.on('close', resolve))
+      onCleanup(() => void push.kill('SIGKILL'))
+      await sleep(100 + Math.floor(random() * 400))
+      push.kill('SIGKILL')
+      await closed
+      const remote = await openStore(remoteDir)
+      try {
+        expect((await remote.fsck()).problems).toEqual([])
+        // The remote's main is where it was or where the push took it, with its whole history.
+        const head = await remote.timelines.get('main')
+        expect(history).toContain(head)
+        expect((await collect(remote.log(head))).length).toBe(history.length - history.indexOf(head))
+      } finally {
+        await remote.close()
+      }
+      expect(ckpt(tempDir(), ['--store', localDir, 'push', 'origin', 'main']).code).toBe(0)
+    }
+    const [remote, local] = [await openStore(remoteDir), await openStore(localDir)]
+    onCleanup(() => remote.close())
+    onCleanup(() => local.close())
+    expect(await remote.timelines.get('main')).toBe(await local.timelines.get('main'))
+    expect((await remote.fsck()).problems).toEqual([])
   }, SCALE.timeoutMs)
 
   it('never leaves a half-written file under its final name when checkout --to is killed', async () => {
