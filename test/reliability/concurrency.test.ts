@@ -69,7 +69,8 @@ describe('concurrency: eight writers, readers throughout, and the leader dying',
   }, SCALE.timeoutMs)
 
   it('applies each commit that races without retry, or reports REF_CONFLICT to its caller', async () => {
-    const n = SCALE.commitsPerWriter
+    // Enough commits that the writers' runs overlap whatever their start-up times.
+    const n = Math.max(SCALE.commitsPerWriter, 400)
     const { store: creator, dir } = await tempStore()
     await creator.commit({ timeline: 'shared', stage: 'seed', output: 0 })
     await creator.close()
