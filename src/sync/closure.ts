@@ -21,10 +21,11 @@ export interface Block {
 export async function* closureBlocks(ctx: StoreContext, heads: readonly CID[], exclude: readonly CID[] = []): AsyncIterable<Block> {
   const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
   const seen = new Seen()
-  for await (const _ of walk(ctx, exclude, seen, cuts)) {
-    // Only marks: what the other side already has.
+  // Marks only: what the other side already has. Bytes are not read, only nodes (for their links).
+  for await (const _ of walk(ctx, exclude, seen, cuts, false)) {
+    // nothing to yield
   }
-  yield* walk(ctx, heads, seen, cuts)
+  yield* walk(ctx, heads, seen, cuts, true)
 }
 
 /** Visited objects, apart per codec (the same bytes can be a raw blob and a dag-json node). */
@@ -36,7 +37,7 @@ class Seen {
   }
 }
 
-async function* walk(ctx: StoreContext, roots: readonly CID[], seen: Seen, cuts: ReadonlySet<string>): AsyncIterable<Block> {
+async function* walk(ctx: StoreContext, roots: readonly CID[], seen: Seen, cuts: ReadonlySet<string>, emit: boolean): AsyncIterable<Block> {
   const stack = [...roots]
   while (stack.length > 0) {
     const cid = stack.pop()!
@@ -44,19 +45,20 @@ async function* walk(ctx: StoreContext, roots: readonly CID[], seen: Seen, cuts:
     if (cid.code === RAW_CODE) {
       const manifest = await ctx.objects.manifest(cid)
       if (!manifest) {
-        yield { cid, bytes: await ctx.objects.getBytes(cid) }
+        if (emit) yield { cid, bytes: await ctx.objects.getBytes(cid) }
         continue
       }
       const manifestBytes = (await ctx.objects.store.get(manifestKey(cid)))!
       for (const chunk of manifest.chunks) {
-        if (!seen.add(chunk.cid)) continue
+        if (!seen.add(chunk.cid) || !emit) continue
         yield { cid: chunk.cid, bytes: await ctx.objects.getBytes(chunk.cid) }
       }
+      if (!emit) continue
       yield { cid: cidOf(DAG_JSON_CODE, manifestBytes), bytes: manifestBytes }
       continue
     }
     const bytes = await ctx.objects.getBytes(cid)
-    yield { cid, bytes }
+    if (emit) yield { cid, bytes }
     const cut = cuts.has(cidString(cid)) ? new Set((await ctx.loadCheckpoint(cid)).parents.map(String)) : undefined
     for (const link of linksIn(bytes)) {
       if (cut?.has(link.toString()) && !(await ctx.objects.has(link))) continue
@@ -65,10 +67,13 @@ async function* walk(ctx: StoreContext, roots: readonly CID[], seen: Seen, cuts:
   }
 }
 
-/** Throws NOT_FOUND naming the first object of `heads`' closure that is not stored. */
-export async function checkClosure(ctx: StoreContext, heads: readonly CID[]): Promise<void> {
+/**
+ * Throws NOT_FOUND naming the first object of `heads`' closure that is not stored. What `complete`
+ * reaches (heads of refs, whose closures a store always holds whole) is not read again.
+ */
+export async function checkClosure(ctx: StoreContext, heads: readonly CID[], complete: readonly CID[] = []): Promise<void> {
   try {
-    for await (const _ of closureBlocks(ctx, heads)) {
+    for await (const _ of closureBlocks(ctx, heads, complete)) {
       // Reading each block is the check.
     }
   } catch (err) {

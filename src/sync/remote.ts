@@ -29,10 +29,8 @@ export async function transfer(
 ): Promise<TransferResult> {
   const haves: CID[] = []
   const advertised = [...(await to.refs.listRaw(TIMELINE_PREFIX)), ...(await to.refs.listRaw(TAG_PREFIX)), ...(await to.refs.listRaw(TRACKING_PREFIX))]
-  for (const { value } of advertised) {
-    const cid = tryParseCid(value)
-    if (cid && (await from.objects.has(cid))) haves.push(cid)
-  }
+  const heads = advertised.flatMap(({ value }) => tryParseCid(value) ?? [])
+  for (const cid of heads) if (await from.objects.has(cid)) haves.push(cid)
   let count = 0
   const blocks = (async function* () {
     for await (const block of closureBlocks(from, refs.map((r) => r.id), haves)) {
@@ -41,7 +39,7 @@ export async function transfer(
     }
   })()
   const stored = await storeBlocks(to, blocks)
-  await checkClosure(to, refs.map((r) => r.id))
+  await checkClosure(to, refs.map((r) => r.id), heads)
   const moved = []
   for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(to, ref, id, options.force === true, options.why) })
   return { ...stored, refs: moved }
