@@ -1,3 +1,5 @@
+import { library } from './store.js'
+
 const UNIT_MS: Record<string, number> = {
   s: 1000, sec: 1000, second: 1000,
   m: 60_000, min: 60_000, minute: 60_000,
@@ -21,7 +23,10 @@ export function parseAge(text: string, now = Date.now()): number | undefined {
   return Number.isFinite(date) && date <= now ? now - date : undefined
 }
 
-/** The message for an age that does not parse. */
-export function badAge(option: string, text: string): string {
-  return `${option}: "${text}" is not an age (now, 90d, 2w, 12h, 2.weeks.ago) or a past date`
+/** The age an option gives, in milliseconds; INVALID_ARGUMENT (a usage error) naming the option and value when it is none. */
+export async function ageOption(option: string, text: string): Promise<number> {
+  const age = parseAge(text)
+  if (age !== undefined) return age
+  const { CkptError } = await library()
+  throw new CkptError('INVALID_ARGUMENT', `${option}: "${text}" is not an age (now, 90d, 2w, 12h, 2.weeks.ago) or a past date`, { details: { value: text } })
 }

@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs'
 import type { GcPhase } from '../../src/index.js'
-import { badAge, parseAge } from '../duration.js'
+import { ageOption } from '../duration.js'
 import { green, humanSize, jsonLine, out } from '../output.js'
 import { Progress } from '../progress.js'
-import { library, withStore } from '../store.js'
+import { withStore } from '../store.js'
 
 interface Args {
   store?: string
@@ -26,9 +26,7 @@ export const gcCommand = {
       .example('$0 gc --dry-run --prune=now', 'how much would go if nothing were kept for its age')
       .example('$0 gc --prune=now --json', 'free everything unreachable now, for scripts'),
   handler: async (args: Args) => {
-    const { CkptError } = await library()
-    const age = parseAge(args.prune ?? '2w')
-    if (age === undefined) throw new CkptError('INVALID_ARGUMENT', badAge('--prune', args.prune ?? ''))
+    const age = await ageOption('--prune', args.prune ?? '2w')
     await withStore(args, async (store) => {
       const progress = new Progress('gc')
       const result = await store.gc({

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs'
-import { badAge, parseAge } from '../duration.js'
+import { ageOption } from '../duration.js'
 import { dim, jsonLine, out, yellow } from '../output.js'
 import { library, withStore } from '../store.js'
 
@@ -29,8 +29,7 @@ export const reflogCommand = {
   handler: async (args: Args) => {
     const { shortIdOf, CkptError } = await library()
     if (args.ref === 'expire') {
-      const age = parseAge(args.expire ?? '90d')
-      if (age === undefined) throw new CkptError('INVALID_ARGUMENT', badAge('--expire', args.expire ?? ''))
+      const age = await ageOption('--expire', args.expire ?? '90d')
       return withStore(args, async (store) => {
         const refs = args.refs !== undefined && args.refs.length > 0 ? args.refs : undefined
         const result = await store.expireReflogs({ before: Date.now() - age, ...(refs && { refs }) })

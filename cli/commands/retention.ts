@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs'
 import type { RetentionPolicy, Store } from '../../src/index.js'
-import { badAge, parseAge } from '../duration.js'
+import { ageOption } from '../duration.js'
 import { jsonLine, out } from '../output.js'
 import { library, withStore } from '../store.js'
 
@@ -36,8 +36,7 @@ export const retentionCommand = {
         return out.line(`Cleared the retention policy of ${args.timeline}`)
       }
       if (args.timeline !== undefined && setting) {
-        const within = args.keepWithin === undefined ? undefined : parseAge(args.keepWithin)
-        if (args.keepWithin !== undefined && within === undefined) throw new CkptError('INVALID_ARGUMENT', badAge('--keep-within', args.keepWithin))
+        const within = args.keepWithin === undefined ? undefined : await ageOption('--keep-within', args.keepWithin)
         const policy: RetentionPolicy = { ...(args.keepLast !== undefined && { keepLast: args.keepLast }), ...(within !== undefined && { keepWithinMs: within }) }
         await store.retention.set(args.timeline, policy)
         return out.line(`${args.timeline}: ${describe(policy)} (applied by ckpt gc)`)

@@ -1,5 +1,4 @@
-import type { CID } from '../model/cid.js'
-import { CUT_PREFIX } from '../refs/refdb.js'
+import { type CID, cidString } from '../model/cid.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import { type StoreContext, toCheckpoint } from './context.js'
 import type { Checkpoint, LogOptions } from './types.js'
@@ -21,7 +20,7 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
   const until = options.until === undefined ? Infinity : new Date(options.until).getTime()
   const wanted = (node: CheckpointNode) =>
     node.time <= until && (options.stage === undefined || node.stage === options.stage) && (options.run === undefined || node.run === options.run)
-  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
+  const cuts = await ctx.refs.cuts()
   const seen = new Set<string>()
   const frontier: Pending[] = []
   const enqueue = async (cid: CID) => {
@@ -44,6 +43,13 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
     }
     for (const parent of parents) await enqueue(parent)
   }
+}
+
+/** Whether `ancestor` is `of` or in its history (a fast-forward from `ancestor` to `of`). */
+export async function isAncestor(ctx: StoreContext, ancestor: CID, of: CID): Promise<boolean> {
+  const wanted = cidString(ancestor)
+  for await (const checkpoint of walkLog(ctx, [of])) if (checkpoint.id === wanted) return true
+  return false
 }
 
 /** The parents of a checkpoint at a retention cut that are gone from the store. */

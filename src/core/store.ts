@@ -14,7 +14,7 @@ import { commit, prepareOutput } from './commit.js'
 import { StoreContext, outputKind, toCheckpoint } from './context.js'
 import { Directory } from './directory.js'
 import { StoreIndex } from './index-refs.js'
-import { walkLog } from './log.js'
+import { isAncestor, walkLog } from './log.js'
 import { fsck, repair } from '../maintenance/fsck.js'
 import { gc } from '../maintenance/gc.js'
 import { Pins } from '../maintenance/pins.js'
@@ -486,7 +486,7 @@ export class Timelines {
     const ref = checkedRef('timeline', name)
     const current = await this.get(name)
     const target = await this.ctx.resolveCheckpointId(revision)
-    if (!options.force && !(await this.#isAncestor(CID.parse(current), target))) {
+    if (!options.force && !(await isAncestor(this.ctx, CID.parse(current), target))) {
       throw new CkptError('REF_CONFLICT', `moving timeline "${name}" to ${revision} is not a fast-forward; use force`, {
         details: { ref, expected: current, actual: cidString(target) },
       })
@@ -494,13 +494,6 @@ export class Timelines {
     await this.ctx.refs.update([{ ref, expected: current, value: cidString(target) }], `timeline: moved to ${revision}${options.force ? ' (forced)' : ''}`)
     const head = await this.ctx.refs.head()
     return { name, head: cidString(target), current: head?.target.kind === 'timeline' && head.target.timeline === name }
-  }
-
-  async #isAncestor(ancestor: CID, of: CID): Promise<boolean> {
-    for await (const checkpoint of walkLog(this.ctx, [of])) {
-      if (checkpoint.id === cidString(ancestor)) return true
-    }
-    return false
   }
 }
 

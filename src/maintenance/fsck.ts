@@ -5,7 +5,7 @@ import { idOfKey } from '../model/manifest.js'
 import { checkpointFromValue } from '../model/checkpoint.js'
 import { readTree } from '../model/tree.js'
 import { allLinks } from '../model/value.js'
-import { CUT_PREFIX, HEAD, INDEX_PREFIX, META_PREFIX, PIN_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../refs/refdb.js'
+import { HEAD, INDEX_PREFIX, META_PREFIX, PIN_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../refs/refdb.js'
 import type { FsckOptions, FsckProblem, FsckReport, RepairResult } from '../core/types.js'
 
 /** What a reachable object is expected to be, which decides how it is checked and what it links to. */
@@ -51,7 +51,7 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
   }
 
   for (const { name } of await lostRefs(ctx)) problem(name, 'bad-ref', `${name} is gone, though its reflog never recorded its deletion`, name)
-  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
+  const cuts = await ctx.refs.cuts()
   const history = await walk(ctx, queue, seen, { ...options, cuts }, problem)
   // Index pointers last, so objects reachable from history are checked as what history says they are.
   for (const { name, value } of roots) {
@@ -152,7 +152,7 @@ export async function repair(ctx: StoreContext): Promise<RepairResult> {
   const cut: Array<{ ref: string; at: string[] }> = []
   const unrecoverable: string[] = []
   const refs = [...(await ctx.refs.listRaw(TIMELINE_PREFIX)), ...(await ctx.refs.listRaw(TAG_PREFIX)), ...(await lostRefs(ctx))]
-  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
+  const cuts = await ctx.refs.cuts()
   for (const { name, value } of refs) {
     const current = value === LOST ? undefined : tryParseCid(value)
     if (current && (await intact(ctx, current, cuts))) continue
@@ -199,7 +199,7 @@ async function cutLostHistory(ctx: StoreContext, name: string, value: string, te
   })
   if (!boundary || boundary.length === 0 || !(await intact(ctx, candidate, new Set([...cuts, ...boundary])))) return undefined
   for (const id of boundary) {
-    if (!cuts.has(id)) await ctx.refs.update([{ ref: CUT_PREFIX + id, expected: null, value: id }], `fsck --repair: history of ${name} lost`)
+    if (!cuts.has(id)) await ctx.refs.addCut(id, `fsck --repair: history of ${name} lost`)
     cuts.add(id)
   }
   if (text !== value) await ctx.refs.update([{ ref: name, expected: value === LOST ? null : value, value: text }], 'fsck --repair: restored from reflog, history cut')

@@ -9,7 +9,7 @@ import { isManifestKey } from '../model/manifest.js'
 import { linksIn } from '../model/dag-json.js'
 import { allLinks, decodeNode } from '../model/value.js'
 import { CUT_PREFIX, INDEX_PREFIX, META_PREFIX, RETENTION_PREFIX } from '../refs/refdb.js'
-import { MarkSet } from './mark-set.js'
+import { MarkSet, ObjectMarks } from './mark-set.js'
 
 /** Like git's gc.pruneExpire: unreachable objects younger than this are kept. */
 export const DEFAULT_GRACE_MS = 14 * 24 * 3600 * 1000
@@ -26,7 +26,7 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
   const sweep = await store.beginSweep()
   try {
     const cutoff = options.prune === 'now' ? Date.now() : Date.now() - (options.prune ?? DEFAULT_GRACE_MS)
-    const marker = new Marker(readerOver(store, sweep), await cutSet(ctx), (n) => options.onProgress?.('mark', n))
+    const marker = new Marker(readerOver(store, sweep), await ctx.refs.cuts(), (n) => options.onProgress?.('mark', n))
     await markRoots(ctx, marker)
     for await (const key of store.writtenSince(cutoff)) await marker.markKey(key)
     const markMs = Date.now() - started
@@ -93,18 +93,15 @@ function readerOver(store: ObjectStore, sweep: Sweep): ObjectDb {
   })
 }
 
-async function cutSet(ctx: StoreContext): Promise<Set<string>> {
-  return new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
-}
-
 /** Marks from every ref and every reflog entry (deleted refs' included). */
 async function markRoots(ctx: StoreContext, marker: Marker): Promise<void> {
+  // Settings, cut markers and policies name nothing to keep.
+  const isRoot = (name: string) => ![META_PREFIX, CUT_PREFIX, RETENTION_PREFIX].some((prefix) => name.startsWith(prefix))
   for (const { name, value } of await ctx.refs.listRaw('')) {
-    if (name.startsWith(META_PREFIX) || name.startsWith(CUT_PREFIX) || name.startsWith(RETENTION_PREFIX)) continue
-    await marker.markValue(value, name.startsWith(INDEX_PREFIX))
+    if (isRoot(name)) await marker.markValue(value, name.startsWith(INDEX_PREFIX))
   }
   for (const name of await ctx.refs.listReflogNames('')) {
-    if (name.startsWith(META_PREFIX) || name.startsWith(CUT_PREFIX) || name.startsWith(RETENTION_PREFIX)) continue
+    if (!isRoot(name)) continue
     // An entry's old value is the previous entry's new one, except where a ref was deleted: then
     // it is what `timeline restore` brings back.
     for (const entry of await ctx.refs.reflog(name)) {
@@ -226,9 +223,7 @@ const hex = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.byt
  * skipped: gc keeps what it cannot read, and fsck reports it.
  */
 class Marker {
-  /** Visited dag-json nodes and visited bytes, apart: the same bytes can be both, and only the node has links. */
-  readonly #nodes = new MarkSet()
-  readonly #bytes = new MarkSet()
+  readonly #marks = new ObjectMarks()
 
   constructor(
     private readonly reader: ObjectDb,
@@ -237,13 +232,13 @@ class Marker {
   ) {}
 
   get size(): number {
-    return this.#nodes.size + this.#bytes.size
+    return this.#marks.size
   }
 
   /** Whether any object with this key's digest is marked (keeping one more object than needed is safe). */
   isMarked(key: Uint8Array): boolean {
     const digest = digestOfKey(key)
-    return digest !== undefined && (this.#nodes.has(digest) || this.#bytes.has(digest))
+    return digest !== undefined && this.#marks.hasDigest(digest)
   }
 
   /** A ref value or reflog value: marks it when it is an id. */
@@ -263,11 +258,11 @@ class Marker {
     while (stack.length > 0) {
       const { cid, ids } = stack.pop()!
       if (cid.code !== RAW_CODE && cid.code !== DAG_JSON_CODE) continue
-      if (!(cid.code === RAW_CODE ? this.#bytes : this.#nodes).add(cid.multihash.digest)) continue
+      if (!this.#marks.add(cid)) continue
       if (this.size % 10_000 === 0) this.progress(this.size)
       if (cid.code === RAW_CODE) {
         const manifest = await this.reader.manifest(cid).catch(skipUnreadable)
-        for (const chunk of manifest?.chunks ?? []) this.#bytes.add(chunk.cid.multihash.digest)
+        for (const chunk of manifest?.chunks ?? []) this.#marks.add(chunk.cid)
         continue
       }
       const bytes = await this.reader.getBytes(cid).catch(skipUnreadable)

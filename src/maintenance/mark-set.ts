@@ -1,3 +1,5 @@
+import { RAW_CODE, type CID } from '../model/cid.js'
+
 /**
  * The set of objects a collector has proved reachable, keyed by their 32-byte BLAKE3 digest.
  *
@@ -84,4 +86,27 @@ function toWords(digest: Uint8Array): Uint32Array {
   const view = new DataView(digest.buffer, digest.byteOffset, digest.byteLength)
   for (let i = 0; i < 8; i++) scratch[i] = view.getUint32(i * 4, true)
   return scratch
+}
+
+/**
+ * Visited objects for a walk of the object graph: raw and dag-json apart, because the same bytes
+ * can be both a blob and a node, and only the node has links to follow.
+ */
+export class ObjectMarks {
+  readonly #nodes = new MarkSet()
+  readonly #bytes = new MarkSet()
+
+  get size(): number {
+    return this.#nodes.size + this.#bytes.size
+  }
+
+  /** Marks `cid`; false when it was marked already. */
+  add(cid: CID): boolean {
+    return (cid.code === RAW_CODE ? this.#bytes : this.#nodes).add(cid.multihash.digest)
+  }
+
+  /** Whether any object with this digest is marked, raw or dag-json. */
+  hasDigest(digest: Uint8Array): boolean {
+    return this.#nodes.has(digest) || this.#bytes.has(digest)
+  }
 }

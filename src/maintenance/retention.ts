@@ -2,7 +2,7 @@ import type { StoreContext } from '../core/context.js'
 import type { RetentionPolicy, RetentionResult } from '../core/types.js'
 import { CkptError, isCkptError } from '../errors.js'
 import { type CID, cidString, tryParseCid } from '../model/cid.js'
-import { CUT_PREFIX, HEAD, PIN_PREFIX, RETENTION_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, checkedRef } from '../refs/refdb.js'
+import { HEAD, PIN_PREFIX, RETENTION_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, checkedRef } from '../refs/refdb.js'
 
 /**
  * `store.retention`: per-timeline policies that drop old checkpoints from a timeline's history.
@@ -70,7 +70,7 @@ async function applyPolicy(ctx: StoreContext, timeline: string, policy: Retentio
   const head = await ctx.refs.readCid(ref)
   if (!head) return undefined
   const protectedIds = await protectedCheckpoints(ctx, ref)
-  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
+  const cuts = await ctx.refs.cuts()
   const now = ctx.now()
   const history = await historyOf(ctx, head, cuts)
   const kept = new Set<string>()
@@ -87,9 +87,7 @@ async function applyPolicy(ctx: StoreContext, timeline: string, policy: Retentio
     if (!kept.has(id) || cuts.has(id)) continue
     if (parents.some((p) => !kept.has(p))) newCuts.push(id)
   }
-  for (const id of newCuts) {
-    await ctx.refs.update([{ ref: CUT_PREFIX + id, expected: null, value: id }], `retention: history of ${timeline} cut`).catch(ignoreConflict)
-  }
+  for (const id of newCuts) await ctx.refs.addCut(id, `retention: history of ${timeline} cut`)
   const dropped = history.filter((h) => !kept.has(h.id)).map((h) => h.id)
   if (dropped.length > 0) await ctx.refs.expireReflog(ref, 0, dropped)
   return { timeline, kept: kept.size, dropped: history.length - kept.size, cuts: newCuts }
@@ -173,8 +171,4 @@ function parsePolicy(timeline: string, raw: string): RetentionPolicy {
   } catch (cause) {
     throw new CkptError('CORRUPT_OBJECT', `the retention policy of timeline "${timeline}" is damaged`, { cause, details: { timeline } })
   }
-}
-
-function ignoreConflict(err: unknown): void {
-  if (!isCkptError(err, 'REF_CONFLICT')) throw err
 }

@@ -1,4 +1,4 @@
-import { CkptError } from '../errors.js'
+import { CkptError, isCkptError } from '../errors.js'
 import type { ObjectEntry, RefStore, ReflogEntry } from '../backend/interface.js'
 import { CID, cidString, parseCid, tryParseCid } from '../model/cid.js'
 import { idOfKey, storedKeys } from '../model/manifest.js'
@@ -107,6 +107,19 @@ export class RefDb {
 
   async reflog(ref: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {
     return this.store.readReflog(ref, options)
+  }
+
+  /** Ids of the checkpoints whose history retention (or repair) cut: their dropped parents are not followed. */
+  async cuts(): Promise<Set<string>> {
+    return new Set((await this.store.listRefs(CUT_PREFIX)).map((e) => e.value))
+  }
+
+  /** Records a cut at checkpoint `id`; one already there stays as it is. */
+  async addCut(id: string, reason: string): Promise<void> {
+    // A conflict means the marker is there already: its value is always its own id.
+    await this.update([{ ref: CUT_PREFIX + id, expected: null, value: id }], reason).catch((err: unknown) => {
+      if (!isCkptError(err, 'REF_CONFLICT')) throw err
+    })
   }
 
   /** Deletes the ref's log entries older than `before` (ms), or moving it to one of `values`; returns how many went. */

@@ -1,6 +1,6 @@
 import { CarBlockIterator, CarWriter } from '@ipld/car'
 import type { StoreContext } from '../core/context.js'
-import { walkLog } from '../core/log.js'
+import { isAncestor } from '../core/log.js'
 import { equalBytes } from '../core/objects.js'
 import { CkptError, isCkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromDigest, cidOf, cidString, isStoreCid, tryParseCid } from '../model/cid.js'
@@ -9,7 +9,7 @@ import { decodeManifest, manifestKey } from '../model/manifest.js'
 import { decodeNode, encodeNode } from '../model/value.js'
 import { TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
 import { checkRefName } from '../refs/names.js'
-import { checkClosure, closureBlocks, type Block } from './closure.js'
+import { checkClosure, closureBlocks, refHeads, type Block } from './closure.js'
 
 /*
  * A CAR v1 file of ckpt blocks: roots are the exported checkpoints, then one small dag-json
@@ -86,9 +86,10 @@ export async function importCar(ctx: StoreContext, source: AsyncIterable<Uint8Ar
       yield block
     }
   })()
+  const complete = await refHeads(ctx)
   const stored = await asCar(() => storeBlocks(ctx, blocks))
   const heads = roots.filter((r) => !refsRoot?.equals(r))
-  await checkClosure(ctx, heads)
+  await checkClosure(ctx, heads, complete)
   const moved = []
   for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(ctx, ref, id, options.force === true, 'import') })
   return { ...stored, roots: heads.map(cidString), refs: moved }
@@ -203,7 +204,7 @@ export async function moveRef(ctx: StoreContext, ref: string, id: CID, force: bo
     await ctx.refs.update([{ ref, expected: null, value: target }], `${why}: created`)
     return 'created'
   }
-  const forward = kind !== 'tag' && (await isAncestor(ctx, tryParseCid(current), id))
+  const forward = kind !== 'tag' && (await reachesBack(ctx, tryParseCid(current), id))
   if (!forward && !force) {
     throw new CkptError('REF_CONFLICT', `${why} would move ${ref} from ${current} to ${target}, which is not a fast-forward; use force`, {
       details: { ref, expected: current, actual: target },
@@ -213,10 +214,11 @@ export async function moveRef(ctx: StoreContext, ref: string, id: CID, force: bo
   return forward ? 'fast-forward' : 'forced'
 }
 
-async function isAncestor(ctx: StoreContext, ancestor: CID | undefined, of: CID): Promise<boolean> {
+/** isAncestor, where a history that ends early (older checkpoints never received) means no. */
+async function reachesBack(ctx: StoreContext, ancestor: CID | undefined, of: CID): Promise<boolean> {
   if (!ancestor) return false
   try {
-    for await (const checkpoint of walkLog(ctx, [of])) if (checkpoint.id === cidString(ancestor)) return true
+    return await isAncestor(ctx, ancestor, of)
   } catch (err) {
     if (!isCkptError(err, 'NOT_FOUND')) throw err
   }

@@ -1,10 +1,10 @@
 import type { StoreContext } from '../core/context.js'
 import { CkptError } from '../errors.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidOf, cidString } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidOf, cidString, tryParseCid } from '../model/cid.js'
+import { TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../refs/refdb.js'
 import { linksIn } from '../model/dag-json.js'
 import { manifestKey } from '../model/manifest.js'
-import { MarkSet } from '../maintenance/mark-set.js'
-import { CUT_PREFIX } from '../refs/refdb.js'
+import { ObjectMarks } from '../maintenance/mark-set.js'
 
 /** One block as it travels between stores: standard raw and dag-json blocks with BLAKE3 ids. */
 export interface Block {
@@ -19,8 +19,8 @@ export interface Block {
  * Parents dropped at a retention cut are left out; any other missing object is NOT_FOUND.
  */
 export async function* closureBlocks(ctx: StoreContext, heads: readonly CID[], exclude: readonly CID[] = []): AsyncIterable<Block> {
-  const cuts = new Set((await ctx.refs.listRaw(CUT_PREFIX)).map((e) => e.value))
-  const seen = new Seen()
+  const cuts = await ctx.refs.cuts()
+  const seen = new ObjectMarks()
   // Marks only: what the other side already has. Bytes are not read, only nodes (for their links).
   for await (const _ of walk(ctx, exclude, seen, cuts, false)) {
     // nothing to yield
@@ -28,16 +28,7 @@ export async function* closureBlocks(ctx: StoreContext, heads: readonly CID[], e
   yield* walk(ctx, heads, seen, cuts, true)
 }
 
-/** Visited objects, apart per codec (the same bytes can be a raw blob and a dag-json node). */
-class Seen {
-  readonly #nodes = new MarkSet()
-  readonly #bytes = new MarkSet()
-  add(cid: CID): boolean {
-    return (cid.code === RAW_CODE ? this.#bytes : this.#nodes).add(cid.multihash.digest)
-  }
-}
-
-async function* walk(ctx: StoreContext, roots: readonly CID[], seen: Seen, cuts: ReadonlySet<string>, emit: boolean): AsyncIterable<Block> {
+async function* walk(ctx: StoreContext, roots: readonly CID[], seen: ObjectMarks, cuts: ReadonlySet<string>, emit: boolean): AsyncIterable<Block> {
   const stack = [...roots]
   while (stack.length > 0) {
     const cid = stack.pop()!
@@ -65,6 +56,15 @@ async function* walk(ctx: StoreContext, roots: readonly CID[], seen: Seen, cuts:
       stack.push(link)
     }
   }
+}
+
+/**
+ * The checkpoints a store's timelines, tags and remote-tracking refs name: what it advertises as
+ * having, each with its whole closure (a store never lets a ref name an incomplete one).
+ */
+export async function refHeads(ctx: StoreContext): Promise<CID[]> {
+  const refs = [...(await ctx.refs.listRaw(TIMELINE_PREFIX)), ...(await ctx.refs.listRaw(TAG_PREFIX)), ...(await ctx.refs.listRaw(TRACKING_PREFIX))]
+  return refs.flatMap(({ value }) => tryParseCid(value) ?? [])
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { StoreContext } from '../core/context.js'
 import { CkptError } from '../errors.js'
-import { CID, cidString, tryParseCid } from '../model/cid.js'
+import { CID, cidString } from '../model/cid.js'
 import { checkRefName } from '../refs/names.js'
-import { TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX, checkedRef } from '../refs/refdb.js'
+import { TIMELINE_PREFIX, TRACKING_PREFIX, checkedRef } from '../refs/refdb.js'
 import { moveRef, storeBlocks } from './car.js'
-import { checkClosure, closureBlocks } from './closure.js'
+import { checkClosure, closureBlocks, refHeads } from './closure.js'
 
 /** `remote/<name>` holds where a remote store lives. */
 export const REMOTE_CONFIG_PREFIX = 'remote/'
@@ -28,8 +28,7 @@ export async function transfer(
   from: StoreContext, to: StoreContext, refs: ReadonlyArray<{ ref: string; id: CID }>, options: { force?: boolean; why: string; onBlock?: (n: number) => void },
 ): Promise<TransferResult> {
   const haves: CID[] = []
-  const advertised = [...(await to.refs.listRaw(TIMELINE_PREFIX)), ...(await to.refs.listRaw(TAG_PREFIX)), ...(await to.refs.listRaw(TRACKING_PREFIX))]
-  const heads = advertised.flatMap(({ value }) => tryParseCid(value) ?? [])
+  const heads = await refHeads(to)
   for (const cid of heads) if (await from.objects.has(cid)) haves.push(cid)
   let count = 0
   const blocks = (async function* () {

@@ -59,8 +59,7 @@ export class Remotes {
       const theirs = await timelinesOf(other, timelines)
       const refs = theirs.map((t) => ({ ref: `${TRACKING_PREFIX}${remote}/${t.name}`, id: t.id }))
       // Tracking refs always follow the remote, as git's do.
-      const result = await transfer(other, this.ctx, refs, { force: true, why: `fetch ${remote}`, ...(options.onBlock && { onBlock: options.onBlock }) })
-      return result
+      return transfer(other, this.ctx, refs, { force: true, why: `fetch ${remote}`, ...(options.onBlock && { onBlock: options.onBlock }) })
     })
   }
 

@@ -206,11 +206,11 @@ class LevelObjects implements ObjectStore {
       let bytes = 0
       // A damaged index could make a pack look dead: leave everything for fsck to report.
       if (!live) return { files, bytes }
-      for (const { name, size } of packs) {
-        const used = live.get(name) ?? 0
-        if (used >= size * REWRITE_BELOW_LIVE_SHARE) continue
+      const sparse = packs.filter(({ name, size }) => (live.get(name) ?? 0) < size * REWRITE_BELOW_LIVE_SHARE)
+      const damaged = await this.#moveRecords(new Set(sparse.filter(({ name }) => live.has(name)).map(({ name }) => name)))
+      for (const { name, size } of sparse) {
         // A pack whose live records no longer read is left as it is, for fsck to report.
-        if (used > 0 && !(await this.#moveRecords(name).then(() => true, skipDamaged))) continue
+        if (damaged.has(name)) continue
         await this.packs.remove(name)
         files++
         bytes += size
@@ -234,27 +234,34 @@ class LevelObjects implements ObjectStore {
     return live
   }
 
-  /** Copies every value indexed in `pack` to this process's pack and points the index there, durably. */
-  async #moveRecords(pack: string): Promise<void> {
+  /**
+   * Copies every value indexed in `packs` to this process's pack and points the index there,
+   * durably, in one pass over the index. Returns the packs with a record that no longer reads.
+   */
+  async #moveRecords(packs: ReadonlySet<string>): Promise<Set<string>> {
+    const damaged = new Set<string>()
+    if (packs.size === 0) return damaged
     let group: Array<{ key: Uint8Array; location: PackLocation }> = []
     let groupBytes = 0
     const flush = async () => {
-      if (group.length === 0) return
-      const values = await Promise.all(group.map((g) => this.packs.read(g.location)))
-      const entries = group.map((g, i) => ({ key: g.key, value: values[i]! }))
-      const locations = await this.packs.append(entries, { sync: true })
-      await writeBatch(this.db, entries.map((e, i) => ({ type: 'put', key: prefixed(PACKED, e.key), value: encodeLocation(locations[i]!) })), true)
+      const values = await Promise.all(group.map((g) => this.packs.read(g.location).catch((err: unknown) => skipDamaged(err, damaged, g.location.pack))))
+      const entries = group.flatMap((g, i) => (values[i] ? [{ key: g.key, value: values[i] }] : []))
+      if (entries.length > 0) {
+        const locations = await this.packs.append(entries, { sync: true })
+        await writeBatch(this.db, entries.map((e, i) => ({ type: 'put', key: prefixed(PACKED, e.key), value: encodeLocation(locations[i]!) })), true)
+      }
       group = []
       groupBytes = 0
     }
     for await (const [key, value] of this.db.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
       const location = decodeLocation(value)
-      if (location.pack !== pack) continue
+      if (!packs.has(location.pack)) continue
       group.push({ key: key.subarray(1), location })
       groupBytes += location.length
       if (groupBytes >= 8 * 1024 * 1024) await flush()
     }
     await flush()
+    return damaged
   }
 
   async checkStorage(): Promise<StorageProblem[]> {
@@ -409,9 +416,11 @@ class LevelRefs implements RefStore {
   }
 }
 
-function skipDamaged(err: unknown): false {
-  if (err instanceof CkptError && err.code === 'CORRUPT_OBJECT') return false
-  throw err
+/** A read of a damaged pack: noted, so the pack is kept for fsck; any other failure is thrown. */
+function skipDamaged(err: unknown, damaged: Set<string>, pack: string): undefined {
+  if (!(err instanceof CkptError && err.code === 'CORRUPT_OBJECT')) throw err
+  damaged.add(pack)
+  return undefined
 }
 
 /** A write record's key: its time, then random bytes so two batches in one millisecond differ. */
