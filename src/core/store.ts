@@ -22,6 +22,8 @@ import { DEFAULT_REFLOG_EXPIRE_MS, expireReflogs } from '../maintenance/reflog-e
 import { Retention } from '../maintenance/retention.js'
 import { exportCar, importCar, type ImportResult } from '../sync/car.js'
 import { selectForExport } from '../sync/select.js'
+import { exportGit, type GitExportOptions, type GitExportResult } from '../sync/git/export.js'
+import { importGit, type GitImportOptions, type GitImportResult } from '../sync/git/import.js'
 import { Remotes } from '../sync/remotes.js'
 
 const contexts = new WeakMap<Store, StoreContext>()
@@ -384,6 +386,27 @@ export class Store {
   async importCar(source: AsyncIterable<Uint8Array>, options: { force?: boolean } = {}): Promise<ImportResult> {
     this.#open()
     return importCar(this.#ctx, source, options)
+  }
+
+  /**
+   * Mirrors timelines into a git repository (created bare when `dir` is missing or empty): each
+   * checkpoint a commit with the same parents, author and time, one file or folder per stage;
+   * each timeline a branch, each tag a tag. Reruns write only new checkpoints, and the same
+   * checkpoints always give the same commit ids, so the mirror can be pushed to any git server.
+   */
+  async exportGit(dir: string, options: GitExportOptions = {}): Promise<GitExportResult> {
+    this.#open()
+    return exportGit(this.#ctx, dir, options)
+  }
+
+  /**
+   * Reads a branch of a mirror written by {@link Store.exportGit} back into checkpoints with
+   * identical ids, then creates or fast-forwards the timeline (anything else only with `force`).
+   * Every object is verified by content; an edited or foreign commit is refused and moves no ref.
+   */
+  async importGit(dir: string, branch: string, options: GitImportOptions = {}): Promise<GitImportResult> {
+    this.#open()
+    return importGit(this.#ctx, dir, branch, options)
   }
 
   /** Every object id in the store (checkpoints, outputs, blobs), in key order. */
