@@ -4,6 +4,7 @@
  * Each beside its baseline from the same run. ckpt runs with fsync durability here, because the
  * append baseline fsyncs.
  */
+import { execFileSync } from 'node:child_process'
 import { closeSync, copyFileSync, openSync, readSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomFillSync } from 'node:crypto'
 import path from 'node:path'
@@ -25,9 +26,16 @@ export interface LargeFigures {
 const MiB = 1024 * 1024
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'commit-child.js')
 const READER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'read-child.js')
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../cli/main.js')
 
-/** Put and get of one very large output through streams, each in its own process: peak RSS of both. */
-export async function hugeStreamBench(work: string, bytes: number): Promise<{ put: { seconds: number; peakRssBytes: number }; get: { seconds: number; peakRssBytes: number } }> {
+type Run = { seconds: number; peakRssBytes: number }
+
+/**
+ * Put and get of one very large output through streams, then its closure exported to a CAR file
+ * and imported into an empty store with the real `ckpt` command: each in its own process, for
+ * peak RSS.
+ */
+export async function hugeStreamBench(work: string, bytes: number): Promise<{ put: Run; get: Run; exportCar: Run; importCar: Run }> {
   const file = path.join(work, 'huge.bin')
   writeRandomFile(file, bytes)
   const store = path.join(work, 'huge-store')
@@ -37,8 +45,21 @@ export async function hugeStreamBench(work: string, bytes: number): Promise<{ pu
   const get = await peakRssOfChild(READER, [store, id])
   const read = JSON.parse(get.stdout) as { seconds: number; bytes: number }
   if (read.bytes !== bytes) throw new Error(`read back ${read.bytes} bytes of ${bytes}`)
+  const car = path.join(work, 'huge.car')
+  const exported = await peakRssOfChild(CLI, ['--store', store, 'export', 'main', '-o', car])
+  if (statSync(car).size < bytes) throw new Error(`the CAR holds ${statSync(car).size} bytes, less than the ${bytes} exported`)
   rmSync(store, { recursive: true, force: true })
-  return { put: { seconds, peakRssBytes: put.peakRssBytes }, get: { seconds: read.seconds, peakRssBytes: get.peakRssBytes } }
+  const copy = path.join(work, 'huge-copy')
+  execFileSync(process.execPath, [CLI, '--store', copy, 'init'])
+  const imported = await peakRssOfChild(CLI, ['--store', copy, 'import', car])
+  rmSync(car)
+  rmSync(copy, { recursive: true, force: true })
+  return {
+    put: { seconds, peakRssBytes: put.peakRssBytes },
+    get: { seconds: read.seconds, peakRssBytes: get.peakRssBytes },
+    exportCar: { seconds: exported.seconds, peakRssBytes: exported.peakRssBytes },
+    importCar: { seconds: imported.seconds, peakRssBytes: imported.peakRssBytes },
+  }
 }
 
 export async function largeBench(work: string, bytes: number, withGit: boolean): Promise<LargeFigures> {

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ClassicLevel } from 'classic-level'
 import { hash as blake3 } from 'blake3-jit'
-import { initStore } from '../../src/index.js'
+import { initStore, openStore } from '../../src/index.js'
 import { langgraphBench } from './langgraph.js'
 import { hugeStreamBench, largeBench, treeBytes } from './large.js'
 import { initialStages, isomorphicGitHistory, peakRssOfChild, stageHistory } from './baselines.js'
@@ -175,6 +175,26 @@ async function stageCheckpoints(steps: number, sqlitePutsPerSecond: number): Pro
   rows.push({ workload: `${fmt(steps)} checkpoints, 20 stages of ~2 KB JSON, one changing (per second)`, ckpt: fmt(perSecond), baseline: `LangGraph SqliteSaver puts ${fmt(sqlitePutsPerSecond)}`, ratio: fmt(sqlitePutsPerSecond / perSecond, 2), durability: 'process crash (no fsync), both' })
   rows.push({ workload: 'the same history (per second)', ckpt: fmt(perSecond), baseline: `isomorphic-git blobs+trees+commits ${fmt(git.commits / git.seconds)}`, ratio: fmt(git.commits / git.seconds / perSecond, 2), durability: 'process crash at best, both (isomorphic-git writes refs in place)' })
   rows.push({ workload: `the same history: store size (distinct content ${mib(distinctBytes)})`, ckpt: `${mib(size)} (${fmt(size / distinctBytes, 2)}×)`, baseline: `isomorphic-git ${mib(git.bytesOnDisk)} (${fmt(git.bytesOnDisk / distinctBytes, 2)}×)`, ratio: fmt(size / git.bytesOnDisk, 2), durability: 'n/a' })
+  await gitMirror(dir, steps + 1, git.commits / git.seconds, perSecond)
+}
+
+/** `export --git` of the 20-stage history, then `import --git` of it into an empty store. */
+async function gitMirror(storeDir: string, checkpoints: number, isomorphicGitPerSecond: number, commitsPerSecond: number): Promise<void> {
+  const store = await openStore(storeDir)
+  const mirror = path.join(work, 'mirror.git')
+  let start = process.hrtime.bigint()
+  const exported = await store.exportGit(mirror)
+  const exportSeconds = Number(process.hrtime.bigint() - start) / 1e9
+  await store.close()
+  if (exported.written !== checkpoints) throw new Error(`export --git wrote ${exported.written} commits, not ${checkpoints}`)
+  const copy = await initStore(path.join(work, 'mirror-copy'), { author: 'bench' })
+  start = process.hrtime.bigint()
+  const imported = await copy.importGit(mirror, 'main')
+  const importSeconds = Number(process.hrtime.bigint() - start) / 1e9
+  await copy.close()
+  if (imported.commits !== checkpoints) throw new Error(`import --git read ${imported.commits} commits, not ${checkpoints}`)
+  rows.push({ workload: 'the same history: `export --git` (checkpoints/s)', ckpt: fmt(checkpoints / exportSeconds), baseline: `isomorphic-git writing it directly ${fmt(isomorphicGitPerSecond)}`, ratio: fmt(isomorphicGitPerSecond / (checkpoints / exportSeconds), 2), durability: 'neither fsyncs' })
+  rows.push({ workload: 'the same history: `import --git` into an empty store (checkpoints/s)', ckpt: fmt(checkpoints / importSeconds), baseline: `committing it ${fmt(commitsPerSecond)}`, ratio: fmt(commitsPerSecond / (checkpoints / importSeconds), 2), durability: 'process crash, both' })
 }
 
 /** `diff` of two checkpoints with 1,000 stages, one of them changed. */
@@ -208,11 +228,13 @@ async function large(bytes: number): Promise<void> {
 }
 
 async function huge(bytes: number): Promise<void> {
-  const { put, get } = await hugeStreamBench(work, bytes)
+  const { put, get, exportCar, importCar } = await hugeStreamBench(work, bytes)
   const size = `${fmt(bytes / 2 ** 30, 0)} GiB`
   const mib = (n: number) => fmt(n / 2 ** 20)
   rows.push({ workload: `put a ${size} output from a stream: peak RSS (MiB, whole process)`, ckpt: `${mib(put.peakRssBytes)} (${fmt(bytes / put.seconds / 1e6)} MB/s)`, baseline: 'target ≤ 300', ratio: '-', durability: 'fsync' })
   rows.push({ workload: `get it back as a stream: peak RSS (MiB, whole process)`, ckpt: `${mib(get.peakRssBytes)} (${fmt(bytes / get.seconds / 1e6)} MB/s)`, baseline: 'target ≤ 300', ratio: '-', durability: 'n/a' })
+  rows.push({ workload: `\`ckpt export main -o f.car\` of that ${size} closure: peak RSS (MiB, whole process)`, ckpt: `${mib(exportCar.peakRssBytes)} (${fmt(bytes / exportCar.seconds / 1e6)} MB/s)`, baseline: `the stream read above ${fmt(bytes / get.seconds / 1e6)} MB/s`, ratio: fmt(exportCar.seconds / get.seconds, 2), durability: 'n/a' })
+  rows.push({ workload: `\`ckpt import f.car\` into an empty store: peak RSS (MiB, whole process)`, ckpt: `${mib(importCar.peakRssBytes)} (${fmt(bytes / importCar.seconds / 1e6)} MB/s)`, baseline: `the stream put above ${fmt(bytes / put.seconds / 1e6)} MB/s`, ratio: fmt(importCar.seconds / put.seconds, 2), durability: 'ckpt import: process crash; put: fsync' })
 }
 
 async function langgraph(steps: number): Promise<number> {

@@ -35,12 +35,16 @@ export interface GitImportOptions {
 
 interface MirrorCommit {
   readonly oid: string
-  readonly tree: string
+  readonly parents: readonly string[]
+  readonly tree: TreeObject
   readonly id: CID
   readonly nodeBytes: Uint8Array
 }
 
+type TreeObject = ReadonlyArray<{ readonly path: string; readonly oid: string; readonly type: string }>
+
 const BATCH_BYTES = 8 * 1024 * 1024
+const KEEP_SCANNED_BYTES = 1024 * 1024
 
 /**
  * Reads a branch of a mirror written by `export --git` back into checkpoints. Objects are found by
@@ -88,6 +92,11 @@ class MirrorReader {
   readonly #done = new Set<string>()
   readonly #cuts: string[] = []
   #reached: Set<string> | undefined
+  readonly #trees = new Map<string, TreeObject>()
+  /** Small files hashed for the commit being imported: most are stored right after. */
+  readonly #justScanned = new Map<string, Uint8Array>()
+  /** isomorphic-git's cache of pack indexes, for mirrors that git has packed. */
+  readonly #gitCache = {}
   #batch: Block[] = []
   #batchBytes = 0
 
@@ -99,17 +108,18 @@ class MirrorReader {
   /** A mirror commit with its checkpoint node; INVALID_ARGUMENT for a commit ckpt did not write. */
   async commit(oid: string, branch: string): Promise<MirrorCommit> {
     const { git, at } = this.repo
-    const { commit } = await git.readCommit({ ...at, oid })
+    const { commit } = await git.readCommit({ ...at, oid, cache: this.#gitCache })
     const notMirror = () =>
       new CkptError('INVALID_ARGUMENT', `commit ${oid} on ${branch} was not written by \`ckpt export --git\` (it has no ${HIDDEN_FOLDER}/${NODE_FILE})`, {
         details: { commit: oid },
       })
-    const hidden = (await git.readTree({ ...at, oid: commit.tree })).tree.find((e) => e.path === HIDDEN_FOLDER && e.type === 'tree')
+    const tree = await this.#readTree(commit.tree)
+    const hidden = tree.find((e) => e.path === HIDDEN_FOLDER && e.type === 'tree')
     if (!hidden) throw notMirror()
-    const nodeEntry = (await git.readTree({ ...at, oid: hidden.oid })).tree.find((e) => e.path === NODE_FILE && e.type === 'blob')
+    const nodeEntry = (await this.#readTree(hidden.oid)).find((e) => e.path === NODE_FILE && e.type === 'blob')
     if (!nodeEntry) throw notMirror()
-    const nodeBytes = (await git.readBlob({ ...at, oid: nodeEntry.oid })).blob
-    return { oid, tree: commit.tree, id: cidOf(DAG_JSON_CODE, nodeBytes), nodeBytes }
+    const nodeBytes = (await git.readBlob({ ...at, oid: nodeEntry.oid, cache: this.#gitCache })).blob
+    return { oid, parents: commit.parent, tree, id: cidOf(DAG_JSON_CODE, nodeBytes), nodeBytes }
   }
 
   /** The commits of `head`'s history whose checkpoints the store's refs do not already reach, parents first. */
@@ -126,9 +136,8 @@ class MirrorReader {
       if (visited.has(commit.oid) || (await this.#reachable(commit.id))) continue
       visited.add(commit.oid)
       stack.push({ commit, expanded: true })
-      const parentOids = (await this.repo.git.readCommit({ ...this.repo.at, oid: commit.oid })).commit.parent
       const parents = []
-      for (const oid of parentOids) parents.push(await this.commit(oid, commit.oid))
+      for (const oid of commit.parents) parents.push(await this.commit(oid, commit.oid))
       if (parents.some((p) => p.id.equals(commit.id))) {
         throw new CkptError('INVALID_ARGUMENT', `commit ${commit.oid} records its parent's checkpoint again: it was made by hand on the mirror, not by \`ckpt export --git\``, {
           details: { commit: commit.oid },
@@ -155,7 +164,7 @@ class MirrorReader {
 
   /** Stores one commit's checkpoint after everything its outputs link to. */
   async importCommit(commit: MirrorCommit): Promise<void> {
-    await this.#scanTree(commit.tree)
+    await this.#scanEntries(commit.tree)
     const node = decodeCheckpoint(commit.id, commit.nodeBytes)
     for (const output of node.stages.values()) await this.#need(output, commit)
     for (const parent of node.parents) {
@@ -163,6 +172,7 @@ class MirrorReader {
       if (!this.#done.has(cidString(parent)) && !(await this.ctx.objects.has(parent))) this.#cuts.push(cidString(commit.id))
     }
     this.#done.add(cidString(commit.id))
+    this.#justScanned.clear()
     await this.#store(makeBlock(DAG_JSON_CODE, commit.nodeBytes))
   }
 
@@ -191,7 +201,7 @@ class MirrorReader {
   }
 
   async #read(found: { oid: string; compact: boolean }): Promise<Uint8Array> {
-    const { blob } = await this.repo.git.readBlob({ ...this.repo.at, oid: found.oid })
+    const blob = this.#justScanned.get(found.oid) ?? (await this.repo.git.readBlob({ ...this.repo.at, oid: found.oid, cache: this.#gitCache })).blob
     return found.compact ? (compactJson(blob) as Uint8Array) : blob
   }
 
@@ -199,16 +209,31 @@ class MirrorReader {
   async #scanTree(oid: string): Promise<void> {
     if (this.#scannedTrees.has(oid)) return
     this.#scannedTrees.add(oid)
-    for (const entry of (await this.repo.git.readTree({ ...this.repo.at, oid })).tree) {
+    await this.#scanEntries(await this.#readTree(oid))
+  }
+
+  async #scanEntries(tree: TreeObject): Promise<void> {
+    for (const entry of tree) {
       if (entry.type === 'tree') await this.#scanTree(entry.oid)
       else if (entry.type === 'blob' && !this.#scannedBlobs.has(entry.oid)) {
         this.#scannedBlobs.add(entry.oid)
-        const { blob } = await this.repo.git.readBlob({ ...this.repo.at, oid: entry.oid })
+        const { blob } = await this.repo.git.readBlob({ ...this.repo.at, oid: entry.oid, cache: this.#gitCache })
+        if (blob.length <= KEEP_SCANNED_BYTES) this.#justScanned.set(entry.oid, blob)
         this.#pool.set(Buffer.from(blake3(blob)).toString('hex'), { oid: entry.oid, compact: false })
         const compact = entry.path.includes('.json') ? compactJson(blob) : undefined
         if (compact) this.#pool.set(Buffer.from(blake3(compact)).toString('hex'), { oid: entry.oid, compact: true })
       }
     }
+  }
+
+  /** A tree's entries; the hidden folder's tree is read twice per commit, so the last few are kept. */
+  async #readTree(oid: string): Promise<TreeObject> {
+    const cached = this.#trees.get(oid)
+    if (cached) return cached
+    const { tree } = await this.repo.git.readTree({ ...this.repo.at, oid, cache: this.#gitCache })
+    if (this.#trees.size >= 64) this.#trees.delete(this.#trees.keys().next().value as string)
+    this.#trees.set(oid, tree)
+    return tree
   }
 
   async #store(block: Block): Promise<void> {
