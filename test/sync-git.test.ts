@@ -1,12 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Directory, type Store } from '../src/index.js'
 import { ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { pseudoRandomBytes } from './support/random.js'
 import { collect, tempDir, tempStore } from './support/temp.js'
+import { encodeNode } from '../src/model/value.js'
+import { compactJson, prettyJson } from '../src/sync/git/format.js'
 
 /** Runs the real `git` binary in `dir`; throws with git's stderr when it fails. */
 function git(dir: string, args: string[]): string {
@@ -62,6 +65,19 @@ async function ids(store: Store, timeline: string): Promise<string[]> {
 }
 
 describe('git mirror: export --git', () => {
+  it('pretty-prints JSON so that removing the added whitespace gives the canonical bytes back', () => {
+    const json = fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown)
+    fc.assert(
+      fc.property(json, (value) => {
+        const canonical = encodeNode(value)
+        const pretty = prettyJson(canonical)
+        expect(Buffer.from(compactJson(pretty)!).equals(Buffer.from(canonical))).toBe(true)
+        expect(JSON.parse(Buffer.from(pretty).toString('utf8'))).toEqual(JSON.parse(Buffer.from(canonical).toString('utf8')))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it('writes a repository real git accepts: fsck --strict is clean, log shows the history, diff shows changed stage files', async () => {
     const store = await sourceStore()
     const mirror = path.join(tempDir(), 'mirror')
@@ -211,7 +227,16 @@ describe('git mirror: import --git', () => {
     git(foreign, ['add', 'a.txt'])
     git(foreign, ['commit', '-q', '-m', 'a'])
 
+    // A damaged copy: one file's object deleted.
+    const damaged = path.join(tempDir(), 'damaged')
+    cpSync(mirror, damaged, { recursive: true })
+    const lost = git(damaged, ['rev-parse', 'main:merge.json']).trim()
+    rmSync(path.join(damaged, 'objects', lost.slice(0, 2), lost.slice(2)))
+
     const { store: target } = await tempStore()
+    const broken = await failure(target.importGit(damaged, 'main'))
+    expect(broken.code).toBe('CORRUPT_OBJECT')
+    expect(broken.message).toContain(`the mirror's blob ${lost} cannot be read`)
     const edited = await failure(target.importGit(mirror, 'edited'))
     expect(edited.code).toBe('CORRUPT_OBJECT')
     expect(edited.message).toMatch(/lacks object .* \(was a file edited\?\)/)

@@ -48,46 +48,27 @@ const encoder = new TextEncoder()
  * newline. Only whitespace is added, so {@link compactJson} gives the canonical bytes back.
  */
 export function prettyJson(canonical: Uint8Array): Uint8Array {
-  const text = decoder.decode(canonical)
   let out = ''
   let depth = 0
-  let inString = false
   const newline = () => '\n' + '  '.repeat(depth)
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string
-    if (inString) {
-      out += c
-      if (c === '\\') out += text[++i] ?? ''
-      else if (c === '"') inString = false
+  for (const { quoted, text } of jsonSegments(decoder.decode(canonical))) {
+    if (quoted) {
+      out += text
       continue
     }
-    switch (c) {
-      case '"':
-        inString = true
-        out += c
-        break
-      case '{':
-      case '[':
-        if (text[i + 1] === (c === '{' ? '}' : ']')) {
-          out += c + text[++i]
-          break
-        }
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i] as string
+      if ((c === '{' && text[i + 1] === '}') || (c === '[' && text[i + 1] === ']')) {
+        out += c + text[++i]
+      } else if (c === '{' || c === '[') {
         depth++
         out += c + newline()
-        break
-      case '}':
-      case ']':
+      } else if (c === '}' || c === ']') {
         depth--
         out += newline() + c
-        break
-      case ',':
-        out += ',' + newline()
-        break
-      case ':':
-        out += ': '
-        break
-      default:
-        out += c
+      } else {
+        out += c === ',' ? ',' + newline() : c === ':' ? ': ' : c
+      }
     }
   }
   return encoder.encode(out + '\n')
@@ -102,21 +83,23 @@ export function compactJson(pretty: Uint8Array): Uint8Array | undefined {
     return undefined
   }
   let out = ''
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string
-    if (inString) {
-      out += c
-      if (c === '\\') out += text[++i] ?? ''
-      else if (c === '"') inString = false
-    } else if (c === '"') {
-      inString = true
-      out += c
-    } else if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t') {
-      out += c
-    }
-  }
+  for (const segment of jsonSegments(text)) out += segment.quoted ? segment.text : segment.text.replace(/[ \n\r\t]+/g, '')
   return encoder.encode(out)
+}
+
+/** JSON text cut into its strings (quotes included) and the runs between them. */
+function* jsonSegments(text: string): Iterable<{ quoted: boolean; text: string }> {
+  let start = 0
+  while (start < text.length) {
+    const open = text.indexOf('"', start)
+    if (open < 0) break
+    if (open > start) yield { quoted: false, text: text.slice(start, open) }
+    let close = open + 1
+    while (close < text.length && text[close] !== '"') close += text[close] === '\\' ? 2 : 1
+    yield { quoted: true, text: text.slice(open, close + 1) }
+    start = close + 1
+  }
+  if (start < text.length) yield { quoted: false, text: text.slice(start) }
 }
 
 /** The commit message: the checkpoint's message (or its stage) then trailers naming stage, run, job and id. */

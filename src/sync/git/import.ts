@@ -108,7 +108,7 @@ class MirrorReader {
   /** A mirror commit with its checkpoint node; INVALID_ARGUMENT for a commit ckpt did not write. */
   async commit(oid: string, branch: string): Promise<MirrorCommit> {
     const { git, at } = this.repo
-    const { commit } = await git.readCommit({ ...at, oid, cache: this.#gitCache })
+    const { commit } = await this.#read(oid, 'commit', () => git.readCommit({ ...at, oid, cache: this.#gitCache }))
     const notMirror = () =>
       new CkptError('INVALID_ARGUMENT', `commit ${oid} on ${branch} was not written by \`ckpt export --git\` (it has no ${HIDDEN_FOLDER}/${NODE_FILE})`, {
         details: { commit: oid },
@@ -118,7 +118,7 @@ class MirrorReader {
     if (!hidden) throw notMirror()
     const nodeEntry = (await this.#readTree(hidden.oid)).find((e) => e.path === NODE_FILE && e.type === 'blob')
     if (!nodeEntry) throw notMirror()
-    const nodeBytes = (await git.readBlob({ ...at, oid: nodeEntry.oid, cache: this.#gitCache })).blob
+    const nodeBytes = await this.#blob(nodeEntry.oid)
     return { oid, parents: commit.parent, tree, id: cidOf(DAG_JSON_CODE, nodeBytes), nodeBytes }
   }
 
@@ -189,7 +189,7 @@ class MirrorReader {
     const found = this.#pool.get(digestHex(cid))
     let bytes: Uint8Array | undefined
     if (found) {
-      bytes = await this.#read(found)
+      bytes = await this.#pooled(found)
       await this.#store({ cid, bytes })
     } else if (!(await this.ctx.objects.has(cid))) {
       throw new CkptError('CORRUPT_OBJECT', `commit ${commit.oid} of the mirror lacks object ${key}, which checkpoint ${cidString(commit.id)} needs (was a file edited?)`, {
@@ -200,8 +200,8 @@ class MirrorReader {
     for (const link of linksIn(bytes ?? (await this.ctx.objects.getBytes(cid)))) await this.#need(link, commit)
   }
 
-  async #read(found: { oid: string; compact: boolean }): Promise<Uint8Array> {
-    const blob = this.#justScanned.get(found.oid) ?? (await this.repo.git.readBlob({ ...this.repo.at, oid: found.oid, cache: this.#gitCache })).blob
+  async #pooled(found: { oid: string; compact: boolean }): Promise<Uint8Array> {
+    const blob = this.#justScanned.get(found.oid) ?? (await this.#blob(found.oid))
     return found.compact ? (compactJson(blob) as Uint8Array) : blob
   }
 
@@ -217,7 +217,7 @@ class MirrorReader {
       if (entry.type === 'tree') await this.#scanTree(entry.oid)
       else if (entry.type === 'blob' && !this.#scannedBlobs.has(entry.oid)) {
         this.#scannedBlobs.add(entry.oid)
-        const { blob } = await this.repo.git.readBlob({ ...this.repo.at, oid: entry.oid, cache: this.#gitCache })
+        const blob = await this.#blob(entry.oid)
         if (blob.length <= KEEP_SCANNED_BYTES) this.#justScanned.set(entry.oid, blob)
         this.#pool.set(Buffer.from(blake3(blob)).toString('hex'), { oid: entry.oid, compact: false })
         const compact = entry.path.includes('.json') ? compactJson(blob) : undefined
@@ -230,10 +230,23 @@ class MirrorReader {
   async #readTree(oid: string): Promise<TreeObject> {
     const cached = this.#trees.get(oid)
     if (cached) return cached
-    const { tree } = await this.repo.git.readTree({ ...this.repo.at, oid, cache: this.#gitCache })
+    const { tree } = await this.#read(oid, 'tree', () => this.repo.git.readTree({ ...this.repo.at, oid, cache: this.#gitCache }))
     if (this.#trees.size >= 64) this.#trees.delete(this.#trees.keys().next().value as string)
     this.#trees.set(oid, tree)
     return tree
+  }
+
+  async #blob(oid: string): Promise<Uint8Array> {
+    return (await this.#read(oid, 'blob', () => this.repo.git.readBlob({ ...this.repo.at, oid, cache: this.#gitCache }))).blob
+  }
+
+  /** A git read, its failure (a missing, damaged or mistyped object) as CORRUPT_OBJECT naming the object. */
+  async #read<T>(oid: string, kind: string, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read()
+    } catch (cause) {
+      throw new CkptError('CORRUPT_OBJECT', `the mirror's ${kind} ${oid} cannot be read: ${(cause as Error).message}`, { cause, details: { object: oid } })
+    }
   }
 
   async #store(block: Block): Promise<void> {
