@@ -128,7 +128,7 @@ describe('git mirror: export --git', () => {
   it('is incremental and stable: a rerun writes nothing, a new checkpoint one commit, and another mirror gets the same commit ids', async () => {
     const store = await sourceStore()
     const first = path.join(tempDir(), 'a')
-    const second = path.join(tempDir(), 'b')
+    const second = tempDir() // an existing empty folder becomes the repository
     await store.exportGit(first)
     expect((await store.exportGit(first)).written).toBe(0)
     await store.commit({ stage: 'detect', output: { objects: [], note: 'third' }, time: T0 + 3_600_000 })

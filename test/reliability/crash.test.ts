@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -29,6 +29,14 @@ function readAcks(file: string): Ack[] {
       const [timeline, seq, id] = line.split(' ') as [string, string, string]
       return { timeline, seq: Number(seq), id }
     })
+}
+
+/** `git fsck --strict --full` of a repository: its exit code and everything it printed. */
+function gitFsck(dir: string): { code: number | null; output: string } {
+  const run = spawnSync('git', ['fsck', '--strict', '--full', '--no-dangling'], { cwd: dir, encoding: 'utf8' })
+  // A mirror killed before its branches were written has none yet, which git only notes.
+  const output = (run.stdout + run.stderr).split('\n').filter((line) => line !== '' && !line.startsWith('notice:'))
+  return { code: run.status, output: output.join('\n') }
 }
 
 /** Starts `node script ...args`, resolves once it prints `ready`; the test kills it. */
@@ -172,6 +180,35 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
     onCleanup(() => local.close())
     expect(await remote.timelines.get('main')).toBe(await local.timelines.get('main'))
     expect((await remote.fsck()).problems).toEqual([])
+  }, SCALE.timeoutMs)
+
+  it('a killed `export --git` leaves a mirror git accepts, and the next run completes it with the same commit ids', async () => {
+    const { store, dir } = await tempStore()
+    for (let i = 0; i < 300; i++) await store.commit({ stage: `s${i % 5}`, output: { i, pad: 'x'.repeat(500) }, time: Date.UTC(2026, 0, 1) + i * 1000 })
+    await store.close()
+    const mirror = path.join(tempDir(), 'mirror')
+    const random = prng(11)
+    const rounds = Math.max(3, Math.floor(SCALE.kills / 4))
+    let interrupted = 0
+    for (let round = 0; round < rounds; round++) {
+      const child = spawn(process.execPath, [CKPT, '--store', dir, 'export', '--git', mirror], { stdio: 'ignore' })
+      onCleanup(() => void child.kill('SIGKILL'))
+      const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
+      await sleep(250 + Math.floor(random() * 1500))
+      child.kill('SIGKILL')
+      await exited
+      if (existsSync(mirror)) expect(gitFsck(mirror)).toEqual({ code: 0, output: '' })
+      // Branches are written last: without one, the kill landed mid-export.
+      if (!existsSync(path.join(mirror, 'refs', 'heads', 'main'))) interrupted++
+    }
+    expect(interrupted).toBeGreaterThan(0)
+    expect(ckpt(tempDir(), ['--store', dir, 'export', '--git', mirror]).code).toBe(0)
+    expect(gitFsck(mirror)).toEqual({ code: 0, output: '' })
+    const fresh = path.join(tempDir(), 'fresh')
+    expect(ckpt(tempDir(), ['--store', dir, 'export', '--git', fresh]).code).toBe(0)
+    const heads = (repo: string) => spawnSync('git', ['rev-parse', 'main'], { cwd: repo, encoding: 'utf8' }).stdout
+    expect(heads(mirror)).toBe(heads(fresh))
+    expect(spawnSync('git', ['rev-list', '--count', 'main'], { cwd: mirror, encoding: 'utf8' }).stdout.trim()).toBe('300')
   }, SCALE.timeoutMs)
 
   it('never leaves a half-written file under its final name when checkout --to is killed', async () => {

@@ -105,12 +105,12 @@ class MirrorReader {
     private readonly repo: GitRepo,
   ) {}
 
-  /** A mirror commit with its checkpoint node; INVALID_ARGUMENT for a commit ckpt did not write. */
-  async commit(oid: string, branch: string): Promise<MirrorCommit> {
+  /** A mirror commit with its checkpoint node; INVALID_ARGUMENT for a commit ckpt did not write. `from` names where it was reached from. */
+  async commit(oid: string, from: string): Promise<MirrorCommit> {
     const { git, at } = this.repo
     const { commit } = await this.#read(oid, 'commit', () => git.readCommit({ ...at, oid, cache: this.#gitCache }))
     const notMirror = () =>
-      new CkptError('INVALID_ARGUMENT', `commit ${oid} on ${branch} was not written by \`ckpt export --git\` (it has no ${HIDDEN_FOLDER}/${NODE_FILE})`, {
+      new CkptError('INVALID_ARGUMENT', `commit ${oid} (in the history of ${from}) was not written by \`ckpt export --git\` (it has no ${HIDDEN_FOLDER}/${NODE_FILE})`, {
         details: { commit: oid },
       })
     const tree = await this.#readTree(commit.tree)
@@ -137,7 +137,7 @@ class MirrorReader {
       visited.add(commit.oid)
       stack.push({ commit, expanded: true })
       const parents = []
-      for (const oid of commit.parents) parents.push(await this.commit(oid, commit.oid))
+      for (const oid of commit.parents) parents.push(await this.commit(oid, `commit ${commit.oid}`))
       if (parents.some((p) => p.id.equals(commit.id))) {
         throw new CkptError('INVALID_ARGUMENT', `commit ${commit.oid} records its parent's checkpoint again: it was made by hand on the mirror, not by \`ckpt export --git\``, {
           details: { commit: commit.oid },

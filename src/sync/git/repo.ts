@@ -27,7 +27,7 @@ const atomicFs = {
     symlink: fs.symlink,
     chmod: fs.chmod,
     async writeFile(file: string, data: Uint8Array | string, options?: unknown): Promise<void> {
-      const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
+      const temp = tempNameFor(file)
       try {
         await fs.writeFile(temp, data, options as Parameters<typeof fs.writeFile>[2])
         await fs.rename(temp, file)
@@ -37,6 +37,16 @@ const atomicFs = {
       }
     },
   },
+}
+
+/**
+ * A temporary name git itself would use, so one left by a killed export is ignored: `tmp_obj_*`
+ * beside loose objects (fsck and prune know them), `NAME.lock` for refs and everything else.
+ */
+function tempNameFor(file: string): string {
+  const dir = path.dirname(file)
+  if (path.basename(path.dirname(dir)) === 'objects') return path.join(dir, `tmp_obj_${process.pid}_${randomBytes(4).toString('hex')}`)
+  return `${file}.lock`
 }
 
 /** Where a mirror keeps its map from checkpoint id to git commit, inside the git directory. */
@@ -72,8 +82,16 @@ export class GitRepo {
     if (entries !== undefined && entries.length > 0) {
       throw new CkptError('INVALID_ARGUMENT', `${dir} is neither a git repository nor an empty folder`, { details: { path: dir } })
     }
-    await fs.mkdir(dir, { recursive: true })
-    await git.init({ fs: atomicFs, dir, gitdir: dir, bare: true, defaultBranch: 'main' })
+    // Made beside `dir` and renamed onto it (a rename may replace an empty folder), so a killed
+    // export never leaves half a repository that the next run would refuse.
+    await fs.mkdir(path.dirname(path.resolve(dir)), { recursive: true })
+    const temp = `${path.resolve(dir)}.ckpt-init-${randomBytes(4).toString('hex')}`
+    try {
+      await git.init({ fs: atomicFs, dir: temp, gitdir: temp, bare: true, defaultBranch: 'main' })
+      await fs.rename(temp, dir)
+    } finally {
+      await fs.rm(temp, { recursive: true, force: true })
+    }
     return new GitRepo(git, dir, true)
   }
 
