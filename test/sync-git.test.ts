@@ -265,6 +265,13 @@ describe('git mirror: the ckpt command', () => {
     expect(ckpt(a, ['export', '--git', mirror]).stdout).toMatch(/0 new commits/)
     expect(fsckStrict(mirror).code).toBe(0)
     expect(git(mirror, ['log', '--format=%s', 'main']).trim().split('\n')).toEqual(['second', 'first'])
+    // Pushed to a git server (a bare repository here) and cloned from there like any repository.
+    const server = path.join(root, 'server.git')
+    git(root, ['init', '-q', '--bare', server])
+    git(mirror, ['push', '-q', server, '--all'])
+    expect(git(server, ['rev-parse', 'main'])).toBe(git(mirror, ['rev-parse', 'main']))
+    git(root, ['clone', '-q', server, path.join(root, 'clone')])
+    expect(JSON.parse(readFileSync(path.join(root, 'clone', 'score.json'), 'utf8'))).toEqual({ score: 2 })
 
     const imported = ckpt(b, ['import', '--git', mirror, 'main', '--json'])
     expect(imported.code).toBe(0)
