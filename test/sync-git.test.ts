@@ -270,7 +270,7 @@ describe('git mirror: the ckpt command', () => {
     git(root, ['init', '-q', '--bare', server])
     git(mirror, ['push', '-q', server, '--all'])
     expect(git(server, ['rev-parse', 'main'])).toBe(git(mirror, ['rev-parse', 'main']))
-    git(root, ['clone', '-q', server, path.join(root, 'clone')])
+    git(root, ['clone', '-q', '-b', 'main', server, path.join(root, 'clone')])
     expect(JSON.parse(readFileSync(path.join(root, 'clone', 'score.json'), 'utf8'))).toEqual({ score: 2 })
 
     const imported = ckpt(b, ['import', '--git', mirror, 'main', '--json'])
