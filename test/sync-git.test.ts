@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -141,13 +141,21 @@ describe('git mirror: export --git', () => {
     expect(git(first, ['log', '--oneline', 'main~1..main']).trim().split('\n')).toHaveLength(1)
   })
 
-  it('refuses a folder that is neither a repository nor empty, and an unknown timeline, writing nothing', async () => {
+  it('refuses a folder that is neither a repository nor empty, an unknown timeline, and timelines git cannot hold together, writing nothing', async () => {
     const store = await sourceStore()
     const dir = tempDir()
     writeFileSync(path.join(dir, 'notes.txt'), 'mine')
     expect((await failure(store.exportGit(dir))).code).toBe('INVALID_ARGUMENT')
     const mirror = path.join(tempDir(), 'm')
     expect((await failure(store.exportGit(mirror, { timelines: ['nope'] }))).code).toBe('NOT_FOUND')
+    // git keeps refs as files and folders: "exp" and "exp/a" cannot both be branches.
+    await store.timelines.create('exp', 'main')
+    await store.timelines.create('exp/a', 'main')
+    const clash = await failure(store.exportGit(mirror))
+    expect(clash.code).toBe('INVALID_ARGUMENT')
+    expect(clash.message).toContain('"exp" and "exp/a"')
+    expect(existsSync(mirror)).toBe(false)
+    expect((await store.exportGit(mirror, { timelines: ['main', 'exp/a'] })).branches.map((b) => b.name)).toEqual(['main', 'exp/a'])
   })
 })
 

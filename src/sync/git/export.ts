@@ -48,8 +48,10 @@ const MAP_SAVE_EVERY = 500
  * the same checkpoints write the same commits.
  */
 export async function exportGit(ctx: StoreContext, dir: string, options: GitExportOptions = {}): Promise<GitExportResult> {
-  const repo = await GitRepo.open(dir, { create: true })
   const { timelines, tags, heads } = await selectRefs(ctx, options.timelines)
+  checkRefPaths(timelines.map((t) => t.name), 'timelines')
+  checkRefPaths(tags.map((t) => t.name), 'tags')
+  const repo = await GitRepo.open(dir, { create: true })
   const mirror = new Mirror(ctx, repo, await repo.readMap())
   const order = await mirror.unwritten(heads)
   let pending: Array<[string, string]> = []
@@ -108,6 +110,24 @@ async function selectRefs(ctx: StoreContext, names: readonly string[] | undefine
     timelines.push({ name, id })
   }
   return { timelines, tags, heads: timelines.map((t) => t.id) }
+}
+
+/**
+ * Git keeps refs as files, so `a` and `a/b` cannot both be branches. Refused before anything is
+ * written, naming the pair.
+ */
+function checkRefPaths(names: readonly string[], what: string): void {
+  const all = new Set(names)
+  for (const name of names) {
+    const parts = name.split('/')
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/')
+      if (!all.has(folder)) continue
+      throw new CkptError('INVALID_ARGUMENT', `${what} ${JSON.stringify(folder)} and ${JSON.stringify(name)} cannot both be git refs (git keeps refs as files and folders); export them to separate mirrors`, {
+        details: { names: [folder, name] },
+      })
+    }
+  }
 }
 
 async function writeRef(repo: GitRepo, ref: string, oid: string): Promise<void> {
