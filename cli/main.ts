@@ -86,7 +86,8 @@ await yargs(hideBin(process.argv))
   .example('$0 diff main experiment', 'what changed between two timelines')
   .epilogue('Exit codes: 0 ok, 1 differences (diff --exit-code) or problems (fsck), 2 usage, 3 store, 4 not found, 5 ambiguous, 6 conflict, 7 would overwrite, 8 corrupt, 9 I/O, 10 a pipeline stage failed. See docs/cli.md.')
   .fail((message, err) => {
-    if (err) return void fail(err)
+    // A command's .check() reports a usage error by returning its message (yargs passes it as `err` too).
+    if (err instanceof Error) return void fail(err)
     process.stderr.write(`ckpt: error: ${message}\n(see ckpt --help)\n`)
     process.exit(USAGE_EXIT)
   })

@@ -290,7 +290,12 @@ describe('git mirror: the ckpt command', () => {
     const missing = ckpt(b, ['import', '--git', mirror, 'nope'])
     expect(missing.code).not.toBe(0)
     expect(missing.stderr).toMatch(/no branch or commit "nope"/)
-    expect(ckpt(a, ['export']).code).not.toBe(0)
+    // Usage errors exit 2 with a message, not as internal errors.
+    for (const args of [['export'], ['export', 'main'], ['export', '-o', 'x.car', '--git', mirror], ['import', '--git', mirror], ['import', 'a.car', 'main']]) {
+      const usage = ckpt(a, args)
+      expect(usage.code, args.join(' ')).toBe(2)
+      expect(usage.stderr).toMatch(/^ckpt: error: (give one of|name the|with --git|unexpected argument)/)
+    }
     expect(readFileSync(path.join(mirror, 'HEAD'), 'utf8')).toBe('ref: refs/heads/main\n')
   })
 })

@@ -26,8 +26,8 @@ export const exportCommand = {
       .option('git', { type: 'string', describe: 'A git repository to mirror into (created bare if missing); reruns add only new checkpoints' })
       .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
       .check((a) => {
-        if ((a.output === undefined) === (a.git === undefined)) throw new Error('give one of -o FILE.car or --git DIR')
-        if (a.output !== undefined && (a.revs ?? []).length === 0) throw new Error('name the revisions to export')
+        if ((a.output === undefined) === (a.git === undefined)) return 'give one of -o FILE.car or --git DIR'
+        if (a.output !== undefined && (a.revs ?? []).length === 0) return 'name the revisions to export'
         return true
       })
       .example('$0 export main -o main.car', 'main with its whole history')
@@ -87,8 +87,8 @@ export const importCommand = {
       .option('force', { alias: 'f', type: 'boolean', describe: 'Move timelines and tags even when not a fast-forward (the old head stays in the reflog)' })
       .option('json', { type: 'boolean', describe: 'The result as one JSON object' })
       .check((a) => {
-        if (a.git === true && a.branch === undefined) throw new Error('with --git, name the branch to import')
-        if (a.git !== true && a.branch !== undefined) throw new Error(`unexpected argument ${String(a.branch)} (a branch is only read with --git)`)
+        if (a.git === true && a.branch === undefined) return 'with --git, name the branch to import'
+        if (a.git !== true && a.branch !== undefined) return `unexpected argument ${String(a.branch)} (a branch is only read with --git)`
         return true
       })
       .example('$0 import main.car', 'bring in a colleague\'s checkpoints')
