@@ -177,6 +177,25 @@ describe('git mirror: import --git', () => {
     expect((await target.fsck()).problems).toEqual([])
   })
 
+  it('reads and extends mirrors whose objects git has packed: after `git gc`, and a clone from a server', async () => {
+    const source = await sourceStore()
+    const mirror = path.join(tempDir(), 'mirror')
+    await source.exportGit(mirror)
+    git(mirror, ['gc', '-q', '--prune=now'])
+    expect(git(mirror, ['count-objects', '-v'])).toMatch(/^count: 0$/m)
+    expect((await source.exportGit(mirror)).written).toBe(0)
+    await source.commit({ stage: 'detect', output: { packed: true }, time: T0 + 7_200_000 })
+    expect((await source.exportGit(mirror)).written).toBe(1)
+    expect(fsckStrict(mirror).code).toBe(0)
+
+    const clone = path.join(tempDir(), 'clone')
+    git(path.dirname(clone), ['clone', '-q', '--mirror', mirror, clone])
+    const { store: target } = await tempStore()
+    await target.importGit(clone, 'main')
+    expect(await collect(target.log('main'))).toEqual(await collect(source.log('main')))
+    expect((await target.fsck()).problems).toEqual([])
+  })
+
   it('fast-forwards on a rerun, and needs force for a timeline that went elsewhere', async () => {
     const source = await sourceStore()
     const mirror = path.join(tempDir(), 'mirror')
@@ -281,7 +300,8 @@ describe('git mirror: the ckpt command', () => {
     git(root, ['clone', '-q', '-b', 'main', server, path.join(root, 'clone')])
     expect(JSON.parse(readFileSync(path.join(root, 'clone', 'score.json'), 'utf8'))).toEqual({ score: 2 })
 
-    const imported = ckpt(b, ['import', '--git', mirror, 'main', '--json'])
+    // Read back from the clone: a work tree, with its repository in .git/.
+    const imported = ckpt(b, ['import', '--git', path.join(root, 'clone'), 'main', '--json'])
     expect(imported.code).toBe(0)
     expect(JSON.parse(imported.stdout)).toMatchObject({ timeline: 'main', commits: 2, action: 'created' })
     expect(ckpt(b, ['log', '--json']).stdout).toBe(ckpt(a, ['log', '--json']).stdout)
