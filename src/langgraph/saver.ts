@@ -1,5 +1,6 @@
 import {
   BaseCheckpointSaver,
+  JsonPlusSerializer,
   TASKS,
   WRITES_IDX_MAP,
   compareWritesSortKeys,
@@ -264,12 +265,12 @@ export class CkptSaver extends BaseCheckpointSaver {
     const channelValues: Record<string, unknown> = {}
     await Promise.all(
       Object.entries(skeleton.channels).map(async ([stage, [channel, type]]) => {
-        channelValues[channel] = await this.serde.loadsTyped(type, await blobs.get(node.stages[stage] as string))
+        channelValues[channel] = await this.serde.loadsTyped(type, await blobs.get(node.stages[stage] as string, this.#mayKeep(type)))
       }),
     )
     const checkpoint = { ...(skeleton.checkpoint as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
     if (checkpoint.v < 4 && skeleton.parent !== null) await this.#migratePendingSends(checkpoint, location, skeleton.parent)
-    const metadata = (await this.serde.loadsTyped(skeleton.metadataType, await blobs.get(node.stages[METADATA_STAGE] as string))) as CheckpointMetadata
+    const metadata = (await this.serde.loadsTyped(skeleton.metadataType, await blobs.get(node.stages[METADATA_STAGE] as string, this.#mayKeep(skeleton.metadataType)))) as CheckpointMetadata
     const configurable = { thread_id: location.thread, checkpoint_ns: location.ns, checkpoint_id: id }
     return {
       config: { configurable },
@@ -278,6 +279,14 @@ export class CkptSaver extends BaseCheckpointSaver {
       pendingWrites: await this.#pendingWrites(location, id),
       ...(skeleton.parent !== null && { parentConfig: { configurable: { ...configurable, checkpoint_id: skeleton.parent } } }),
     }
+  }
+
+  /**
+   * Whether the serializer may hand out (part of) the bytes it decodes of this type, so that each
+   * tuple needs its own copy. LangGraph's own serializer decodes "json" into new objects.
+   */
+  #mayKeep(type: string): boolean {
+    return !(type === 'json' && this.serde.constructor === JsonPlusSerializer)
   }
 
   /** Checkpoints of format v < 4 kept pending sends as writes on the parent; newer ones as a channel. */
@@ -292,21 +301,22 @@ export class CkptSaver extends BaseCheckpointSaver {
 }
 
 /**
- * Verified blob bytes, remembered for the span of one listing. Each caller gets its own copy (the
- * serializer hands "bytes" values out as they are), so no two tuples share an object.
+ * Verified blob bytes, remembered for the span of one listing. A caller whose serializer may hand
+ * the bytes out as they are (as "bytes" values are) gets its own copy, so no two tuples share an
+ * object.
  */
 class BlobReads {
   readonly #seen = new Map<string, Promise<Uint8Array>>()
 
   constructor(private readonly store: Store) {}
 
-  async get(id: string): Promise<Uint8Array> {
+  async get(id: string, copy: boolean): Promise<Uint8Array> {
     let bytes = this.#seen.get(id)
     if (!bytes) {
       if (this.#seen.size >= 4096) this.#seen.clear()
       bytes = this.store.getBlob(id)
       this.#seen.set(id, bytes)
     }
-    return (await bytes).slice()
+    return copy ? (await bytes).slice() : bytes
   }
 }

@@ -90,3 +90,25 @@ describe('a real LangGraph graph on ckpt', () => {
     expect((await app.getState({ configurable: { thread_id: 'drop' } })).values).toEqual({})
   })
 })
+
+describe('CkptSaver listings', () => {
+  it('gives every tuple its own values: changing one listed checkpoint changes no other', async () => {
+    const { uuid6 } = await import('@langchain/langgraph-checkpoint')
+    const { store } = await tempStore()
+    const saver = new CkptSaver(store)
+    let config = { configurable: { thread_id: 't', checkpoint_ns: '' } } as Parameters<CkptSaver['put']>[0]
+    const shared = { bytes: Uint8Array.of(1, 2, 3), doc: { items: [1, 2] } }
+    for (let step = 0; step < 3; step++) {
+      const checkpoint = { v: 4, id: uuid6(step), ts: new Date(0).toISOString(), channel_values: { ...shared, step }, channel_versions: { bytes: 1, doc: 1, step: step + 1 }, versions_seen: {} }
+      config = await saver.put(config, checkpoint, { source: 'loop', step, parents: {} }, step === 0 ? { bytes: 1, doc: 1, step: 1 } : { step: step + 1 })
+    }
+    const tuples = await collect(saver.list({ configurable: { thread_id: 't' } }))
+    expect(tuples).toHaveLength(3)
+    const [first, second] = tuples.map((t) => t.checkpoint.channel_values as { bytes: Uint8Array; doc: { items: number[] } })
+    // The unchanged channels are one stored blob each, read once per listing.
+    first!.bytes[0] = 99
+    first!.doc.items.push(3)
+    expect([...second!.bytes]).toEqual([1, 2, 3])
+    expect(second!.doc.items).toEqual([1, 2])
+  })
+})
