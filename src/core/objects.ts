@@ -258,12 +258,7 @@ export class ObjectDb {
     if (cid.code !== DAG_JSON_CODE) {
       throw new CkptError('INVALID_ARGUMENT', `object ${cidString(cid)} is bytes, not a structured node`, { details: { id: cidString(cid) } })
     }
-    const bytes = await this.getBytes(cid)
-    try {
-      return decodeNode(bytes)
-    } catch (cause) {
-      throw new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} does not decode as dag-json`, { cause, details: { id: cidString(cid) } })
-    }
+    return decodeStoredNode(cid, await this.getBytes(cid))
   }
 
   /** Every stored object id within the given codec (or all), in key order. Chunked blobs are listed as their chunks. */
@@ -323,6 +318,15 @@ async function joinPieces(pieces: AsyncIterable<Uint8Array>, size: number): Prom
     at += piece.length
   }
   return out
+}
+
+/** Decodes the verified bytes of dag-json object `cid`; CORRUPT_OBJECT when they are not dag-json. */
+export function decodeStoredNode(cid: CID, bytes: Uint8Array): unknown {
+  try {
+    return decodeNode(bytes)
+  } catch (cause) {
+    throw new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} does not decode as dag-json`, { cause, details: { id: cidString(cid) } })
+  }
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

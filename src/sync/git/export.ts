@@ -1,5 +1,6 @@
 import type { StoreContext } from '../../core/context.js'
 import { outputKind } from '../../core/context.js'
+import { decodeStoredNode } from '../../core/objects.js'
 import { CkptError } from '../../errors.js'
 import { CID, DAG_JSON_CODE, cidString } from '../../model/cid.js'
 import { linksIn } from '../../model/dag-json.js'
@@ -239,9 +240,10 @@ class Mirror {
   async #directory(root: CID): Promise<GitOutput> {
     const hidden = new Map<string, string>()
     const files = await readTree(root, async (cid) => {
+      // getBytes verified the bytes against their id: decode them, rather than read them again.
       const bytes = await this.ctx.objects.getBytes(cid)
       hidden.set(cidString(cid), await this.#blob(bytes))
-      return this.ctx.objects.getNode(cid)
+      return decodeStoredNode(cid, bytes)
     })
     interface Folder { files: Map<string, CID>; folders: Map<string, Folder> }
     const top: Folder = { files: new Map(), folders: new Map() }
@@ -269,9 +271,13 @@ class Mirror {
   async #hide(cid: CID, hidden: Map<string, string>): Promise<void> {
     const key = cidString(cid)
     if (hidden.has(key)) return
-    hidden.set(key, await this.#rawBlob(cid))
-    if (cid.code !== DAG_JSON_CODE) return
-    for (const link of linksIn(await this.ctx.objects.getBytes(cid))) await this.#hide(link, hidden)
+    if (cid.code !== DAG_JSON_CODE) {
+      hidden.set(key, await this.#rawBlob(cid))
+      return
+    }
+    const bytes = await this.ctx.objects.getBytes(cid)
+    hidden.set(key, await this.#blob(bytes))
+    for (const link of linksIn(bytes)) await this.#hide(link, hidden)
   }
 
   /** The git blob of a stored object's bytes, written once per run. */
