@@ -1,30 +1,16 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Directory, type Store } from '../src/index.js'
 import { ckpt } from './support/cli.js'
+import { git, gitFsck } from './support/git.js'
 import { failure } from './support/errors.js'
 import { pseudoRandomBytes } from './support/random.js'
 import { collect, tempDir, tempStore } from './support/temp.js'
 import { encodeNode } from '../src/model/value.js'
 import { compactJson, prettyJson } from '../src/sync/git/format.js'
-
-/** Runs the real `git` binary in `dir`; throws with git's stderr when it fails. */
-function git(dir: string, args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: dir, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
-    maxBuffer: 64 * 1024 * 1024,
-  })
-}
-
-function fsckStrict(dir: string): { code: number | null; output: string } {
-  const run = spawnSync('git', ['fsck', '--strict', '--full', '--no-dangling'], { cwd: dir, encoding: 'utf8' })
-  return { code: run.status, output: run.stdout + run.stderr }
-}
 
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5)
 
@@ -86,7 +72,7 @@ describe('git mirror: export --git', () => {
     expect(result.branches.map((b) => b.name).sort()).toEqual(['main', 'tuning'])
     expect(result.tags.map((t) => t.name)).toEqual(['v1'])
 
-    expect(fsckStrict(mirror)).toEqual({ code: 0, output: '' })
+    expect(gitFsck(mirror)).toEqual({ code: 0, output: '' })
     expect(git(mirror, ['symbolic-ref', 'HEAD']).trim()).toBe('refs/heads/main')
 
     const log = git(mirror, ['log', '--format=%H|%an|%ae|%at|%P|%s', 'main']).trim().split('\n')
@@ -135,7 +121,7 @@ describe('git mirror: export --git', () => {
     const again = await store.exportGit(first, { timelines: ['main'] })
     expect(again.written).toBe(1)
     expect(again.tags.map((t) => t.name)).toEqual(['v1'])
-    expect(fsckStrict(first).code).toBe(0)
+    expect(gitFsck(first).code).toBe(0)
     await store.exportGit(second)
     expect(git(first, ['rev-parse', 'main', 'tuning', 'v1'])).toBe(git(second, ['rev-parse', 'main', 'tuning', 'v1']))
     expect(git(first, ['log', '--oneline', 'main~1..main']).trim().split('\n')).toHaveLength(1)
@@ -186,7 +172,7 @@ describe('git mirror: import --git', () => {
     expect((await source.exportGit(mirror)).written).toBe(0)
     await source.commit({ stage: 'detect', output: { packed: true }, time: T0 + 7_200_000 })
     expect((await source.exportGit(mirror)).written).toBe(1)
-    expect(fsckStrict(mirror).code).toBe(0)
+    expect(gitFsck(mirror).code).toBe(0)
 
     const clone = path.join(tempDir(), 'clone')
     git(path.dirname(clone), ['clone', '-q', '--mirror', mirror, clone])
@@ -221,7 +207,7 @@ describe('git mirror: import --git', () => {
     const mirror = path.join(tempDir(), 'mirror')
     await store.exportGit(mirror)
     expect(git(mirror, ['rev-list', '--count', 'main']).trim()).toBe('2')
-    expect(fsckStrict(mirror).code).toBe(0)
+    expect(gitFsck(mirror).code).toBe(0)
     const { store: target } = await tempStore()
     await target.importGit(mirror, 'main')
     const log = await collect(target.log('main'))
@@ -290,7 +276,7 @@ describe('git mirror: the ckpt command', () => {
     expect(exported.stderr).toBe('')
     expect(JSON.parse(exported.stdout)).toMatchObject({ written: 2, branches: [{ name: 'main' }] })
     expect(ckpt(a, ['export', '--git', mirror]).stdout).toMatch(/0 new commits/)
-    expect(fsckStrict(mirror).code).toBe(0)
+    expect(gitFsck(mirror).code).toBe(0)
     expect(git(mirror, ['log', '--format=%s', 'main']).trim().split('\n')).toEqual(['second', 'first'])
     // Pushed to a git server (a bare repository here) and cloned from there like any repository.
     const server = path.join(root, 'server.git')

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { cloneStore, openStore, type Store } from '../../src/index.js'
 import { CKPT, ckpt } from '../support/cli.js'
+import { git, gitFsck } from '../support/git.js'
 import { prng, pseudoRandomBytes } from '../support/random.js'
 import { collect, onCleanup, tempDir, tempStore } from '../support/temp.js'
 import { TIMELINES, outputFor } from './fixtures/content.js'
@@ -29,14 +30,6 @@ function readAcks(file: string): Ack[] {
       const [timeline, seq, id] = line.split(' ') as [string, string, string]
       return { timeline, seq: Number(seq), id }
     })
-}
-
-/** `git fsck --strict --full` of a repository: its exit code and everything it printed. */
-function gitFsck(dir: string): { code: number | null; output: string } {
-  const run = spawnSync('git', ['fsck', '--strict', '--full', '--no-dangling'], { cwd: dir, encoding: 'utf8' })
-  // A mirror killed before its branches were written has none yet, which git only notes.
-  const output = (run.stdout + run.stderr).split('\n').filter((line) => line !== '' && !line.startsWith('notice:'))
-  return { code: run.status, output: output.join('\n') }
 }
 
 /** Starts `node script ...args`, resolves once it prints `ready`; the test kills it. */
@@ -197,18 +190,17 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
       await sleep(250 + Math.floor(random() * 1500))
       child.kill('SIGKILL')
       await exited
-      if (existsSync(mirror)) expect(gitFsck(mirror)).toEqual({ code: 0, output: '' })
+      if (existsSync(mirror)) expect(gitFsck(mirror, { ignoreNotices: true })).toEqual({ code: 0, output: '' })
       // Branches are written last: without one, the kill landed mid-export.
       if (!existsSync(path.join(mirror, 'refs', 'heads', 'main'))) interrupted++
     }
     expect(interrupted).toBeGreaterThan(0)
     expect(ckpt(tempDir(), ['--store', dir, 'export', '--git', mirror]).code).toBe(0)
-    expect(gitFsck(mirror)).toEqual({ code: 0, output: '' })
+    expect(gitFsck(mirror, { ignoreNotices: true })).toEqual({ code: 0, output: '' })
     const fresh = path.join(tempDir(), 'fresh')
     expect(ckpt(tempDir(), ['--store', dir, 'export', '--git', fresh]).code).toBe(0)
-    const heads = (repo: string) => spawnSync('git', ['rev-parse', 'main'], { cwd: repo, encoding: 'utf8' }).stdout
-    expect(heads(mirror)).toBe(heads(fresh))
-    expect(spawnSync('git', ['rev-list', '--count', 'main'], { cwd: mirror, encoding: 'utf8' }).stdout.trim()).toBe('300')
+    expect(git(mirror, ['rev-parse', 'main'])).toBe(git(fresh, ['rev-parse', 'main']))
+    expect(git(mirror, ['rev-list', '--count', 'main']).trim()).toBe('300')
   }, SCALE.timeoutMs)
 
   it('never leaves a half-written file under its final name when checkout --to is killed', async () => {
