@@ -175,7 +175,9 @@ describe('gc', () => {
     await creator.commit({ stage: 'seed', output: 0 })
     await garbageTimeline(creator, 'old', 10, (i) => ({ old: i }))
     await creator.close()
-    const writer = runWriter([dir, 'churn', 'main', '100000'])
+    // Paced as a pipeline's stages are: unpaced, the writer grows the history faster than a
+    // collector reading it through the writer's process can mark it, and each gc runs longer.
+    const writer = runWriter([dir, 'churn', 'main', '100000'], { WRITER_PACE_MS: '2' })
     await writer.waitForLine(() => writer.lines.length >= 5)
     const collector = runWriter([dir, 'gc', '4'])
     expect(await collector.exited).toBe(0)

@@ -69,12 +69,13 @@ describe('concurrency: eight writers, readers throughout, and the leader dying',
   }, SCALE.timeoutMs)
 
   it('applies each commit that races without retry, or reports REF_CONFLICT to its caller', async () => {
-    // Enough commits that the writers' runs overlap whatever their start-up times.
     const n = Math.max(SCALE.commitsPerWriter, 400)
     const { store: creator, dir } = await tempStore()
     await creator.commit({ timeline: 'shared', stage: 'seed', output: 0 })
     await creator.close()
-    const writers = [1, 2, 3].map(() => runWriter([dir, 'commit', 'shared', String(n), 'report']))
+    // The writers start committing together, whatever their start-up times, so their runs overlap.
+    const startAt = String(Date.now() + 2000)
+    const writers = [1, 2, 3].map(() => runWriter([dir, 'commit', 'shared', String(n), 'report'], { WRITER_START_AT: startAt }))
     expect(await Promise.all(writers.map((w) => w.exited))).toEqual([0, 0, 0])
     const store = await openStore(dir)
     onCleanup(() => store.close())

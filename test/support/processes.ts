@@ -18,9 +18,10 @@ export interface Child {
   waitForLine(match: (line: string) => boolean): Promise<void>
 }
 
-export function runWriter(args: string[]): Child {
+/** Runs the writer fixture; `env` adds to this process's environment (see writer.ts for what it reads). */
+export function runWriter(args: string[], env: Record<string, string> = {}): Child {
   if (!existsSync(WRITER)) throw new Error(`${WRITER} is missing: run \`npm run build\` first`)
-  const child = spawn(process.execPath, [WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   const lines: string[] = []
   const waiters: Array<{ match: (line: string) => boolean; resolve: () => void }> = []
   let partial = ''

@@ -2,11 +2,14 @@ import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { compareBytes, concatBytes } from '../bytes.js'
 import { randomBytes } from 'node:crypto'
+import path from 'node:path'
 import type {
   Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep,
 } from '../interface.js'
 import { SweepGate } from '../sweep-gate.js'
+import type { BatchOp } from './journal.js'
 import { PACK_THRESHOLD, Packs, decodeLocation, encodeLocation, type PackLocation } from './packs.js'
+import { WriteQueue } from './write-queue.js'
 
 /** How far a write must get before its call returns. */
 export type Durability = 'process' | 'fsync'
@@ -30,7 +33,8 @@ const WRITES = 0x77
 const REWRITE_BELOW_LIVE_SHARE = 0.5
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
-type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
+/** Inside the database folder: it belongs to whoever holds the database lock. */
+const JOURNAL_FILE = 'ckpt-journal'
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
@@ -64,7 +68,15 @@ export async function openLocalLevel(
 ): Promise<LocalLevelBackend> {
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open({ createIfMissing: options.createIfMissing, errorIfExists: false })
-  return new LocalLevelBackend(db, options.durability, new Packs(options.packDir, options.durability === 'fsync'))
+  let writes: WriteQueue
+  try {
+    // With fsync durability every write is a synced LevelDB batch; a journal would add a second fsync.
+    writes = await WriteQueue.open(db, options.durability === 'fsync' ? undefined : path.join(location, JOURNAL_FILE))
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  return new LocalLevelBackend(db, writes, options.durability, new Packs(options.packDir, options.durability === 'fsync'))
 }
 
 /** The LevelDB backend as seen by the process that holds the database open. */
@@ -75,26 +87,32 @@ export class LocalLevelBackend implements Backend {
 
   constructor(
     private readonly db: Db,
+    private readonly writes: WriteQueue,
     durability: Durability,
     private readonly packs: Packs,
   ) {
     this.description = `level:${db.location}`
     const sync = durability === 'fsync'
     const gate = new SweepGate()
-    const objects = new LevelObjects(db, sync, packs, gate)
+    const objects = new LevelObjects(db, writes, sync, packs, gate)
     this.objects = objects
-    this.refs = new LevelRefs(db, sync, (entries) => objects.objectOps(entries), gate)
+    this.refs = new LevelRefs(db, writes, sync, (entries) => objects.objectOps(entries), gate)
   }
 
   async close(): Promise<void> {
-    await this.packs.close()
-    await this.db.close()
+    try {
+      await this.writes.close()
+    } finally {
+      await this.packs.close()
+      await this.db.close()
+    }
   }
 }
 
 class LevelObjects implements ObjectStore {
   constructor(
     private readonly db: Db,
+    private readonly writes: WriteQueue,
     private readonly sync: boolean,
     private readonly packs: Packs,
     private readonly gate: SweepGate,
@@ -107,7 +125,7 @@ class LevelObjects implements ObjectStore {
 
   async #read(key: Uint8Array): Promise<Uint8Array | undefined> {
     // getSync skips a thread-pool round trip; LevelDB serves most reads from its caches.
-    const inline = await wrapIo(async () => this.db.getSync(prefixed(OBJECT, key)))
+    const inline = await wrapIo(async () => this.writes.get(prefixed(OBJECT, key)))
     if (inline !== undefined) return inline
     const location = await this.#location(key)
     if (location === undefined) return undefined
@@ -122,16 +140,16 @@ class LevelObjects implements ObjectStore {
   }
 
   async #location(key: Uint8Array): Promise<PackLocation | undefined> {
-    const location = await wrapIo(async () => this.db.getSync(prefixed(PACKED, key)))
+    const location = await wrapIo(async () => this.writes.get(prefixed(PACKED, key)))
     return location === undefined ? undefined : decodeLocation(location)
   }
 
   async has(keys: readonly Uint8Array[]): Promise<boolean[]> {
     await this.gate.enter(keys)
-    const inline = await wrapIo(() => this.db.hasMany(keys.map((key) => prefixed(OBJECT, key))))
+    const inline = await wrapIo(() => this.writes.hasMany(keys.map((key) => prefixed(OBJECT, key))))
     const missing = keys.filter((_, i) => !inline[i])
     if (missing.length === 0) return inline
-    const packed = await wrapIo(() => this.db.hasMany(missing.map((key) => prefixed(PACKED, key))))
+    const packed = await wrapIo(() => this.writes.hasMany(missing.map((key) => prefixed(PACKED, key))))
     let next = 0
     return inline.map((found) => found || packed[next++] === true)
   }
@@ -141,7 +159,7 @@ class LevelObjects implements ObjectStore {
     await this.gate.enter(entries.map((e) => e.key))
     const ops = await this.objectOps(entries)
     // A later synced batch makes this one durable too: LevelDB's log is written in order.
-    await writeBatch(this.db, ops, this.sync && options.deferSync !== true)
+    await wrapIo(() => this.writes.write(ops, this.sync && options.deferSync !== true))
   }
 
   /**
@@ -161,19 +179,21 @@ class LevelObjects implements ObjectStore {
   async sizes(keys: readonly Uint8Array[]): Promise<Array<number | undefined>> {
     return wrapIo(async () =>
       keys.map((key) => {
-        const inline = this.db.getSync(prefixed(OBJECT, key))
+        const inline = this.writes.get(prefixed(OBJECT, key))
         if (inline !== undefined) return inline.length
-        const location = this.db.getSync(prefixed(PACKED, key))
+        const location = this.writes.get(prefixed(PACKED, key))
         return location === undefined ? undefined : decodeLocation(location).length
       }),
     )
   }
 
   async *writtenSince(since: number): AsyncIterable<Uint8Array> {
+    await this.writes.settled()
     for await (const value of this.db.values({ gte: writeRecordBound(since), lt: Uint8Array.of(WRITES + 1) })) yield* decodeKeyList(value)
   }
 
   async forgetWritesBefore(before: number): Promise<void> {
+    await this.writes.settled()
     await wrapIo(() => this.db.clear({ gte: Uint8Array.of(WRITES), lt: writeRecordBound(before) }))
   }
 
@@ -191,7 +211,7 @@ class LevelObjects implements ObjectStore {
           bytes += sizes[i]!
           ops.push({ type: 'del', key: prefixed(OBJECT, key) }, { type: 'del', key: prefixed(PACKED, key) })
         })
-        await writeBatch(this.db, ops, this.sync)
+        await wrapIo(() => this.writes.write(ops, this.sync))
         return { deleted, bytes }
       },
     })
@@ -222,6 +242,7 @@ class LevelObjects implements ObjectStore {
   /** Live bytes per pack, from the index; undefined when an index entry does not decode. */
   async #liveBytesByPack(): Promise<Map<string, number> | undefined> {
     const live = new Map<string, number>()
+    await this.writes.settled()
     for await (const value of this.db.values({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
       let location: PackLocation
       try {
@@ -248,11 +269,12 @@ class LevelObjects implements ObjectStore {
       const entries = group.flatMap((g, i) => (values[i] ? [{ key: g.key, value: values[i] }] : []))
       if (entries.length > 0) {
         const locations = await this.packs.append(entries, { sync: true })
-        await writeBatch(this.db, entries.map((e, i) => ({ type: 'put', key: prefixed(PACKED, e.key), value: encodeLocation(locations[i]!) })), true)
+        await wrapIo(() => this.writes.write(entries.map((e, i) => ({ type: 'put', key: prefixed(PACKED, e.key), value: encodeLocation(locations[i]!) })), true))
       }
       group = []
       groupBytes = 0
     }
+    await this.writes.settled()
     for await (const [key, value] of this.db.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
       const location = decodeLocation(value)
       if (!packs.has(location.pack)) continue
@@ -266,6 +288,7 @@ class LevelObjects implements ObjectStore {
 
   async checkStorage(): Promise<StorageProblem[]> {
     const problems: StorageProblem[] = []
+    await this.writes.settled()
     for await (const [prefixedKey, value] of this.db.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
       const key = prefixedKey.subarray(1)
       let message: string | undefined
@@ -306,6 +329,7 @@ class LevelObjects implements ObjectStore {
   async *#keysUnder(tag: number, range: KeyRange): AsyncIterable<Uint8Array> {
     const gte = range.gte ? prefixed(tag, range.gte) : Uint8Array.of(tag)
     const lt = range.lt ? prefixed(tag, range.lt) : Uint8Array.of(tag + 1)
+    await this.writes.settled()
     for await (const key of this.db.keys({ gte, lt })) yield key.subarray(1)
   }
 }
@@ -316,19 +340,21 @@ class LevelRefs implements RefStore {
 
   constructor(
     private readonly db: Db,
+    private readonly writes: WriteQueue,
     private readonly sync: boolean,
     private readonly objectOps: (entries: readonly ObjectEntry[]) => Promise<BatchOp[]>,
     private readonly gate: SweepGate,
   ) {}
 
   async readRef(name: string): Promise<string | undefined> {
-    const value = await wrapIo(async () => this.db.getSync(refKey(name)))
+    const value = await wrapIo(async () => this.writes.get(refKey(name)))
     return value === undefined ? undefined : fromUtf8.decode(value)
   }
 
   async listRefs(prefix: string): Promise<RefEntry[]> {
     const start = refKey(prefix)
     const out: RefEntry[] = []
+    await this.writes.settled()
     for await (const [key, value] of this.db.iterator({ gte: start, lt: prefixEnd(start) })) {
       out.push({ name: fromUtf8.decode(key.subarray(1)), value: fromUtf8.decode(value) })
     }
@@ -348,13 +374,13 @@ class LevelRefs implements RefStore {
   async #applyUpdates(updates: readonly RefUpdate[], objects: readonly ObjectEntry[], requires: ReadonlyArray<readonly Uint8Array[]>): Promise<RefUpdateResult> {
     const missing = requires.length === 0 ? undefined : await this.#firstMissing(requires, objects)
     if (missing) return { ok: false, missing }
-    const current = await wrapIo(async () => updates.map((u) => this.db.getSync(refKey(u.name))))
+    const current = await wrapIo(async () => updates.map((u) => this.writes.get(refKey(u.name))))
     for (const [i, update] of updates.entries()) {
       const raw = current[i]
       const actual = raw === undefined ? null : fromUtf8.decode(raw)
       if (actual !== update.expected) return { ok: false, name: update.name, actual }
     }
-    const heads = await wrapIo(async () => updates.map((u) => this.db.getSync(logHeadKey(u.name))))
+    const heads = await wrapIo(async () => updates.map((u) => this.writes.get(logHeadKey(u.name))))
     const nextSeq = new Map<string, number>()
     // Objects and ref moves in one LevelDB batch: both are durable together, or neither.
     const ops = await this.objectOps(objects)
@@ -367,20 +393,21 @@ class LevelRefs implements RefStore {
       ops.push({ type: 'put', key: logKey(update.name, seq), value: utf8.encode(JSON.stringify(entry)) })
       ops.push({ type: 'put', key: logHeadKey(update.name), value: seqBytes(seq) })
     }
-    await writeBatch(this.db, ops, this.sync)
+    await wrapIo(() => this.writes.write(ops, this.sync))
     return { ok: true }
   }
 
   async #firstMissing(requires: ReadonlyArray<readonly Uint8Array[]>, objects: readonly ObjectEntry[]): Promise<readonly Uint8Array[] | undefined> {
     const written = new Set(objects.map((o) => Buffer.from(o.key).toString('hex')))
     const stored = (key: Uint8Array) =>
-      written.has(Buffer.from(key).toString('hex')) || this.db.getSync(prefixed(OBJECT, key)) !== undefined || this.db.getSync(prefixed(PACKED, key)) !== undefined
+      written.has(Buffer.from(key).toString('hex')) || this.writes.get(prefixed(OBJECT, key)) !== undefined || this.writes.get(prefixed(PACKED, key)) !== undefined
     return wrapIo(async () => requires.find((group) => !group.some(stored)))
   }
 
   async readReflog(name: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {
     const start = concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0))
     const out: ReflogEntry[] = []
+    await this.writes.settled()
     const iterator = this.db.iterator({ gte: start, lt: prefixEnd(start), reverse: options.newestFirst ?? false, limit: options.limit ?? -1 })
     for await (const [, value] of iterator) out.push(parseReflogEntry(value))
     return out
@@ -389,6 +416,7 @@ class LevelRefs implements RefStore {
   async listReflogs(prefix: string): Promise<string[]> {
     const start = logHeadKey(prefix)
     const names: string[] = []
+    await this.writes.settled()
     for await (const key of this.db.keys({ gte: start, lt: prefixEnd(start) })) names.push(fromUtf8.decode(key.subarray(1)))
     return names
   }
@@ -400,15 +428,16 @@ class LevelRefs implements RefStore {
       const start = concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0))
       const ops: BatchOp[] = []
       let kept = 0
+      await this.writes.settled()
       for await (const [key, value] of this.db.iterator({ gte: start, lt: prefixEnd(start) })) {
         const entry = parseReflogEntry(value)
         if (entry.time < before || (entry.new !== null && dropped.has(entry.new))) ops.push({ type: 'del', key })
         else kept++
       }
-      const exists = (await wrapIo(async () => this.db.getSync(refKey(name)))) !== undefined
+      const exists = (await wrapIo(async () => this.writes.get(refKey(name)))) !== undefined
       // The log head goes with the last entry of a deleted ref, so listReflogs stops naming it.
       if (kept === 0 && !exists && ops.length > 0) ops.push({ type: 'del', key: logHeadKey(name) })
-      if (ops.length > 0) await writeBatch(this.db, ops, this.sync)
+      if (ops.length > 0) await wrapIo(() => this.writes.write(ops, this.sync))
       return ops.filter((op) => op.key[0] === LOG).length
     })
     this.#queue = run.catch(() => undefined)
@@ -457,23 +486,6 @@ function* decodeKeyList(bytes: Uint8Array): Iterable<Uint8Array> {
     yield bytes.slice(at + 2, at + 2 + length)
     at += 2 + length
   }
-}
-
-/** Writes `ops` atomically. The chained form measured ~8% faster per commit than `db.batch(array)`. */
-async function writeBatch(db: Db, ops: readonly BatchOp[], sync: boolean): Promise<void> {
-  await wrapIo(async () => {
-    const batch = db.batch()
-    try {
-      for (const op of ops) {
-        if (op.type === 'put') batch.put(op.key, op.value)
-        else batch.del(op.key)
-      }
-    } catch (err) {
-      await batch.close()
-      throw err
-    }
-    await batch.write({ sync })
-  })
 }
 
 function parseReflogEntry(bytes: Uint8Array): ReflogEntry {

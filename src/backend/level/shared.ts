@@ -236,6 +236,7 @@ function leaderLostMidTask(): CkptError {
  * (permissions, a read-only disk) is STORE_UNAVAILABLE. Either way, LevelDB's own words are kept.
  */
 function openError(location: string, err: unknown): CkptError {
+  if (err instanceof CkptError) return err
   const root = (err as { cause?: { code?: string; message?: string } }).cause
   const reason = root?.message ?? (err as Error).message
   const damaged = root?.code === 'LEVEL_CORRUPTION'
