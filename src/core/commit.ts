@@ -17,6 +17,8 @@ export interface PreparedOutput {
   readonly cid: CID
   readonly blocks: Block[]
   readonly isTree: boolean
+  /** Taken from another checkpoint by `copy`. */
+  readonly copied?: boolean
 }
 
 /** The id `value` would have as a stage output, without storing anything. `label` names it in errors. */
@@ -150,13 +152,13 @@ export async function commit(ctx: StoreContext, given: CommitOptions): Promise<C
   const expectedHead = options.expectedHead === undefined ? undefined : options.expectedHead === null ? null : await ctx.resolveCheckpointId(options.expectedHead)
   const retries = explicitParents === undefined && expectedHead === undefined ? Math.max(0, options.retry ?? 0) : 0
 
-  await copiedOutputs(ctx, options, prepared.outputs)
+  const copySource = await copiedOutputs(ctx, options, prepared.outputs)
   // Chunking and existence checks happen once, not once per retry.
   // Streamed and copied outputs, blocks found already stored, and parents not taken from the ref
   // the update checks were stored before this commit: they must still be there when the ref moves.
-  const storedBefore = [...prepared.outputs.values()].filter((o) => o.blocks.length === 0).map((o) => storedKeys(o.cid))
+  const storedBefore = [...prepared.outputs.values()].filter((o) => o.blocks.length === 0 && !o.copied).map((o) => storedKeys(o.cid))
+  const copiedKeys = [...prepared.outputs.values()].filter((o) => o.copied).map((o) => storedKeys(o.cid))
   const outputEntries = await ctx.objects.entriesToWrite([...prepared.outputs.values()].flatMap((o) => o.blocks), storedBefore)
-  for (const parent of explicitParents ?? []) storedBefore.push(storedKeys(parent))
   for (let attempt = 0; ; attempt++) {
     const currentRaw = (await ctx.refs.read(targetRef)) ?? null
     const current = currentRaw === null ? null : ctx.refs.parseValue(targetRef, currentRaw)
@@ -166,9 +168,17 @@ export async function commit(ctx: StoreContext, given: CommitOptions): Promise<C
     const expected = expectedHead === undefined ? currentRaw : expectedHead === null ? null : cidString(expectedHead)
     // The objects travel with the ref move: never a ref to an object that is not stored.
     const objects = [...outputEntries, { key: objectKey(cid), value: bytes }]
+    // What the ref this update expects reaches is stored, and stays so while it is reachable:
+    // only what the ref does not reach needs checking.
+    const reached = expected !== null && expected === currentRaw ? currentRaw : undefined
+    const requires = [
+      ...storedBefore,
+      ...(copySource !== undefined && cidString(copySource) === reached ? [] : copiedKeys),
+      ...(explicitParents ?? []).filter((p) => cidString(p) !== reached).map((p) => storedKeys(p)),
+    ]
     try {
       const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? cidString(cid) : m.value }))
-      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }, ...indexMoves], reflogReason(node, parents.length === 0), objects, storedBefore)
+      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }, ...indexMoves], reflogReason(node, parents.length === 0), objects, requires)
       ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {
@@ -177,15 +187,17 @@ export async function commit(ctx: StoreContext, given: CommitOptions): Promise<C
   }
 }
 
-/** Adds the outputs named by `copy` (already stored, so no blocks) to the prepared outputs. */
-async function copiedOutputs(ctx: StoreContext, options: CommitOptions, outputs: Map<string, PreparedOutput>): Promise<void> {
-  if (!options.copy) return
-  const source = await ctx.loadCheckpoint(await ctx.resolveCheckpointId(options.copy.from))
+/** Adds the outputs named by `copy` (already stored, so no blocks) to the prepared outputs; returns the checkpoint copied from. */
+async function copiedOutputs(ctx: StoreContext, options: CommitOptions, outputs: Map<string, PreparedOutput>): Promise<CID | undefined> {
+  if (!options.copy) return undefined
+  const from = await ctx.resolveCheckpointId(options.copy.from)
+  const source = await ctx.loadCheckpoint(from)
   for (const name of options.copy.stages) {
     const cid = source.stages.get(name)
     if (!cid) throw new CkptError('NOT_FOUND', `commit: checkpoint ${options.copy.from} has no stage "${name}" to copy`, { details: { stage: name } })
-    outputs.set(name, { cid, blocks: [], isTree: source.trees.includes(name) })
+    outputs.set(name, { cid, blocks: [], isTree: source.trees.includes(name), copied: true })
   }
+  return from
 }
 
 async function commitTarget(ctx: StoreContext, timeline: string | undefined): Promise<string> {

@@ -19,6 +19,7 @@ import {
 import type { RunnableConfig } from '@langchain/core/runnables'
 import { CkptError, isCkptError } from '../errors.js'
 import type { Store } from '../core/store.js'
+import type { Checkpoint as CkptCheckpoint } from '../core/types.js'
 import type { JsonValue } from '../model/value.js'
 import { checkStageName } from '../refs/names.js'
 import { decodePart, encodePart } from './names.js'
@@ -46,6 +47,11 @@ interface StoredSkeleton {
 }
 
 type StoredWrite = [taskId: string, idx: number, channel: string, type: string, value: Uint8Array, taskPath: string]
+
+interface StoredCheckpoint {
+  readonly checkpoint: CkptCheckpoint
+  readonly skeleton: StoredSkeleton
+}
 
 interface Location {
   readonly thread: string
@@ -88,6 +94,9 @@ function threadOf(config: RunnableConfig, action: string): string {
  *   const graph = workflow.compile({ checkpointer: saver })
  */
 export class CkptSaver extends BaseCheckpointSaver {
+  /** ckpt checkpoints by id, read or written: ids name content, so an entry never goes stale. */
+  readonly #checkpoints = new Map<string, StoredCheckpoint>()
+
   constructor(
     readonly store: Store,
     serde?: SerializerProtocol,
@@ -126,14 +135,14 @@ export class CkptSaver extends BaseCheckpointSaver {
       else groups.set(key, [e])
     }
     // Consecutive checkpoints share most channel values: each blob is read and verified once per listing.
-    const blobs = new BlobReads(this.store)
+    const values = new ValueReads(this.store, this.serde)
     for (const group of groups.values()) {
       group.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
       for (const { location, id, ckptId } of group) {
         if (remaining <= 0) return
         if (wantedId !== undefined && id !== wantedId) continue
         if (before !== undefined && id >= before) continue
-        const tuple = await this.#tuple(location, id, ckptId, blobs)
+        const tuple = await this.#tuple(location, id, ckptId, values)
         if (!tuple) continue
         if (options.filter && !Object.entries(options.filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue
         remaining--
@@ -191,7 +200,11 @@ export class CkptSaver extends BaseCheckpointSaver {
       ]
       done = await this.store
         .commit({ ...commitOptions, index })
-        .then(() => true)
+        .then((written) => {
+          // The next step's put finds its parent here.
+          this.#remember({ checkpoint: written, skeleton })
+          return true
+        })
         .catch((err: unknown) => {
           // Forks and concurrent writers move the thread's timeline; commit again on its new head.
           if (isCkptError(err, 'REF_CONFLICT')) return false
@@ -243,11 +256,19 @@ export class CkptSaver extends BaseCheckpointSaver {
     }
   }
 
-  async #stored(location: Location, id: string, known?: string) {
+  async #stored(location: Location, id: string, known?: string): Promise<StoredCheckpoint | undefined> {
     const ckptId = known ?? (await this.store.index.get(checkpointPointer(location, id)))
     if (!ckptId) return undefined
+    const cached = this.#checkpoints.get(ckptId)
+    if (cached) return cached
     const checkpoint = await this.store.getCheckpoint(ckptId)
-    return { checkpoint, skeleton: checkpoint.meta.langgraph as unknown as StoredSkeleton }
+    return this.#remember({ checkpoint, skeleton: checkpoint.meta.langgraph as unknown as StoredSkeleton })
+  }
+
+  #remember(stored: StoredCheckpoint): StoredCheckpoint {
+    if (this.#checkpoints.size >= 4096) this.#checkpoints.clear()
+    this.#checkpoints.set(stored.checkpoint.id, stored)
+    return stored
   }
 
   async #pendingWrites(location: Location, id: string): Promise<CheckpointPendingWrite[]> {
@@ -258,19 +279,20 @@ export class CkptSaver extends BaseCheckpointSaver {
     return Promise.all(ordered.map(async ([task, , channel, type, value]) => [task, channel, await this.serde.loadsTyped(type, value)] as CheckpointPendingWrite))
   }
 
-  async #tuple(location: Location, id: string, ckptId?: string, blobs: BlobReads = new BlobReads(this.store)): Promise<CheckpointTuple | undefined> {
+  async #tuple(location: Location, id: string, ckptId?: string, values: ValueReads = new ValueReads(this.store, this.serde)): Promise<CheckpointTuple | undefined> {
     const stored = await this.#stored(location, id, ckptId)
     if (!stored) return undefined
     const { checkpoint: node, skeleton } = stored
     const channelValues: Record<string, unknown> = {}
     await Promise.all(
       Object.entries(skeleton.channels).map(async ([stage, [channel, type]]) => {
-        channelValues[channel] = await this.serde.loadsTyped(type, await blobs.get(node.stages[stage] as string, this.#mayKeep(type)))
+        channelValues[channel] = await values.get(node.stages[stage] as string, type)
       }),
     )
-    const checkpoint = { ...(skeleton.checkpoint as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
+    // Its own copy of the versions: the stored skeleton is shared with later puts.
+    const checkpoint = { ...(copyJson(skeleton.checkpoint) as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
     if (checkpoint.v < 4 && skeleton.parent !== null) await this.#migratePendingSends(checkpoint, location, skeleton.parent)
-    const metadata = (await this.serde.loadsTyped(skeleton.metadataType, await blobs.get(node.stages[METADATA_STAGE] as string, this.#mayKeep(skeleton.metadataType)))) as CheckpointMetadata
+    const metadata = (await values.get(node.stages[METADATA_STAGE] as string, skeleton.metadataType)) as CheckpointMetadata
     const configurable = { thread_id: location.thread, checkpoint_ns: location.ns, checkpoint_id: id }
     return {
       config: { configurable },
@@ -279,14 +301,6 @@ export class CkptSaver extends BaseCheckpointSaver {
       pendingWrites: await this.#pendingWrites(location, id),
       ...(skeleton.parent !== null && { parentConfig: { configurable: { ...configurable, checkpoint_id: skeleton.parent } } }),
     }
-  }
-
-  /**
-   * Whether the serializer may hand out (part of) the bytes it decodes of this type, so that each
-   * tuple needs its own copy. LangGraph's own serializer decodes "json" into new objects.
-   */
-  #mayKeep(type: string): boolean {
-    return !(type === 'json' && this.serde.constructor === JsonPlusSerializer)
   }
 
   /** Checkpoints of format v < 4 kept pending sends as writes on the parent; newer ones as a channel. */
@@ -300,23 +314,40 @@ export class CkptSaver extends BaseCheckpointSaver {
   }
 }
 
+const copyJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
+
 /**
- * Verified blob bytes, remembered for the span of one listing. A caller whose serializer may hand
- * the bytes out as they are (as "bytes" values are) gets its own copy, so no two tuples share an
- * object.
+ * Channel values read for one listing. Consecutive checkpoints share all but a few channel blobs,
+ * so each blob is read and verified once. Each tuple still gets values of its own, as from the
+ * other savers, except where that cannot be told apart: a value that decodes to a string, number,
+ * boolean or null is decoded once and shared.
  */
-class BlobReads {
-  readonly #seen = new Map<string, Promise<Uint8Array>>()
+class ValueReads {
+  readonly #bytes = new Map<string, Promise<Uint8Array>>()
+  readonly #primitives = new Map<string, unknown>()
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly serde: SerializerProtocol,
+  ) {}
 
-  async get(id: string, copy: boolean): Promise<Uint8Array> {
-    let bytes = this.#seen.get(id)
+  async get(id: string, type: string): Promise<unknown> {
+    const key = `${type} ${id}`
+    if (this.#primitives.has(key)) return this.#primitives.get(key)
+    let bytes = this.#bytes.get(id)
     if (!bytes) {
-      if (this.#seen.size >= 4096) this.#seen.clear()
+      if (this.#bytes.size >= 4096) this.#bytes.clear()
       bytes = this.store.getBlob(id)
-      this.#seen.set(id, bytes)
+      this.#bytes.set(id, bytes)
     }
-    return copy ? (await bytes).slice() : bytes
+    // A serializer may hand out (part of) the bytes it decodes, as "bytes" values are: then each
+    // tuple needs its own copy. LangGraph's own serializer decodes "json" into new objects.
+    const shared = type === 'json' && this.serde.constructor === JsonPlusSerializer
+    const value = await this.serde.loadsTyped(type, shared ? await bytes : (await bytes).slice())
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
+      if (this.#primitives.size >= 4096) this.#primitives.clear()
+      this.#primitives.set(key, value)
+    }
+    return value
   }
 }

@@ -35,6 +35,8 @@ export function isStoreCid(cid: CID): boolean {
 
 /** Parses a full CID string; throws INVALID_REVISION naming the text when it is not one ckpt stores. */
 export function parseCid(text: string): CID {
+  const known = parsed.get(text)
+  if (known) return known
   let cid: CID
   try {
     cid = CID.parse(text)
@@ -46,17 +48,34 @@ export function parseCid(text: string): CID {
       details: { value: text },
     })
   }
+  remember(text, cid)
   return cid
 }
 
-/** Tries to read `text` as a CID; undefined when it is not one. */
+/** Like {@link parseCid}, but undefined instead of an error for text that is not a store CID. */
 export function tryParseCid(text: string): CID | undefined {
+  const known = parsed.get(text)
+  if (known !== undefined) return known ?? undefined
+  let cid: CID | null = null
   try {
-    const cid = CID.parse(text)
-    return isStoreCid(cid) ? cid : undefined
+    const candidate = CID.parse(text)
+    if (isStoreCid(candidate)) cid = candidate
   } catch {
-    return undefined
+    // not a CID
   }
+  remember(text, cid)
+  return cid ?? undefined
+}
+
+/**
+ * Text already parsed (null: not a store CID). A commit parses the same parent and ref values
+ * several times, and parsing is base32 decoding; CIDs are immutable, so sharing them is safe.
+ */
+const parsed = new Map<string, CID | null>()
+
+function remember(text: string, cid: CID | null): void {
+  if (parsed.size >= 10_000) parsed.clear()
+  parsed.set(text, cid)
 }
 
 /** Canonical string form of a CID: base32, as IPFS tools print CIDv1. */

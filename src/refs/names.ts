@@ -11,6 +11,26 @@
  */
 import { CkptError, quoted as quote } from '../errors.js'
 
+/**
+ * Names already found valid. A commit checks every stage and ref name it is given, and a
+ * pipeline gives the same few names again and again.
+ */
+class RememberedNames {
+  readonly #names = new Set<string>()
+
+  has(name: unknown): boolean {
+    return typeof name === 'string' && this.#names.has(name)
+  }
+
+  add(name: string): void {
+    if (this.#names.size >= 10_000) this.#names.clear()
+    this.#names.add(name)
+  }
+}
+
+const validRefNames = new RememberedNames()
+const validStageNames = new RememberedNames()
+
 /** Which rule a name breaks: a stable id for machines and the reason in plain words for people. */
 interface Violation {
   readonly rule: string
@@ -38,12 +58,14 @@ const FORBIDDEN_REF_CHARS: ReadonlySet<string> = new Set([' ', '~', '^', ':', '?
  * list is reported.
  */
 export function checkRefName(name: string, what = 'ref name'): void {
+  if (validRefNames.has(name)) return
   const violation = findRefNameViolation(name)
   if (violation !== undefined) {
     throw new CkptError('INVALID_REF_NAME', `invalid ${what} ${quote(name)}: ${violation.reason}`, {
       details: { name, rule: violation.rule },
     })
   }
+  validRefNames.add(name)
 }
 
 /** True when {@link checkRefName} would accept `name`; for callers that want to branch rather than catch. */
@@ -62,12 +84,14 @@ export function isValidRefName(name: string): boolean {
  * `separator`, `dot-name`, `surrounding-whitespace` (the first broken one in this order).
  */
 export function checkStageName(name: string): void {
+  if (validStageNames.has(name)) return
   const violation = findStageNameViolation(name)
   if (violation !== undefined) {
     throw new CkptError('INVALID_ARGUMENT', `invalid stage name ${quote(name)}: ${violation.reason}`, {
       details: { name, rule: violation.rule },
     })
   }
+  validStageNames.add(name)
 }
 
 /** The first ref-name rule `name` breaks, in the documented order, or undefined when it is valid. */

@@ -61,6 +61,17 @@ describe('the write journal', () => {
     await expectHistory(dir, [...acknowledged, ...next])
   })
 
+  it('stores the bytes as they were when the commit returned, whatever the caller does with its buffer afterwards', async () => {
+    const { store, dir } = await tempStore()
+    const bytes = new Uint8Array(1000).fill(1)
+    const checkpoint = await store.commit({ stage: 'raw', output: bytes })
+    bytes.fill(9)
+    await store.close()
+    const reopened = await openStore(dir)
+    onCleanup(() => reopened.close())
+    expect([...new Set(await reopened.getBlob(`${checkpoint.id}:raw`))]).toEqual([1])
+  })
+
   it('refuses to open over a damaged record with CORRUPT_OBJECT naming the journal, rather than drop writes', async () => {
     const { dir, journal } = await killedWriter()
     const bytes = readFileSync(journal)

@@ -59,8 +59,11 @@ export class Journal {
     return this.#size
   }
 
-  /** Appends one batch; when this returns, the batch survives the process dying. */
-  append(ops: readonly BatchOp[]): void {
+  /**
+   * Appends one batch; when this returns, the batch survives the process dying. Returns the batch
+   * as written: its keys and values are views of the journal record, not the caller's buffers.
+   */
+  append(ops: readonly BatchOp[]): BatchOp[] {
     const record = encodeRecord(ops)
     try {
       let written = 0
@@ -71,6 +74,7 @@ export class Journal {
       throw err
     }
     this.#size += record.length
+    return decodePayload(record.subarray(HEADER), false)!
   }
 
   /** Empties the journal: every batch in it is in LevelDB. */
@@ -125,7 +129,8 @@ function decodeRecords(bytes: Buffer): { batches: BatchOp[][]; validLength: numb
   return { batches, validLength: at }
 }
 
-function decodePayload(payload: Buffer): BatchOp[] | undefined {
+/** The ops in a record's payload, as copies or as views of it; undefined when it does not parse. */
+function decodePayload(payload: Buffer, copy = true): BatchOp[] | undefined {
   if (payload.length < 4) return undefined
   const count = payload.readUInt32LE(0)
   const ops: BatchOp[] = []
@@ -136,7 +141,7 @@ function decodePayload(payload: Buffer): BatchOp[] | undefined {
     if (at + 4 + length > payload.length) return undefined
     const bytes = payload.subarray(at + 4, at + 4 + length)
     at += 4 + length
-    return Uint8Array.from(bytes)
+    return copy ? Uint8Array.from(bytes) : bytes
   }
   for (let i = 0; i < count; i++) {
     if (at >= payload.length) return undefined

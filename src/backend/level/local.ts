@@ -193,8 +193,7 @@ class LevelObjects implements ObjectStore {
   }
 
   async forgetWritesBefore(before: number): Promise<void> {
-    await this.writes.settled()
-    await wrapIo(() => this.db.clear({ gte: Uint8Array.of(WRITES), lt: writeRecordBound(before) }))
+    await wrapIo(() => this.writes.clearRange(Uint8Array.of(WRITES), writeRecordBound(before)))
   }
 
   beginSweep(): Promise<Sweep> {
@@ -452,10 +451,16 @@ function skipDamaged(err: unknown, damaged: Set<string>, pack: string): undefine
   return undefined
 }
 
-/** A write record's key: its time, then random bytes so two batches in one millisecond differ. */
+/** Random per process, so that write records of two processes never share a key. */
+const processTag = randomBytes(4)
+let batchCount = 0
+
+/** A write record's key: its time, then this process's tag and a count, so two batches in one millisecond differ. */
 function writeRecordKey(time: number): Uint8Array {
   const out = writeRecordBound(time)
-  out.set(randomBytes(8), 9)
+  out.set(processTag, 9)
+  new DataView(out.buffer).setUint32(13, batchCount)
+  batchCount = (batchCount + 1) >>> 0
   return out
 }
 

@@ -12,6 +12,13 @@ const JOURNAL_LIMIT = 8 * 1024 * 1024
  */
 const FLUSH_DELAY_MS = 5
 const FLUSH_BYTES = 1024 * 1024
+/**
+ * Values already in LevelDB are remembered up to this many bytes, and only values up to
+ * CACHE_VALUE_BYTES: a commit reads the same refs and checks the same objects its predecessor
+ * did, and a LevelDB read costs microseconds where a map lookup costs a fraction of one.
+ */
+const CACHE_BYTES = 8 * 1024 * 1024
+const CACHE_VALUE_BYTES = 4096
 
 /*
  * Every write to the LevelDB goes through one WriteQueue. Without the journal (fsync durability)
@@ -19,14 +26,18 @@ const FLUSH_BYTES = 1024 * 1024
  * once: LevelDB's batch writes go through its worker threads, and that hop cost a small commit
  * more time than all of the commit's own work (docs/performance.md). The journaled batches are
  * applied to LevelDB in the background, several at a time, and until then reads find them in
- * an overlay, so the process that holds the database always reads its own writes.
+ * an overlay, so the process that holds the database always reads its own writes. The overlay
+ * also keeps recent values that are in LevelDB: this process is the only one that writes to the
+ * database, so what it remembers cannot go stale.
  *
  * Order: a journaled batch reaches LevelDB after every batch acknowledged before it. A direct
  * write (a synced one) first empties the journal, and holds new appends back until then, so a
  * replay can never put an older value over it.
  */
 export class WriteQueue {
+  /** Key → value (undefined: no value). Entries with seq > #appliedSeq are not in LevelDB yet. */
   readonly #overlay = new Map<string, { value: Uint8Array | undefined; seq: number }>()
+  #cachedBytes = 0
   #pending: Array<{ seq: number; ops: readonly BatchOp[] }> = []
   #seq = 0
   /** The last seq whose batch is in LevelDB. */
@@ -71,15 +82,16 @@ export class WriteQueue {
     while (this.#appendsHeld > 0 || this.journal.size >= JOURNAL_LIMIT) await this.settled()
     if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
     const sizeBefore = this.journal.size
+    let written: BatchOp[]
     try {
-      this.journal.append(ops)
+      // From here on the batch is the journal's copy: the caller may reuse its buffers.
+      written = this.journal.append(ops)
     } catch (err) {
       throw journalError(err)
     }
     const seq = ++this.#seq
-    // Copies: the caller may reuse its buffers, and a reader may change what it is given.
-    for (const op of ops) this.#overlay.set(overlayKey(op.key), { value: op.type === 'put' ? op.value.slice() : undefined, seq })
-    this.#pending.push({ seq, ops })
+    for (const op of written) this.#overlay.set(overlayKey(op.key), { value: op.type === 'put' ? op.value : undefined, seq })
+    this.#pending.push({ seq, ops: written })
     this.#pendingBytes += this.journal.size - sizeBefore
     this.#scheduleFlush()
     // A journaled write never leaves the microtask queue; without this a loop of them would starve
@@ -89,16 +101,17 @@ export class WriteQueue {
 
   /** The value at `key`, including writes not yet applied to LevelDB. */
   get(key: Uint8Array): Uint8Array | undefined {
-    if (this.#overlay.size > 0) {
-      const entry = this.#overlay.get(overlayKey(key))
-      if (entry) return entry.value?.slice()
-    }
-    return this.db.getSync(key)
+    const name = overlayKey(key)
+    const entry = this.#overlay.get(name)
+    if (entry) return entry.value?.slice()
+    const value = this.db.getSync(key)
+    if (value === undefined || value.length <= CACHE_VALUE_BYTES) this.#remember(name, value === undefined ? undefined : Uint8Array.from(value))
+    return value
   }
 
   /** Which of `keys` have a value, including writes not yet applied to LevelDB. */
   async hasMany(keys: readonly Uint8Array[]): Promise<boolean[]> {
-    const known = keys.map((key) => (this.#overlay.size > 0 ? this.#overlay.get(overlayKey(key)) : undefined))
+    const known = keys.map((key) => this.#overlay.get(overlayKey(key)))
     const unknown = keys.filter((_, i) => known[i] === undefined)
     const found = unknown.length === 0 ? [] : await this.db.hasMany(unknown)
     let next = 0
@@ -142,12 +155,36 @@ export class WriteQueue {
     else this.#flushTimer ??= setTimeout(queue, FLUSH_DELAY_MS).unref()
   }
 
+  /** Deletes every key in [gte, lt) from LevelDB, once everything acknowledged before is there. */
+  async clearRange(gte: Uint8Array, lt: Uint8Array): Promise<void> {
+    await this.settled()
+    await this.db.clear({ gte, lt })
+    this.#forgetApplied()
+  }
+
+  #remember(name: string, value: Uint8Array | undefined): void {
+    if (this.#cachedBytes > CACHE_BYTES) this.#forgetApplied()
+    this.#overlay.set(name, { value, seq: 0 })
+    this.#cachedBytes += name.length + (value?.length ?? 0)
+  }
+
+  /** Drops remembered values that are in LevelDB; writes not applied yet stay. */
+  #forgetApplied(): void {
+    for (const [name, entry] of this.#overlay) if (entry.seq <= this.#appliedSeq) this.#overlay.delete(name)
+    this.#cachedBytes = 0
+  }
+
   #direct(ops: readonly BatchOp[], sync: boolean): Promise<void> {
     this.#appendsHeld++
     return this.#enqueue(async () => {
       try {
         while (this.#pending.length > 0 || (this.journal?.size ?? 0) > 0) await this.#flush()
         await writeOps(this.db, ops, sync)
+        for (const op of ops) {
+          if (op.type === 'del') this.#remember(overlayKey(op.key), undefined)
+          else if (op.value.length <= CACHE_VALUE_BYTES) this.#remember(overlayKey(op.key), op.value.slice())
+          else this.#overlay.delete(overlayKey(op.key))
+        }
       } finally {
         this.#appendsHeld--
       }
@@ -177,14 +214,10 @@ export class WriteQueue {
       this.#failure = journalError(err)
       throw this.#failure
     }
-    const last = batch[batch.length - 1]!.seq
-    this.#appliedSeq = last
-    for (const { ops } of batch) {
-      for (const op of ops) {
-        const key = overlayKey(op.key)
-        if ((this.#overlay.get(key)?.seq ?? Infinity) <= last) this.#overlay.delete(key)
-      }
-    }
+    // The batch's values stay in the overlay, now as values LevelDB has too.
+    this.#appliedSeq = batch[batch.length - 1]!.seq
+    this.#cachedBytes += pendingBytes
+    if (this.#cachedBytes > CACHE_BYTES) this.#forgetApplied()
     if (this.#pending.length === 0) this.#clearJournal()
   }
 
