@@ -136,13 +136,14 @@ export class CkptSaver extends BaseCheckpointSaver {
     }
     // Consecutive checkpoints share most channel values: each blob is read and verified once per listing.
     const values = new ValueReads(this.store, this.serde)
+    const writes = new Map((await this.store.index.list(`lgw/${prefix.slice('lg/'.length)}`)).map((e) => [e.name, e.value]))
     for (const group of groups.values()) {
       group.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
       for (const { location, id, ckptId } of group) {
         if (remaining <= 0) return
         if (wantedId !== undefined && id !== wantedId) continue
         if (before !== undefined && id >= before) continue
-        const tuple = await this.#tuple(location, id, ckptId, values)
+        const tuple = await this.#tuple(location, id, { ckptId, values, writes })
         if (!tuple) continue
         if (options.filter && !Object.entries(options.filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue
         remaining--
@@ -271,26 +272,38 @@ export class CkptSaver extends BaseCheckpointSaver {
     return stored
   }
 
-  async #pendingWrites(location: Location, id: string): Promise<CheckpointPendingWrite[]> {
-    const pointer = await this.store.index.get(writesPointer(location, id))
+  /** `listed`: the writes pointers a listing read up front, by name. */
+  async #pendingWrites(location: Location, id: string, listed?: ReadonlyMap<string, string>): Promise<CheckpointPendingWrite[]> {
+    const name = writesPointer(location, id)
+    const pointer = listed ? listed.get(name) : await this.store.index.get(name)
     if (!pointer) return []
     const { writes } = (await this.store.getOutput(pointer)) as unknown as { writes: StoredWrite[] }
     const ordered = [...writes].sort((a, b) => compareWritesSortKeys(writesSortKey(a[5], a[0], a[1]), writesSortKey(b[5], b[0], b[1])))
     return Promise.all(ordered.map(async ([task, , channel, type, value]) => [task, channel, await this.serde.loadsTyped(type, value)] as CheckpointPendingWrite))
   }
 
-  async #tuple(location: Location, id: string, ckptId?: string, values: ValueReads = new ValueReads(this.store, this.serde)): Promise<CheckpointTuple | undefined> {
+  async #tuple(
+    location: Location,
+    id: string,
+    listing?: { readonly ckptId: string; readonly values: ValueReads; readonly writes: ReadonlyMap<string, string> },
+  ): Promise<CheckpointTuple | undefined> {
+    const ckptId = listing?.ckptId
+    const values = listing?.values ?? new ValueReads(this.store, this.serde)
     const stored = await this.#stored(location, id, ckptId)
     if (!stored) return undefined
     const { checkpoint: node, skeleton } = stored
     const channelValues: Record<string, unknown> = {}
-    await Promise.all(
-      Object.entries(skeleton.channels).map(async ([stage, [channel, type]]) => {
-        channelValues[channel] = await values.get(node.stages[stage] as string, type)
-      }),
-    )
+    const reads: Array<Promise<void>> = []
+    for (const [stage, [channel, type]] of Object.entries(skeleton.channels)) {
+      const id = node.stages[stage] as string
+      // Most values of a listing's tuples were decoded for an earlier tuple: no promise for those.
+      const known = values.known(id, type)
+      if (known) channelValues[channel] = known.value
+      else reads.push(values.get(id, type).then((value) => void (channelValues[channel] = value)))
+    }
+    await Promise.all(reads)
     // Its own copy of the versions: the stored skeleton is shared with later puts.
-    const checkpoint = { ...(copyJson(skeleton.checkpoint) as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
+    const checkpoint = { ...(copyFields(skeleton.checkpoint) as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
     if (checkpoint.v < 4 && skeleton.parent !== null) await this.#migratePendingSends(checkpoint, location, skeleton.parent)
     const metadata = (await values.get(node.stages[METADATA_STAGE] as string, skeleton.metadataType)) as CheckpointMetadata
     const configurable = { thread_id: location.thread, checkpoint_ns: location.ns, checkpoint_id: id }
@@ -298,7 +311,7 @@ export class CkptSaver extends BaseCheckpointSaver {
       config: { configurable },
       checkpoint,
       metadata,
-      pendingWrites: await this.#pendingWrites(location, id),
+      pendingWrites: await this.#pendingWrites(location, id, listing?.writes),
       ...(skeleton.parent !== null && { parentConfig: { configurable: { ...configurable, checkpoint_id: skeleton.parent } } }),
     }
   }
@@ -314,7 +327,20 @@ export class CkptSaver extends BaseCheckpointSaver {
   }
 }
 
-const copyJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
+/** A copy of a stored checkpoint's fields: its version maps are copied, anything else unusual goes through JSON. */
+function copyFields(fields: Record<string, JsonValue>): Record<string, JsonValue> {
+  const copy: Record<string, JsonValue> = {}
+  for (const [key, value] of Object.entries(fields)) {
+    if (key === 'versions_seen' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      copy[key] = Object.fromEntries(Object.entries(value).map(([node, versions]) => [node, { ...(versions as Record<string, JsonValue>) }]))
+    } else if (key === 'channel_versions' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      copy[key] = { ...value }
+    } else {
+      copy[key] = value !== null && typeof value === 'object' ? (JSON.parse(JSON.stringify(value)) as JsonValue) : value
+    }
+  }
+  return copy
+}
 
 /**
  * Channel values read for one listing. Consecutive checkpoints share all but a few channel blobs,
@@ -324,16 +350,24 @@ const copyJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T
  */
 class ValueReads {
   readonly #bytes = new Map<string, Promise<Uint8Array>>()
-  readonly #primitives = new Map<string, unknown>()
+  /** Serializer type → blob id → decoded primitive. Two levels: the ids are the nodes' own strings, whose hashes V8 keeps. */
+  readonly #primitives = new Map<string, Map<string, unknown>>()
+  #primitiveCount = 0
 
   constructor(
     private readonly store: Store,
     private readonly serde: SerializerProtocol,
   ) {}
 
+  /** The value when it is a primitive decoded already. */
+  known(id: string, type: string): { value: unknown } | undefined {
+    const byId = this.#primitives.get(type)
+    return byId?.has(id) ? { value: byId.get(id) } : undefined
+  }
+
   async get(id: string, type: string): Promise<unknown> {
-    const key = `${type} ${id}`
-    if (this.#primitives.has(key)) return this.#primitives.get(key)
+    const known = this.known(id, type)
+    if (known) return known.value
     let bytes = this.#bytes.get(id)
     if (!bytes) {
       if (this.#bytes.size >= 4096) this.#bytes.clear()
@@ -345,8 +379,13 @@ class ValueReads {
     const shared = type === 'json' && this.serde.constructor === JsonPlusSerializer
     const value = await this.serde.loadsTyped(type, shared ? await bytes : (await bytes).slice())
     if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
-      if (this.#primitives.size >= 4096) this.#primitives.clear()
-      this.#primitives.set(key, value)
+      if (this.#primitiveCount++ >= 4096) {
+        this.#primitives.clear()
+        this.#primitiveCount = 0
+      }
+      let byId = this.#primitives.get(type)
+      if (!byId) this.#primitives.set(type, (byId = new Map()))
+      byId.set(id, value)
     }
     return value
   }

@@ -129,6 +129,9 @@ async function resolveBase(rev: Revision, ctx: ResolveContext): Promise<CID> {
     if (cid) return cid
     throw notFound(rev)
   }
+  // A full id names its checkpoint before any ref of that name, as a full object name does in git.
+  const full = tryParseCid(base)
+  if (full && (await ctx.isCheckpoint(full))) return full
   const [timeline, tag] = await Promise.all([ctx.refs.readCid(timelineRef(base)), ctx.refs.readCid(tagRef(base))])
   if (timeline && tag && !timeline.equals(tag)) {
     throw new CkptError('AMBIGUOUS_REF', `"${base}" is both a timeline and a tag; write timelines/${base} or tags/${base}`, {
@@ -139,11 +142,7 @@ async function resolveBase(rev: Revision, ctx: ResolveContext): Promise<CID> {
   // `origin/main`: where a remote's timeline was at the last fetch.
   const tracking = isValidRefName(base) ? await ctx.refs.readCid(TRACKING_PREFIX + base) : undefined
   if (tracking) return tracking
-  const full = tryParseCid(base)
-  if (full) {
-    if (await ctx.isCheckpoint(full)) return full
-    throw notFound(rev)
-  }
+  if (full) throw notFound(rev)
   if (/^[0-9a-f]+$/i.test(base) && base.length >= MIN_SHORT_ID && base.length <= 64) return resolveShortId(base.toLowerCase(), rev, ctx)
   throw notFound(rev)
 }

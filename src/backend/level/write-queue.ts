@@ -13,12 +13,14 @@ const JOURNAL_LIMIT = 8 * 1024 * 1024
 const FLUSH_DELAY_MS = 5
 const FLUSH_BYTES = 1024 * 1024
 /**
- * Values already in LevelDB are remembered up to this many bytes, and only values up to
- * CACHE_VALUE_BYTES: a commit reads the same refs and checks the same objects its predecessor
- * did, and a LevelDB read costs microseconds where a map lookup costs a fraction of one.
+ * Values already in LevelDB are remembered up to this many bytes: a commit reads the same refs
+ * and checks the same objects its predecessor did, and a LevelDB read costs microseconds where a
+ * map lookup costs a fraction of one. Values read are remembered up to CACHE_READ_BYTES each (refs
+ * and pointers, not blobs, which their readers keep themselves), values written up to CACHE_VALUE_BYTES.
  */
 const CACHE_BYTES = 8 * 1024 * 1024
 const CACHE_VALUE_BYTES = 4096
+const CACHE_READ_BYTES = 512
 
 /*
  * Every write to the LevelDB goes through one WriteQueue. Without the journal (fsync durability)
@@ -105,7 +107,7 @@ export class WriteQueue {
     const entry = this.#overlay.get(name)
     if (entry) return entry.value?.slice()
     const value = this.db.getSync(key)
-    if (value === undefined || value.length <= CACHE_VALUE_BYTES) this.#remember(name, value === undefined ? undefined : Uint8Array.from(value))
+    if (value === undefined || value.length <= CACHE_READ_BYTES) this.#remember(name, value === undefined ? undefined : Uint8Array.from(value))
     return value
   }
 
