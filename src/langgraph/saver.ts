@@ -37,11 +37,16 @@ import { decodePart, encodePart } from './names.js'
  */
 
 const METADATA_STAGE = '__metadata__'
+/** The serializer type of most channel values; a skeleton names only the others. */
+const USUAL_TYPE = 'json'
 
 interface StoredSkeleton {
   readonly checkpoint: Record<string, JsonValue>
   readonly parent: string | null
-  /** Stage name → [channel name, serializer type]. */
+  /**
+   * Stage name → [channel name, serializer type], for the channel stages that are not the usual
+   * [stage name, "json"]. Every stage of the checkpoint but __metadata__ holds a channel.
+   */
   readonly channels: Record<string, [string, string]>
   readonly metadataType: string
 }
@@ -96,6 +101,8 @@ function threadOf(config: RunnableConfig, action: string): string {
 export class CkptSaver extends BaseCheckpointSaver {
   /** ckpt checkpoints by id, read or written: ids name content, so an entry never goes stale. */
   readonly #checkpoints = new Map<string, StoredCheckpoint>()
+  /** Newest-id pointer → the value this saver last saw it hold (null: none). A guess: a commit checks it. */
+  readonly #newest = new Map<string, string | null>()
 
   constructor(
     readonly store: Store,
@@ -169,10 +176,11 @@ export class CkptSaver extends BaseCheckpointSaver {
       if (channel in newVersions) {
         const [type, bytes] = await this.serde.dumpsTyped(value)
         outputs[stage] = bytes
-        channels[stage] = [channel, type]
-      } else if (parent && parent.skeleton.channels[stage] && parent.skeleton.checkpoint.channel_versions && (parent.skeleton.checkpoint.channel_versions as Record<string, unknown>)[channel] === prepared.channel_versions[channel]) {
+        if (stage !== channel || type !== USUAL_TYPE) channels[stage] = [channel, type]
+      } else if (parent && stage in parent.checkpoint.stages && (parent.skeleton.checkpoint.channel_versions as Record<string, unknown> | undefined)?.[channel] === prepared.channel_versions[channel]) {
         copied.push(stage)
-        channels[stage] = parent.skeleton.channels[stage] as [string, string]
+        const unusual = parent.skeleton.channels[stage]
+        if (unusual) channels[stage] = unusual
       }
     }
     const [metadataType, metadataBytes] = await this.serde.dumpsTyped(metadata)
@@ -193,17 +201,24 @@ export class CkptSaver extends BaseCheckpointSaver {
       meta: { langgraph: skeleton as unknown as JsonValue },
     }
     // The checkpoint, its id pointer and the thread's newest-id pointer move in one atomic step.
+    // The first attempt expects a new id and the newest id this saver last saw; a conflict reads both.
+    const newest = latestPointer(location)
+    let guess = this.#newest.has(newest)
     for (let done = false; !done; ) {
-      const [current, latest] = await Promise.all([this.store.index.get(pointer), this.store.index.get(latestPointer(location))])
+      const [current, latest] = guess ? [undefined, this.#newest.get(newest) ?? undefined] : await Promise.all([this.store.index.get(pointer), this.store.index.get(newest)])
+      guess = false
+      const moveNewest = latest === undefined || latest < prepared.id
       const index = [
         { name: pointer, expected: current ?? null },
-        ...(latest === undefined || latest < prepared.id ? [{ name: latestPointer(location), expected: latest ?? null, value: prepared.id }] : []),
+        ...(moveNewest ? [{ name: newest, expected: latest ?? null, value: prepared.id }] : []),
       ]
       done = await this.store
         .commit({ ...commitOptions, index })
         .then((written) => {
           // The next step's put finds its parent here.
           this.#remember({ checkpoint: written, skeleton })
+          if (this.#newest.size >= 4096) this.#newest.clear()
+          this.#newest.set(newest, moveNewest ? prepared.id : (latest ?? null))
           return true
         })
         .catch((err: unknown) => {
@@ -245,6 +260,7 @@ export class CkptSaver extends BaseCheckpointSaver {
 
   async deleteThread(threadId: string): Promise<void> {
     const part = encodePart(threadId)
+    for (const name of this.#newest.keys()) if (name.startsWith(`lgl/${part}/`)) this.#newest.delete(name)
     for (const prefix of [`lg/${part}/`, `lgw/${part}/`, `lgl/${part}/`]) {
       for (const { name, value } of await this.store.index.list(prefix)) {
         await this.store.index.swap(name, value, null, 'langgraph: thread deleted').catch((err: unknown) => {
@@ -294,8 +310,9 @@ export class CkptSaver extends BaseCheckpointSaver {
     const { checkpoint: node, skeleton } = stored
     const channelValues: Record<string, unknown> = {}
     const reads: Array<Promise<void>> = []
-    for (const [stage, [channel, type]] of Object.entries(skeleton.channels)) {
-      const id = node.stages[stage] as string
+    for (const [stage, id] of Object.entries(node.stages)) {
+      if (stage === METADATA_STAGE) continue
+      const [channel, type] = skeleton.channels[stage] ?? [stage, USUAL_TYPE]
       // Most values of a listing's tuples were decoded for an earlier tuple: no promise for those.
       const known = values.known(id, type)
       if (known) channelValues[channel] = known.value

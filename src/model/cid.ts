@@ -54,6 +54,8 @@ export function parseCid(text: string): CID {
 
 /** Like {@link parseCid}, but undefined instead of an error for text that is not a store CID. */
 export function tryParseCid(text: string): CID | undefined {
+  // 36 bytes take at least 48 characters in any multibase; ids and names of other things are shorter.
+  if (text.length < 48) return undefined
   const known = parsed.get(text)
   if (known !== undefined) return known ?? undefined
   let cid: CID | null = null
