@@ -134,6 +134,32 @@ describe('gc', () => {
     expect((await store.fsck()).problems).toEqual([])
   })
 
+  it('keeps the commits this process makes while it rewrites packs, and lets them through meanwhile', async () => {
+    const { store: creator, dir } = await tempStore()
+    await creator.commit({ stage: 'keep', output: pseudoRandomBytes(3 * 1024 * 1024, 1) })
+    await garbageTimeline(creator, 'big', 6, (i) => pseudoRandomBytes(4 * 1024 * 1024, 100 + i))
+    await creator.close()
+    const store = await openStore(dir)
+    onCleanup(() => store.close())
+    let collecting = true
+    const collected = store.gc({ prune: 'now' }).finally(() => (collecting = false))
+    // Moving live records writes synced batches, which commits arriving meanwhile wait for.
+    const timelines = ['w1', 'w2', 'w3', 'w4']
+    for (const name of timelines) await store.timelines.create(name, 'main')
+    const acknowledged = await Promise.all(
+      timelines.map(async (timeline) => {
+        const ids: string[] = []
+        while (collecting) ids.push((await store.commit({ timeline, stage: 'beside', output: { n: ids.length } })).id)
+        return ids
+      }),
+    )
+    expect((await collected).reclaimed.files).toBeGreaterThan(0)
+    for (const [i, timeline] of timelines.entries()) {
+      expect((await collect(store.log(timeline))).map((c) => c.id).slice(0, -1).reverse().slice(-acknowledged[i]!.length)).toEqual(acknowledged[i])
+    }
+    expect((await store.fsck()).problems).toEqual([])
+  })
+
   it('leaves a damaged pack in place for fsck to report, instead of failing or deleting it', async () => {
     const { store: creator, dir } = await tempStore()
     await creator.commit({ stage: 'seed', output: 1 })

@@ -346,7 +346,7 @@ class LevelRefs implements RefStore {
   ) {}
 
   async readRef(name: string): Promise<string | undefined> {
-    const value = await wrapIo(async () => this.writes.get(refKey(name)))
+    const value = await wrapIo(async () => this.writes.get(refKey(name), true))
     return value === undefined ? undefined : fromUtf8.decode(value)
   }
 
@@ -373,13 +373,13 @@ class LevelRefs implements RefStore {
   async #applyUpdates(updates: readonly RefUpdate[], objects: readonly ObjectEntry[], requires: ReadonlyArray<readonly Uint8Array[]>): Promise<RefUpdateResult> {
     const missing = requires.length === 0 ? undefined : await this.#firstMissing(requires, objects)
     if (missing) return { ok: false, missing }
-    const current = await wrapIo(async () => updates.map((u) => this.writes.get(refKey(u.name))))
+    const current = await wrapIo(async () => updates.map((u) => this.writes.get(refKey(u.name), true)))
     for (const [i, update] of updates.entries()) {
       const raw = current[i]
       const actual = raw === undefined ? null : fromUtf8.decode(raw)
       if (actual !== update.expected) return { ok: false, name: update.name, actual }
     }
-    const heads = await wrapIo(async () => updates.map((u) => this.writes.get(logHeadKey(u.name))))
+    const heads = await wrapIo(async () => updates.map((u) => this.writes.get(logHeadKey(u.name), true)))
     const nextSeq = new Map<string, number>()
     // Objects and ref moves in one LevelDB batch: both are durable together, or neither.
     const ops = await this.objectOps(objects)
@@ -433,7 +433,7 @@ class LevelRefs implements RefStore {
         if (entry.time < before || (entry.new !== null && dropped.has(entry.new))) ops.push({ type: 'del', key })
         else kept++
       }
-      const exists = (await wrapIo(async () => this.writes.get(refKey(name)))) !== undefined
+      const exists = (await wrapIo(async () => this.writes.get(refKey(name), true))) !== undefined
       // The log head goes with the last entry of a deleted ref, so listReflogs stops naming it.
       if (kept === 0 && !exists && ops.length > 0) ops.push({ type: 'del', key: logHeadKey(name) })
       if (ops.length > 0) await wrapIo(() => this.writes.write(ops, this.sync))

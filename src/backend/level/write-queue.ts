@@ -7,19 +7,22 @@ type Db = ClassicLevel<Uint8Array, Uint8Array>
 /** Past this size the journal is emptied before more is appended, so a restart replays little. */
 const JOURNAL_LIMIT = 8 * 1024 * 1024
 /**
+ * A batch of more operations goes straight to LevelDB: the thread hop is small beside its own
+ * cost, and journaling it would write it twice (gc's deletions come in batches of thousands).
+ */
+const DIRECT_OPS = 512
+/**
  * Journaled batches are applied to LevelDB together, this long after the first of them or once
  * they add up to FLUSH_BYTES: each LevelDB write costs the main thread tens of microseconds.
  */
 const FLUSH_DELAY_MS = 5
 const FLUSH_BYTES = 1024 * 1024
 /**
- * Values already in LevelDB are remembered up to this many bytes: a commit reads the same refs
- * and checks the same objects its predecessor did, and a LevelDB read costs microseconds where a
- * map lookup costs a fraction of one. Values read are remembered up to CACHE_READ_BYTES each (refs
- * and pointers, not blobs, which their readers keep themselves), values written up to CACHE_VALUE_BYTES.
+ * Values already in LevelDB are remembered up to this many bytes: a commit reads the refs its
+ * predecessor wrote, and a LevelDB read costs microseconds where a map lookup costs a fraction of
+ * one. Values read are remembered when the reader asks (refs), up to CACHE_READ_BYTES each.
  */
 const CACHE_BYTES = 8 * 1024 * 1024
-const CACHE_VALUE_BYTES = 4096
 const CACHE_READ_BYTES = 512
 
 /*
@@ -33,8 +36,8 @@ const CACHE_READ_BYTES = 512
  * database, so what it remembers cannot go stale.
  *
  * Order: a journaled batch reaches LevelDB after every batch acknowledged before it. A direct
- * write (a synced one) first empties the journal, and holds new appends back until then, so a
- * replay can never put an older value over it.
+ * write (a synced or a large one) first empties the journal, and holds new appends back until
+ * then, so a replay can never put an older value over it.
  */
 export class WriteQueue {
   /** Key → value (undefined: no value). Entries with seq > #appliedSeq are not in LevelDB yet. */
@@ -80,8 +83,10 @@ export class WriteQueue {
   async write(ops: readonly BatchOp[], sync: boolean): Promise<void> {
     if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
     if (this.#failure) throw this.#failure
-    if (!this.journal || sync) return this.#direct(ops, sync)
-    while (this.#appendsHeld > 0 || this.journal.size >= JOURNAL_LIMIT) await this.settled()
+    if (!this.journal || sync || ops.length > DIRECT_OPS) return this.#direct(ops, sync)
+    // Queued behind the direct write or the flush that empties the journal, not a shortcut: a
+    // loop of settled promises would never let that write's completion in.
+    while (this.#appendsHeld > 0 || this.journal.size >= JOURNAL_LIMIT) await this.#enqueue(() => this.#flush())
     if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
     const sizeBefore = this.journal.size
     let written: BatchOp[]
@@ -101,13 +106,16 @@ export class WriteQueue {
     await new Promise((resolve) => setImmediate(resolve))
   }
 
-  /** The value at `key`, including writes not yet applied to LevelDB. */
-  get(key: Uint8Array): Uint8Array | undefined {
+  /**
+   * The value at `key`, including writes not yet applied to LevelDB. `remember`: keep a small
+   * value read from LevelDB for the next read (for keys read again and again, such as refs).
+   */
+  get(key: Uint8Array, remember = false): Uint8Array | undefined {
     const name = overlayKey(key)
     const entry = this.#overlay.get(name)
     if (entry) return entry.value?.slice()
     const value = this.db.getSync(key)
-    if (value === undefined || value.length <= CACHE_READ_BYTES) this.#remember(name, value === undefined ? undefined : Uint8Array.from(value))
+    if (remember && (value === undefined || value.length <= CACHE_READ_BYTES)) this.#remember(name, value === undefined ? undefined : Uint8Array.from(value))
     return value
   }
 
@@ -126,7 +134,8 @@ export class WriteQueue {
    */
   settled(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure)
-    if (this.#appliedSeq === this.#seq) return Promise.resolve()
+    // Not while a direct write runs: a caller looping on settled() would then never yield to it.
+    if (this.#appliedSeq === this.#seq && this.#appendsHeld === 0) return Promise.resolve()
     return this.#enqueue(() => this.#flush())
   }
 
@@ -182,11 +191,8 @@ export class WriteQueue {
       try {
         while (this.#pending.length > 0 || (this.journal?.size ?? 0) > 0) await this.#flush()
         await writeOps(this.db, ops, sync)
-        for (const op of ops) {
-          if (op.type === 'del') this.#remember(overlayKey(op.key), undefined)
-          else if (op.value.length <= CACHE_VALUE_BYTES) this.#remember(overlayKey(op.key), op.value.slice())
-          else this.#overlay.delete(overlayKey(op.key))
-        }
+        // What was remembered of these keys is stale now; nothing of them is pending.
+        for (const op of ops) this.#overlay.delete(overlayKey(op.key))
       } finally {
         this.#appendsHeld--
       }
