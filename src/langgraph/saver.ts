@@ -310,13 +310,13 @@ export class CkptSaver extends BaseCheckpointSaver {
     const { checkpoint: node, skeleton } = stored
     const channelValues: Record<string, unknown> = {}
     const reads: Array<Promise<void>> = []
-    for (const [stage, id] of Object.entries(node.stages)) {
+    for (const [stage, blob] of Object.entries(node.stages)) {
       if (stage === METADATA_STAGE) continue
       const [channel, type] = skeleton.channels[stage] ?? [stage, USUAL_TYPE]
       // Most values of a listing's tuples were decoded for an earlier tuple: no promise for those.
-      const known = values.known(id, type)
+      const known = values.known(blob, type)
       if (known) channelValues[channel] = known.value
-      else reads.push(values.get(id, type).then((value) => void (channelValues[channel] = value)))
+      else reads.push(values.get(blob, type).then((value) => void (channelValues[channel] = value)))
     }
     await Promise.all(reads)
     // Its own copy of the versions: the stored skeleton is shared with later puts.

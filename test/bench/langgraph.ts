@@ -27,8 +27,8 @@ function channelValue(channel: number, version: number): string {
   return `${channel}:${version}:`.padEnd(VALUE_BYTES, String.fromCharCode(97 + ((channel + version) % 26)))
 }
 
-/** Runs the workload on `saver`; `size` measures its files afterwards. */
-async function workload(name: string, saver: BaseCheckpointSaver, steps: number, size: () => number): Promise<SaverFigures> {
+/** Runs the workload on `saver`; `close` closes its storage and returns the size of its files then, at rest. */
+async function workload(name: string, saver: BaseCheckpointSaver, steps: number, close: () => Promise<number>): Promise<SaverFigures> {
   const thread = 'bench-thread'
   const versions: Record<string, number> = {}
   const values: Record<string, string> = {}
@@ -59,7 +59,7 @@ async function workload(name: string, saver: BaseCheckpointSaver, steps: number,
   for await (const _ of saver.list({ configurable: { thread_id: thread } })) listed++
   if (listed !== steps) throw new Error(`${name} listed ${listed} of ${steps}`)
   const listSeconds = (performance.now() - listStart) / 1000
-  return { name, putsPerSecond: steps / putSeconds, getTupleMs, listAllPerSecond: steps / listSeconds, bytesOnDisk: size() }
+  return { name, putsPerSecond: steps / putSeconds, getTupleMs, listAllPerSecond: steps / listSeconds, bytesOnDisk: await close() }
 }
 
 const du = (dir: string) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0])
@@ -68,12 +68,17 @@ export async function langgraphBench(steps: number): Promise<{ ckpt: SaverFigure
   const work = mkdtempSync(path.join(os.tmpdir(), 'ckpt-lg-bench-'))
   try {
     const store = await initStore(path.join(work, 'ckpt'), { author: 'bench' })
-    const ckpt = await workload('ckpt', new CkptSaver(store), steps, () => du(path.join(work, 'ckpt')))
-    await store.close()
+    const ckpt = await workload('ckpt', new CkptSaver(store), steps, async () => {
+      await store.close()
+      return du(path.join(work, 'ckpt'))
+    })
     const sqliteDir = path.join(work, 'sqlite')
     execFileSync('mkdir', ['-p', sqliteDir])
     const sqliteSaver = SqliteSaver.fromConnString(path.join(sqliteDir, 'checkpoints.db'))
-    const sqlite = await workload('SqliteSaver', sqliteSaver, steps, () => du(sqliteDir))
+    const sqlite = await workload('SqliteSaver', sqliteSaver, steps, async () => {
+      sqliteSaver.db.close()
+      return du(sqliteDir)
+    })
     // Distinct content: every channel version's value, once.
     const distinctBytes = (CHANNELS + (steps - 1)) * VALUE_BYTES
     return { ckpt, sqlite, distinctBytes }

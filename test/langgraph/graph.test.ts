@@ -111,4 +111,21 @@ describe('CkptSaver listings', () => {
     expect([...second!.bytes]).toEqual([1, 2, 3])
     expect(second!.doc.items).toEqual([1, 2])
   })
+
+  it('keeps what it stored whatever a caller does to a tuple it was given', async () => {
+    const { uuid6 } = await import('@langchain/langgraph-checkpoint')
+    const { store } = await tempStore()
+    const saver = new CkptSaver(store)
+    const base = { configurable: { thread_id: 't', checkpoint_ns: '' } } as Parameters<CkptSaver['put']>[0]
+    const first = { v: 4, id: uuid6(0), ts: new Date(0).toISOString(), channel_values: { a: 'x', b: 'y' }, channel_versions: { a: 1, b: 1 }, versions_seen: { node: { a: 1 } } }
+    const config = await saver.put(base, first, { source: 'loop', step: 0, parents: {} }, { a: 1, b: 1 })
+    const given = (await saver.getTuple(config))!
+    given.checkpoint.channel_versions.b = 7
+    given.checkpoint.versions_seen.node!.a = 7
+    expect((await saver.getTuple(config))!.checkpoint).toMatchObject({ channel_versions: { a: 1, b: 1 }, versions_seen: { node: { a: 1 } } })
+    // The next step's put still finds b unchanged in its parent, and carries it over.
+    const second = { ...first, id: uuid6(1), channel_values: { a: 'z', b: 'y' }, channel_versions: { a: 2, b: 1 } }
+    const next = await saver.put(config, second, { source: 'loop', step: 1, parents: {} }, { a: 2 })
+    expect((await saver.getTuple(next))!.checkpoint.channel_values).toEqual({ a: 'z', b: 'y' })
+  })
 })
