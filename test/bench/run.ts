@@ -243,7 +243,7 @@ async function langgraph(steps: number): Promise<number> {
   rows.push({ workload: `LangGraph saver: ${fmt(steps)} puts, 20 channels of 2 KB, one changing (puts/s)`, ckpt: fmt(ckpt.putsPerSecond), baseline: `SqliteSaver ${fmt(sqlite.putsPerSecond)}`, ratio: fmt(sqlite.putsPerSecond / ckpt.putsPerSecond, 2), durability: 'ckpt: process crash; SQLite: default journal (no fsync per put)' })
   rows.push({ workload: 'LangGraph saver: getTuple by id (ms)', ckpt: fmt(ckpt.getTupleMs, 3), baseline: `SqliteSaver ${fmt(sqlite.getTupleMs, 3)}`, ratio: fmt(ckpt.getTupleMs / sqlite.getTupleMs, 2), durability: 'n/a' })
   rows.push({ workload: `LangGraph saver: list all ${fmt(steps)} (checkpoints/s)`, ckpt: fmt(ckpt.listAllPerSecond), baseline: `SqliteSaver ${fmt(sqlite.listAllPerSecond)}`, ratio: fmt(sqlite.listAllPerSecond / ckpt.listAllPerSecond, 2), durability: 'n/a' })
-  rows.push({ workload: `LangGraph saver: bytes on disk once closed (distinct content ${mib(distinctBytes)})`, ckpt: `${mib(ckpt.bytesOnDisk)} (${fmt(ckpt.bytesOnDisk / distinctBytes, 1)}×)`, baseline: `SqliteSaver ${mib(sqlite.bytesOnDisk)} (${fmt(sqlite.bytesOnDisk / distinctBytes, 1)}×)`, ratio: fmt(ckpt.bytesOnDisk / sqlite.bytesOnDisk, 2), durability: 'n/a' })
+  rows.push({ workload: `LangGraph saver: bytes on disk at rest (distinct content ${mib(distinctBytes)})`, ckpt: `${mib(ckpt.bytesOnDisk)} (${fmt(ckpt.bytesOnDisk / distinctBytes, 1)}×)`, baseline: `SqliteSaver ${mib(sqlite.bytesOnDisk)} (${fmt(sqlite.bytesOnDisk / distinctBytes, 1)}×)`, ratio: fmt(ckpt.bytesOnDisk / sqlite.bytesOnDisk, 2), durability: 'n/a' })
   return sqlite.putsPerSecond
 }
 
