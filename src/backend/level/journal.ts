@@ -64,7 +64,7 @@ export class Journal {
    * as written: its keys and values are views of the journal record, not the caller's buffers.
    */
   append(ops: readonly BatchOp[]): BatchOp[] {
-    const record = encodeRecord(ops)
+    const { record, written: views } = encodeRecord(ops)
     try {
       let written = 0
       while (written < record.length) written += writeSync(this.#fd, record, written)
@@ -74,7 +74,7 @@ export class Journal {
       throw err
     }
     this.#size += record.length
-    return decodePayload(record.subarray(HEADER), false)!
+    return views
   }
 
   /** Empties the journal: every batch in it is in LevelDB. */
@@ -88,27 +88,29 @@ export class Journal {
   }
 }
 
-function encodeRecord(ops: readonly BatchOp[]): Buffer {
+/** The record for `ops`, and `ops` again as views of it. */
+function encodeRecord(ops: readonly BatchOp[]): { record: Buffer; written: BatchOp[] } {
   let length = HEADER + 4
   for (const op of ops) length += 5 + op.key.length + (op.type === 'put' ? 4 + op.value.length : 0)
   const out = Buffer.allocUnsafe(length)
+  const written: BatchOp[] = []
   out.writeUInt32LE(length - HEADER, 0)
   let at = HEADER
   out.writeUInt32LE(ops.length, at)
   at += 4
+  const field = (bytes: Uint8Array): Uint8Array => {
+    out.writeUInt32LE(bytes.length, at)
+    out.set(bytes, at + 4)
+    at += 4 + bytes.length
+    return out.subarray(at - bytes.length, at)
+  }
   for (const op of ops) {
-    out[at] = op.type === 'put' ? PUT : DEL
-    out.writeUInt32LE(op.key.length, at + 1)
-    out.set(op.key, at + 5)
-    at += 5 + op.key.length
-    if (op.type === 'put') {
-      out.writeUInt32LE(op.value.length, at)
-      out.set(op.value, at + 4)
-      at += 4 + op.value.length
-    }
+    out[at++] = op.type === 'put' ? PUT : DEL
+    const key = field(op.key)
+    written.push(op.type === 'put' ? { type: 'put', key, value: field(op.value) } : { type: 'del', key })
   }
   out.writeUInt32LE(crc32(out.subarray(HEADER)), 4)
-  return out
+  return { record: out, written }
 }
 
 /** The whole records in `bytes`, up to a torn last one. */
@@ -129,8 +131,8 @@ function decodeRecords(bytes: Buffer): { batches: BatchOp[][]; validLength: numb
   return { batches, validLength: at }
 }
 
-/** The ops in a record's payload, as copies or as views of it; undefined when it does not parse. */
-function decodePayload(payload: Buffer, copy = true): BatchOp[] | undefined {
+/** The ops in a record's payload, as views of it; undefined when it does not parse. */
+function decodePayload(payload: Buffer): BatchOp[] | undefined {
   if (payload.length < 4) return undefined
   const count = payload.readUInt32LE(0)
   const ops: BatchOp[] = []
@@ -141,7 +143,7 @@ function decodePayload(payload: Buffer, copy = true): BatchOp[] | undefined {
     if (at + 4 + length > payload.length) return undefined
     const bytes = payload.subarray(at + 4, at + 4 + length)
     at += 4 + length
-    return copy ? Uint8Array.from(bytes) : bytes
+    return bytes
   }
   for (let i = 0; i < count; i++) {
     if (at >= payload.length) return undefined
@@ -174,10 +176,4 @@ function tableCrc32(bytes: Uint8Array): number {
   let c = -1
   for (const byte of bytes) c = table[(c ^ byte) & 0xff]! ^ (c >>> 8)
   return (c ^ -1) >>> 0
-}
-
-/** The error a failed journal or LevelDB write surfaces as. */
-export function journalError(cause: unknown): CkptError {
-  if (cause instanceof CkptError) return cause
-  return new CkptError('IO_ERROR', `the LevelDB store failed: ${(cause as Error).message}`, { cause })
 }

@@ -9,7 +9,7 @@ import type {
 import { SweepGate } from '../sweep-gate.js'
 import type { BatchOp } from './journal.js'
 import { PACK_THRESHOLD, Packs, decodeLocation, encodeLocation, type PackLocation } from './packs.js'
-import { WriteQueue } from './write-queue.js'
+import { WriteQueue, levelError } from './write-queue.js'
 
 /** How far a write must get before its call returns. */
 export type Durability = 'process' | 'fsync'
@@ -94,9 +94,9 @@ export class LocalLevelBackend implements Backend {
     this.description = `level:${db.location}`
     const sync = durability === 'fsync'
     const gate = new SweepGate()
-    const objects = new LevelObjects(db, writes, sync, packs, gate)
+    const objects = new LevelObjects(writes, sync, packs, gate)
     this.objects = objects
-    this.refs = new LevelRefs(db, writes, sync, (entries) => objects.objectOps(entries), gate)
+    this.refs = new LevelRefs(writes, sync, (entries) => objects.objectOps(entries), gate)
   }
 
   async close(): Promise<void> {
@@ -111,7 +111,6 @@ export class LocalLevelBackend implements Backend {
 
 class LevelObjects implements ObjectStore {
   constructor(
-    private readonly db: Db,
     private readonly writes: WriteQueue,
     private readonly sync: boolean,
     private readonly packs: Packs,
@@ -188,8 +187,7 @@ class LevelObjects implements ObjectStore {
   }
 
   async *writtenSince(since: number): AsyncIterable<Uint8Array> {
-    await this.writes.settled()
-    for await (const value of this.db.values({ gte: writeRecordBound(since), lt: Uint8Array.of(WRITES + 1) })) yield* decodeKeyList(value)
+    for await (const value of this.writes.values({ gte: writeRecordBound(since), lt: Uint8Array.of(WRITES + 1) })) yield* decodeKeyList(value)
   }
 
   async forgetWritesBefore(before: number): Promise<void> {
@@ -241,8 +239,7 @@ class LevelObjects implements ObjectStore {
   /** Live bytes per pack, from the index; undefined when an index entry does not decode. */
   async #liveBytesByPack(): Promise<Map<string, number> | undefined> {
     const live = new Map<string, number>()
-    await this.writes.settled()
-    for await (const value of this.db.values({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
+    for await (const value of this.writes.values({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
       let location: PackLocation
       try {
         location = decodeLocation(value)
@@ -273,8 +270,7 @@ class LevelObjects implements ObjectStore {
       group = []
       groupBytes = 0
     }
-    await this.writes.settled()
-    for await (const [key, value] of this.db.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
+    for await (const [key, value] of this.writes.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
       const location = decodeLocation(value)
       if (!packs.has(location.pack)) continue
       group.push({ key: key.subarray(1), location })
@@ -287,8 +283,7 @@ class LevelObjects implements ObjectStore {
 
   async checkStorage(): Promise<StorageProblem[]> {
     const problems: StorageProblem[] = []
-    await this.writes.settled()
-    for await (const [prefixedKey, value] of this.db.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
+    for await (const [prefixedKey, value] of this.writes.iterator({ gte: Uint8Array.of(PACKED), lt: Uint8Array.of(PACKED + 1) })) {
       const key = prefixedKey.subarray(1)
       let message: string | undefined
       try {
@@ -328,8 +323,7 @@ class LevelObjects implements ObjectStore {
   async *#keysUnder(tag: number, range: KeyRange): AsyncIterable<Uint8Array> {
     const gte = range.gte ? prefixed(tag, range.gte) : Uint8Array.of(tag)
     const lt = range.lt ? prefixed(tag, range.lt) : Uint8Array.of(tag + 1)
-    await this.writes.settled()
-    for await (const key of this.db.keys({ gte, lt })) yield key.subarray(1)
+    for await (const key of this.writes.keys({ gte, lt })) yield key.subarray(1)
   }
 }
 
@@ -338,7 +332,6 @@ class LevelRefs implements RefStore {
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor(
-    private readonly db: Db,
     private readonly writes: WriteQueue,
     private readonly sync: boolean,
     private readonly objectOps: (entries: readonly ObjectEntry[]) => Promise<BatchOp[]>,
@@ -353,8 +346,7 @@ class LevelRefs implements RefStore {
   async listRefs(prefix: string): Promise<RefEntry[]> {
     const start = refKey(prefix)
     const out: RefEntry[] = []
-    await this.writes.settled()
-    for await (const [key, value] of this.db.iterator({ gte: start, lt: prefixEnd(start) })) {
+    for await (const [key, value] of this.writes.iterator({ gte: start, lt: prefixEnd(start) })) {
       out.push({ name: fromUtf8.decode(key.subarray(1)), value: fromUtf8.decode(value) })
     }
     return out
@@ -406,8 +398,7 @@ class LevelRefs implements RefStore {
   async readReflog(name: string, options: { newestFirst?: boolean; limit?: number } = {}): Promise<ReflogEntry[]> {
     const start = concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0))
     const out: ReflogEntry[] = []
-    await this.writes.settled()
-    const iterator = this.db.iterator({ gte: start, lt: prefixEnd(start), reverse: options.newestFirst ?? false, limit: options.limit ?? -1 })
+    const iterator = this.writes.iterator({ gte: start, lt: prefixEnd(start), reverse: options.newestFirst ?? false, limit: options.limit ?? -1 })
     for await (const [, value] of iterator) out.push(parseReflogEntry(value))
     return out
   }
@@ -415,8 +406,7 @@ class LevelRefs implements RefStore {
   async listReflogs(prefix: string): Promise<string[]> {
     const start = logHeadKey(prefix)
     const names: string[] = []
-    await this.writes.settled()
-    for await (const key of this.db.keys({ gte: start, lt: prefixEnd(start) })) names.push(fromUtf8.decode(key.subarray(1)))
+    for await (const key of this.writes.keys({ gte: start, lt: prefixEnd(start) })) names.push(fromUtf8.decode(key.subarray(1)))
     return names
   }
 
@@ -427,8 +417,7 @@ class LevelRefs implements RefStore {
       const start = concatBytes(Uint8Array.of(LOG), utf8.encode(name), Uint8Array.of(0))
       const ops: BatchOp[] = []
       let kept = 0
-      await this.writes.settled()
-      for await (const [key, value] of this.db.iterator({ gte: start, lt: prefixEnd(start) })) {
+      for await (const [key, value] of this.writes.iterator({ gte: start, lt: prefixEnd(start) })) {
         const entry = parseReflogEntry(value)
         if (entry.time < before || (entry.new !== null && dropped.has(entry.new))) ops.push({ type: 'del', key })
         else kept++
@@ -507,9 +496,6 @@ async function wrapIo<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation()
   } catch (cause) {
-    if (cause instanceof CkptError) throw cause
-    const code = (cause as { code?: unknown }).code
-    if (code === 'LEVEL_DATABASE_NOT_OPEN') throw new CkptError('STORE_CLOSED', 'the store is closed', { cause })
-    throw new CkptError('IO_ERROR', `the LevelDB store failed: ${(cause as Error).message}`, { cause })
+    throw levelError(cause)
   }
 }

@@ -1,6 +1,6 @@
-import type { ClassicLevel } from 'classic-level'
+import type { ClassicLevel, IteratorOptions, KeyIteratorOptions, ValueIteratorOptions } from 'classic-level'
 import { CkptError } from '../../errors.js'
-import { Journal, journalError, type BatchOp } from './journal.js'
+import { Journal, type BatchOp } from './journal.js'
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
 
@@ -26,7 +26,7 @@ const CACHE_BYTES = 8 * 1024 * 1024
 const CACHE_READ_BYTES = 512
 
 /*
- * Every write to the LevelDB goes through one WriteQueue. Without the journal (fsync durability)
+ * Every read and write of the LevelDB goes through one WriteQueue. Without the journal (fsync durability)
  * a write is a LevelDB batch. With it, a write is appended to the journal and acknowledged at
  * once: LevelDB's batch writes go through its worker threads, and that hop cost a small commit
  * more time than all of the commit's own work (docs/performance.md). The journaled batches are
@@ -74,7 +74,7 @@ export class WriteQueue {
       }
     } catch (err) {
       journal.close()
-      throw journalError(err)
+      throw levelError(err)
     }
     return new WriteQueue(db, journal)
   }
@@ -94,7 +94,7 @@ export class WriteQueue {
       // From here on the batch is the journal's copy: the caller may reuse its buffers.
       written = this.journal.append(ops)
     } catch (err) {
-      throw journalError(err)
+      throw levelError(err)
     }
     const seq = ++this.#seq
     for (const op of written) this.#overlay.set(overlayKey(op.key), { value: op.type === 'put' ? op.value : undefined, seq })
@@ -128,10 +128,7 @@ export class WriteQueue {
     return known.map((entry) => (entry ? entry.value !== undefined : found[next++] === true))
   }
 
-  /**
-   * Resolves once everything acknowledged before the call is in LevelDB, so that iterators and
-   * range deletes, which read LevelDB alone, see it.
-   */
+  /** Resolves once everything acknowledged before the call is in LevelDB. */
   settled(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure)
     // Not while a direct write runs: a caller looping on settled() would then never yield to it.
@@ -164,6 +161,25 @@ export class WriteQueue {
     }
     if (this.#pendingBytes >= FLUSH_BYTES) queue()
     else this.#flushTimer ??= setTimeout(queue, FLUSH_DELAY_MS).unref()
+  }
+
+  /*
+   * Range reads go to LevelDB alone, so each first waits for everything acknowledged before it
+   * to be there.
+   */
+  async *iterator(options: IteratorOptions<Uint8Array, Uint8Array>): AsyncIterable<[Uint8Array, Uint8Array]> {
+    await this.settled()
+    yield* this.db.iterator(options)
+  }
+
+  async *keys(options: KeyIteratorOptions<Uint8Array>): AsyncIterable<Uint8Array> {
+    await this.settled()
+    yield* this.db.keys(options)
+  }
+
+  async *values(options: ValueIteratorOptions<Uint8Array, Uint8Array>): AsyncIterable<Uint8Array> {
+    await this.settled()
+    yield* this.db.values(options)
   }
 
   /** Deletes every key in [gte, lt) from LevelDB, once everything acknowledged before is there. */
@@ -219,7 +235,7 @@ export class WriteQueue {
       // Acknowledged batches stay in the journal and the overlay; the next open applies them.
       this.#pending = [...batch, ...this.#pending]
       this.#pendingBytes += pendingBytes
-      this.#failure = journalError(err)
+      this.#failure = levelError(err)
       throw this.#failure
     }
     // The batch's values stay in the overlay, now as values LevelDB has too.
@@ -233,7 +249,7 @@ export class WriteQueue {
     try {
       this.journal?.clear()
     } catch (err) {
-      this.#failure = journalError(err)
+      this.#failure = levelError(err)
       throw this.#failure
     }
   }
@@ -243,6 +259,13 @@ export class WriteQueue {
     this.#chain = run.catch(() => undefined)
     return run
   }
+}
+
+/** What a failed LevelDB or journal operation surfaces as. */
+export function levelError(cause: unknown): CkptError {
+  if (cause instanceof CkptError) return cause
+  if ((cause as { code?: unknown }).code === 'LEVEL_DATABASE_NOT_OPEN') return new CkptError('STORE_CLOSED', 'the store is closed', { cause })
+  return new CkptError('IO_ERROR', `the LevelDB store failed: ${(cause as Error).message}`, { cause })
 }
 
 const overlayKey = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
