@@ -29,13 +29,13 @@ import { decodePart, encodePart } from './names.js'
  *   thread + namespace        → timeline  langgraph/<thread>/<ns>
  *   LangGraph checkpoint      → ckpt checkpoint on it; parent = LangGraph's parent
  *   channel value             → a stage holding the serializer's bytes (stored once per content)
- *   metadata                  → the stage __metadata__
- *   the rest of the checkpoint→ meta.langgraph
+ *   metadata, the rest of the checkpoint → meta.langgraph
  *   checkpoint id → ckpt id   → index pointer lg/<thread>/<ns>/<checkpoint id>
  *   pending writes            → index pointer lgw/<thread>/<ns>/<checkpoint id> → a JSON node
- *   newest checkpoint id      → index pointer lgl/<thread>/<ns>
+ *   newest checkpoint id      → the timeline head's, or index pointer lgl/<thread>/<ns> when newer
  */
 
+/** Where metadata the serializer did not write as UTF-8 text is kept (and where all of it was, before). */
 const METADATA_STAGE = '__metadata__'
 /** The serializer type of most channel values; a skeleton names only the others. */
 const USUAL_TYPE = 'json'
@@ -49,6 +49,8 @@ interface StoredSkeleton {
    */
   readonly channels: Record<string, [string, string]>
   readonly metadataType: string
+  /** The serializer's metadata bytes, as text; absent when they are in the stage __metadata__. */
+  readonly metadata?: string
 }
 
 type StoredWrite = [taskId: string, idx: number, channel: string, type: string, value: Uint8Array, taskPath: string]
@@ -56,6 +58,29 @@ type StoredWrite = [taskId: string, idx: number, channel: string, type: string, 
 interface StoredCheckpoint {
   readonly checkpoint: CkptCheckpoint
   readonly skeleton: StoredSkeleton
+}
+
+/** A thread's timeline as a put sees it. */
+interface ThreadHead {
+  /** The timeline's head; null when there is no timeline. */
+  readonly ckptId: string | null
+  /** LangGraph's id of the head checkpoint. */
+  readonly id: string | null
+  /** The newest-id pointer's value; null when there is none. */
+  readonly latest: string | null
+}
+
+const newerOf = (a: string | null, b: string | null): string | null => (a === null ? b : b === null || a >= b ? a : b)
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+const utf8 = new TextEncoder()
+
+/** The bytes as text, or undefined when they are not UTF-8. */
+function textOf(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    return undefined
+  }
 }
 
 interface Location {
@@ -101,8 +126,8 @@ function threadOf(config: RunnableConfig, action: string): string {
 export class CkptSaver extends BaseCheckpointSaver {
   /** ckpt checkpoints by id, read or written: ids name content, so an entry never goes stale. */
   readonly #checkpoints = new Map<string, StoredCheckpoint>()
-  /** Newest-id pointer → the value this saver last saw it hold (null: none). A guess: a commit checks it. */
-  readonly #newest = new Map<string, string | null>()
+  /** Timeline → its head as this saver last moved it. A guess: the commit's compare-and-swap checks it. */
+  readonly #heads = new Map<string, ThreadHead>()
 
   constructor(
     readonly store: Store,
@@ -115,7 +140,7 @@ export class CkptSaver extends BaseCheckpointSaver {
     const thread = config.configurable?.thread_id as string | undefined
     if (thread === undefined) return undefined
     const location = { thread, ns: namespaceOf(config) }
-    const id = (config.configurable?.checkpoint_id as string | undefined) ?? (await this.store.index.get(latestPointer(location)))
+    const id = (config.configurable?.checkpoint_id as string | undefined) ?? (await this.#newestId(location))
     if (!id) return undefined
     return this.#tuple(location, id)
   }
@@ -184,9 +209,17 @@ export class CkptSaver extends BaseCheckpointSaver {
       }
     }
     const [metadataType, metadataBytes] = await this.serde.dumpsTyped(metadata)
-    outputs[METADATA_STAGE] = metadataBytes
+    // Kept in the node as text: a stage would cost a blob per step, written and read again.
+    const metadataText = textOf(metadataBytes)
+    if (metadataText === undefined) outputs[METADATA_STAGE] = metadataBytes
     const { channel_values: _values, ...rest } = prepared
-    const skeleton: StoredSkeleton = { checkpoint: JSON.parse(JSON.stringify(rest)) as Record<string, JsonValue>, parent: parentId, channels, metadataType }
+    const skeleton: StoredSkeleton = {
+      checkpoint: JSON.parse(JSON.stringify(rest)) as Record<string, JsonValue>,
+      parent: parentId,
+      channels,
+      metadataType,
+      ...(metadataText !== undefined && { metadata: metadataText }),
+    }
     const keep = new Set([...Object.keys(outputs), ...copied])
     const remove = parent ? Object.keys(parent.checkpoint.stages).filter((s) => !keep.has(s)) : []
 
@@ -200,32 +233,32 @@ export class CkptSaver extends BaseCheckpointSaver {
       message: `${String((metadata as Record<string, unknown>).source ?? 'checkpoint')} step ${String((metadata as Record<string, unknown>).step ?? '')}`.trim(),
       meta: { langgraph: skeleton as unknown as JsonValue },
     }
-    // The checkpoint, its id pointer and the thread's newest-id pointer move in one atomic step.
-    // The first attempt expects a new id and the newest id this saver last saw; a conflict reads both.
-    const newest = latestPointer(location)
-    let guess = this.#newest.has(newest)
-    for (let done = false; !done; ) {
-      const [current, latest] = guess ? [undefined, this.#newest.get(newest) ?? undefined] : await Promise.all([this.store.index.get(pointer), this.store.index.get(newest)])
-      guess = false
-      const moveNewest = latest === undefined || latest < prepared.id
+    // The checkpoint and its id pointer move in one atomic step, expecting the head this saver
+    // last saw and a new id; a conflict reads both. The head names the thread's newest checkpoint
+    // unless a put with an older id moved it there: then the newest-id pointer does.
+    const timeline = timelineOf(location)
+    const newestPointer = latestPointer(location)
+    let guessed = this.#heads.get(timeline)
+    for (;;) {
+      const [head, current] = guessed ? [guessed, undefined] : await Promise.all([this.#readHead(location), this.store.index.get(pointer)])
+      guessed = undefined
+      const newest = newerOf(head.id, head.latest)
+      const latest = newest !== null && prepared.id < newest ? newest : head.latest
       const index = [
         { name: pointer, expected: current ?? null },
-        ...(moveNewest ? [{ name: newest, expected: latest ?? null, value: prepared.id }] : []),
+        ...(latest !== head.latest ? [{ name: newestPointer, expected: head.latest, value: latest }] : []),
       ]
-      done = await this.store
-        .commit({ ...commitOptions, index })
-        .then((written) => {
-          // The next step's put finds its parent here.
-          this.#remember({ checkpoint: written, skeleton })
-          if (this.#newest.size >= 4096) this.#newest.clear()
-          this.#newest.set(newest, moveNewest ? prepared.id : (latest ?? null))
-          return true
-        })
-        .catch((err: unknown) => {
-          // Forks and concurrent writers move the thread's timeline; commit again on its new head.
-          if (isCkptError(err, 'REF_CONFLICT')) return false
-          throw err
-        })
+      try {
+        const written = await this.store.commit({ ...commitOptions, expectedHead: head.ckptId, index })
+        // The next step's put finds its parent and the head here.
+        this.#remember({ checkpoint: written, skeleton })
+        if (this.#heads.size >= 4096) this.#heads.clear()
+        this.#heads.set(timeline, { ckptId: written.id, id: prepared.id, latest })
+        break
+      } catch (err) {
+        // Forks and concurrent writers move the thread's timeline; commit again on its new head.
+        if (!isCkptError(err, 'REF_CONFLICT')) throw err
+      }
     }
     return { configurable: { thread_id: thread, checkpoint_ns: location.ns, checkpoint_id: prepared.id } }
   }
@@ -260,7 +293,7 @@ export class CkptSaver extends BaseCheckpointSaver {
 
   async deleteThread(threadId: string): Promise<void> {
     const part = encodePart(threadId)
-    for (const name of this.#newest.keys()) if (name.startsWith(`lgl/${part}/`)) this.#newest.delete(name)
+    for (const name of this.#heads.keys()) if (name.startsWith(`langgraph/${part}/`)) this.#heads.delete(name)
     for (const prefix of [`lg/${part}/`, `lgw/${part}/`, `lgl/${part}/`]) {
       for (const { name, value } of await this.store.index.list(prefix)) {
         await this.store.index.swap(name, value, null, 'langgraph: thread deleted').catch((err: unknown) => {
@@ -273,9 +306,30 @@ export class CkptSaver extends BaseCheckpointSaver {
     }
   }
 
+  async #readHead(location: Location): Promise<ThreadHead> {
+    const [ckptId, latest] = await Promise.all([
+      this.store.timelines.get(timelineOf(location)).catch((err: unknown) => {
+        if (isCkptError(err, 'NOT_FOUND')) return null
+        throw err
+      }),
+      this.store.index.get(latestPointer(location)),
+    ])
+    // A checkpoint committed onto the timeline by other means has no LangGraph id.
+    const id = ckptId === null ? undefined : (await this.#storedCheckpoint(ckptId)).skeleton?.checkpoint?.id
+    return { ckptId, id: typeof id === 'string' ? id : null, latest: latest ?? null }
+  }
+
+  async #newestId(location: Location): Promise<string | null> {
+    const head = await this.#readHead(location)
+    return newerOf(head.id, head.latest)
+  }
+
   async #stored(location: Location, id: string, known?: string): Promise<StoredCheckpoint | undefined> {
     const ckptId = known ?? (await this.store.index.get(checkpointPointer(location, id)))
-    if (!ckptId) return undefined
+    return ckptId ? this.#storedCheckpoint(ckptId) : undefined
+  }
+
+  async #storedCheckpoint(ckptId: string): Promise<StoredCheckpoint> {
     const cached = this.#checkpoints.get(ckptId)
     if (cached) return cached
     const checkpoint = await this.store.getCheckpoint(ckptId)
@@ -322,7 +376,11 @@ export class CkptSaver extends BaseCheckpointSaver {
     // Its own copy of the versions: the stored skeleton is shared with later puts.
     const checkpoint = { ...(copyFields(skeleton.checkpoint) as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
     if (checkpoint.v < 4 && skeleton.parent !== null) await this.#migratePendingSends(checkpoint, location, skeleton.parent)
-    const metadata = (await values.get(node.stages[METADATA_STAGE] as string, skeleton.metadataType)) as CheckpointMetadata
+    const metadata = (
+      skeleton.metadata === undefined
+        ? await values.get(node.stages[METADATA_STAGE] as string, skeleton.metadataType)
+        : await this.serde.loadsTyped(skeleton.metadataType, skeleton.metadataType === 'json' ? skeleton.metadata : utf8.encode(skeleton.metadata))
+    ) as CheckpointMetadata
     const configurable = { thread_id: location.thread, checkpoint_ns: location.ns, checkpoint_id: id }
     return {
       config: { configurable },

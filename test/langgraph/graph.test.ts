@@ -129,3 +129,63 @@ describe('CkptSaver listings', () => {
     expect((await saver.getTuple(next))!.checkpoint.channel_values).toEqual({ a: 'z', b: 'y' })
   })
 })
+
+describe('CkptSaver threads', () => {
+  const checkpointOf = (id: string, value: string) => ({ v: 4, id, ts: new Date(0).toISOString(), channel_values: { a: value }, channel_versions: { a: value }, versions_seen: {} })
+  const at = (id?: string) => ({ configurable: { thread_id: 't', checkpoint_ns: '', ...(id !== undefined && { checkpoint_id: id }) } })
+
+  it('gives the newest id as the latest checkpoint, also after a put with an older id, to this saver and a fresh one', async () => {
+    const { store, dir } = await tempStore()
+    const saver = new CkptSaver(store)
+    await saver.put(at(), checkpointOf('cp-2', 'two'), { source: 'input', step: 0, parents: {} }, { a: 'two' })
+    await saver.put(at('cp-2'), checkpointOf('cp-1', 'one'), { source: 'loop', step: 1, parents: {} }, { a: 'one' })
+    expect((await saver.getTuple(at()))!.checkpoint.id).toBe('cp-2')
+    // Metadata written as text is kept in the node: the only stage is the channel.
+    expect(Object.keys((await store.getCheckpoint(await store.timelines.get('langgraph/t/%'))).stages)).toEqual(['a'])
+    await store.close()
+    const reopened = await openStore(dir)
+    const fresh = new CkptSaver(reopened)
+    expect((await fresh.getTuple(at()))!.checkpoint.id).toBe('cp-2')
+    await fresh.put(at('cp-1'), checkpointOf('cp-0', 'zero'), { source: 'loop', step: 2, parents: {} }, { a: 'zero' })
+    expect((await fresh.getTuple(at()))!.checkpoint.id).toBe('cp-2')
+    await fresh.put(at('cp-0'), checkpointOf('cp-3', 'three'), { source: 'loop', step: 3, parents: {} }, { a: 'three' })
+    expect((await fresh.getTuple(at()))!.checkpoint.channel_values).toEqual({ a: 'three' })
+    expect((await collect(fresh.list(at()))).map((t) => t.checkpoint.id)).toEqual(['cp-3', 'cp-2', 'cp-1', 'cp-0'])
+    await reopened.close()
+  })
+
+  it('commits on the thread as another saver left it, not as this one last saw it', async () => {
+    const { store } = await tempStore()
+    const first = new CkptSaver(store)
+    const second = new CkptSaver(store)
+    await first.put(at(), checkpointOf('cp-1', 'one'), { source: 'input', step: 0, parents: {} }, { a: 'one' })
+    await second.put(at('cp-1'), checkpointOf('cp-2', 'two'), { source: 'loop', step: 1, parents: {} }, { a: 'two' })
+    // `first` still takes cp-1 for the head: its commit conflicts, and it commits again on cp-2.
+    await first.put(at('cp-1'), checkpointOf('cp-3', 'three'), { source: 'loop', step: 1, parents: {} }, { a: 'three' })
+    expect((await second.getTuple(at()))!.checkpoint.id).toBe('cp-3')
+    expect((await second.getTuple(at('cp-3')))!.parentConfig?.configurable?.checkpoint_id).toBe('cp-1')
+    expect((await collect(second.list(at()))).map((t) => t.checkpoint.id)).toEqual(['cp-3', 'cp-2', 'cp-1'])
+    expect(await store.timelines.get('langgraph/t/%')).toBe((await store.index.get('lg/t/%/cp-3'))!)
+  })
+
+  it('keeps metadata the serializer does not write as text in a stage of its own', async () => {
+    const { JsonPlusSerializer } = await import('@langchain/langgraph-checkpoint')
+    const json = new JsonPlusSerializer()
+    // Bytes that are not UTF-8: a 0xff prefix to the JSON.
+    const prefixed = {
+      async dumpsTyped(value: unknown): Promise<[string, Uint8Array]> {
+        const [, bytes] = await json.dumpsTyped(value)
+        return ['prefixed', Uint8Array.from([0xff, ...bytes])]
+      },
+      async loadsTyped(_type: string, data: Uint8Array | string): Promise<unknown> {
+        return json.loadsTyped('json', (data as Uint8Array).subarray(1))
+      },
+    }
+    const { store } = await tempStore()
+    const saver = new CkptSaver(store, prefixed)
+    const metadata = { source: 'input' as const, step: -1, parents: {}, note: 'kept' }
+    const config = await saver.put(at(), checkpointOf('cp-1', 'one'), metadata, { a: 'one' })
+    expect((await saver.getTuple(config))!.metadata).toEqual(metadata)
+    expect(Object.keys((await store.getCheckpoint(await store.timelines.get('langgraph/t/%'))).stages).sort()).toEqual(['__metadata__', 'a'])
+  })
+})

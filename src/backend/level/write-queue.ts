@@ -24,6 +24,8 @@ const FLUSH_BYTES = 1024 * 1024
  */
 const CACHE_BYTES = 8 * 1024 * 1024
 const CACHE_READ_BYTES = 512
+/** A loop of journaled writes lets the event loop run at least this often. */
+const YIELD_EVERY_MS = 1
 
 /*
  * Every read and write of the LevelDB goes through one WriteQueue. Without the journal (fsync durability)
@@ -54,6 +56,7 @@ export class WriteQueue {
   #closed = false
   #pendingBytes = 0
   #flushTimer: NodeJS.Timeout | undefined
+  #lastYield = 0
 
   private constructor(
     private readonly db: Db,
@@ -103,7 +106,11 @@ export class WriteQueue {
     this.#scheduleFlush()
     // A journaled write never leaves the microtask queue; without this a loop of them would starve
     // the event loop, and with it the socket other processes read the store through.
-    await new Promise((resolve) => setImmediate(resolve))
+    const now = performance.now()
+    if (now - this.#lastYield >= YIELD_EVERY_MS) {
+      this.#lastYield = now
+      await new Promise((resolve) => setImmediate(resolve))
+    }
   }
 
   /**
