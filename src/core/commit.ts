@@ -1,5 +1,5 @@
 import { CkptError, isCkptError } from '../errors.js'
-import { CID, RAW_CODE, cidString, objectKey } from '../model/cid.js'
+import { CID, RAW_CODE, cidString, newCidString, objectKey } from '../model/cid.js'
 import { storedKeys } from '../model/manifest.js'
 import { encodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
 import { buildTree } from '../model/tree.js'
@@ -177,8 +177,10 @@ export async function commit(ctx: StoreContext, given: CommitOptions): Promise<C
       ...(explicitParents ?? []).filter((p) => cidString(p) !== reached).map((p) => storedKeys(p)),
     ]
     try {
-      const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? cidString(cid) : m.value }))
-      await ctx.refs.update([{ ref: targetRef, expected, value: cidString(cid) }, ...indexMoves], reflogReason(node, parents.length === 0), objects, requires)
+      // The refs name the new checkpoint by this string, which the update parses again.
+      const id = newCidString(cid)
+      const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? id : m.value }))
+      await ctx.refs.update([{ ref: targetRef, expected, value: id }, ...indexMoves], reflogReason(node, parents.length === 0), objects, requires)
       ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {

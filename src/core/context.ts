@@ -1,5 +1,5 @@
 import { CkptError } from '../errors.js'
-import { CID, cidString, parseCid, shortId } from '../model/cid.js'
+import { CID, cidString, newCidString, parseCid, shortId } from '../model/cid.js'
 import { decodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
 import { defineOwn } from '../model/value.js'
 import { RefDb } from '../refs/refdb.js'
@@ -56,7 +56,9 @@ export class StoreContext implements ResolveContext {
 
   async isCheckpoint(cid: CID): Promise<boolean> {
     if (this.#checkpoints.has(cid.toString())) return true
-    if (cid.code !== DAG_JSON_CODE || !(await this.objects.has(cid))) return false
+    if (cid.code !== DAG_JSON_CODE) return false
+    // Read at once rather than asked about first: the checkpoint is wanted next, and a read costs
+    // less than the question.
     try {
       await this.loadCheckpoint(cid)
       return true
@@ -127,7 +129,8 @@ export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
   const stages: Record<string, string> = {}
   const kinds: Record<string, OutputKind> = {}
   for (const [name, output] of node.stages) {
-    defineOwn(stages, name, cidString(output))
+    // Remembered: callers pass stage ids back (getBlob, getOutput), and parsing one is base32 decoding.
+    defineOwn(stages, name, newCidString(output))
     defineOwn(kinds, name, outputKind(node, name, output))
   }
   return {

@@ -191,10 +191,11 @@ export class CkptSaver extends BaseCheckpointSaver {
     const prepared = copyCheckpoint(checkpoint)
     const parent = parentId ? await this.#stored(location, parentId) : undefined
 
-    // Channels that changed are stored now; unchanged ones are carried from the parent when it
-    // holds the same version. Nothing else is kept, as LangGraph's own savers do.
+    // Channels that changed are stored now; unchanged ones stay as the parent holds them when it
+    // holds the same version (a child starts with its parent's stages). Nothing else is kept, as
+    // LangGraph's own savers do.
     const outputs: Record<string, Uint8Array> = {}
-    const copied: string[] = []
+    const kept: string[] = []
     const channels: Record<string, [string, string]> = {}
     for (const [channel, value] of Object.entries(prepared.channel_values)) {
       const stage = stageFor(channel)
@@ -203,7 +204,7 @@ export class CkptSaver extends BaseCheckpointSaver {
         outputs[stage] = bytes
         if (stage !== channel || type !== USUAL_TYPE) channels[stage] = [channel, type]
       } else if (parent && stage in parent.checkpoint.stages && (parent.skeleton.checkpoint.channel_versions as Record<string, unknown> | undefined)?.[channel] === prepared.channel_versions[channel]) {
-        copied.push(stage)
+        kept.push(stage)
         const unusual = parent.skeleton.channels[stage]
         if (unusual) channels[stage] = unusual
       }
@@ -220,7 +221,7 @@ export class CkptSaver extends BaseCheckpointSaver {
       metadataType,
       ...(metadataText !== undefined && { metadata: metadataText }),
     }
-    const keep = new Set([...Object.keys(outputs), ...copied])
+    const keep = new Set([...Object.keys(outputs), ...kept])
     const remove = parent ? Object.keys(parent.checkpoint.stages).filter((s) => !keep.has(s)) : []
 
     const pointer = checkpointPointer(location, prepared.id)
@@ -229,7 +230,6 @@ export class CkptSaver extends BaseCheckpointSaver {
       parent: parent ? parent.checkpoint.id : null,
       outputs,
       remove,
-      ...(copied.length > 0 && parent && { copy: { from: parent.checkpoint.id, stages: copied } }),
       message: `${String((metadata as Record<string, unknown>).source ?? 'checkpoint')} step ${String((metadata as Record<string, unknown>).step ?? '')}`.trim(),
       meta: { langgraph: skeleton as unknown as JsonValue },
     }

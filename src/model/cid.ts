@@ -85,6 +85,13 @@ export function cidString(cid: CID): string {
   return cid.toString(base32)
 }
 
+/** {@link cidString}, remembered so that parsing the string back (as callers given it often do) costs nothing. */
+export function newCidString(cid: CID): string {
+  const text = cid.toString(base32)
+  remember(text, cid)
+  return text
+}
+
 /**
  * Hex of the BLAKE3 digest. Every ckpt CID of one codec shares its first characters
  * (`baguqehra…`), so short ids are prefixes of the digest, like git's.

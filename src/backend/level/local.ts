@@ -327,9 +327,18 @@ class LevelObjects implements ObjectStore {
   }
 }
 
+/** How many ref values and reflog sequence numbers LevelRefs keeps decoded. */
+const REMEMBERED_REFS = 65_536
+
 class LevelRefs implements RefStore {
   /** Serializes ref transactions: this process is the only one with the database open. */
   #queue: Promise<unknown> = Promise.resolve()
+  /**
+   * Ref values (null: no ref) and next reflog sequence numbers read or written here, decoded.
+   * This process is the database's only writer, so they cannot go stale.
+   */
+  readonly #values = new Map<string, string | null>()
+  readonly #nextSeqs = new Map<string, number>()
 
   constructor(
     private readonly writes: WriteQueue,
@@ -339,8 +348,37 @@ class LevelRefs implements RefStore {
   ) {}
 
   async readRef(name: string): Promise<string | undefined> {
-    const value = await wrapIo(async () => this.writes.get(refKey(name), true))
-    return value === undefined ? undefined : fromUtf8.decode(value)
+    return (await wrapIo(async () => this.#value(name))) ?? undefined
+  }
+
+  #value(name: string): string | null {
+    let value = this.#values.get(name)
+    if (value === undefined) {
+      const stored = this.writes.get(refKey(name))
+      value = stored === undefined ? null : fromUtf8.decode(stored)
+      this.#rememberValue(name, value)
+    }
+    return value
+  }
+
+  #nextSeq(name: string): number {
+    let seq = this.#nextSeqs.get(name)
+    if (seq === undefined) {
+      const head = this.writes.get(logHeadKey(name))
+      seq = head === undefined ? 0 : Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0)) + 1
+      this.#rememberSeq(name, seq)
+    }
+    return seq
+  }
+
+  #rememberValue(name: string, value: string | null): void {
+    if (this.#values.size >= REMEMBERED_REFS) this.#values.clear()
+    this.#values.set(name, value)
+  }
+
+  #rememberSeq(name: string, seq: number): void {
+    if (this.#nextSeqs.size >= REMEMBERED_REFS) this.#nextSeqs.clear()
+    this.#nextSeqs.set(name, seq)
   }
 
   async listRefs(prefix: string): Promise<RefEntry[]> {
@@ -365,19 +403,16 @@ class LevelRefs implements RefStore {
   async #applyUpdates(updates: readonly RefUpdate[], objects: readonly ObjectEntry[], requires: ReadonlyArray<readonly Uint8Array[]>): Promise<RefUpdateResult> {
     const missing = requires.length === 0 ? undefined : await this.#firstMissing(requires, objects)
     if (missing) return { ok: false, missing }
-    const current = await wrapIo(async () => updates.map((u) => this.writes.get(refKey(u.name), true)))
+    const current = await wrapIo(async () => updates.map((u) => this.#value(u.name)))
     for (const [i, update] of updates.entries()) {
-      const raw = current[i]
-      const actual = raw === undefined ? null : fromUtf8.decode(raw)
-      if (actual !== update.expected) return { ok: false, name: update.name, actual }
+      if (current[i] !== update.expected) return { ok: false, name: update.name, actual: current[i] ?? null }
     }
-    const heads = await wrapIo(async () => updates.map((u) => this.writes.get(logHeadKey(u.name), true)))
+    const firstSeqs = await wrapIo(async () => updates.map((u) => this.#nextSeq(u.name)))
     const nextSeq = new Map<string, number>()
     // Objects and ref moves in one LevelDB batch: both are durable together, or neither.
     const ops = await this.objectOps(objects)
     for (const [i, update] of updates.entries()) {
-      const head = heads[i]
-      const seq = nextSeq.get(update.name) ?? (head === undefined ? 0 : Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0)) + 1)
+      const seq = nextSeq.get(update.name) ?? firstSeqs[i]!
       nextSeq.set(update.name, seq + 1)
       ops.push(update.value === null ? { type: 'del', key: refKey(update.name) } : { type: 'put', key: refKey(update.name), value: utf8.encode(update.value) })
       const entry: ReflogEntry = { old: update.expected, new: update.value, time: update.log.time, reason: update.log.reason }
@@ -385,6 +420,8 @@ class LevelRefs implements RefStore {
       ops.push({ type: 'put', key: logHeadKey(update.name), value: seqBytes(seq) })
     }
     await wrapIo(() => this.writes.write(ops, this.sync))
+    for (const update of updates) this.#rememberValue(update.name, update.value)
+    for (const [name, seq] of nextSeq) this.#rememberSeq(name, seq)
     return { ok: true }
   }
 
@@ -422,10 +459,11 @@ class LevelRefs implements RefStore {
         if (entry.time < before || (entry.new !== null && dropped.has(entry.new))) ops.push({ type: 'del', key })
         else kept++
       }
-      const exists = (await wrapIo(async () => this.writes.get(refKey(name), true))) !== undefined
+      const exists = (await wrapIo(async () => this.#value(name))) !== null
       // The log head goes with the last entry of a deleted ref, so listReflogs stops naming it.
       if (kept === 0 && !exists && ops.length > 0) ops.push({ type: 'del', key: logHeadKey(name) })
       if (ops.length > 0) await wrapIo(() => this.writes.write(ops, this.sync))
+      this.#nextSeqs.delete(name)
       return ops.filter((op) => op.key[0] === LOG).length
     })
     this.#queue = run.catch(() => undefined)

@@ -18,12 +18,11 @@ const DIRECT_OPS = 512
 const FLUSH_DELAY_MS = 5
 const FLUSH_BYTES = 1024 * 1024
 /**
- * Values already in LevelDB are remembered up to this many bytes: a commit reads the refs its
- * predecessor wrote, and a LevelDB read costs microseconds where a map lookup costs a fraction of
- * one. Values read are remembered when the reader asks (refs), up to CACHE_READ_BYTES each.
+ * Values written and already in LevelDB are remembered up to this many bytes: a commit reads
+ * what its predecessor wrote, and a LevelDB read costs microseconds where a map lookup costs a
+ * fraction of one.
  */
 const CACHE_BYTES = 8 * 1024 * 1024
-const CACHE_READ_BYTES = 512
 /** A loop of journaled writes lets the event loop run at least this often. */
 const YIELD_EVERY_MS = 1
 
@@ -113,17 +112,11 @@ export class WriteQueue {
     }
   }
 
-  /**
-   * The value at `key`, including writes not yet applied to LevelDB. `remember`: keep a small
-   * value read from LevelDB for the next read (for keys read again and again, such as refs).
-   */
-  get(key: Uint8Array, remember = false): Uint8Array | undefined {
-    const name = overlayKey(key)
-    const entry = this.#overlay.get(name)
+  /** The value at `key`, including writes not yet applied to LevelDB. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    const entry = this.#overlay.get(overlayKey(key))
     if (entry) return entry.value?.slice()
-    const value = this.db.getSync(key)
-    if (remember && (value === undefined || value.length <= CACHE_READ_BYTES)) this.#remember(name, value === undefined ? undefined : Uint8Array.from(value))
-    return value
+    return this.db.getSync(key)
   }
 
   /** Which of `keys` have a value, including writes not yet applied to LevelDB. */
@@ -194,12 +187,6 @@ export class WriteQueue {
     await this.settled()
     await this.db.clear({ gte, lt })
     this.#forgetApplied()
-  }
-
-  #remember(name: string, value: Uint8Array | undefined): void {
-    if (this.#cachedBytes > CACHE_BYTES) this.#forgetApplied()
-    this.#overlay.set(name, { value, seq: 0 })
-    this.#cachedBytes += name.length + (value?.length ?? 0)
   }
 
   /** Drops remembered values that are in LevelDB; writes not applied yet stay. */
