@@ -17,7 +17,16 @@ export interface SaverFigures {
   readonly putsPerSecond: number
   readonly getTupleMs: number
   readonly listAllPerSecond: number
+  /** The same two reads in a new process's view: the store closed and opened again, caches empty. */
+  readonly reopened: { readonly getTupleMs: number; readonly listAllPerSecond: number }
   readonly bytesOnDisk: number
+}
+
+/** A saver's storage closed: its size at rest, and a saver over the same storage opened again. */
+interface Closed {
+  readonly bytes: number
+  readonly reopened: BaseCheckpointSaver
+  readonly done: () => Promise<void>
 }
 
 const CHANNELS = 20
@@ -27,8 +36,8 @@ function channelValue(channel: number, version: number): string {
   return `${channel}:${version}:`.padEnd(VALUE_BYTES, String.fromCharCode(97 + ((channel + version) % 26)))
 }
 
-/** Runs the workload on `saver`; `close` closes its storage and returns the size of its files then, at rest. */
-async function workload(name: string, saver: BaseCheckpointSaver, steps: number, close: () => Promise<number>): Promise<SaverFigures> {
+/** Runs the workload on `saver`; `close` closes its storage, measures its files at rest and opens it again. */
+async function workload(name: string, saver: BaseCheckpointSaver, steps: number, close: () => Promise<Closed>): Promise<SaverFigures> {
   const thread = 'bench-thread'
   const versions: Record<string, number> = {}
   const values: Record<string, string> = {}
@@ -50,16 +59,24 @@ async function workload(name: string, saver: BaseCheckpointSaver, steps: number,
     ids.push(checkpoint.id)
   }
   const putSeconds = (performance.now() - start) / 1000
-  const sample = Array.from({ length: 500 }, (_, i) => ids[(i * 7919) % ids.length] as string)
-  const getStart = performance.now()
-  for (const id of sample) await saver.getTuple({ configurable: { thread_id: thread, checkpoint_ns: '', checkpoint_id: id } })
-  const getTupleMs = (performance.now() - getStart) / sample.length
-  const listStart = performance.now()
-  let listed = 0
-  for await (const _ of saver.list({ configurable: { thread_id: thread } })) listed++
-  if (listed !== steps) throw new Error(`${name} listed ${listed} of ${steps}`)
-  const listSeconds = (performance.now() - listStart) / 1000
-  return { name, putsPerSecond: steps / putSeconds, getTupleMs, listAllPerSecond: steps / listSeconds, bytesOnDisk: await close() }
+  const reads = async (reader: BaseCheckpointSaver) => {
+    const sample = Array.from({ length: 500 }, (_, i) => ids[(i * 7919) % ids.length] as string)
+    const getStart = performance.now()
+    for (const id of sample) await reader.getTuple({ configurable: { thread_id: thread, checkpoint_ns: '', checkpoint_id: id } })
+    const getTupleMs = (performance.now() - getStart) / sample.length
+    const listStart = performance.now()
+    let listed = 0
+    for await (const _ of reader.list({ configurable: { thread_id: thread } })) listed++
+    if (listed !== steps) throw new Error(`${name} listed ${listed} of ${steps}`)
+    return { getTupleMs, listAllPerSecond: steps / ((performance.now() - listStart) / 1000) }
+  }
+  const { getTupleMs, listAllPerSecond } = await reads(saver)
+  const closed = await close()
+  try {
+    return { name, putsPerSecond: steps / putSeconds, getTupleMs, listAllPerSecond, reopened: await reads(closed.reopened), bytesOnDisk: closed.bytes }
+  } finally {
+    await closed.done()
+  }
 }
 
 const du = (dir: string) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0])
@@ -73,16 +90,17 @@ export async function langgraphBench(steps: number): Promise<{ ckpt: SaverFigure
       // Measured with the store open again: closing can cut a LevelDB compaction short, leaving
       // its output files beside its inputs until the next open deletes whichever are obsolete.
       const reopened = await openStore(path.join(work, 'ckpt'))
-      const bytes = du(path.join(work, 'ckpt'))
-      await reopened.close()
-      return bytes
+      return { bytes: du(path.join(work, 'ckpt')), reopened: new CkptSaver(reopened), done: () => reopened.close() }
     })
     const sqliteDir = path.join(work, 'sqlite')
     execFileSync('mkdir', ['-p', sqliteDir])
-    const sqliteSaver = SqliteSaver.fromConnString(path.join(sqliteDir, 'checkpoints.db'))
+    const sqliteFile = path.join(sqliteDir, 'checkpoints.db')
+    const sqliteSaver = SqliteSaver.fromConnString(sqliteFile)
     const sqlite = await workload('SqliteSaver', sqliteSaver, steps, async () => {
       sqliteSaver.db.close()
-      return du(sqliteDir)
+      const bytes = du(sqliteDir)
+      const reopened = SqliteSaver.fromConnString(sqliteFile)
+      return { bytes, reopened, done: async () => void reopened.db.close() }
     })
     // Distinct content: every channel version's value, once.
     const distinctBytes = (CHANNELS + (steps - 1)) * VALUE_BYTES
