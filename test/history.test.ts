@@ -229,3 +229,21 @@ describe('text diffs', () => {
     expect(result.stages.find((s) => s.stage === 'bin')?.hunks).toBeUndefined()
   })
 })
+
+describe('checkpoints handed out', () => {
+  it('are the caller’s own: changing one changes nothing the store reports later', async () => {
+    const { store } = await tempStore()
+    const written = await store.commit({ stage: 'a', output: 1, config: { lr: 0.1, layers: [64, 32] }, meta: { host: { name: 'x' } } })
+    const handedOut = [written, await store.getCheckpoint(written.id), ...(await collect(store.log())), (await store.checkout(written.id)).checkpoint]
+    for (const checkpoint of handedOut) {
+      ;(checkpoint.config as { lr: number; layers: number[] }).lr = 9
+      ;(checkpoint.config as { lr: number; layers: number[] }).layers.push(1)
+      ;(checkpoint.meta.host as { name: string }).name = 'changed'
+      ;(checkpoint.stages as Record<string, string>).a = 'changed'
+    }
+    const again = await store.getCheckpoint(written.id)
+    expect(again).toMatchObject({ config: { lr: 0.1, layers: [64, 32] }, meta: { host: { name: 'x' } }, stages: { a: await store.resolve(`${written.id}:a`) } })
+    const next = await store.commit({ stage: 'b', output: 2 })
+    expect((await store.getCheckpoint(next.id)).stages.a).toBe(again.stages.a)
+  })
+})

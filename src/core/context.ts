@@ -1,7 +1,7 @@
 import { CkptError } from '../errors.js'
 import { CID, cidString, newCidString, parseCid, shortId } from '../model/cid.js'
 import { decodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
-import { defineOwn } from '../model/value.js'
+import { copyJson, defineOwn } from '../model/value.js'
 import { RefDb } from '../refs/refdb.js'
 import { parseRevision, resolveCheckpoint, type ResolveContext } from '../refs/revision.js'
 import { DAG_JSON_CODE, ObjectDb } from './objects.js'
@@ -142,11 +142,12 @@ export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
     ...(node.stage !== undefined && { stage: node.stage }),
     ...(node.run !== undefined && { run: node.run }),
     ...(node.job !== undefined && { job: node.job }),
-    ...(node.config !== undefined && { config: node.config }),
+    // Copies: the node is cached, and what a caller does to its checkpoint must not change it.
+    ...(node.config !== undefined && { config: copyJson(node.config) }),
     message: node.message,
     author: node.author,
     time: new Date(node.time),
-    meta: node.meta,
+    meta: copyJson(node.meta),
   }
 }
 

@@ -149,6 +149,15 @@ export async function restoreBytes(node: unknown, load: (cid: CID) => Promise<Ui
   return out
 }
 
+/** A deep copy of a JSON value (as stored in `meta` and `config`, which hold no links or bytes). */
+export function copyJson<T extends JsonValue | undefined>(value: T): T {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map((item) => copyJson(item)) as T
+  const out: Record<string, JsonValue> = {}
+  for (const key of Object.keys(value)) defineOwn(out, key, copyJson(value[key] as JsonValue))
+  return out as T
+}
+
 /**
  * Sets an own, enumerable property. Plain assignment would treat a key named `__proto__` as the
  * prototype setter; user data may contain that key.
