@@ -168,6 +168,24 @@ describe('CkptSaver threads', () => {
     expect(await store.timelines.get('langgraph/t/%')).toBe((await store.index.get('lg/t/%/cp-3'))!)
   })
 
+  it('keeps threads and namespaces of any characters apart, under readable timeline names', async () => {
+    const { store } = await tempStore()
+    const saver = new CkptSaver(store)
+    const places = [
+      { thread_id: 'agent-1', checkpoint_ns: '' },
+      { thread_id: 'team/ä b', checkpoint_ns: 'sub:1' },
+      { thread_id: 'team%2Fä b', checkpoint_ns: '' },
+    ]
+    for (const [i, place] of places.entries()) {
+      await saver.put({ configurable: place }, checkpointOf(`cp-${i}`, `value-${i}`), { source: 'input', step: i, parents: {} }, { a: `value-${i}` })
+    }
+    for (const [i, place] of places.entries()) {
+      const listed = await collect(saver.list({ configurable: place }))
+      expect(listed.map((t) => [t.config.configurable, t.checkpoint.channel_values])).toEqual([[{ ...place, checkpoint_id: `cp-${i}` }, { a: `value-${i}` }]])
+    }
+    expect((await store.timelines.list()).map((t) => t.name).sort()).toEqual(['langgraph/agent-1/%', 'langgraph/team%252F%C3%A4%20b/%', 'langgraph/team%2F%C3%A4%20b/sub%3A1'])
+  })
+
   it('keeps metadata the serializer does not write as text in a stage of its own', async () => {
     const { JsonPlusSerializer } = await import('@langchain/langgraph-checkpoint')
     const json = new JsonPlusSerializer()
