@@ -20,7 +20,7 @@ import type { RunnableConfig } from '@langchain/core/runnables'
 import { CkptError, isCkptError } from '../errors.js'
 import type { Store } from '../core/store.js'
 import type { Checkpoint as CkptCheckpoint } from '../core/types.js'
-import type { JsonValue } from '../model/value.js'
+import { copyJson, type JsonValue } from '../model/value.js'
 import { checkStageName } from '../refs/names.js'
 import { decodePart, encodePart } from './names.js'
 
@@ -225,8 +225,9 @@ export class CkptSaver extends BaseCheckpointSaver {
     const remove = parent ? Object.keys(parent.checkpoint.stages).filter((s) => !keep.has(s)) : []
 
     const pointer = checkpointPointer(location, prepared.id)
+    const timeline = timelineOf(location)
     const commitOptions = {
-      timeline: timelineOf(location),
+      timeline,
       parent: parent ? parent.checkpoint.id : null,
       outputs,
       remove,
@@ -236,7 +237,6 @@ export class CkptSaver extends BaseCheckpointSaver {
     // The checkpoint and its id pointer move in one atomic step, expecting the head this saver
     // last saw and a new id; a conflict reads both. The head names the thread's newest checkpoint
     // unless a put with an older id moved it there: then the newest-id pointer does.
-    const timeline = timelineOf(location)
     const newestPointer = latestPointer(location)
     let guessed = this.#heads.get(timeline)
     for (;;) {
@@ -373,8 +373,8 @@ export class CkptSaver extends BaseCheckpointSaver {
       else reads.push(values.get(blob, type).then((value) => void (channelValues[channel] = value)))
     }
     await Promise.all(reads)
-    // Its own copy of the versions: the stored skeleton is shared with later puts.
-    const checkpoint = { ...(copyFields(skeleton.checkpoint) as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
+    // Its own copy: the stored skeleton is shared with later puts and other tuples.
+    const checkpoint = { ...(copyJson(skeleton.checkpoint) as unknown as Omit<Checkpoint, 'channel_values'>), channel_values: channelValues } as Checkpoint
     if (checkpoint.v < 4 && skeleton.parent !== null) await this.#migratePendingSends(checkpoint, location, skeleton.parent)
     const metadata = (
       skeleton.metadata === undefined
@@ -400,21 +400,6 @@ export class CkptSaver extends BaseCheckpointSaver {
     const versions = Object.values(checkpoint.channel_versions)
     checkpoint.channel_versions[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined)
   }
-}
-
-/** A copy of a stored checkpoint's fields: its version maps are copied, anything else unusual goes through JSON. */
-function copyFields(fields: Record<string, JsonValue>): Record<string, JsonValue> {
-  const copy: Record<string, JsonValue> = {}
-  for (const [key, value] of Object.entries(fields)) {
-    if (key === 'versions_seen' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      copy[key] = Object.fromEntries(Object.entries(value).map(([node, versions]) => [node, { ...(versions as Record<string, JsonValue>) }]))
-    } else if (key === 'channel_versions' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      copy[key] = { ...value }
-    } else {
-      copy[key] = value !== null && typeof value === 'object' ? (JSON.parse(JSON.stringify(value)) as JsonValue) : value
-    }
-  }
-  return copy
 }
 
 /**

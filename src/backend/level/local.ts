@@ -330,6 +330,11 @@ class LevelObjects implements ObjectStore {
 /** How many ref values and reflog sequence numbers LevelRefs keeps decoded. */
 const REMEMBERED_REFS = 65_536
 
+function remember<T>(map: Map<string, T>, name: string, value: T): void {
+  if (map.size >= REMEMBERED_REFS) map.clear()
+  map.set(name, value)
+}
+
 class LevelRefs implements RefStore {
   /** Serializes ref transactions: this process is the only one with the database open. */
   #queue: Promise<unknown> = Promise.resolve()
@@ -356,7 +361,7 @@ class LevelRefs implements RefStore {
     if (value === undefined) {
       const stored = this.writes.get(refKey(name))
       value = stored === undefined ? null : fromUtf8.decode(stored)
-      this.#rememberValue(name, value)
+      remember(this.#values, name, value)
     }
     return value
   }
@@ -366,19 +371,9 @@ class LevelRefs implements RefStore {
     if (seq === undefined) {
       const head = this.writes.get(logHeadKey(name))
       seq = head === undefined ? 0 : Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0)) + 1
-      this.#rememberSeq(name, seq)
+      remember(this.#nextSeqs, name, seq)
     }
     return seq
-  }
-
-  #rememberValue(name: string, value: string | null): void {
-    if (this.#values.size >= REMEMBERED_REFS) this.#values.clear()
-    this.#values.set(name, value)
-  }
-
-  #rememberSeq(name: string, seq: number): void {
-    if (this.#nextSeqs.size >= REMEMBERED_REFS) this.#nextSeqs.clear()
-    this.#nextSeqs.set(name, seq)
   }
 
   async listRefs(prefix: string): Promise<RefEntry[]> {
@@ -420,8 +415,8 @@ class LevelRefs implements RefStore {
       ops.push({ type: 'put', key: logHeadKey(update.name), value: seqBytes(seq) })
     }
     await wrapIo(() => this.writes.write(ops, this.sync))
-    for (const update of updates) this.#rememberValue(update.name, update.value)
-    for (const [name, seq] of nextSeq) this.#rememberSeq(name, seq)
+    for (const update of updates) remember(this.#values, update.name, update.value)
+    for (const [name, seq] of nextSeq) remember(this.#nextSeqs, name, seq)
     return { ok: true }
   }
 
