@@ -11,6 +11,7 @@ import { uuid6, type BaseCheckpointSaver, type Checkpoint } from '@langchain/lan
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite'
 import { initStore, openStore } from '../../src/index.js'
 import { CkptSaver } from '../../src/langgraph/index.js'
+import { floorBench, type FloorFigures } from './langgraph-floor.js'
 
 export interface SaverFigures {
   readonly name: string
@@ -36,9 +37,11 @@ function channelValue(channel: number, version: number): string {
   return `${channel}:${version}:`.padEnd(VALUE_BYTES, String.fromCharCode(97 + ((channel + version) % 26)))
 }
 
-/** Runs the workload on `saver`; `close` closes its storage, measures its files at rest and opens it again. */
-async function workload(name: string, saver: BaseCheckpointSaver, steps: number, close: () => Promise<Closed>): Promise<SaverFigures> {
-  const thread = 'bench-thread'
+/**
+ * The workload's puts, one thread, each step awaited as LangGraph does; returns the checkpoint ids
+ * in order and the seconds the puts took.
+ */
+export async function putSteps(saver: BaseCheckpointSaver, thread: string, steps: number): Promise<{ ids: string[]; seconds: number }> {
   const versions: Record<string, number> = {}
   const values: Record<string, string> = {}
   for (let c = 0; c < CHANNELS; c++) {
@@ -58,7 +61,13 @@ async function workload(name: string, saver: BaseCheckpointSaver, steps: number,
     config = await saver.put(config, checkpoint, { source: 'loop', step, parents: {} }, Object.fromEntries(changed.map((c) => [c, versions[c] as number])))
     ids.push(checkpoint.id)
   }
-  const putSeconds = (performance.now() - start) / 1000
+  return { ids, seconds: (performance.now() - start) / 1000 }
+}
+
+/** Runs the workload on `saver`; `close` closes its storage, measures its files at rest and opens it again. */
+async function workload(name: string, saver: BaseCheckpointSaver, steps: number, close: () => Promise<Closed>): Promise<SaverFigures> {
+  const thread = 'bench-thread'
+  const { ids, seconds: putSeconds } = await putSteps(saver, thread, steps)
   const reads = async (reader: BaseCheckpointSaver) => {
     const sample = Array.from({ length: 500 }, (_, i) => ids[(i * 7919) % ids.length] as string)
     const getStart = performance.now()
@@ -81,7 +90,7 @@ async function workload(name: string, saver: BaseCheckpointSaver, steps: number,
 
 const du = (dir: string) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0])
 
-export async function langgraphBench(steps: number): Promise<{ ckpt: SaverFigures; sqlite: SaverFigures; distinctBytes: number }> {
+export async function langgraphBench(steps: number): Promise<{ ckpt: SaverFigures; sqlite: SaverFigures; floor: FloorFigures; distinctBytes: number }> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'ckpt-lg-bench-'))
   try {
     const store = await initStore(path.join(work, 'ckpt'), { author: 'bench' })
@@ -104,7 +113,7 @@ export async function langgraphBench(steps: number): Promise<{ ckpt: SaverFigure
     })
     // Distinct content: every channel version's value, once.
     const distinctBytes = (CHANNELS + (steps - 1)) * VALUE_BYTES
-    return { ckpt, sqlite, distinctBytes }
+    return { ckpt, sqlite, floor: await floorBench(work, steps), distinctBytes }
   } finally {
     rmSync(work, { recursive: true, force: true })
   }

@@ -238,7 +238,7 @@ async function huge(bytes: number): Promise<void> {
 }
 
 async function langgraph(steps: number): Promise<number> {
-  const { ckpt, sqlite, distinctBytes } = await langgraphBench(steps)
+  const { ckpt, sqlite, floor, distinctBytes } = await langgraphBench(steps)
   const mib = (n: number) => `${fmt(n / 2 ** 20, 1)} MiB`
   rows.push({ workload: `LangGraph saver: ${fmt(steps)} puts, 20 channels of 2 KB, one changing (puts/s)`, ckpt: fmt(ckpt.putsPerSecond), baseline: `SqliteSaver ${fmt(sqlite.putsPerSecond)}`, ratio: fmt(sqlite.putsPerSecond / ckpt.putsPerSecond, 2), durability: 'ckpt: process crash; SQLite: default journal (no fsync per put)' })
   rows.push({ workload: 'LangGraph saver: getTuple by id (ms)', ckpt: fmt(ckpt.getTupleMs, 3), baseline: `SqliteSaver ${fmt(sqlite.getTupleMs, 3)}`, ratio: fmt(ckpt.getTupleMs / sqlite.getTupleMs, 2), durability: 'n/a' })
@@ -246,6 +246,8 @@ async function langgraph(steps: number): Promise<number> {
   rows.push({ workload: 'LangGraph saver: getTuple by id, store reopened (ms)', ckpt: fmt(ckpt.reopened.getTupleMs, 3), baseline: `SqliteSaver ${fmt(sqlite.reopened.getTupleMs, 3)}`, ratio: fmt(ckpt.reopened.getTupleMs / sqlite.reopened.getTupleMs, 2), durability: 'n/a' })
   rows.push({ workload: `LangGraph saver: list all ${fmt(steps)}, store reopened (checkpoints/s)`, ckpt: fmt(ckpt.reopened.listAllPerSecond), baseline: `SqliteSaver ${fmt(sqlite.reopened.listAllPerSecond)}`, ratio: fmt(sqlite.reopened.listAllPerSecond / ckpt.reopened.listAllPerSecond, 2), durability: 'n/a' })
   rows.push({ workload: `LangGraph saver: bytes on disk at rest (distinct content ${mib(distinctBytes)})`, ckpt: `${mib(ckpt.bytesOnDisk)} (${fmt(ckpt.bytesOnDisk / distinctBytes, 1)}×)`, baseline: `SqliteSaver ${mib(sqlite.bytesOnDisk)} (${fmt(sqlite.bytesOnDisk / distinctBytes, 1)}×)`, ratio: fmt(ckpt.bytesOnDisk / sqlite.bytesOnDisk, 2), durability: 'n/a' })
+  rows.push({ workload: 'LangGraph floor (the least work on ckpt\'s object model, test/bench/langgraph-floor.ts): puts/s', ckpt: fmt(floor.putsPerSecond), baseline: `SqliteSaver ${fmt(sqlite.putsPerSecond)}`, ratio: fmt(sqlite.putsPerSecond / floor.putsPerSecond, 2), durability: 'process crash, both' })
+  rows.push({ workload: `LangGraph floor: list all ${fmt(steps)}, every node read and decoded (checkpoints/s)`, ckpt: fmt(floor.listAllPerSecond), baseline: `SqliteSaver ${fmt(sqlite.listAllPerSecond)}`, ratio: fmt(sqlite.listAllPerSecond / floor.listAllPerSecond, 2), durability: 'n/a' })
   return sqlite.putsPerSecond
 }
 
