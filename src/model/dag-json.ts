@@ -149,8 +149,9 @@ function revive(node: unknown): unknown {
     const child = obj[key]
     if (typeof child !== 'object' || child === null) continue
     const revived = revive(child)
-    // defineProperty: plain assignment to a "__proto__" key would be the prototype setter.
-    if (revived !== child) Object.defineProperty(obj, key, { value: revived, enumerable: true, writable: true, configurable: true })
+    // Plain assignment is safe even for a "__proto__" key: JSON.parse made it an own data
+    // property, and assignment finds that before the prototype's setter.
+    if (revived !== child) obj[key] = revived
   }
   return obj
 }
