@@ -1,3 +1,4 @@
+import { BoundedMap } from '../bounded-map.js'
 import { CkptError } from '../errors.js'
 import { CID, cidString, newCidString, parseCid, shortId } from '../model/cid.js'
 import { decodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
@@ -9,7 +10,7 @@ import type { Checkpoint, OutputKind } from './types.js'
 
 /** What every core operation needs: the object and ref layers, the clock and the default author. */
 export class StoreContext implements ResolveContext {
-  readonly #checkpoints = new Map<string, CheckpointNode>()
+  readonly #checkpoints = new BoundedMap<string, CheckpointNode>(10_000)
   #closed = false
 
   constructor(
@@ -45,7 +46,6 @@ export class StoreContext implements ResolveContext {
 
   /** Caches a verified node (read, or just written so the next commit need not read it back). */
   rememberCheckpoint(cid: CID, node: CheckpointNode): void {
-    if (this.#checkpoints.size > 10_000) this.#checkpoints.clear()
     this.#checkpoints.set(cid.toString(), node)
   }
 

@@ -17,6 +17,7 @@ import {
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint'
 import type { RunnableConfig } from '@langchain/core/runnables'
+import { BoundedMap } from '../bounded-map.js'
 import { CkptError, isCkptError } from '../errors.js'
 import type { Store } from '../core/store.js'
 import type { Checkpoint as CkptCheckpoint } from '../core/types.js'
@@ -125,9 +126,9 @@ function threadOf(config: RunnableConfig, action: string): string {
  */
 export class CkptSaver extends BaseCheckpointSaver {
   /** ckpt checkpoints by id, read or written: ids name content, so an entry never goes stale. */
-  readonly #checkpoints = new Map<string, StoredCheckpoint>()
+  readonly #checkpoints = new BoundedMap<string, StoredCheckpoint>(4096)
   /** Timeline → its head as this saver last moved it. A guess: the commit's compare-and-swap checks it. */
-  readonly #heads = new Map<string, ThreadHead>()
+  readonly #heads = new BoundedMap<string, ThreadHead>(4096)
 
   constructor(
     readonly store: Store,
@@ -252,7 +253,6 @@ export class CkptSaver extends BaseCheckpointSaver {
         const written = await this.store.commit({ ...commitOptions, expectedHead: head.ckptId, index })
         // The next step's put finds its parent and the head here.
         this.#remember({ checkpoint: written, skeleton })
-        if (this.#heads.size >= 4096) this.#heads.clear()
         this.#heads.set(timeline, { ckptId: written.id, id: prepared.id, latest })
         break
       } catch (err) {
@@ -337,7 +337,6 @@ export class CkptSaver extends BaseCheckpointSaver {
   }
 
   #remember(stored: StoredCheckpoint): StoredCheckpoint {
-    if (this.#checkpoints.size >= 4096) this.#checkpoints.clear()
     this.#checkpoints.set(stored.checkpoint.id, stored)
     return stored
   }
@@ -409,7 +408,7 @@ export class CkptSaver extends BaseCheckpointSaver {
  * boolean or null is decoded once and shared.
  */
 class ValueReads {
-  readonly #bytes = new Map<string, Promise<Uint8Array>>()
+  readonly #bytes = new BoundedMap<string, Promise<Uint8Array>>(4096)
   /** Serializer type → blob id → decoded primitive. Two levels: the ids are the nodes' own strings, whose hashes V8 keeps. */
   readonly #primitives = new Map<string, Map<string, unknown>>()
   #primitiveCount = 0
@@ -430,7 +429,6 @@ class ValueReads {
     if (known) return known.value
     let bytes = this.#bytes.get(id)
     if (!bytes) {
-      if (this.#bytes.size >= 4096) this.#bytes.clear()
       bytes = this.store.getBlob(id)
       this.#bytes.set(id, bytes)
     }

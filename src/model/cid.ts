@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { base32 } from 'multiformats/bases/base32'
+import { BoundedMap } from '../bounded-map.js'
 import { CkptError } from '../errors.js'
 import { BLAKE3_CODE, DIGEST_LENGTH, blake3 } from './hash.js'
 
@@ -48,7 +49,7 @@ export function parseCid(text: string): CID {
       details: { value: text },
     })
   }
-  remember(text, cid)
+  parsed.set(text, cid)
   return cid
 }
 
@@ -65,7 +66,7 @@ export function tryParseCid(text: string): CID | undefined {
   } catch {
     // not a CID
   }
-  remember(text, cid)
+  parsed.set(text, cid)
   return cid ?? undefined
 }
 
@@ -73,12 +74,7 @@ export function tryParseCid(text: string): CID | undefined {
  * Text already parsed (null: not a store CID). A commit parses the same parent and ref values
  * several times, and parsing is base32 decoding; CIDs are immutable, so sharing them is safe.
  */
-const parsed = new Map<string, CID | null>()
-
-function remember(text: string, cid: CID | null): void {
-  if (parsed.size >= 10_000) parsed.clear()
-  parsed.set(text, cid)
-}
+const parsed = new BoundedMap<string, CID | null>(10_000)
 
 /** Canonical string form of a CID: base32, as IPFS tools print CIDv1. */
 export function cidString(cid: CID): string {
@@ -88,7 +84,7 @@ export function cidString(cid: CID): string {
 /** {@link cidString}, remembered so that parsing the string back (as callers given it often do) costs nothing. */
 export function newCidString(cid: CID): string {
   const text = cid.toString(base32)
-  remember(text, cid)
+  parsed.set(text, cid)
   return text
 }
 

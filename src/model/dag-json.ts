@@ -18,6 +18,7 @@
  */
 import { base64 } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
+import { BoundedMap } from '../bounded-map.js'
 
 const utf8Encoder = new TextEncoder()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -179,13 +180,11 @@ function reviveSlash(obj: Record<string, unknown>, keys: string[]): unknown {
  * and consecutive checkpoints share most of theirs. CIDs are immutable values, so sharing one
  * instance between decoded nodes is safe; ckpt never mutates a CID's bytes.
  */
-const recentLinks = new Map<string, CID>()
-const RECENT_LINKS_MAX = 16_384
+const recentLinks = new BoundedMap<string, CID>(16_384)
 
 function parseLink(text: string): CID {
   const known = recentLinks.get(text)
   if (known) return known
-  if (recentLinks.size >= RECENT_LINKS_MAX) recentLinks.clear()
   const cid = parseNewLink(text)
   recentLinks.set(text, cid)
   return cid

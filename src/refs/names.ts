@@ -9,27 +9,15 @@
  * Each rule has a short, stable identifier (`details.rule` of the thrown error) so that callers
  * and tests can branch on which rule was broken without parsing messages.
  */
+import { BoundedMap } from '../bounded-map.js'
 import { CkptError, quoted as quote } from '../errors.js'
 
 /**
  * Names already found valid. A commit checks every stage and ref name it is given, and a
  * pipeline gives the same few names again and again.
  */
-class RememberedNames {
-  readonly #names = new Set<string>()
-
-  has(name: unknown): boolean {
-    return typeof name === 'string' && this.#names.has(name)
-  }
-
-  add(name: string): void {
-    if (this.#names.size >= 10_000) this.#names.clear()
-    this.#names.add(name)
-  }
-}
-
-const validRefNames = new RememberedNames()
-const validStageNames = new RememberedNames()
+const validRefNames = new BoundedMap<string, true>(10_000)
+const validStageNames = new BoundedMap<string, true>(10_000)
 
 /** Which rule a name breaks: a stable id for machines and the reason in plain words for people. */
 interface Violation {
@@ -65,7 +53,7 @@ export function checkRefName(name: string, what = 'ref name'): void {
       details: { name, rule: violation.rule },
     })
   }
-  validRefNames.add(name)
+  validRefNames.set(name, true)
 }
 
 /** True when {@link checkRefName} would accept `name`; for callers that want to branch rather than catch. */
@@ -91,7 +79,7 @@ export function checkStageName(name: string): void {
       details: { name, rule: violation.rule },
     })
   }
-  validStageNames.add(name)
+  validStageNames.set(name, true)
 }
 
 /** The first ref-name rule `name` breaks, in the documented order, or undefined when it is valid. */

@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level'
+import { BoundedMap } from '../../bounded-map.js'
 import { CkptError } from '../../errors.js'
 import { compareBytes, concatBytes } from '../bytes.js'
 import { randomBytes } from 'node:crypto'
@@ -330,11 +331,6 @@ class LevelObjects implements ObjectStore {
 /** How many ref values and reflog sequence numbers LevelRefs keeps decoded. */
 const REMEMBERED_REFS = 65_536
 
-function remember<T>(map: Map<string, T>, name: string, value: T): void {
-  if (map.size >= REMEMBERED_REFS) map.clear()
-  map.set(name, value)
-}
-
 class LevelRefs implements RefStore {
   /** Serializes ref transactions: this process is the only one with the database open. */
   #queue: Promise<unknown> = Promise.resolve()
@@ -342,8 +338,8 @@ class LevelRefs implements RefStore {
    * Ref values (null: no ref) and next reflog sequence numbers read or written here, decoded.
    * This process is the database's only writer, so they cannot go stale.
    */
-  readonly #values = new Map<string, string | null>()
-  readonly #nextSeqs = new Map<string, number>()
+  readonly #values = new BoundedMap<string, string | null>(REMEMBERED_REFS)
+  readonly #nextSeqs = new BoundedMap<string, number>(REMEMBERED_REFS)
 
   constructor(
     private readonly writes: WriteQueue,
@@ -361,7 +357,7 @@ class LevelRefs implements RefStore {
     if (value === undefined) {
       const stored = this.writes.get(refKey(name))
       value = stored === undefined ? null : fromUtf8.decode(stored)
-      remember(this.#values, name, value)
+      this.#values.set(name, value)
     }
     return value
   }
@@ -371,7 +367,7 @@ class LevelRefs implements RefStore {
     if (seq === undefined) {
       const head = this.writes.get(logHeadKey(name))
       seq = head === undefined ? 0 : Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0)) + 1
-      remember(this.#nextSeqs, name, seq)
+      this.#nextSeqs.set(name, seq)
     }
     return seq
   }
@@ -415,8 +411,8 @@ class LevelRefs implements RefStore {
       ops.push({ type: 'put', key: logHeadKey(update.name), value: seqBytes(seq) })
     }
     await wrapIo(() => this.writes.write(ops, this.sync))
-    for (const update of updates) remember(this.#values, update.name, update.value)
-    for (const [name, seq] of nextSeq) remember(this.#nextSeqs, name, seq)
+    for (const update of updates) this.#values.set(update.name, update.value)
+    for (const [name, seq] of nextSeq) this.#nextSeqs.set(name, seq)
     return { ok: true }
   }
 
