@@ -43,7 +43,7 @@ describe('a full disk', () => {
     expect(log.stderr).toBe('')
     expect(log.code).toBe(0)
     expect(log.stdout.trim().split('\n')).toHaveLength(20)
-    expect(ckpt(disk, ['--store', dir, 'show', 'main:s1']).code).toBe(0)
+    expect(ckpt(disk, ['--store', dir, 'show', 'main']).code).toBe(0)
     const commit = ckpt(disk, ['--store', dir, 'commit', '-s', 'x', '--json', '1'])
     expect(commit.code).toBe(3)
     expect(commit.stderr.trim().split('\n')).toHaveLength(1)
@@ -108,7 +108,7 @@ describe('a full disk', () => {
     const acksBefore = lines.length
     await until(() => lines.slice(acksBefore).filter((l) => l.startsWith('ack')).length >= 10, 'commits to succeed again')
     // Another process writes through the long-lived one.
-    const other = ckpt(disk, ['--store', dir, 'commit', '-s', 'other', '--json', '42'])
+    const other = ckpt(disk, ['--store', dir, 'commit', '-s', 'other', '--json', '42', '--retry', '100'])
     expect(other.stderr).toBe('')
     expect(other.code).toBe(0)
     writeFileSync(stop, '')
