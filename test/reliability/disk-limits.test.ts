@@ -98,7 +98,7 @@ describe('a full disk', () => {
     const exited = new Promise((resolve) => child.on('close', resolve))
     const until = async (done: () => boolean, what: string) => {
       for (const started = Date.now(); !done(); await new Promise((r) => setTimeout(r, 20))) {
-        if (Date.now() - started > 30_000) throw new Error(`timed out waiting for ${what}; last lines: ${lines.slice(-5).join(' | ')}`)
+        if (Date.now() - started > 15_000) throw new Error(`timed out waiting for ${what}; last lines: ${lines.slice(-5).join(' | ')}`)
       }
     }
     const fails = () => lines.filter((l) => l.startsWith('fail')).length
@@ -119,7 +119,7 @@ describe('a full disk', () => {
     const acknowledged = lines.filter((l) => l.startsWith('ack ')).map((l) => l.slice(4))
     for (const id of acknowledged) expect((await reopened.getCheckpoint(id)).id).toBe(id)
     expect((await reopened.fsck()).problems).toEqual([])
-  })
+  }, 60_000)
 })
 
 describe('a read-only store', () => {
