@@ -144,7 +144,7 @@ class SharedLevelBackend implements Backend {
         return await use(role.backend)
       } catch (err) {
         if (!reopened && this.#mayBeWritableNow(role, err)) reopened = true
-        else if (!(err instanceof LeaderLostError)) throw err
+        else if (!(err instanceof LeaderLostError || this.#wasRetired(role, err))) throw err
         else this.#dropRole(role)
       }
     }
@@ -159,6 +159,11 @@ class SharedLevelBackend implements Backend {
     if (!(role.kind === 'read-only' && role.transient && isReadOnlyError(err))) return false
     this.#retire(role)
     return true
+  }
+
+  /** A call that met a database closed under it because it was given up: it runs again on the next one. */
+  #wasRetired(role: Role, err: unknown): boolean {
+    return !this.#closed && this.#role !== role && err instanceof CkptError && err.code === 'STORE_CLOSED'
   }
 
   /** Gives `role` up and closes it; the next call elects again. Followers of a leader re-elect. */
@@ -200,7 +205,7 @@ class SharedLevelBackend implements Backend {
           reopened = true
           continue
         }
-        if (!(err instanceof LeaderLostError)) throw err
+        if (!(err instanceof LeaderLostError || this.#wasRetired(role, err))) throw err
         this.#dropRole(role)
         retried = true
       }
