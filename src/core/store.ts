@@ -305,6 +305,8 @@ export class Store {
     const value = isTimeline
       ? headValue({ kind: 'timeline', timeline: name })
       : headValue({ kind: 'detached', checkpoint: await this.#ctx.resolveCheckpointId(target) })
+    // Staying where it is writes nothing, so `checkout --to` works on a store that cannot be written.
+    if (before?.raw === value) return this.head()
     await this.#ctx.refs.update([{ ref: HEAD, expected: before?.raw ?? null, value }], `checkout: moving to ${target}`)
     return this.head()
   }

@@ -65,14 +65,14 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
 /** Opens the LevelDB at `location` for this process alone. Throws the database's own error when it is locked. */
 export async function openLocalLevel(
   location: string,
-  options: { durability: Durability; createIfMissing: boolean; packDir: string },
+  options: { durability: Durability; createIfMissing: boolean; packDir: string; onWedged?: () => void },
 ): Promise<LocalLevelBackend> {
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open({ createIfMissing: options.createIfMissing, errorIfExists: false })
   let writes: WriteQueue
   try {
     // With fsync durability every write is a synced LevelDB batch; a journal would add a second fsync.
-    writes = await WriteQueue.open(db, options.durability === 'fsync' ? undefined : path.join(location, JOURNAL_FILE))
+    writes = await WriteQueue.open(db, options.durability === 'fsync' ? undefined : path.join(location, JOURNAL_FILE), options.onWedged)
   } catch (err) {
     await db.close()
     throw err
@@ -97,7 +97,7 @@ export class LocalLevelBackend implements Backend {
     const gate = new SweepGate()
     const objects = new LevelObjects(writes, sync, packs, gate)
     this.objects = objects
-    this.refs = new LevelRefs(writes, sync, (entries) => objects.objectOps(entries), gate)
+    this.refs = new LevelRefs(writes, sync, (entries) => objects.objectOps(entries), (ops, synced) => objects.writeIndexed(ops, synced), gate)
   }
 
   async close(): Promise<void> {
@@ -159,7 +159,18 @@ class LevelObjects implements ObjectStore {
     await this.gate.enter(entries.map((e) => e.key))
     const ops = await this.objectOps(entries)
     // A later synced batch makes this one durable too: LevelDB's log is written in order.
-    await wrapIo(() => this.writes.write(ops, this.sync && options.deferSync !== true))
+    await this.writeIndexed(ops, this.sync && options.deferSync !== true)
+  }
+
+  /** Writes `ops`; when that fails, the pack bytes they would have indexed are given back. */
+  async writeIndexed(ops: readonly BatchOp[], sync: boolean): Promise<void> {
+    try {
+      await wrapIo(() => this.writes.write(ops, sync))
+    } catch (err) {
+      const locations = ops.filter((op) => op.type === 'put' && op.key[0] === PACKED).map((op) => decodeLocation((op as { value: Uint8Array }).value))
+      await this.packs.unappend(locations)
+      throw err
+    }
   }
 
   /**
@@ -224,7 +235,8 @@ class LevelObjects implements ObjectStore {
       let bytes = 0
       // A damaged index could make a pack look dead: leave everything for fsck to report.
       if (!live) return { files, bytes }
-      const sparse = packs.filter(({ name, size }) => (live.get(name) ?? 0) < size * REWRITE_BELOW_LIVE_SHARE)
+      // A pack no index entry names (left by a failed write, empty ones included) goes whole.
+      const sparse = packs.filter(({ name, size }) => !live.has(name) || live.get(name)! < size * REWRITE_BELOW_LIVE_SHARE)
       const damaged = await this.#moveRecords(new Set(sparse.filter(({ name }) => live.has(name)).map(({ name }) => name)))
       for (const { name, size } of sparse) {
         // A pack whose live records no longer read is left as it is, for fsck to report.
@@ -345,6 +357,7 @@ class LevelRefs implements RefStore {
     private readonly writes: WriteQueue,
     private readonly sync: boolean,
     private readonly objectOps: (entries: readonly ObjectEntry[]) => Promise<BatchOp[]>,
+    private readonly writeIndexed: (ops: readonly BatchOp[], sync: boolean) => Promise<void>,
     private readonly gate: SweepGate,
   ) {}
 
@@ -410,7 +423,7 @@ class LevelRefs implements RefStore {
       ops.push({ type: 'put', key: logKey(update.name, seq), value: utf8.encode(JSON.stringify(entry)) })
       ops.push({ type: 'put', key: logHeadKey(update.name), value: seqBytes(seq) })
     }
-    await wrapIo(() => this.writes.write(ops, this.sync))
+    await this.writeIndexed(ops, this.sync)
     for (const update of updates) this.#values.set(update.name, update.value)
     for (const [name, seq] of nextSeq) this.#nextSeqs.set(name, seq)
     return { ok: true }

@@ -73,6 +73,8 @@ export class Packs {
   #appending: Promise<unknown> = Promise.resolve()
   /** A pack being created, not yet this process's writer: never offered for removal. */
   #creating: string | undefined
+  /** Where the last append to the writer started and ended, so a failed index write can give it back. */
+  #lastAppend: { name: string; start: number; end: number } | undefined
 
   constructor(dir: string, sync: boolean) {
     this.#dir = dir
@@ -121,11 +123,16 @@ export class Packs {
     try {
       await writeAllAt(writer.handle, buffers, writer.size)
     } catch (cause) {
-      // The pack's tail is now unknown; the next append starts a fresh pack.
-      this.#writer = undefined
-      await writer.handle.close().catch(() => undefined)
+      // Give back what was written (a full disk must not stay full of a failed commit). If that
+      // fails too, the pack's tail is unknown: the next append starts a fresh pack.
+      const restored = await writer.handle.truncate(writer.size).then(() => true, () => false)
+      if (!restored) {
+        this.#writer = undefined
+        await writer.handle.close().catch(() => undefined)
+      }
       throw ioError(`cannot write pack ${writer.name}`, cause)
     }
+    this.#lastAppend = { name: writer.name, start: writer.size, end: position }
     writer.size = position
     if (writer.size >= PACK_ROLLOVER) {
       // Closed by close(): a datasync of its last appends may still be running.
@@ -140,20 +147,50 @@ export class Packs {
     await (this.#sync ? mkdirDurable(this.#dir) : mkdir(this.#dir, { recursive: true }))
     const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}.pack`
     this.#creating = name
-    const handle = await open(path.join(this.#dir, name), 'wx').catch((cause: unknown) => {
+    const file = path.join(this.#dir, name)
+    const handle = await open(file, 'wx').catch((cause: unknown) => {
+      this.#creating = undefined
       throw ioError(`cannot create a pack file in ${this.#dir}`, cause)
     })
     const header = Buffer.alloc(HEADER_LENGTH)
     header.set(MAGIC)
     header.writeUInt32BE(PACK_VERSION, MAGIC.length)
-    await writeAllAt(handle, [header], 0)
-    if (this.#sync) {
-      await handle.sync()
-      await syncDirectory(this.#dir)
+    try {
+      await writeAllAt(handle, [header], 0)
+      if (this.#sync) {
+        await handle.sync()
+        await syncDirectory(this.#dir)
+      }
+    } catch (cause) {
+      // Not even the header fits (a full disk): leave no empty pack behind.
+      await handle.close().catch(() => undefined)
+      await unlink(file).catch(() => undefined)
+      this.#creating = undefined
+      throw ioError(`cannot write pack ${name}`, cause)
     }
     this.#writer = { name, handle, size: HEADER_LENGTH }
     this.#creating = undefined
     return this.#writer
+  }
+
+  /**
+   * Gives back the bytes of the append that returned `locations`, when its index could not be
+   * written and nothing was appended after it. Best effort: a tail it leaves is unindexed, and
+   * gc rewrites the pack once most of it is such.
+   */
+  unappend(locations: readonly PackLocation[]): Promise<void> {
+    const last = locations.at(-1)
+    const done = this.#appending.then(async () => {
+      const writer = this.#writer
+      const append = this.#lastAppend
+      if (!last || !writer || !append || append.name !== last.pack || writer.name !== last.pack) return
+      if (append.end !== last.offset + last.length || writer.size !== append.end) return
+      await writer.handle.truncate(append.start)
+      writer.size = append.start
+      this.#lastAppend = undefined
+    })
+    this.#appending = done.catch(() => undefined)
+    return done.catch(() => undefined)
   }
 
   /** The value at `location`; CORRUPT_OBJECT when the pack is missing or shorter than its index says. */

@@ -8,6 +8,7 @@ import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
 import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, Sweep } from '../interface.js'
 import { openLocalLevel, type Durability } from './local.js'
+import { cannotWrite, isReadOnlyError, isTransient, openReadOnlyLevel, rootMessage } from './read-only.js'
 import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
 
 /*
@@ -26,7 +27,11 @@ export interface LevelBackendOptions {
   readonly packDir?: string
 }
 
-type Role = { kind: 'leader'; backend: Backend; endpoint: LeaderEndpoint } | { kind: 'follower'; backend: Backend }
+type Role =
+  | { kind: 'leader'; backend: Backend; endpoint: LeaderEndpoint }
+  | { kind: 'follower'; backend: Backend }
+  /** The database cannot be written here (read-only, full disk): a snapshot, served to no one. */
+  | { kind: 'read-only'; backend: Backend; transient: boolean }
 
 /** Opens the LevelDB backend at `location` (the database directory), shared across processes. */
 export async function openLevelBackend(location: string, options: LevelBackendOptions = {}): Promise<Backend> {
@@ -44,6 +49,8 @@ class SharedLevelBackend implements Backend {
   readonly #options: Required<LevelBackendOptions>
   #role: Role | undefined
   #attaching: Promise<Role> | undefined
+  /** A role being given up (a wedged database, a read-only snapshot): closed before the next election. */
+  #retiring: Promise<void> | undefined
   #closed = false
 
   constructor(location: string, options: LevelBackendOptions) {
@@ -83,6 +90,7 @@ class SharedLevelBackend implements Backend {
   }
 
   async #elect(): Promise<Role> {
+    await this.#retiring
     const deadline = Date.now() + this.#options.attachTimeoutMs
     let delay = 2
     for (;;) {
@@ -105,18 +113,23 @@ class SharedLevelBackend implements Backend {
 
   async #tryLead(): Promise<Role | undefined> {
     let local: Backend
+    let role: Role | undefined
+    const { durability, createIfMissing, packDir } = this.#options
     try {
-      const { durability, createIfMissing, packDir } = this.#options
-      local = await openLocalLevel(this.#location, { durability, createIfMissing, packDir })
+      // A database that failed a write is given up and opened again (write-queue.ts).
+      local = await openLocalLevel(this.#location, { durability, createIfMissing, packDir, onWedged: () => role && this.#retire(role) })
     } catch (err) {
       if (isLockedError(err)) return undefined
-      throw openError(this.#location, err)
+      if (!cannotWrite(err)) throw openError(this.#location, err)
+      const reason = rootMessage(err)
+      return { kind: 'read-only', backend: await openReadOnlyLevel(this.#location, { packDir, reason }), transient: isTransient(reason) }
     }
     try {
       // We hold the database lock, so any socket file left here belongs to a dead leader.
       if (!this.#socketPath.startsWith('\\\\')) rmSync(this.#socketPath, { force: true })
       const endpoint = await serveBackend(this.#socketPath, local)
-      return { kind: 'leader', backend: local, endpoint }
+      role = { kind: 'leader', backend: local, endpoint }
+      return role
     } catch (err) {
       await local.close()
       throw new CkptError('STORE_UNAVAILABLE', `cannot listen for other processes at ${this.#socketPath}: ${(err as Error).message}`, { cause: err })
@@ -124,13 +137,15 @@ class SharedLevelBackend implements Backend {
   }
 
   async #withRole<T>(use: (b: Backend) => Promise<T>): Promise<T> {
+    let reopened = false
     for (;;) {
       const role = await this.attach()
       try {
         return await use(role.backend)
       } catch (err) {
-        if (!(err instanceof LeaderLostError)) throw err
-        this.#dropRole(role)
+        if (!reopened && this.#mayBeWritableNow(role, err)) reopened = true
+        else if (!(err instanceof LeaderLostError || this.#wasRetired(role, err))) throw err
+        else this.#dropRole(role)
       }
     }
   }
@@ -139,12 +154,40 @@ class SharedLevelBackend implements Backend {
     if (this.#role === role) this.#role = undefined
   }
 
+  /** A write refused by a snapshot taken while the disk was full: try the database again, once. */
+  #mayBeWritableNow(role: Role, err: unknown): boolean {
+    if (!(role.kind === 'read-only' && role.transient && isReadOnlyError(err))) return false
+    this.#retire(role)
+    return true
+  }
+
+  /** A call that met a database closed under it because it was given up: it runs again on the next one. */
+  #wasRetired(role: Role, err: unknown): boolean {
+    return !this.#closed && this.#role !== role && err instanceof CkptError && err.code === 'STORE_CLOSED'
+  }
+
+  /** Gives `role` up and closes it; the next call elects again. Followers of a leader re-elect. */
+  #retire(role: Role): void {
+    this.#dropRole(role)
+    const previous = this.#retiring
+    const closing = (async () => {
+      await previous
+      if (role.kind === 'leader') await role.endpoint.close().catch(() => undefined)
+      await role.backend.close().catch(() => undefined)
+    })()
+    this.#retiring = closing
+    void closing.finally(() => {
+      if (this.#retiring === closing) this.#retiring = undefined
+    })
+  }
+
   /**
    * A ref transaction whose leader went away mid-call may or may not have been applied. On retry,
    * a conflict means either another writer won, or our first attempt did: the reflog tells which.
    */
   async #updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[], requires: ReadonlyArray<readonly Uint8Array[]>): Promise<RefUpdateResult> {
     let retried = false
+    let reopened = false
     for (;;) {
       const role = await this.attach()
       try {
@@ -158,7 +201,11 @@ class SharedLevelBackend implements Backend {
         )
         return applied ? { ok: true } : result
       } catch (err) {
-        if (!(err instanceof LeaderLostError)) throw err
+        if (!reopened && this.#mayBeWritableNow(role, err)) {
+          reopened = true
+          continue
+        }
+        if (!(err instanceof LeaderLostError || this.#wasRetired(role, err))) throw err
         this.#dropRole(role)
         retried = true
       }
@@ -197,6 +244,7 @@ class SharedLevelBackend implements Backend {
     this.#closed = true
     const role = this.#role ?? (await this.#attaching?.catch(() => undefined))
     this.#role = undefined
+    await this.#retiring
     if (!role) return
     if (role.kind === 'leader') await role.endpoint.close()
     await role.backend.close()

@@ -60,14 +60,15 @@ export class WriteQueue {
   private constructor(
     private readonly db: Db,
     private readonly journal: Journal | undefined,
+    private readonly onWedged: () => void,
   ) {}
 
   /**
    * A queue over `db`, journaled at `journalPath` when one is given. Batches a previous holder of
    * the database journaled but did not apply are applied first.
    */
-  static async open(db: Db, journalPath: string | undefined): Promise<WriteQueue> {
-    if (journalPath === undefined) return new WriteQueue(db, undefined)
+  static async open(db: Db, journalPath: string | undefined, onWedged: () => void = () => undefined): Promise<WriteQueue> {
+    if (journalPath === undefined) return new WriteQueue(db, undefined, onWedged)
     const { journal, batches } = Journal.open(journalPath)
     try {
       if (batches.length > 0) {
@@ -78,7 +79,7 @@ export class WriteQueue {
       journal.close()
       throw levelError(err)
     }
-    return new WriteQueue(db, journal)
+    return new WriteQueue(db, journal, onWedged)
   }
 
   /** Applies `ops` atomically. Returns once they survive the process dying, or with `sync` power loss too. */
@@ -185,7 +186,11 @@ export class WriteQueue {
   /** Deletes every key in [gte, lt) from LevelDB, once everything acknowledged before is there. */
   async clearRange(gte: Uint8Array, lt: Uint8Array): Promise<void> {
     await this.settled()
-    await this.db.clear({ gte, lt })
+    try {
+      await this.db.clear({ gte, lt })
+    } catch (err) {
+      throw this.#wedge(err)
+    }
     this.#forgetApplied()
   }
 
@@ -200,7 +205,11 @@ export class WriteQueue {
     return this.#enqueue(async () => {
       try {
         while (this.#pending.length > 0 || (this.journal?.size ?? 0) > 0) await this.#flush()
-        await writeOps(this.db, ops, sync)
+        try {
+          await writeOps(this.db, ops, sync)
+        } catch (err) {
+          throw this.#wedge(err)
+        }
         // What was remembered of these keys is stale now; nothing of them is pending.
         for (const op of ops) this.#overlay.delete(overlayKey(op.key))
       } finally {
@@ -229,8 +238,7 @@ export class WriteQueue {
       // Acknowledged batches stay in the journal and the overlay; the next open applies them.
       this.#pending = [...batch, ...this.#pending]
       this.#pendingBytes += pendingBytes
-      this.#failure = levelError(err)
-      throw this.#failure
+      throw this.#wedge(err)
     }
     // The batch's values stay in the overlay, now as values LevelDB has too.
     this.#appliedSeq = batch[batch.length - 1]!.seq
@@ -243,9 +251,23 @@ export class WriteQueue {
     try {
       this.journal?.clear()
     } catch (err) {
-      this.#failure = levelError(err)
-      throw this.#failure
+      throw this.#wedge(err)
     }
+  }
+
+  /**
+   * After a failed write this database takes no other: LevelDB may have left a torn record in
+   * its log, after which records it would still accept are lost when it next opens, and after a
+   * failed compaction it refuses every write until reopened. What was acknowledged and not yet
+   * applied stays in the journal, which the next open replays; the owner is told to reopen.
+   */
+  #wedge(err: unknown): CkptError {
+    const failure = levelError(err)
+    if (this.#closed || failure.code === 'STORE_CLOSED') return failure
+    const first = this.#failure === undefined
+    this.#failure = failure
+    if (first) this.onWedged()
+    return failure
   }
 
   #enqueue(task: () => Promise<void>): Promise<void> {
