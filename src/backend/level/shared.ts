@@ -257,6 +257,7 @@ function openError(location: string, err: unknown): CkptError {
  * files held is gone; everything else is kept. Only for a database no process has open.
  */
 export async function repairLevelDatabase(location: string): Promise<void> {
+  checkFolderOfOwnFiles(location, 'the database folder')
   try {
     await ClassicLevel.repair(location)
   } catch (cause) {
