@@ -72,7 +72,7 @@ async function cutDamagedJournal(args: { store?: string; json?: boolean }) {
   const lib = await library()
   const cuts = await lib.cutDamagedJournal(await findStoreDir(args.store))
   if (!args.json) {
-    for (const c of cuts) out.line(red(`cut the write journal ${c.path} at byte ${c.offset}: the ${c.droppedBytes} bytes after it, acknowledged writes, are dropped (kept in ${c.savedTo})`))
+    for (const c of cuts) out.line(red(`cut the write journal ${c.path} at byte ${c.offset}: the ${c.droppedBytes} bytes from there on, acknowledged writes, are dropped (kept in ${c.savedTo})`))
     if (cuts.length === 0) out.line('the write journal is intact; nothing cut')
   }
   return cuts

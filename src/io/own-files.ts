@@ -94,10 +94,11 @@ export async function checkOwnFolder(dir: string, what: string): Promise<boolean
 }
 
 /**
- * Checks that `dir` is a real folder holding only regular files, as LevelDB leaves its folder:
- * LevelDB opens, truncates and renames its files itself and would follow a link planted there.
+ * Checks that `dir` is a real folder holding only regular files (and real folders named in
+ * `folders`), as LevelDB leaves its folder: LevelDB opens, truncates and renames its files itself
+ * and would follow a link planted there.
  */
-export function checkFolderOfOwnFiles(dir: string, what: string): void {
+export function checkFolderOfOwnFiles(dir: string, what: string, folders: readonly string[] = []): void {
   let stats: Stats
   try {
     stats = lstatSync(dir)
@@ -111,7 +112,7 @@ export function checkFolderOfOwnFiles(dir: string, what: string): void {
     })
   }
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isFile()) continue
+    if (entry.isFile() || (entry.isDirectory() && folders.includes(entry.name))) continue
     const file = path.join(dir, entry.name)
     throw notOwnFile(file, `${what} holds`, kindOf(lstatSync(file)))
   }

@@ -40,6 +40,9 @@ const JOURNAL_FILE = 'ckpt-journal-2'
 /** Where store format 1 kept its journal, in the layout without a header check (journal.ts). */
 const LEGACY_JOURNAL_FILE = 'ckpt-journal'
 
+/** The folders LevelDB itself makes in its folder: RepairDB moves the files it cannot use to `lost/`. */
+export const LEVELDB_FOLDERS = ['lost']
+
 /** The journal files of the database at `location`: the current one and the one format 1 left. */
 export function journalPaths(location: string): { journal: string; legacy: string } {
   return { journal: path.join(location, JOURNAL_FILE), legacy: path.join(location, LEGACY_JOURNAL_FILE) }
@@ -76,7 +79,7 @@ export async function openLocalLevel(
   options: { durability: Durability; createIfMissing: boolean; packDir: string },
 ): Promise<LocalLevelBackend> {
   // LevelDB opens, truncates and renames its files itself, following any link planted among them.
-  checkFolderOfOwnFiles(location, 'the database folder')
+  checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open({ createIfMissing: options.createIfMissing, errorIfExists: false })
   let writes: WriteQueue

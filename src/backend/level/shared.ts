@@ -9,7 +9,7 @@ import { successor } from '../bytes.js'
 import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, Sweep } from '../interface.js'
 import { checkFolderOfOwnFiles, kindOf } from '../../io/own-files.js'
 import { Journal, type JournalCut, type JournalLayout } from './journal.js'
-import { journalPaths, openLocalLevel, type Durability } from './local.js'
+import { LEVELDB_FOLDERS, journalPaths, openLocalLevel, type Durability } from './local.js'
 import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
 
 /*
@@ -257,7 +257,7 @@ function openError(location: string, err: unknown): CkptError {
  * files held is gone; everything else is kept. Only for a database no process has open.
  */
 export async function repairLevelDatabase(location: string): Promise<void> {
-  checkFolderOfOwnFiles(location, 'the database folder')
+  checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
   try {
     await ClassicLevel.repair(location)
   } catch (cause) {
@@ -271,7 +271,7 @@ export async function repairLevelDatabase(location: string): Promise<void> {
  * cut (nothing when no journal is damaged). STORE_UNAVAILABLE when another process has it open.
  */
 export async function cutDamagedLevelJournals(location: string): Promise<JournalCut[]> {
-  checkFolderOfOwnFiles(location, 'the database folder')
+  checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
   // Holding the database lock: no leader can be appending to the journal while it is cut.
   const db = new ClassicLevel(location)
   try {
