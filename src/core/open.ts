@@ -1,7 +1,7 @@
 import { constants, existsSync } from 'node:fs'
 import { rename } from 'node:fs/promises'
 import path from 'node:path'
-import { CkptError } from '../errors.js'
+import { CkptError, isCkptError } from '../errors.js'
 import { mkdirDurable, syncDirectory, writeFileSynced } from '../io/sync-dir.js'
 import type { Backend } from '../backend/interface.js'
 import { openOwnFile } from '../io/own-files.js'
@@ -53,11 +53,31 @@ export async function initStore(dir: string, options: StoreOptions = {}): Promis
 export async function openStore(dir: string, options: StoreOptions = {}): Promise<Store> {
   const root = path.resolve(dir)
   const marker = await readSupportedMarker(root)
-  // Marked first, so that no build that does not know this format's files (the write journal
-  // among them) can open the store once this one has written to them.
-  if (marker.format === UPGRADABLE_FORMAT) await writeMarker(root, { format: FORMAT_VERSION, backend: marker.backend })
-  const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: false, packDir: path.join(root, PACK_FOLDER), ...durability(options) })
-  return openOn(backend, options)
+  const upgraded = marker.format === FORMAT_VERSION || (await upgradeMarker(root, marker))
+  // A store still marked format 1 may be opened by a build that ignores the journal: leave none.
+  const mode = upgraded ? durability(options) : { durability: 'fsync' as const }
+  const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: false, packDir: path.join(root, PACK_FOLDER), ...mode })
+  return openOn(backend, options, { upgrade: upgraded })
+}
+
+/**
+ * Marks a format 1 store as format 2 before anything opens its database, so that no build that
+ * does not know this format's files (the write journal among them) opens it once this one has
+ * written to them. False when the marker cannot be written (a read-only store).
+ */
+async function upgradeMarker(root: string, marker: Marker): Promise<boolean> {
+  try {
+    await writeMarker(root, { format: FORMAT_VERSION, backend: marker.backend })
+    return true
+  } catch (cause) {
+    if (cause instanceof CkptError) throw cause
+    const code = (cause as { code?: string }).code
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return false
+    throw new CkptError('IO_ERROR', `cannot upgrade the store marker ${path.join(root, STORE_MARKER)} to format ${FORMAT_VERSION}: ${(cause as Error).message}`, {
+      cause,
+      details: { path: root },
+    })
+  }
 }
 
 /**
@@ -123,16 +143,15 @@ export async function initStoreOn(backend: Backend, options: StoreOptions = {}):
 
 /** Opens a store on a backend that already holds one. */
 export async function openStoreOn(backend: Backend, options: StoreOptions = {}): Promise<Store> {
-  return openOn(backend, options)
+  return openOn(backend, options, { upgrade: true })
 }
 
-async function openOn(backend: Backend, options: StoreOptions): Promise<Store> {
+async function openOn(backend: Backend, options: StoreOptions, { upgrade }: { upgrade: boolean }): Promise<Store> {
   try {
     const format = await backend.refs.readRef(FORMAT_REF)
     if (format === undefined) throw new CkptError('NOT_A_STORE', `${backend.description} holds no ckpt store`, { details: { path: backend.description } })
     if (format === String(UPGRADABLE_FORMAT)) {
-      const refs = new RefDb(backend.refs, options.clock ?? Date.now)
-      await refs.update([{ ref: FORMAT_REF, expected: format, value: String(FORMAT_VERSION) }], `upgrade: store format ${FORMAT_VERSION}`)
+      if (upgrade) await upgradeFormatRef(backend, options)
     } else if (format !== String(FORMAT_VERSION)) {
       throw new CkptError('UNSUPPORTED_FORMAT', `${backend.description} was written in store format ${format}; this ckpt reads formats ${UPGRADABLE_FORMAT} and ${FORMAT_VERSION}`, {
         details: { format },
@@ -143,6 +162,16 @@ async function openOn(backend: Backend, options: StoreOptions): Promise<Store> {
     throw err
   }
   return new Store(backend, options)
+}
+
+/** Sets `meta/format` from 1 to 2; another process opening the store at the same time may have done it. */
+async function upgradeFormatRef(backend: Backend, options: StoreOptions): Promise<void> {
+  const refs = new RefDb(backend.refs, options.clock ?? Date.now)
+  try {
+    await refs.update([{ ref: FORMAT_REF, expected: String(UPGRADABLE_FORMAT), value: String(FORMAT_VERSION) }], `upgrade: store format ${FORMAT_VERSION}`)
+  } catch (err) {
+    if (!(isCkptError(err, 'REF_CONFLICT') && (await backend.refs.readRef(FORMAT_REF)) === String(FORMAT_VERSION))) throw err
+  }
 }
 
 async function initBackend(backend: Backend, options: StoreOptions, { resumeCrashedInit = false } = {}): Promise<void> {
