@@ -67,6 +67,19 @@ describe('the write journal', () => {
     expect(statSync(journal).size).toBe(0)
   })
 
+  it('gives a process that opens the store in fsync mode every checkpoint a killed writer left in the journal, and empties it', async () => {
+    const { dir, journal, acknowledged } = await killedWriter()
+    expect(statSync(journal).size).toBeGreaterThan(0)
+    const store = await openStore(dir, { durability: 'fsync' })
+    onCleanup(() => store.close())
+    expect((await collect(store.log('main'))).map((c) => c.id).reverse()).toEqual(acknowledged)
+    const durable = await store.commit({ stage: 'durable', output: 1 })
+    await store.close()
+    // Nothing is left to be replayed later over the fsync-mode commit.
+    expect(statSync(journal).size).toBe(0)
+    await expectHistory(dir, [...acknowledged, durable.id])
+  })
+
   it('opens past a torn last record, which no caller was told was written', async () => {
     const { dir, journal, acknowledged } = await killedWriter()
     await expectHistory(dir, acknowledged)
