@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { openLevelBackend, openStore } from '../src/index.js'
-import { ckpt } from './support/cli.js'
+import { CKPT, ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { runWriter } from './support/processes.js'
 import { collect, onCleanup, tempStore } from './support/temp.js'
@@ -94,5 +95,23 @@ describe('the store format', () => {
     expect(marker(dir)).toEqual({ format: 2, backend: 'level' })
     expect(await formatRef(dir)).toBe('2')
     expect(readdirSync(path.join(dir, 'db'))).not.toContain('ckpt-journal')
+  })
+
+  it('upgrades a format 1 store opened by three processes at once, none of them failing', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ stage: 'a', output: 1 })
+    await store.close()
+    writeFileSync(path.join(dir, 'ckpt-store.json'), JSON.stringify({ format: 1, backend: 'level' }))
+    const runs = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<number | null>((resolve) => {
+            spawn(process.execPath, [CKPT, '--store', dir, 'log', '-n', '1'], { stdio: 'ignore' }).on('close', (code) => resolve(code))
+          }),
+      ),
+    )
+    expect(runs).toEqual([0, 0, 0])
+    expect(marker(dir)).toEqual({ format: 2, backend: 'level' })
+    expect(readdirSync(dir).filter((name) => name.startsWith('ckpt-store.json.tmp'))).toEqual([])
   })
 })

@@ -1,5 +1,6 @@
 import { constants, existsSync } from 'node:fs'
-import { rename } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError, isCkptError } from '../errors.js'
 import { mkdirDurable, syncDirectory, writeFileSynced } from '../io/sync-dir.js'
@@ -225,11 +226,19 @@ async function readMarker(root: string): Promise<Marker> {
   }
 }
 
-/** Replaces the marker atomically: a crash leaves the old one or the new one. */
+/**
+ * Replaces the marker atomically: a crash leaves the old one or the new one. The temporary name
+ * is this call's own, so two processes upgrading a store at once never write one file.
+ */
 async function writeMarker(root: string, marker: Marker): Promise<void> {
-  const temp = path.join(root, `${STORE_MARKER}.tmp`)
-  await writeFileSynced(temp, JSON.stringify(marker, null, 2) + '\n')
-  await rename(temp, path.join(root, STORE_MARKER))
+  const temp = path.join(root, `${STORE_MARKER}.tmp-${randomBytes(6).toString('hex')}`)
+  try {
+    await writeFileSynced(temp, JSON.stringify(marker, null, 2) + '\n')
+    await rename(temp, path.join(root, STORE_MARKER))
+  } catch (err) {
+    await rm(temp, { force: true }).catch(() => undefined)
+    throw err
+  }
   await syncDirectory(root)
 }
 
