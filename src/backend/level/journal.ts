@@ -25,7 +25,7 @@ const DEL = 0
 
 const crc32: (bytes: Uint8Array) => number = (zlib as { crc32?: (bytes: Uint8Array) => number }).crc32 ?? tableCrc32
 
-/** Where the journal's damage is, and how many bytes from there on a cut would drop. */
+/** What cutting a damaged journal did: where, how much, and where the cut bytes are kept. */
 export interface JournalCut {
   /** The journal file. */
   readonly path: string

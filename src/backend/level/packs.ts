@@ -225,8 +225,11 @@ export class Packs {
 
   /** Checks once that the packs folder is a real folder, not a link to one elsewhere. */
   #checkedDir(): Promise<unknown> {
-    this.#dirChecked ??= checkOwnFolder(this.#dir, 'the packs folder')
-    this.#dirChecked.catch(() => (this.#dirChecked = undefined))
+    if (!this.#dirChecked) {
+      this.#dirChecked = checkOwnFolder(this.#dir, 'the packs folder')
+      // Checked again next time if it failed: the folder may have been put right.
+      this.#dirChecked.catch(() => (this.#dirChecked = undefined))
+    }
     return this.#dirChecked
   }
 
