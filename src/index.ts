@@ -5,8 +5,9 @@
  * with `store.commit`, and read them back with `log`, `diff`, `checkout`. To embed ckpt on
  * another storage system, implement {@link Backend} and use {@link openStoreOn}.
  */
-export { initStore, openStore, initStoreOn, openStoreOn, cloneStore, repairStoreDatabase, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
+export { initStore, openStore, initStoreOn, openStoreOn, cloneStore, repairStoreDatabase, cutDamagedJournal, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
 export { Store, type Timelines, type Tags } from './core/store.js'
+export type { JournalCut } from './backend/level/journal.js'
 export type { Pins } from './maintenance/pins.js'
 export type { Retention } from './maintenance/retention.js'
 export type { ImportResult } from './sync/car.js'

@@ -123,7 +123,7 @@ describe('opening stores', () => {
     await store.commit({ stage: 'a', output: 1 })
     await store.close()
     const marker = path.join(dir, 'ckpt-store.json')
-    const newer = JSON.stringify({ format: 2, backend: 'level' })
+    const newer = JSON.stringify({ format: 3, backend: 'level' })
     writeFileSync(marker, newer)
     expect((await failure(openStore(dir))).code).toBe('UNSUPPORTED_FORMAT')
     expect(readFileSync(marker, 'utf8')).toBe(newer)
@@ -134,7 +134,7 @@ describe('opening stores', () => {
     const head = (await store.commit({ stage: 'a', output: 1 })).id
     await store.close()
     const backend = await openLevelBackend(path.join(dir, 'db'))
-    await backend.refs.updateRefs([{ name: 'meta/format', expected: '1', value: '2', log: { time: 0, reason: 'test' } }])
+    await backend.refs.updateRefs([{ name: 'meta/format', expected: '2', value: '3', log: { time: 0, reason: 'test' } }])
     await backend.close()
     expect((await failure(openStore(dir))).code).toBe('UNSUPPORTED_FORMAT')
     const after = await openLevelBackend(path.join(dir, 'db'))

@@ -13,11 +13,17 @@ export const fsckCommand = {
     y
       .option('quick', { type: 'boolean', describe: 'Check that bytes exist without re-hashing them' })
       .option('repair', { type: 'boolean', describe: 'Put timelines and tags with damaged history back to their newest intact reflog entry (deletes nothing)' })
+      .option('cut-journal', {
+        type: 'boolean',
+        implies: 'repair',
+        describe: 'With --repair, cut a damaged write journal at the damage: the writes recorded after it are dropped (their bytes kept in a file beside it)',
+      })
       .option('json', { type: 'boolean', describe: 'The report as one JSON object' })
       .example('$0 fsck', 'is everything intact? exit 1 if not')
       .example('$0 fsck --repair', 'move damaged refs back to an intact checkpoint')
       .example('$0 fsck --json | jq .problems', 'for monitoring'),
-  handler: async (args: { store?: string; quick?: boolean; repair?: boolean; json?: boolean }) => {
+  handler: async (args: { store?: string; quick?: boolean; repair?: boolean; cutJournal?: boolean; json?: boolean }) => {
+    const journalCut = args.cutJournal ? await cutDamagedJournal(args) : undefined
     if (args.repair) await rebuildIfDamaged(args)
     await withStore(args, async (store) => {
       const progress = new Progress('fsck')
@@ -25,7 +31,7 @@ export const fsckCommand = {
       progress.done()
       const repaired = args.repair && !report.ok ? await store.repair() : undefined
       const after = repaired && repaired.restored.length + repaired.cut.length > 0 ? await store.fsck({ ...(args.quick && { quick: true }) }) : undefined
-      if (args.json) jsonLine({ ...report, ...(repaired && { repaired, after }) })
+      if (args.json) jsonLine({ ...report, ...(journalCut && { journalCut }), ...(repaired && { repaired, after }) })
       else {
         for (const p of report.problems) out.line(`${red(p.kind.padEnd(8))} ${p.message} (reached from ${p.ref})`)
         out.line(`checked ${report.checked.refs} refs, ${report.checked.checkpoints} checkpoints, ${report.checked.objects} objects: ${report.ok ? green('no problems') : red(`${report.problems.length} problem(s)`)}`)
@@ -56,4 +62,18 @@ async function rebuildIfDamaged(args: { store?: string; json?: boolean }): Promi
   if (!damaged) return
   await repairStoreDatabase(dir)
   if (!args.json) out.line('rebuilt the damaged database from the files that remain; checking what was lost')
+}
+
+/**
+ * With --cut-journal, a write journal damaged before its end is cut there. Without it, opening
+ * the store fails with CORRUPT_OBJECT naming the journal, the offset and the bytes a cut would drop.
+ */
+async function cutDamagedJournal(args: { store?: string; json?: boolean }) {
+  const lib = await library()
+  const cuts = await lib.cutDamagedJournal(await findStoreDir(args.store))
+  if (!args.json) {
+    for (const c of cuts) out.line(red(`cut the write journal ${c.path} at byte ${c.offset}: the ${c.droppedBytes} bytes from there on, acknowledged writes, are dropped (kept in ${c.savedTo})`))
+    if (cuts.length === 0) out.line('the write journal is intact; nothing cut')
+  }
+  return cuts
 }

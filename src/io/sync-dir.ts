@@ -1,4 +1,6 @@
-import { mkdir, open } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { mkdir, open, rm } from 'node:fs/promises'
+import { openOwnFile } from './own-files.js'
 import path from 'node:path'
 
 /**
@@ -14,9 +16,13 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Writes `text` to a new file and fsyncs it (the caller renames it into place and syncs the folder). */
+/**
+ * Writes `text` to a new file and fsyncs it (the caller renames it into place and syncs the
+ * folder). Whatever was at `file` is removed first, so a link planted there is never written through.
+ */
 export async function writeFileSynced(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'w')
+  await rm(file, { force: true })
+  const handle = await openOwnFile(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 'the temporary file')
   try {
     await handle.writeFile(text)
     await handle.sync()

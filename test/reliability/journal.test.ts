@@ -1,8 +1,11 @@
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import zlib from 'node:zlib'
 import { openStore } from '../../src/index.js'
+import { ckpt } from '../support/cli.js'
 import { runWriter } from '../support/processes.js'
+import { pseudoRandomBytes } from '../support/random.js'
 import { collect, onCleanup, tempStore } from '../support/temp.js'
 
 /*
@@ -12,13 +15,30 @@ import { collect, onCleanup, tempStore } from '../support/temp.js'
  */
 
 const COMMITS = 200
+const crc32 = (zlib as unknown as { crc32: (bytes: Uint8Array) => number }).crc32
 
 /** A store whose writer died right after acknowledging COMMITS checkpoints on main. */
 async function killedWriter(): Promise<{ dir: string; journal: string; acknowledged: string[] }> {
   const { store, dir } = await tempStore()
   const seed = await store.commit({ stage: 'seed', output: 0 })
   await store.close()
-  return { dir, journal: path.join(dir, 'db', 'ckpt-journal'), acknowledged: [seed.id, ...(await commitThenDie(dir))] }
+  return { dir, journal: path.join(dir, 'db', 'ckpt-journal-2'), acknowledged: [seed.id, ...(await commitThenDie(dir))] }
+}
+
+/** Where each record of the journal starts, read by its length fields (docs/format.md: a 12-byte header). */
+function recordStarts(bytes: Buffer): number[] {
+  const starts: number[] = []
+  for (let at = 0; at + 12 <= bytes.length; at += 12 + bytes.readUInt32LE(at)) starts.push(at)
+  return starts
+}
+
+/** A killed writer's store with at least three records in its journal, and where they start. */
+async function killedWriterWithRecords(): Promise<{ dir: string; journal: string; acknowledged: string[]; bytes: Buffer; starts: number[] }> {
+  const killed = await killedWriter()
+  const bytes = readFileSync(killed.journal)
+  const starts = recordStarts(bytes)
+  expect(starts.length).toBeGreaterThanOrEqual(3)
+  return { ...killed, bytes, starts }
 }
 
 /** Runs a writer that commits `count` checkpoints on main and is killed the moment the last is acknowledged. */
@@ -47,12 +67,26 @@ describe('the write journal', () => {
     expect(statSync(journal).size).toBe(0)
   })
 
+  it('gives a process that opens the store in fsync mode every checkpoint a killed writer left in the journal, and empties it', async () => {
+    const { dir, journal, acknowledged } = await killedWriter()
+    expect(statSync(journal).size).toBeGreaterThan(0)
+    const store = await openStore(dir, { durability: 'fsync' })
+    onCleanup(() => store.close())
+    expect((await collect(store.log('main'))).map((c) => c.id).reverse()).toEqual(acknowledged)
+    const durable = await store.commit({ stage: 'durable', output: 1 })
+    await store.close()
+    // Nothing is left to be replayed later over the fsync-mode commit.
+    expect(statSync(journal).size).toBe(0)
+    await expectHistory(dir, [...acknowledged, durable.id])
+  })
+
   it('opens past a torn last record, which no caller was told was written', async () => {
     const { dir, journal, acknowledged } = await killedWriter()
     await expectHistory(dir, acknowledged)
     // A record header promising 4 KiB, and only part of it: what a kill in mid-append leaves.
-    const torn = Buffer.alloc(8 + 100, 7)
+    const torn = Buffer.alloc(12 + 100, 7)
     torn.writeUInt32LE(4096, 0)
+    torn.writeUInt32LE(crc32(torn.subarray(0, 8)), 8)
     appendFileSync(journal, torn)
     // The next writer cuts the torn record before appending, or a replay would stop at it. One
     // commit, so that the writer dies before it would empty the journal.
@@ -80,5 +114,60 @@ describe('the write journal', () => {
     const error = await openStore(dir).catch((err: unknown) => err)
     expect(error).toMatchObject({ code: 'CORRUPT_OBJECT', details: { path: journal } })
     expect(readFileSync(journal)).toEqual(bytes)
+  })
+
+  it('refuses to open when a damaged length field would hide the acknowledged records after it, naming the journal and the offset', async () => {
+    const { dir, journal, bytes, starts } = await killedWriterWithRecords()
+    // The first record now claims to run past the end of the file, like a torn one would.
+    bytes.writeUInt32LE(0x7fff_fff0, 0)
+    writeFileSync(journal, bytes)
+    const error = await openStore(dir).catch((err: unknown) => err)
+    expect(error).toMatchObject({ code: 'CORRUPT_OBJECT', details: { path: journal, offset: 0, droppedBytes: bytes.length } })
+    expect(readFileSync(journal)).toEqual(bytes)
+    expect(starts.length).toBeGreaterThan(1)
+  })
+
+  it('refuses to open when random bytes overwrite a record in the middle, naming the offset of that record', async () => {
+    const { dir, journal, bytes, starts } = await killedWriterWithRecords()
+    const middle = starts[Math.floor(starts.length / 2)]!
+    bytes.set(pseudoRandomBytes(16, 18), middle)
+    writeFileSync(journal, bytes)
+    const error = await openStore(dir).catch((err: unknown) => err)
+    expect(error).toMatchObject({ code: 'CORRUPT_OBJECT', details: { path: journal, offset: middle } })
+    expect(readFileSync(journal)).toEqual(bytes)
+  })
+
+  it('fsck --repair reports a damaged journal and changes nothing; with --cut-journal it cuts there, keeps the cut bytes, and the store opens', async () => {
+    const { dir, journal, bytes, starts, acknowledged } = await killedWriterWithRecords()
+    const middle = starts[Math.floor(starts.length / 2)]!
+    bytes.writeUInt32LE(0x7fff_fff0, middle)
+    writeFileSync(journal, bytes)
+
+    for (const args of [['log'], ['fsck'], ['fsck', '--repair']]) {
+      expect(ckpt(dir, ['--store', dir, ...args]).code).toBe(8)
+      expect(readFileSync(journal)).toEqual(bytes)
+    }
+
+    const cut = ckpt(dir, ['--store', dir, 'fsck', '--repair', '--cut-journal', '--json'])
+    expect(cut.code).toBe(0)
+    const report = JSON.parse(cut.stdout) as { ok: boolean; journalCut: Array<{ path: string; offset: number; droppedBytes: number; savedTo: string }> }
+    expect(report.ok).toBe(true)
+    expect(report.journalCut).toEqual([{ path: journal, offset: middle, droppedBytes: bytes.length - middle, savedTo: expect.any(String) }])
+    expect(readFileSync(report.journalCut[0]!.savedTo)).toEqual(bytes.subarray(middle))
+    expect(readdirSync(path.dirname(journal))).toContain(path.basename(report.journalCut[0]!.savedTo))
+
+    // What the records before the damage hold is kept: the history is a prefix of what was acknowledged.
+    const store = await openStore(dir)
+    onCleanup(() => store.close())
+    const kept = (await collect(store.log('main'))).map((c) => c.id).reverse()
+    expect(kept.length).toBeGreaterThan(0)
+    expect(kept.length).toBeLessThan(acknowledged.length)
+    expect(kept).toEqual(acknowledged.slice(0, kept.length))
+    expect((await store.fsck()).problems).toEqual([])
+  })
+
+  it('fsck --cut-journal without --repair is a usage error', async () => {
+    const { dir } = await tempStore()
+    expect(ckpt(dir, ['--store', dir, 'fsck', '--cut-journal']).code).toBe(2)
   })
 })

@@ -1,22 +1,44 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, fsyncSync, ftruncateSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import zlib from 'node:zlib'
 import { CkptError } from '../../errors.js'
+import { openOwnFileSync } from '../../io/own-files.js'
 
 /** One LevelDB batch operation, as the journal records it. */
 export type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
 /*
  * The journal file is a sequence of records, each one batch:
- *   u32 payload length, u32 CRC-32 of the payload, payload
+ *   u32 payload length, u32 CRC-32 of the payload, u32 CRC-32 of the 8 bytes before it, payload
  *   payload: u32 op count, then per op: u8 (1 put, 0 del), u32 key length, key[, u32 value length, value]
  * A record is written with one write(2), so a process killed mid-append leaves at most one torn
- * record at the end; the CRC finds it, and it was never acknowledged.
+ * record at the end, a prefix of what it wrote. The header's own CRC tells a torn record (a whole
+ * header promising more bytes than there are) from a damaged length field, which must not be
+ * taken for the end of the journal: the records after it were acknowledged.
+ *
+ * Store format 1 wrote the journal without the header CRC, at LEGACY_JOURNAL_FILE; it is replayed
+ * once when such a store is opened, then removed (docs/format.md).
  */
-const HEADER = 8
+const HEADER = 12
+const LEGACY_HEADER = 8
 const PUT = 1
 const DEL = 0
 
 const crc32: (bytes: Uint8Array) => number = (zlib as { crc32?: (bytes: Uint8Array) => number }).crc32 ?? tableCrc32
+
+/** What cutting a damaged journal did: where, how much, and where the cut bytes are kept. */
+export interface JournalCut {
+  /** The journal file. */
+  readonly path: string
+  /** Where it was damaged, and cut. */
+  readonly offset: number
+  /** How many bytes from there on were cut off. */
+  readonly droppedBytes: number
+  /** The file that keeps the bytes cut off. */
+  readonly savedTo: string
+}
+
+/** Which record layout a journal file holds. */
+export type JournalLayout = 'current' | 'legacy'
 
 /**
  * An append-only log of LevelDB batches, written synchronously. A batch in the journal survives
@@ -34,24 +56,63 @@ export class Journal {
 
   /**
    * Opens (creating) the journal at `path` and returns the batches it holds, oldest first.
-   * CORRUPT_OBJECT when a whole record in it does not check.
+   * CORRUPT_OBJECT when anything but a torn last record does not check.
    */
   static open(path: string): { journal: Journal; batches: BatchOp[][] } {
-    const fd = openSync(path, 'a+')
+    const fd = openOwnFileSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 'the write journal')
     try {
-      const bytes = readFileSync(fd)
-      const { batches, validLength, damagedAt } = decodeRecords(bytes)
-      if (damagedAt !== undefined) {
-        throw new CkptError('CORRUPT_OBJECT', `the write journal ${path} is damaged at byte ${damagedAt}; move it aside to open the store without the writes from there on`, {
-          details: { path },
-        })
-      }
+      const { batches, validLength, length } = readChecked(fd, path, 'current')
       // A torn last record was never acknowledged; cut it so new records follow whole ones.
-      if (validLength < bytes.length) ftruncateSync(fd, validLength)
+      if (validLength < length) ftruncateSync(fd, validLength)
       return { journal: new Journal(fd, validLength), batches }
     } catch (err) {
       closeSync(fd)
       throw err
+    }
+  }
+
+  /**
+   * The batches a format-1 journal at `path` holds; undefined when there is none. The caller
+   * applies them, then calls {@link Journal.removeLegacy}.
+   */
+  static readLegacy(path: string): BatchOp[][] | undefined {
+    const fd = openExisting(path)
+    if (fd === undefined) return undefined
+    try {
+      return readChecked(fd, path, 'legacy').batches
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  static removeLegacy(path: string): void {
+    unlinkSync(path)
+  }
+
+  /**
+   * Cuts the journal at `path` where it is damaged, after copying everything from the damage on
+   * to `savedTo` (a new file), so the store opens without those writes. Undefined when the
+   * journal is missing or has no damage. Only for a journal no process has open.
+   */
+  static cutAtDamage(path: string, layout: JournalLayout, savedTo: string): JournalCut | undefined {
+    const fd = openExisting(path)
+    if (fd === undefined) return undefined
+    try {
+      const bytes = readFileSync(fd)
+      const { damagedAt } = decodeRecords(bytes, layout)
+      if (damagedAt === undefined) return undefined
+      const copy = openOwnFileSync(savedTo, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 'the cut-off journal tail', 0o600)
+      try {
+        writeAll(copy, bytes.subarray(damagedAt))
+        fsyncSync(copy)
+      } finally {
+        closeSync(copy)
+      }
+      ftruncateSync(fd, damagedAt)
+      fsyncSync(fd)
+      return { path, offset: damagedAt, droppedBytes: bytes.length - damagedAt, savedTo }
+    } finally {
+      closeSync(fd)
     }
   }
 
@@ -66,8 +127,7 @@ export class Journal {
   append(ops: readonly BatchOp[]): BatchOp[] {
     const { record, written: views } = encodeRecord(ops)
     try {
-      let written = 0
-      while (written < record.length) written += writeSync(this.#fd, record, written)
+      writeAll(this.#fd, record)
     } catch (err) {
       // A part-written record must not stay in front of the records written after it.
       ftruncateSync(this.#fd, this.#size)
@@ -86,6 +146,37 @@ export class Journal {
   close(): void {
     closeSync(this.#fd)
   }
+}
+
+/** An existing journal file opened for reading and writing; undefined when there is none. */
+function openExisting(path: string): number | undefined {
+  try {
+    return openOwnFileSync(path, constants.O_RDWR, 'the write journal')
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let written = 0
+  while (written < bytes.length) written += writeSync(fd, bytes, written)
+}
+
+/** The batches in the journal open at `fd`; CORRUPT_OBJECT naming the journal and the offset when it is damaged. */
+function readChecked(fd: number, path: string, layout: JournalLayout): { batches: BatchOp[][]; validLength: number; length: number } {
+  const bytes = readFileSync(fd)
+  const { batches, validLength, damagedAt } = decodeRecords(bytes, layout)
+  if (damagedAt !== undefined) {
+    const droppedBytes = bytes.length - damagedAt
+    throw new CkptError(
+      'CORRUPT_OBJECT',
+      `the write journal ${path} is damaged at byte ${damagedAt}: the ${droppedBytes} bytes from there on hold acknowledged writes that cannot be read. ` +
+        '`ckpt fsck --repair --cut-journal` moves them aside and opens the store without them',
+      { details: { path, offset: damagedAt, droppedBytes, journal: 'damaged' } },
+    )
+  }
+  return { batches, validLength, length: bytes.length }
 }
 
 /** The record for `ops`, and `ops` again as views of it. */
@@ -110,20 +201,26 @@ function encodeRecord(ops: readonly BatchOp[]): { record: Buffer; written: Batch
     written.push(op.type === 'put' ? { type: 'put', key, value: field(op.value) } : { type: 'del', key })
   }
   out.writeUInt32LE(crc32(out.subarray(HEADER)), 4)
+  out.writeUInt32LE(crc32(out.subarray(0, 8)), 8)
   return { record: out, written }
 }
 
-/** The whole records in `bytes`, up to a torn last one. */
-function decodeRecords(bytes: Buffer): { batches: BatchOp[][]; validLength: number; damagedAt?: number } {
+/**
+ * The whole records in `bytes`, up to a torn last one. `damagedAt` is where a record that is not
+ * a torn last one fails to check; nothing from there on can be trusted, nor skipped.
+ */
+function decodeRecords(bytes: Buffer, layout: JournalLayout): { batches: BatchOp[][]; validLength: number; damagedAt?: number } {
+  const header = layout === 'current' ? HEADER : LEGACY_HEADER
   const batches: BatchOp[][] = []
   let at = 0
-  while (at + HEADER <= bytes.length) {
-    const length = bytes.readUInt32LE(at)
-    const end = at + HEADER + length
+  while (at + header <= bytes.length) {
+    // A format-1 header has no check of its own: a length past the end reads as a torn record there.
+    if (layout === 'current' && crc32(bytes.subarray(at, at + 8)) !== bytes.readUInt32LE(at + 8)) return { batches, validLength: at, damagedAt: at }
+    const end = at + header + bytes.readUInt32LE(at)
+    // A whole header promising more than there is: the prefix of a record a killed append left.
     if (end > bytes.length) break
-    const payload = bytes.subarray(at + HEADER, end)
+    const payload = bytes.subarray(at + header, end)
     const ops = crc32(payload) === bytes.readUInt32LE(at + 4) ? decodePayload(payload) : undefined
-    // A killed append leaves a short record; a whole record that does not check is damage.
     if (!ops) return { batches, validLength: at, damagedAt: at }
     batches.push(ops)
     at = end

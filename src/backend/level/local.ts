@@ -8,6 +8,7 @@ import type {
   Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep,
 } from '../interface.js'
 import { SweepGate } from '../sweep-gate.js'
+import { checkFolderOfOwnFiles } from '../../io/own-files.js'
 import type { BatchOp } from './journal.js'
 import { PACK_THRESHOLD, Packs, decodeLocation, encodeLocation, type PackLocation } from './packs.js'
 import { WriteQueue, levelError } from './write-queue.js'
@@ -35,7 +36,17 @@ const REWRITE_BELOW_LIVE_SHARE = 0.5
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>
 /** Inside the database folder: it belongs to whoever holds the database lock. */
-const JOURNAL_FILE = 'ckpt-journal'
+const JOURNAL_FILE = 'ckpt-journal-2'
+/** Where store format 1 kept its journal, in the layout without a header check (journal.ts). */
+const LEGACY_JOURNAL_FILE = 'ckpt-journal'
+
+/** The folders LevelDB itself makes in its folder: RepairDB moves the files it cannot use to `lost/`. */
+export const LEVELDB_FOLDERS = ['lost']
+
+/** The journal files of the database at `location`: the current one and the one format 1 left. */
+export function journalPaths(location: string): { journal: string; legacy: string } {
+  return { journal: path.join(location, JOURNAL_FILE), legacy: path.join(location, LEGACY_JOURNAL_FILE) }
+}
 
 const utf8 = new TextEncoder()
 const fromUtf8 = new TextDecoder()
@@ -65,14 +76,17 @@ function prefixEnd(prefix: Uint8Array): Uint8Array {
 /** Opens the LevelDB at `location` for this process alone. Throws the database's own error when it is locked. */
 export async function openLocalLevel(
   location: string,
-  options: { durability: Durability; createIfMissing: boolean; packDir: string; onWedged?: () => void },
+  options: { durability: Durability; createIfMissing: boolean; packDir: string; onWedged?: () => void; linkedTables?: boolean },
 ): Promise<LocalLevelBackend> {
+  // LevelDB opens, truncates and renames its files itself, following any link planted among them.
+  // A read-only scratch copy links the store's tables on purpose, after checking the store's own folder.
+  if (!options.linkedTables) checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open({ createIfMissing: options.createIfMissing, errorIfExists: false })
   let writes: WriteQueue
   try {
     // With fsync durability every write is a synced LevelDB batch; a journal would add a second fsync.
-    writes = await WriteQueue.open(db, options.durability === 'fsync' ? undefined : path.join(location, JOURNAL_FILE), options.onWedged)
+    writes = await WriteQueue.open(db, journalPaths(location), options.durability !== 'fsync', options.onWedged)
   } catch (err) {
     await db.close()
     throw err

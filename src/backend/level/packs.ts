@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../../errors.js'
 import type { ObjectEntry } from '../interface.js'
 import { writeAllAt } from '../../io/write-all.js'
 import { mkdirDurable, syncDirectory } from '../../io/sync-dir.js'
+import { checkOwnFolder, openOwnFile } from '../../io/own-files.js'
 
 /*
  * Pack files keep bulk bytes out of LevelDB, whose compactions would rewrite every large value
@@ -75,6 +77,7 @@ export class Packs {
   #creating: string | undefined
   /** Where the last append to the writer started and ended, so a failed index write can give it back. */
   #lastAppend: { name: string; start: number; end: number } | undefined
+  #dirChecked: Promise<boolean> | undefined
 
   constructor(dir: string, sync: boolean) {
     this.#dir = dir
@@ -144,7 +147,8 @@ export class Packs {
 
   async #currentWriter(): Promise<{ name: string; handle: FileHandle; size: number }> {
     if (this.#writer) return this.#writer
-    await (this.#sync ? mkdirDurable(this.#dir) : mkdir(this.#dir, { recursive: true }))
+    // A link planted at the packs folder would take every new pack outside the store.
+    if (!(await checkOwnFolder(this.#dir, 'the packs folder'))) await (this.#sync ? mkdirDurable(this.#dir) : mkdir(this.#dir, { recursive: true }))
     const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}.pack`
     this.#creating = name
     const file = path.join(this.#dir, name)
@@ -215,7 +219,9 @@ export class Packs {
       throw ioError(`cannot list ${this.#dir}`, err)
     })
     const packs = names.filter((name) => PACK_NAME.test(name) && name !== this.#writer?.name && name !== this.#creating)
-    return Promise.all(packs.map(async (name) => ({ name, size: (await stat(path.join(this.#dir, name))).size })))
+    const entries = await Promise.all(packs.map(async (name) => ({ name, stats: await lstat(path.join(this.#dir, name)).catch(() => undefined) })))
+    // Anything but a regular file under a pack's name is not one ckpt wrote: fsck reports it, reclaim leaves it.
+    return entries.flatMap(({ name, stats }) => (stats?.isFile() ? [{ name, size: stats.size }] : []))
   }
 
   /**
@@ -254,18 +260,32 @@ export class Packs {
     return undefined
   }
 
+  /** Checks once that the packs folder is a real folder, not a link to one elsewhere. */
+  #checkedDir(): Promise<unknown> {
+    if (!this.#dirChecked) {
+      this.#dirChecked = checkOwnFolder(this.#dir, 'the packs folder')
+      // Checked again next time if it failed: the folder may have been put right.
+      this.#dirChecked.catch(() => (this.#dirChecked = undefined))
+    }
+    return this.#dirChecked
+  }
+
   #reader(name: string): Promise<FileHandle> {
     let handle = this.#readers.get(name)
     if (!handle) {
       if (!PACK_NAME.test(name)) return Promise.reject(new CkptError('CORRUPT_OBJECT', `a pack index entry names "${name}", which is no pack file name`))
-      handle = open(path.join(this.#dir, name), 'r').catch((cause: unknown) => {
-        this.#readers.delete(name)
-        const missing = (cause as { code?: string }).code === 'ENOENT'
-        throw new CkptError(missing ? 'CORRUPT_OBJECT' : 'IO_ERROR', missing ? `pack file ${path.join(this.#dir, name)} is missing` : `cannot open pack ${name}: ${(cause as Error).message}`, {
-          cause,
-          details: { pack: name },
+      const file = path.join(this.#dir, name)
+      handle = this.#checkedDir()
+        .then(() => openOwnFile(file, constants.O_RDONLY, 'pack file'))
+        .catch((cause: unknown) => {
+          this.#readers.delete(name)
+          if (cause instanceof CkptError) throw new CkptError(cause.code, cause.message, { cause, details: { ...cause.details, pack: name } })
+          const missing = (cause as { code?: string }).code === 'ENOENT'
+          throw new CkptError(missing ? 'CORRUPT_OBJECT' : 'IO_ERROR', missing ? `pack file ${file} is missing` : `cannot open pack ${name}: ${(cause as Error).message}`, {
+            cause,
+            details: { pack: name, path: file },
+          })
         })
-      })
       this.#readers.set(name, handle)
     }
     return handle

@@ -3,7 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { CkptError } from '../../errors.js'
 import type { Backend } from '../interface.js'
-import { openLocalLevel } from './local.js'
+import { checkFolderOfOwnFiles } from '../../io/own-files.js'
+import { LEVELDB_FOLDERS, openLocalLevel } from './local.js'
 
 /*
  * LevelDB cannot open a database it may not write: it takes a lock file, replays its log into a
@@ -44,7 +45,7 @@ export function rootMessage(err: unknown): string {
   return e.message ?? String(err)
 }
 
-const SMALL_FILE = /^(CURRENT|MANIFEST-\d+|\d+\.log|ckpt-journal)$/
+const SMALL_FILE = /^(CURRENT|MANIFEST-\d+|\d+\.log|ckpt-journal|ckpt-journal-2)$/
 const TABLE_FILE = /^\d+\.(ldb|sst)$/
 
 /**
@@ -52,6 +53,7 @@ const TABLE_FILE = /^\d+\.(ldb|sst)$/
  * says why it could not be opened for writing; every write then fails with STORE_UNAVAILABLE naming it.
  */
 export async function openReadOnlyLevel(location: string, options: { packDir: string; reason: string }): Promise<Backend> {
+  checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'ckpt-read-only-'))
   let local: Backend
   try {
@@ -63,7 +65,7 @@ export async function openReadOnlyLevel(location: string, options: { packDir: st
         await chmod(path.join(scratch, name), 0o600)
       }
     }
-    local = await openLocalLevel(scratch, { durability: 'process', createIfMissing: false, packDir: options.packDir })
+    local = await openLocalLevel(scratch, { durability: 'process', createIfMissing: false, packDir: options.packDir, linkedTables: true })
   } catch (cause) {
     await rm(scratch, { recursive: true, force: true })
     throw new CkptError('STORE_UNAVAILABLE', `cannot open the database at ${location}, not even to read it (it cannot be written: ${options.reason}): ${rootMessage(cause)}`, {

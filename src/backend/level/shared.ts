@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync, realpathSync, rmSync, statSync } from 'node:fs'
+import { lstatSync, mkdirSync, realpathSync, rmSync, type Stats } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,7 +7,9 @@ import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
 import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, Sweep } from '../interface.js'
-import { openLocalLevel, type Durability } from './local.js'
+import { checkFolderOfOwnFiles, kindOf } from '../../io/own-files.js'
+import { Journal, type JournalCut, type JournalLayout } from './journal.js'
+import { LEVELDB_FOLDERS, journalPaths, openLocalLevel, type Durability } from './local.js'
 import { cannotWrite, isReadOnlyError, isTransient, openReadOnlyLevel, rootMessage } from './read-only.js'
 import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
 
@@ -96,6 +98,7 @@ class SharedLevelBackend implements Backend {
     for (;;) {
       const leader = await this.#tryLead()
       if (leader) return leader
+      checkSocketPath(this.#socketPath)
       try {
         return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description) }
       } catch {
@@ -302,10 +305,41 @@ function openError(location: string, err: unknown): CkptError {
  * files held is gone; everything else is kept. Only for a database no process has open.
  */
 export async function repairLevelDatabase(location: string): Promise<void> {
+  checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
   try {
     await ClassicLevel.repair(location)
   } catch (cause) {
     throw new CkptError('IO_ERROR', `cannot repair the database at ${location}: ${(cause as Error).message}`, { cause })
+  }
+}
+
+/**
+ * Cuts each write journal of the database at `location` where it is damaged, keeping the bytes
+ * cut off in a file beside it, so the store opens without the writes they held. Returns what was
+ * cut (nothing when no journal is damaged). STORE_UNAVAILABLE when another process has it open.
+ */
+export async function cutDamagedLevelJournals(location: string): Promise<JournalCut[]> {
+  checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
+  // Holding the database lock: no leader can be appending to the journal while it is cut.
+  const db = new ClassicLevel(location)
+  try {
+    await db.open({ createIfMissing: false })
+  } catch (err) {
+    if (isLockedError(err)) throw new CkptError('STORE_UNAVAILABLE', `the store at ${location} is open in another process; stop it before cutting its journal`, { details: { path: location } })
+    throw openError(location, err)
+  }
+  try {
+    const { journal, legacy } = journalPaths(location)
+    const cuts: JournalCut[] = []
+    for (const [file, layout] of [[legacy, 'legacy'], [journal, 'current']] as Array<[string, JournalLayout]>) {
+      const cut = Journal.cutAtDamage(file, layout, `${file}.damaged-${Date.now()}`)
+      if (cut) cuts.push(cut)
+    }
+    return cuts
+  } catch (cause) {
+    throw cause instanceof CkptError ? cause : new CkptError('IO_ERROR', `cannot cut the write journal in ${location}: ${(cause as Error).message}`, { cause })
+  } finally {
+    await db.close()
   }
 }
 
@@ -328,6 +362,27 @@ function leaderSocketPath(location: string): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0
   const folder = path.join(os.tmpdir(), `ckpt-${uid}`)
   mkdirSync(folder, { recursive: true, mode: 0o700 })
-  if (statSync(folder).uid !== uid) throw new CkptError('STORE_UNAVAILABLE', `${folder} belongs to another user`)
+  const stats = lstatSync(folder)
+  if (!stats.isDirectory()) throw new CkptError('STORE_UNAVAILABLE', `${folder} is ${kindOf(stats)}, not a folder; ckpt does not put the store's socket there`, { details: { path: folder } })
+  if (stats.uid !== uid) throw new CkptError('STORE_UNAVAILABLE', `${folder} belongs to another user`, { details: { path: folder } })
   return path.join(folder, `${id}.sock`)
+}
+
+/**
+ * STORE_UNAVAILABLE when something else than a socket sits at the leader's socket path: a link
+ * planted there would have followers talk to whatever it points at.
+ */
+function checkSocketPath(socketPath: string): void {
+  if (socketPath.startsWith('\\\\')) return
+  let stats: Stats
+  try {
+    stats = lstatSync(socketPath)
+  } catch {
+    return
+  }
+  if (!stats.isSocket()) {
+    throw new CkptError('STORE_UNAVAILABLE', `the store's socket ${socketPath} is ${kindOf(stats)}, not the socket of the process holding the store; move it aside`, {
+      details: { path: socketPath },
+    })
+  }
 }

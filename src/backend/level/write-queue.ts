@@ -64,22 +64,33 @@ export class WriteQueue {
   ) {}
 
   /**
-   * A queue over `db`, journaled at `journalPath` when one is given. Batches a previous holder of
-   * the database journaled but did not apply are applied first.
+   * A queue over `db`, journaled at `paths.journal` when `journaled`. Batches a previous holder of
+   * the database journaled but did not apply (at either path) are applied first, whatever the
+   * durability: a journal left behind must never be replayed later over newer writes.
    */
-  static async open(db: Db, journalPath: string | undefined, onWedged: () => void = () => undefined): Promise<WriteQueue> {
-    if (journalPath === undefined) return new WriteQueue(db, undefined, onWedged)
-    const { journal, batches } = Journal.open(journalPath)
+  static async open(db: Db, paths: { journal: string; legacy: string }, journaled: boolean, onWedged: () => void = () => undefined): Promise<WriteQueue> {
+    try {
+      const legacy = Journal.readLegacy(paths.legacy)
+      if (legacy) {
+        if (legacy.length > 0) await writeOps(db, legacy.flat(), !journaled)
+        Journal.removeLegacy(paths.legacy)
+      }
+    } catch (err) {
+      throw levelError(err)
+    }
+    const { journal, batches } = Journal.open(paths.journal)
     try {
       if (batches.length > 0) {
-        await writeOps(db, batches.flat(), false)
+        await writeOps(db, batches.flat(), !journaled)
         journal.clear()
       }
     } catch (err) {
       journal.close()
       throw levelError(err)
     }
-    return new WriteQueue(db, journal, onWedged)
+    if (journaled) return new WriteQueue(db, journal, onWedged)
+    journal.close()
+    return new WriteQueue(db, undefined, onWedged)
   }
 
   /** Applies `ops` atomically. Returns once they survive the process dying, or with `sync` power loss too. */

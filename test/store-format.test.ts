@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process'
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { openLevelBackend, openStore } from '../src/index.js'
+import { CKPT, ckpt } from './support/cli.js'
+import { failure } from './support/errors.js'
+import { runWriter } from './support/processes.js'
+import { collect, onCleanup, tempStore } from './support/temp.js'
+
+/*
+ * A build that does not know the write journal must never open a store that may hold one: it
+ * would commit on an older head, and the journal be replayed over its commits later. So the
+ * store's format moved to 2 with the journal's current layout (docs/format.md).
+ */
+
+const crc32 = (zlib as unknown as { crc32: (bytes: Uint8Array) => number }).crc32
+
+const marker = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'ckpt-store.json'), 'utf8')) as { format: number; backend: string }
+
+async function formatRef(dir: string): Promise<string | undefined> {
+  const backend = await openLevelBackend(path.join(dir, 'db'))
+  try {
+    return await backend.refs.readRef('meta/format')
+  } finally {
+    await backend.close()
+  }
+}
+
+/** Every file under `dir` with its bytes, to show that nothing was written. */
+function snapshot(dir: string): Map<string, string> {
+  const files = new Map<string, string>()
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const file = path.join(entry.parentPath, entry.name)
+    files.set(file, `${statSync(file).mtimeMs} ${readFileSync(file).toString('base64')}`)
+  }
+  return files
+}
+
+/** The journal records of the current layout (12-byte header) rewritten in format 1's (8-byte header, no header check). */
+function toFormat1Journal(bytes: Buffer): Buffer {
+  const parts: Buffer[] = []
+  for (let at = 0; at + 12 <= bytes.length; at += 12 + bytes.readUInt32LE(at)) {
+    expect(crc32(bytes.subarray(at, at + 8))).toBe(bytes.readUInt32LE(at + 8))
+    parts.push(bytes.subarray(at, at + 8), bytes.subarray(at + 12, at + 12 + bytes.readUInt32LE(at)))
+  }
+  return Buffer.concat(parts)
+}
+
+describe('the store format', () => {
+  it('marks a new store as format 2, in its marker file and in its database', async () => {
+    const { store, dir } = await tempStore()
+    await store.close()
+    expect(marker(dir)).toEqual({ format: 2, backend: 'level' })
+    expect(await formatRef(dir)).toBe('2')
+  })
+
+  it('refuses a store marked with a newer format with UNSUPPORTED_FORMAT, through the library and the CLI, and writes nothing', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ stage: 'a', output: 1 })
+    await store.close()
+    writeFileSync(path.join(dir, 'ckpt-store.json'), JSON.stringify({ format: 3, backend: 'level' }))
+    const before = snapshot(dir)
+    expect((await failure(openStore(dir))).code).toBe('UNSUPPORTED_FORMAT')
+    expect(ckpt(dir, ['--store', dir, 'log']).code).toBe(3)
+    expect(ckpt(dir, ['--store', dir, 'commit', '-s', 'b', '--as', 'json', '-'], { input: '2' }).code).toBe(3)
+    expect(ckpt(dir, ['--store', dir, 'fsck', '--repair']).code).toBe(3)
+    expect(snapshot(dir)).toEqual(before)
+  })
+
+  it('opens a format 1 store, replays the journal a killed format 1 writer left, and upgrades the store to format 2', async () => {
+    const { store, dir } = await tempStore()
+    const seed = await store.commit({ stage: 'seed', output: 0 })
+    await store.close()
+    const writer = runWriter([dir, 'commit-then-die', 'main', '50'])
+    expect(await writer.exited).toBe('SIGKILL')
+    const acknowledged = [seed.id, ...writer.lines]
+    // Make the store what a format 1 build leaves: its format ref, its journal file, its marker.
+    const journal = readFileSync(path.join(dir, 'db', 'ckpt-journal-2'))
+    expect(journal.length).toBeGreaterThan(0)
+    writeFileSync(path.join(dir, 'db', 'ckpt-journal-2'), '')
+    const backend = await openLevelBackend(path.join(dir, 'db'))
+    await backend.refs.updateRefs([{ name: 'meta/format', expected: '2', value: '1', log: { time: 0, reason: 'test' } }])
+    await backend.close()
+    writeFileSync(path.join(dir, 'db', 'ckpt-journal'), toFormat1Journal(journal))
+    writeFileSync(path.join(dir, 'ckpt-store.json'), JSON.stringify({ format: 1, backend: 'level' }))
+
+    const reopened = await openStore(dir)
+    onCleanup(() => reopened.close())
+    expect((await collect(reopened.log('main'))).map((c) => c.id).reverse()).toEqual(acknowledged)
+    await reopened.commit({ stage: 'after', output: 1 })
+    await reopened.close()
+    expect(marker(dir)).toEqual({ format: 2, backend: 'level' })
+    expect(await formatRef(dir)).toBe('2')
+    expect(readdirSync(path.join(dir, 'db'))).not.toContain('ckpt-journal')
+  })
+
+  it('upgrades a format 1 store opened by three processes at once, none of them failing', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ stage: 'a', output: 1 })
+    await store.close()
+    writeFileSync(path.join(dir, 'ckpt-store.json'), JSON.stringify({ format: 1, backend: 'level' }))
+    const runs = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<number | null>((resolve) => {
+            spawn(process.execPath, [CKPT, '--store', dir, 'log', '-n', '1'], { stdio: 'ignore' }).on('close', (code) => resolve(code))
+          }),
+      ),
+    )
+    expect(runs).toEqual([0, 0, 0])
+    expect(marker(dir)).toEqual({ format: 2, backend: 'level' })
+    expect(readdirSync(dir).filter((name) => name.startsWith('ckpt-store.json.tmp'))).toEqual([])
+  })
+})
