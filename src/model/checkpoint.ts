@@ -1,4 +1,5 @@
-import { CkptError } from '../errors.js'
+import { CkptError, quoted } from '../errors.js'
+import { findStageNameViolation } from './name-rules.js'
 import { CID, DAG_JSON_CODE, cidOf, cidString } from './cid.js'
 import { decodeNode, defineOwn, encodeNode, type JsonValue } from './value.js'
 
@@ -79,6 +80,10 @@ export function checkpointFromValue(cid: CID, value: unknown): CheckpointNode {
   const { parents, stages, message, author, time, meta } = value
   if (!Array.isArray(parents) || !parents.every((p) => CID.asCID(p) !== null)) throw corrupt(cid, 'has malformed parents')
   if (!isRecord(stages) || !Object.values(stages).every((s) => CID.asCID(s) !== null)) throw corrupt(cid, 'has a malformed stage map')
+  for (const name of [...Object.keys(stages), ...(value.stage === undefined ? [] : [value.stage])]) {
+    const violation = findStageNameViolation(name)
+    if (violation !== undefined) throw corrupt(cid, `has an invalid stage name ${quoted(String(name))}: ${violation.reason}`)
+  }
   if (typeof message !== 'string' || typeof author !== 'string') throw corrupt(cid, 'has a malformed message or author')
   if (typeof time !== 'number' || !Number.isSafeInteger(time)) throw corrupt(cid, 'has a malformed time')
   if (!isRecord(meta)) throw corrupt(cid, 'has malformed metadata')

@@ -116,6 +116,18 @@ export async function readTree(root: CID, load: (cid: CID) => Promise<unknown>):
   return out
 }
 
+/**
+ * Checks a decoded node that claims to be part of a directory tree: every leaf entry must be
+ * well-formed and a safe relative path, as {@link buildTree} requires of what it writes.
+ * CORRUPT_OBJECT otherwise. Other nodes are left to their own decoders.
+ */
+export function checkTreeNode(cid: CID, node: unknown): void {
+  const value = node as { tree?: unknown; entries?: unknown }
+  if (value?.tree !== 'leaf') return
+  if (!Array.isArray(value.entries)) throw corrupt(cid, 'has malformed entries')
+  for (const entry of value.entries) leafEntry(cid, entry)
+}
+
 /** Total file count and size from the root node alone. */
 export function treeSummary(rootNode: unknown): { files: number; size: number } | undefined {
   const node = rootNode as { tree?: unknown; entries?: unknown[]; children?: unknown[] }
@@ -134,6 +146,11 @@ export function treeSummary(rootNode: unknown): { files: number; size: number } 
 function leafEntry(leaf: CID, entry: unknown): TreeEntry {
   if (!Array.isArray(entry) || typeof entry[0] !== 'string' || CID.asCID(entry[1]) === null || typeof entry[2] !== 'number') {
     throw corrupt(leaf, 'has a malformed entry')
+  }
+  try {
+    checkTreePath(entry[0])
+  } catch (err) {
+    throw corrupt(leaf, `has an unsafe entry: ${err instanceof CkptError ? err.message : String(err)}`)
   }
   return { path: entry[0], cid: CID.asCID(entry[1]) as CID, size: entry[2] }
 }

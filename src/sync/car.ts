@@ -90,6 +90,7 @@ export async function importCar(ctx: StoreContext, source: AsyncIterable<Uint8Ar
   const stored = await asCar(() => storeBlocks(ctx, blocks))
   const heads = roots.filter((r) => !refsRoot?.equals(r))
   await checkClosure(ctx, heads, complete)
+  await checkRefTargets(ctx, refs.map((r) => r.id), complete)
   const moved = []
   for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(ctx, ref, id, options.force === true, 'import') })
   return { ...stored, roots: heads.map(cidString), refs: moved }
@@ -212,6 +213,28 @@ export async function moveRef(ctx: StoreContext, ref: string, id: CID, force: bo
   }
   await ctx.refs.update([{ ref, expected: current, value: target }], `${why}: ${forward ? 'fast-forward' : 'forced'}`)
   return forward ? 'fast-forward' : 'forced'
+}
+
+/**
+ * Every id a ref is about to name must be a checkpoint node whose whole closure is stored:
+ * CORRUPT_OBJECT for anything else (a blob, a tree), NOT_FOUND for a missing object. Checked for
+ * all ids before any ref moves, so a refused import moves none.
+ */
+export async function checkRefTargets(ctx: StoreContext, ids: readonly CID[], complete: readonly CID[]): Promise<void> {
+  for (const id of ids) {
+    if (id.code !== DAG_JSON_CODE) throw notACheckpoint(id)
+    try {
+      await ctx.loadCheckpoint(id)
+    } catch (err) {
+      if (isCkptError(err, 'NOT_FOUND') && (await ctx.objects.has(id))) throw notACheckpoint(id)
+      throw err
+    }
+  }
+  await checkClosure(ctx, ids, complete)
+}
+
+function notACheckpoint(id: CID): CkptError {
+  return new CkptError('CORRUPT_OBJECT', `a ref would name ${cidString(id)}, which is not a checkpoint`, { details: { id: cidString(id) } })
 }
 
 /** isAncestor, where a history that ends early (older checkpoints never received) means no. */

@@ -4,6 +4,9 @@ import { CID, DAG_JSON_CODE, RAW_CODE, cidOf, cidString, tryParseCid } from '../
 import { TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../refs/refdb.js'
 import { linksIn } from '../model/dag-json.js'
 import { manifestKey } from '../model/manifest.js'
+import { checkpointFromValue, looksLikeCheckpoint } from '../model/checkpoint.js'
+import { checkTreeNode } from '../model/tree.js'
+import { decodeNode } from '../model/value.js'
 import { ObjectMarks } from '../maintenance/mark-set.js'
 
 /** One block as it travels between stores: standard raw and dag-json blocks with BLAKE3 ids. */
@@ -49,6 +52,7 @@ async function* walk(ctx: StoreContext, roots: readonly CID[], seen: ObjectMarks
       continue
     }
     const bytes = await ctx.objects.getBytes(cid)
+    if (emit) checkNames(cid, bytes)
     if (emit) yield { cid, bytes }
     const cut = cuts.has(cidString(cid)) ? new Set((await ctx.loadCheckpoint(cid)).parents.map(String)) : undefined
     for (const link of linksIn(bytes)) {
@@ -56,6 +60,22 @@ async function* walk(ctx: StoreContext, roots: readonly CID[], seen: ObjectMarks
       stack.push(link)
     }
   }
+}
+
+/**
+ * Decodes a node on its way to another store (or being checked after arriving) so that the names
+ * it carries, stage names and directory entries, obey the rules `commit` applies: CORRUPT_OBJECT
+ * otherwise, so that no ref is ever moved onto it.
+ */
+function checkNames(cid: CID, bytes: Uint8Array): void {
+  let value: unknown
+  try {
+    value = decodeNode(bytes)
+  } catch (cause) {
+    throw new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} does not decode as dag-json`, { cause, details: { id: cidString(cid) } })
+  }
+  if (looksLikeCheckpoint(value)) checkpointFromValue(cid, value)
+  else checkTreeNode(cid, value)
 }
 
 /**

@@ -3,8 +3,8 @@ import { CkptError } from '../errors.js'
 import { CID, cidString } from '../model/cid.js'
 import { checkRefName } from '../refs/names.js'
 import { TIMELINE_PREFIX, TRACKING_PREFIX, checkedRef } from '../refs/refdb.js'
-import { moveRef, storeBlocks } from './car.js'
-import { checkClosure, closureBlocks, refHeads } from './closure.js'
+import { checkRefTargets, moveRef, storeBlocks } from './car.js'
+import { closureBlocks, refHeads } from './closure.js'
 
 /** `remote/<name>` holds where a remote store lives. */
 export const REMOTE_CONFIG_PREFIX = 'remote/'
@@ -38,7 +38,7 @@ export async function transfer(
     }
   })()
   const stored = await storeBlocks(to, blocks)
-  await checkClosure(to, refs.map((r) => r.id), heads)
+  await checkRefTargets(to, refs.map((r) => r.id), heads)
   const moved = []
   for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(to, ref, id, options.force === true, options.why) })
   return { ...stored, refs: moved }
