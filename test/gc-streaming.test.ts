@@ -42,4 +42,48 @@ describe('gc beside a streamed commit', () => {
       await store.close()
     }
   }, 60_000)
+
+  it('a streamed commit in a follower process survives gc --prune=now run by the process holding the database', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    const holder = await openStore(path.join(dir, '.ckpt'))
+    try {
+      const data = pseudoRandomBytes(12 * MiB, 5)
+      const writer = slowCommit(dir)
+      writer.child.stdin.write(data.subarray(0, 10 * MiB))
+      await sleep(2500)
+      await holder.gc({ prune: 'now' })
+      writer.child.stdin.end(data.subarray(10 * MiB))
+      expect((await writer.done).code).toBe(0)
+      expect(Buffer.compare(Buffer.from(await holder.getBlob('HEAD:video')), Buffer.from(data))).toBe(0)
+      expect((await holder.fsck()).problems).toEqual([])
+    } finally {
+      await holder.close()
+    }
+  }, 60_000)
+
+  it('putBlobStream keeps its chunks through gc --prune=now in another process until the blob is whole', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    const store = await openStore(path.join(dir, '.ckpt'))
+    try {
+      const data = pseudoRandomBytes(12 * MiB, 9)
+      let gcCode: number | null = -1
+      const slow = async function* () {
+        yield data.subarray(0, 10 * MiB)
+        await sleep(2500)
+        gcCode = await new Promise<number | null>((resolve) => {
+          const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+          delete env.CKPT_DIR
+          spawn(process.execPath, [CKPT, 'gc', '--prune=now'], { cwd: dir, env, stdio: 'ignore' }).on('close', resolve)
+        })
+        yield data.subarray(10 * MiB)
+      }
+      const id = await store.putBlobStream(slow())
+      expect(gcCode).toBe(0)
+      expect(Buffer.compare(Buffer.from(await store.getBlob(id)), Buffer.from(data))).toBe(0)
+    } finally {
+      await store.close()
+    }
+  }, 60_000)
 })
