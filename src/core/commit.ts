@@ -11,6 +11,7 @@ import { checkRefName } from '../refs/names.js'
 import { type StoreContext, toCheckpoint } from './context.js'
 import { makeBlock, nodeBlock, type Block } from './objects.js'
 import type { Checkpoint, CommitOptions } from './types.js'
+import { WriterLease, lostLease } from './writer-lease.js'
 
 /** A stage output converted to blocks: the output's id and everything to store for it. */
 export interface PreparedOutput {
@@ -144,6 +145,24 @@ function commitTime(options: CommitOptions, ctx: StoreContext): number {
 
 /** Records a new checkpoint and moves its timeline by compare-and-swap (objects are written first). */
 export async function commit(ctx: StoreContext, given: CommitOptions): Promise<Checkpoint> {
+  if (!hasStreamedOutput(given)) return commitStored(ctx, given, undefined)
+  // What the streams write is reachable only once the ref moves: the lease keeps gc off it till then.
+  const lease = await WriterLease.take(ctx)
+  try {
+    return await commitStored(ctx, given, lease)
+  } catch (err) {
+    if (isCkptError(err, 'REF_CONFLICT') && (await lease.wasTaken())) throw lostLease()
+    throw err
+  } finally {
+    await lease.release()
+  }
+}
+
+function hasStreamedOutput(options: CommitOptions): boolean {
+  return (options.output !== undefined && isByteStream(options.output)) || Object.values(options.outputs ?? {}).some((value) => isByteStream(value))
+}
+
+async function commitStored(ctx: StoreContext, given: CommitOptions, lease: WriterLease | undefined): Promise<Checkpoint> {
   const options = await storeStreamedOutputs(ctx, given)
   const prepared = prepareCommit(options)
   const time = commitTime(options, ctx)
@@ -180,7 +199,8 @@ export async function commit(ctx: StoreContext, given: CommitOptions): Promise<C
       // The refs name the new checkpoint by this string, which the update parses again.
       const id = newCidString(cid)
       const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? id : m.value }))
-      await ctx.refs.update([{ ref: targetRef, expected, value: id }, ...indexMoves], reflogReason(node, parents.length === 0), objects, requires)
+      const released = lease ? [await lease.closing()] : []
+      await ctx.refs.update([{ ref: targetRef, expected, value: id }, ...indexMoves, ...released], reflogReason(node, parents.length === 0), objects, requires)
       ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {

@@ -1,6 +1,7 @@
+import { WriterLease, lostLease } from './writer-lease.js'
 import os from 'node:os'
 import { Readable } from 'node:stream'
-import { CkptError } from '../errors.js'
+import { CkptError, isCkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidString } from '../model/cid.js'
 import { parsePointer, selectPointer } from '../model/pointer.js'
@@ -121,7 +122,17 @@ export class Store {
   /** Stores a stream of bytes (e.g. `fs.createReadStream(file)`) as one blob, in bounded memory; returns its id. */
   async putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<string> {
     this.#open()
-    return cidString(await this.#ctx.objects.putBlobStream(source))
+    // The lease keeps gc off the chunks until the blob is whole (then it is like any putBlob).
+    const lease = await WriterLease.take(this.#ctx)
+    try {
+      const blob = await this.#ctx.objects.putBlobStream(source)
+      await this.#ctx.refs.update([await lease.closing()], 'writer: done').catch((err: unknown) => {
+        throw isCkptError(err, 'REF_CONFLICT') ? lostLease() : err
+      })
+      return cidString(blob)
+    } finally {
+      await lease.release()
+    }
   }
 
   /** The verified bytes of a blob (an id, or `rev:stage` of a bytes output), or of `range` of it. */

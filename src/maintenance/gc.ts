@@ -1,6 +1,7 @@
 import type { ObjectStore, Sweep } from '../backend/interface.js'
 import type { StoreContext } from '../core/context.js'
 import { ObjectDb } from '../core/objects.js'
+import { earliestLiveWriter } from '../core/writer-lease.js'
 import { isStatKey } from '../core/file-source.js'
 import type { GcOptions, GcResult } from '../core/types.js'
 import { isCkptError } from '../errors.js'
@@ -26,7 +27,9 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
   const store = ctx.objects.store
   const sweep = await store.beginSweep()
   try {
-    const cutoff = options.prune === 'now' ? Date.now() : Date.now() - (options.prune ?? DEFAULT_GRACE_MS)
+    const asked = options.prune === 'now' ? Date.now() : Date.now() - (options.prune ?? DEFAULT_GRACE_MS)
+    // Read after the sweep began: a writer that registers later has its writes touched instead.
+    const cutoff = Math.min(asked, (await earliestLiveWriter(ctx)) ?? Infinity)
     const marker = new Marker(readerOver(store, sweep), await ctx.refs.cuts(), (n) => options.onProgress?.('mark', n))
     await markRoots(ctx, marker)
     for await (const key of store.writtenSince(cutoff)) await marker.markKey(key)

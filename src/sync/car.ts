@@ -9,6 +9,7 @@ import { decodeManifest, manifestKey } from '../model/manifest.js'
 import { decodeNode, encodeNode } from '../model/value.js'
 import { TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
 import { checkRefName } from '../refs/names.js'
+import { FilledCuts } from './filled-cuts.js'
 import { checkClosure, closureBlocks, refHeads, type Block } from './closure.js'
 
 /*
@@ -76,8 +77,10 @@ export async function importCar(ctx: StoreContext, source: AsyncIterable<Uint8Ar
   const roots = await car.getRoots()
   let refs: Array<{ ref: string; id: CID }> = []
   let refsRoot: CID | undefined
+  const cuts = await FilledCuts.watch(ctx)
   const blocks = (async function* () {
     for await (const block of car) {
+      cuts.saw(block.cid)
       if (roots.some((r) => r.equals(block.cid)) && isRefsBlock(block)) {
         refs = parseRefs(verifiedBlock(block.cid, block.bytes).bytes)
         refsRoot = block.cid
@@ -91,6 +94,7 @@ export async function importCar(ctx: StoreContext, source: AsyncIterable<Uint8Ar
   const heads = roots.filter((r) => !refsRoot?.equals(r))
   await checkClosure(ctx, heads, complete)
   await checkRefTargets(ctx, refs.map((r) => r.id), complete)
+  await cuts.lift(ctx, 'import')
   const moved = []
   for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(ctx, ref, id, options.force === true, 'import') })
   return { ...stored, roots: heads.map(cidString), refs: moved }

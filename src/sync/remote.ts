@@ -4,6 +4,7 @@ import { CID, cidString } from '../model/cid.js'
 import { checkRefName } from '../refs/names.js'
 import { TIMELINE_PREFIX, TRACKING_PREFIX, checkedRef } from '../refs/refdb.js'
 import { checkRefTargets, moveRef, storeBlocks } from './car.js'
+import { FilledCuts } from './filled-cuts.js'
 import { closureBlocks, refHeads } from './closure.js'
 
 /** `remote/<name>` holds where a remote store lives. */
@@ -31,14 +32,17 @@ export async function transfer(
   const heads = await refHeads(to)
   for (const cid of heads) if (await from.objects.has(cid)) haves.push(cid)
   let count = 0
+  const cuts = await FilledCuts.watch(to)
   const blocks = (async function* () {
     for await (const block of closureBlocks(from, refs.map((r) => r.id), haves)) {
+      cuts.saw(block.cid)
       options.onBlock?.(++count)
       yield block
     }
   })()
   const stored = await storeBlocks(to, blocks)
   await checkRefTargets(to, refs.map((r) => r.id), heads)
+  await cuts.lift(to, options.why)
   const moved = []
   for (const { ref, id } of refs) moved.push({ ref, action: await moveRef(to, ref, id, options.force === true, options.why) })
   return { ...stored, refs: moved }
