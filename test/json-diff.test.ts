@@ -168,19 +168,20 @@ describe('diffJson', () => {
     expect((error as CkptError).code).toBe('INVALID_ARGUMENT')
   })
 
-  it('aligns arrays up to the cost cap, and compares index by index beyond it', () => {
-    const shifted = (length: number) => {
-      const from = Array.from({ length }, (_, i) => i)
-      return { from, to: [-1, ...from.slice(0, -1)] }
-    }
-    const small = shifted(1000)
-    expect(diffJson(small.from, small.to)).toEqual([
-      { op: 'remove', path: '/999', oldValue: 999 },
-      { op: 'add', path: '/0', value: -1 },
-    ])
-    const large = shifted(1001)
-    expect(diffJson(large.from, large.to)).toEqual(
-      large.from.map((oldValue, i) => ({ op: 'replace', path: `/${i}`, oldValue, value: large.to[i] })),
+  it('aligns arrays needing up to 2,000 inserted plus removed items, and compares index by index beyond', () => {
+    // One shared item that moves from the end to the front: aligning on it costs 2 × `length` edits.
+    const moved = (length: number) => ({
+      from: [...Array.from({ length }, (_, i) => `x${i}`), 'shared'],
+      to: ['shared', ...Array.from({ length }, (_, i) => `y${i}`)],
+    })
+    const within = moved(1000)
+    const aligned = diffJson(within.from, within.to)
+    expect(aligned).toHaveLength(2000)
+    expect(aligned.slice(0, 1000).every((c) => c.op === 'remove')).toBe(true)
+    expect(aligned.slice(1000).every((c) => c.op === 'add')).toBe(true)
+    const beyond = moved(1001)
+    expect(diffJson(beyond.from, beyond.to)).toEqual(
+      beyond.from.map((oldValue, i) => ({ op: 'replace', path: `/${i}`, oldValue, value: beyond.to[i] })),
     )
   })
 
