@@ -3,6 +3,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { diffJson } from '../src/diff/json-diff.js'
+import { diffLines } from '../src/diff/text-diff.js'
 import { tempDir } from './support/temp.js'
 
 const ARRAY_DIFF = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/test/fixtures/array-diff.js')
@@ -62,4 +63,22 @@ describe('diff of two stored outputs with a million-item array', () => {
     expect(result.changes).toBe(10)
     expect(result.removedPaths).toEqual(Array.from({ length: 10 }, (_, k) => `/items/${500_000 + (9 - k) * 1000}`))
   }, 120_000)
+})
+
+describe('line diff of large texts', () => {
+  it('shows two lines changed far apart in a 100,000-line text as two small hunks', () => {
+    const lines = Array.from({ length: 100_000 }, (_, i) => `line ${i}`)
+    const edited = [...lines]
+    edited[20_000] = 'changed A'
+    edited.splice(80_000, 1)
+    const hunks = diffLines(lines.join('\n') + '\n', edited.join('\n') + '\n')
+    expect(hunks.map((h) => h.lines.filter((l) => !l.startsWith(' ')))).toEqual([
+      ['-line 20000', '+changed A'],
+      ['-line 80000'],
+    ])
+    expect(hunks.map((h) => [h.fromStart, h.fromLines, h.toStart, h.toLines])).toEqual([
+      [19_998, 7, 19_998, 7],
+      [79_998, 7, 79_998, 6],
+    ])
+  })
 })
