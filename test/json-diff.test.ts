@@ -168,21 +168,17 @@ describe('diffJson', () => {
     expect((error as CkptError).code).toBe('INVALID_ARGUMENT')
   })
 
-  it('aligns arrays needing up to 2,000 inserted plus removed items, and compares index by index beyond', () => {
-    // One shared item that moves from the end to the front: aligning on it costs 2 × `length` edits.
-    const moved = (length: number) => ({
-      from: [...Array.from({ length }, (_, i) => `x${i}`), 'shared'],
-      to: ['shared', ...Array.from({ length }, (_, i) => `y${i}`)],
-    })
-    const within = moved(1000)
-    const aligned = diffJson(within.from, within.to)
-    expect(aligned).toHaveLength(2000)
-    expect(aligned.slice(0, 1000).every((c) => c.op === 'remove')).toBe(true)
-    expect(aligned.slice(1000).every((c) => c.op === 'add')).toBe(true)
-    const beyond = moved(1001)
-    expect(diffJson(beyond.from, beyond.to)).toEqual(
-      beyond.from.map((oldValue, i) => ({ op: 'replace', path: `/${i}`, oldValue, value: beyond.to[i] })),
-    )
+  it('aligns arrays needing more than one search of 2,000 edits, item by item', () => {
+    const from = Array.from({ length: 100_000 }, (_, i) => i)
+    const gone = (i: number) => i % 40 === 7
+    const to = from.filter((i) => !gone(i))
+    const removed = from.filter(gone).reverse()
+    expect(removed).toHaveLength(2500)
+    expect(diffJson(from, to)).toEqual(removed.map((i) => ({ op: 'remove', path: `/${i}`, oldValue: i })))
+    // A shared item moved from the end to the front, past 2,000 other items on each side.
+    const moved = { from: [...Array.from({ length: 1500 }, (_, i) => `x${i}`), 'shared'], to: ['shared', ...Array.from({ length: 1500 }, (_, i) => `y${i}`)] }
+    const changes = diffJson(moved.from, moved.to)
+    expect(applyPatch(moved.from, changes)).toEqual(moved.to)
   })
 
   it('handles values 1000 levels deep', () => {

@@ -26,11 +26,10 @@ export interface DiffJsonOptions {
 }
 
 /**
- * Arrays whose middle (after the common head and tail) needs more than `maxEdits` inserted plus
- * removed items to align, or more than `maxComparisons` item comparisons, are compared index by
- * index there instead of aligned. This bounds the alignment's own memory to (maxEdits + 1)²
- * integers (16 MB) and its time to about `maxComparisons` fingerprint compares, whatever the
- * arrays' lengths.
+ * The array alignment searches 2,000 edits (inserted plus removed items) at a time, which bounds
+ * its own memory to (2,000 + 1)² integers (16 MB); beyond that it continues from the furthest
+ * point reached, so the result stays an alignment but may not be the shortest. After 20 million
+ * item comparisons in one array, the rest of it is compared index by index.
  */
 const ALIGNMENT_LIMITS: EditLimits = { maxEdits: 2000, maxComparisons: 20_000_000 }
 
@@ -46,8 +45,9 @@ const ALIGNMENT_LIMITS: EditLimits = { maxEdits: 2000, maxComparisons: 20_000_00
  *   rather than a cascade of replaces, at any array length; a moved run is removes plus adds.
  *   Between two aligned runs, leftover items of `from` and `to` are paired by position and
  *   diffed (so an edited element shows as changes inside it, e.g. `/detections/3/score`); the
- *   extra items on either side are removes or adds. Arrays too different to align within
- *   `ALIGNMENT_LIMITS` (more than 2,000 items inserted plus removed) are compared index by index.
+ *   extra items on either side are removes or adds. Past 2,000 inserted plus removed items the
+ *   alignment may not be the shortest, and past 20 million item comparisons the rest of the
+ *   array is compared index by index (see `ALIGNMENT_LIMITS`).
  *
  * Array indices, and the order of the changes, follow RFC 6902's rule that each operation applies
  * to the result of the previous ones. Within one array the changes come in three groups:
@@ -237,10 +237,9 @@ function editFromRuns(runs: readonly MatchedRun[], fromLength: number, toLength:
 }
 
 /**
- * Runs of deeply equal items, ascending in both arrays, forming a longest common subsequence.
- * The common head and tail are matched directly; the middle is aligned by Myers' algorithm
- * over item fingerprints unless that exceeds `ALIGNMENT_LIMITS`, in which case the middle gets
- * no matches (so it is compared index by index).
+ * Runs of deeply equal items, ascending in both arrays, forming a common subsequence (a longest
+ * one within `ALIGNMENT_LIMITS`). The common head and tail are matched directly; the middle is
+ * aligned by Myers' algorithm over item fingerprints.
  */
 function alignArrays(from: readonly unknown[], to: readonly unknown[]): MatchedRun[] {
   let head = 0
@@ -258,7 +257,7 @@ function alignArrays(from: readonly unknown[], to: readonly unknown[]): MatchedR
   const fromPrints = fingerprints(from, head, fromEnd)
   const toPrints = fingerprints(to, head, toEnd)
   const equal = (i: number, j: number): boolean => fromPrints[i] === toPrints[j] && deepEqual(from[head + i], to[head + j])
-  const middle = matchSequences(fromEnd - head, toEnd - head, equal, ALIGNMENT_LIMITS) ?? []
+  const middle = matchSequences(fromEnd - head, toEnd - head, equal, ALIGNMENT_LIMITS)
   const runs: MatchedRun[] = []
   if (head > 0) runs.push({ from: 0, to: 0, length: head })
   for (const run of middle) runs.push({ from: head + run.from, to: head + run.to, length: run.length })
@@ -274,8 +273,8 @@ function fingerprints(items: readonly unknown[], start: number, end: number): In
 
 /**
  * A 32-bit hash that is equal for deeply equal values (the converse need not hold). Object entries
- * are combined by addition so key order does not matter; leaves compared by an `equals` method
- * cannot be hashed consistently and all share one fingerprint.
+ * are combined by addition so key order does not matter. CIDs hash by their bytes; other leaves
+ * compared by an `equals` method cannot be hashed consistently and all share one fingerprint.
  */
 function fingerprint(value: unknown): number {
   switch (kindOf(value)) {

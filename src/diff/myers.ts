@@ -3,8 +3,8 @@
  * over two sequences given only by their lengths and an equality test, with a cost cap.
  *
  * It keeps the furthest-reaching point of every diagonal for each edit distance d, so its memory
- * is (D + 1)² integers for an edit distance D, whatever the lengths; its time is O((N + M)·D) at
- * worst and close to N + M + D² in practice.
+ * is (d + 1)² integers, at most (maxEdits + 1)², whatever the lengths; its time is close to
+ * N + M + D² in practice, and never more than `maxComparisons` calls to `equal`.
  */
 
 /** A run of `length` equal items: from[from + k] equals to[to + k] for k < length. */
@@ -15,37 +15,68 @@ export interface MatchedRun {
 }
 
 export interface EditLimits {
-  /** Give up when the shortest edit script needs more insertions plus deletions than this. */
+  /**
+   * Edits (insertions plus deletions) searched at a time. When the rest of the sequences needs
+   * more, the path that got furthest is kept and the search starts again from its end, so the
+   * result still aligns everything but may no longer be the shortest.
+   */
   readonly maxEdits: number
-  /** Give up after this many calls to `equal`. */
+  /** Calls to `equal` in all; once spent, what is not yet aligned is left without matches. */
   readonly maxComparisons: number
 }
 
 /**
- * The runs of a longest common subsequence of two sequences of lengths `n` and `m`, ascending in
- * both, or undefined when the edit distance or the number of comparisons exceeds `limits`.
- * Among equally short scripts the result is deterministic; deletions are taken before insertions.
+ * The runs of a common subsequence of two sequences of lengths `n` and `m`, ascending in both:
+ * a longest one when the edit distance is within `limits.maxEdits`. Deterministic; among equally
+ * short scripts deletions are taken before insertions.
  */
 export function matchSequences(
   n: number,
   m: number,
   equal: (fromIndex: number, toIndex: number) => boolean,
   limits: EditLimits,
-): MatchedRun[] | undefined {
-  const maxD = Math.min(n + m, limits.maxEdits)
+): MatchedRun[] {
+  const runs: MatchedRun[] = []
+  const budget = { comparisons: limits.maxComparisons }
+  let x = 0
+  let y = 0
+  while (x < n || y < m) {
+    const x0 = x
+    const y0 = y
+    const step = searchFrom(n - x0, m - y0, (i, j) => equal(x0 + i, y0 + j), limits.maxEdits, budget)
+    if (step === undefined) break
+    for (const run of step.runs) runs.push({ from: x0 + run.from, to: y0 + run.to, length: run.length })
+    x = x0 + step.x
+    y = y0 + step.y
+  }
+  return runs
+}
+
+/**
+ * One bounded search from (0, 0): the shortest path to (n, m) if it needs at most `maxEdits`
+ * edits, else the path of `maxEdits` edits that got furthest (largest x + y). Undefined when the
+ * comparison budget runs out first.
+ */
+function searchFrom(
+  n: number,
+  m: number,
+  equal: (i: number, j: number) => boolean,
+  maxEdits: number,
+  budget: { comparisons: number },
+): { runs: MatchedRun[]; x: number; y: number } | undefined {
+  const maxD = Math.min(n + m, maxEdits)
   const offset = maxD + 1
   // furthest[k + offset]: the furthest x reached on diagonal k = x - y.
   const furthest = new Int32Array(2 * maxD + 3)
   // trace[d][k + d]: furthest[k] after step d, for k in -d..d.
   const trace: Int32Array[] = []
-  let comparisons = 0
   for (let d = 0; d <= maxD; d++) {
     for (let k = -d; k <= d; k += 2) {
       const down = k === -d || (k !== d && (furthest[offset + k - 1] as number) < (furthest[offset + k + 1] as number))
       let x = down ? (furthest[offset + k + 1] as number) : (furthest[offset + k - 1] as number) + 1
       let y = x - k
       while (x < n && y < m) {
-        if (++comparisons > limits.maxComparisons) return undefined
+        if (--budget.comparisons < 0) return undefined
         if (!equal(x, y)) break
         x++
         y++
@@ -53,19 +84,29 @@ export function matchSequences(
       furthest[offset + k] = x
       if (x >= n && y >= m) {
         trace.push(furthest.slice(offset - d, offset + d + 1))
-        return backtrack(trace, n, m)
+        return { runs: backtrack(trace, n, m), x: n, y: m }
       }
     }
     trace.push(furthest.slice(offset - d, offset + d + 1))
   }
-  return undefined
+  // Out of edits: end at the furthest point of the last step inside the grid (first diagonal on a tie).
+  const last = trace[maxD] as Int32Array
+  let best: { x: number; y: number } | undefined
+  for (let k = -maxD; k <= maxD; k += 2) {
+    const x = last[k + maxD] as number
+    const y = x - k
+    const inside = x >= 0 && x <= n && y >= 0 && y <= m
+    if (inside && (best === undefined || x + y > best.x + best.y)) best = { x, y }
+  }
+  if (best === undefined || best.x + best.y === 0) return undefined
+  return { runs: backtrack(trace, best.x, best.y), ...best }
 }
 
-/** Walks the trace back from (n, m) and collects the diagonal runs of the path, in order. */
-function backtrack(trace: readonly Int32Array[], n: number, m: number): MatchedRun[] {
+/** Walks the trace back from (endX, endY) and collects the diagonal runs of the path, in order. */
+function backtrack(trace: readonly Int32Array[], endX: number, endY: number): MatchedRun[] {
   const runs: MatchedRun[] = []
-  let x = n
-  let y = m
+  let x = endX
+  let y = endY
   for (let d = trace.length - 1; d > 0; d--) {
     const previous = trace[d - 1] as Int32Array
     const at = (k: number) => previous[k + d - 1] as number

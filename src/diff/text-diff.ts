@@ -10,8 +10,9 @@ export interface TextHunk {
 }
 
 /**
- * When the changed middle needs more than `maxEdits` removed plus added lines to align (or more
- * than `maxComparisons` line comparisons), it is shown as one replacement.
+ * The changed middle is aligned 2,000 removed plus added lines at a time (beyond that the result
+ * may not be the shortest); after 20 million line comparisons the rest of it is shown as one
+ * replacement.
  */
 const ALIGNMENT_LIMITS: EditLimits = { maxEdits: 2000, maxComparisons: 20_000_000 }
 const CONTEXT = 3
@@ -63,7 +64,7 @@ function alignLines(a: string[], b: string[]): Op[] {
 
 function alignMiddle(a: string[], b: string[], offset: number): Op[] {
   const ops: Op[] = []
-  const runs = matchSequences(a.length, b.length, (i, j) => a[i] === b[j], ALIGNMENT_LIMITS) ?? []
+  const runs = matchSequences(a.length, b.length, (i, j) => a[i] === b[j], ALIGNMENT_LIMITS)
   let i = 0
   let j = 0
   for (const run of [...runs, { from: a.length, to: b.length, length: 0 }]) {
