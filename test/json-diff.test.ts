@@ -168,20 +168,17 @@ describe('diffJson', () => {
     expect((error as CkptError).code).toBe('INVALID_ARGUMENT')
   })
 
-  it('aligns arrays up to the cost cap, and compares index by index beyond it', () => {
-    const shifted = (length: number) => {
-      const from = Array.from({ length }, (_, i) => i)
-      return { from, to: [-1, ...from.slice(0, -1)] }
-    }
-    const small = shifted(1000)
-    expect(diffJson(small.from, small.to)).toEqual([
-      { op: 'remove', path: '/999', oldValue: 999 },
-      { op: 'add', path: '/0', value: -1 },
-    ])
-    const large = shifted(1001)
-    expect(diffJson(large.from, large.to)).toEqual(
-      large.from.map((oldValue, i) => ({ op: 'replace', path: `/${i}`, oldValue, value: large.to[i] })),
-    )
+  it('aligns arrays needing more than one search of 2,000 edits, item by item', () => {
+    const from = Array.from({ length: 100_000 }, (_, i) => i)
+    const gone = (i: number) => i % 40 === 7
+    const to = from.filter((i) => !gone(i))
+    const removed = from.filter(gone).reverse()
+    expect(removed).toHaveLength(2500)
+    expect(diffJson(from, to)).toEqual(removed.map((i) => ({ op: 'remove', path: `/${i}`, oldValue: i })))
+    // A shared item moved from the end to the front, past 2,000 other items on each side.
+    const moved = { from: [...Array.from({ length: 1500 }, (_, i) => `x${i}`), 'shared'], to: ['shared', ...Array.from({ length: 1500 }, (_, i) => `y${i}`)] }
+    const changes = diffJson(moved.from, moved.to)
+    expect(applyPatch(moved.from, changes)).toEqual(moved.to)
   })
 
   it('handles values 1000 levels deep', () => {

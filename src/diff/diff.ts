@@ -59,7 +59,9 @@ async function diffStage(
     return { stage, status: 'changed', ...ids, kind, size: { from: sizeA, to: sizeB }, ...(hunks && { hunks }) }
   }
   if (kind === 'mixed' || !paths) return { stage, status: 'changed', ...ids, kind }
-  const [x, y] = await Promise.all([ctx.objects.getNode(a), ctx.objects.getNode(b)])
+  // One after the other: decoding a large node briefly needs several times its size.
+  const x = await ctx.objects.getNode(a)
+  const y = await ctx.objects.getNode(b)
   const changes = diffJson(x, y).map((change) => linksToJson(change) as typeof change)
   return { stage, status: 'changed', ...ids, kind, changes }
 }

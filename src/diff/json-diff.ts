@@ -10,6 +10,8 @@
  * {@link diffJson} for how array indices are chosen to make that true).
  */
 import { CkptError } from '../errors.js'
+import { CID } from '../model/cid.js'
+import { matchSequences, type EditLimits, type MatchedRun } from './myers.js'
 
 /** One difference between two values, at an RFC 6901 JSON Pointer `path` ('' is the root). */
 export type JsonChange =
@@ -24,10 +26,12 @@ export interface DiffJsonOptions {
 }
 
 /**
- * Above this many item-pair comparisons (`from.length * to.length`, after trimming the common
- * head and tail), arrays are compared index by index instead of aligned, to bound time and memory.
+ * The array alignment searches 2,000 edits (inserted plus removed items) at a time, which bounds
+ * its own memory to (2,000 + 1)² integers (16 MB); beyond that it continues from the furthest
+ * point reached, so the result stays an alignment but may not be the shortest. After 20 million
+ * item comparisons in one array, the rest of it is compared index by index.
  */
-const MAX_ALIGNMENT_COST = 1_000_000
+const ALIGNMENT_LIMITS: EditLimits = { maxEdits: 2000, maxComparisons: 20_000_000 }
 
 /**
  * The changes that turn `from` into `to`, most specific path first (a changed field inside an
@@ -36,12 +40,14 @@ const MAX_ALIGNMENT_COST = 1_000_000
  * - Equal values give no change. Different kinds (object, array, scalar or opaque leaf) give one
  *   `replace` at that path.
  * - Objects: per key, in sorted key order; a key only in `to` is an `add`, only in `from` a `remove`.
- * - Arrays: items are aligned on deep equality with a longest common subsequence, so inserting or
- *   deleting one item yields one `add` or `remove` rather than a cascade of replaces. Between two
- *   aligned runs, leftover items of `from` and `to` are paired by position and diffed (so an
- *   edited element shows as changes inside it, e.g. `/detections/3/score`); the extra items
- *   on either side are removes or adds. Very large arrays (see `MAX_ALIGNMENT_COST`) skip the
- *   alignment and are compared index by index.
+ * - Arrays: items are aligned on deep equality with a longest common subsequence (Myers'
+ *   shortest edit script), so inserting or deleting items yields one `add` or `remove` each
+ *   rather than a cascade of replaces, at any array length; a moved run is removes plus adds.
+ *   Between two aligned runs, leftover items of `from` and `to` are paired by position and
+ *   diffed (so an edited element shows as changes inside it, e.g. `/detections/3/score`); the
+ *   extra items on either side are removes or adds. Past 2,000 inserted plus removed items the
+ *   alignment may not be the shortest, and past 20 million item comparisons the rest of the
+ *   array is compared index by index (see `ALIGNMENT_LIMITS`).
  *
  * Array indices, and the order of the changes, follow RFC 6902's rule that each operation applies
  * to the result of the previous ones. Within one array the changes come in three groups:
@@ -195,45 +201,47 @@ interface ArrayEdit {
 }
 
 function diffArrays(from: readonly unknown[], to: readonly unknown[], path: string, sink: ChangeSink): void {
-  const edit = editFromMatches(alignArrays(from, to), from.length, to.length)
+  const edit = editFromRuns(alignArrays(from, to), from.length, to.length)
   for (const [fromIndex, toIndex] of edit.paired) {
+    if (sink.full) return
     diffValues(from[fromIndex], to[toIndex], childPath(path, fromIndex), sink)
   }
-  for (const fromIndex of [...edit.removed].reverse()) {
+  for (let r = edit.removed.length - 1; r >= 0 && !sink.full; r--) {
+    const fromIndex = edit.removed[r] as number
     sink.push({ op: 'remove', path: childPath(path, fromIndex), oldValue: from[fromIndex] })
   }
   for (const toIndex of edit.added) {
+    if (sink.full) return
     sink.push({ op: 'add', path: childPath(path, toIndex), value: to[toIndex] })
   }
 }
 
 /**
- * Turns the aligned (deeply equal) item pairs into an {@link ArrayEdit}: in each gap between
- * consecutive matches, the gap's items are paired by position and the surplus on the longer
- * side becomes removes or adds.
+ * Turns the aligned runs of deeply equal items into an {@link ArrayEdit}: in each gap between
+ * consecutive runs, the gap's items are paired by position and the surplus on the longer side
+ * becomes removes or adds.
  */
-function editFromMatches(matches: readonly [number, number][], fromLength: number, toLength: number): ArrayEdit {
+function editFromRuns(runs: readonly MatchedRun[], fromLength: number, toLength: number): ArrayEdit {
   const edit: ArrayEdit = { paired: [], removed: [], added: [] }
   let fromIndex = 0
   let toIndex = 0
-  for (const [matchFrom, matchTo] of [...matches, [fromLength, toLength] as [number, number]]) {
-    const pairCount = Math.min(matchFrom - fromIndex, matchTo - toIndex)
+  for (const run of [...runs, { from: fromLength, to: toLength, length: 0 }]) {
+    const pairCount = Math.min(run.from - fromIndex, run.to - toIndex)
     for (let k = 0; k < pairCount; k++) edit.paired.push([fromIndex + k, toIndex + k])
-    for (let i = fromIndex + pairCount; i < matchFrom; i++) edit.removed.push(i)
-    for (let j = toIndex + pairCount; j < matchTo; j++) edit.added.push(j)
-    fromIndex = matchFrom + 1
-    toIndex = matchTo + 1
+    for (let i = fromIndex + pairCount; i < run.from; i++) edit.removed.push(i)
+    for (let j = toIndex + pairCount; j < run.to; j++) edit.added.push(j)
+    fromIndex = run.from + run.length
+    toIndex = run.to + run.length
   }
   return edit
 }
 
 /**
- * Pairs of indices [fromIndex, toIndex] of deeply equal items, ascending in both, forming a
- * longest common subsequence. The common head and tail are matched directly; the middle is
- * aligned by dynamic programming unless that would cost more than `MAX_ALIGNMENT_COST`
- * comparisons, in which case the middle gets no matches (so it is compared index by index).
+ * Runs of deeply equal items, ascending in both arrays, forming a common subsequence (a longest
+ * one within `ALIGNMENT_LIMITS`). The common head and tail are matched directly; the middle is
+ * aligned by Myers' algorithm over item fingerprints.
  */
-function alignArrays(from: readonly unknown[], to: readonly unknown[]): [number, number][] {
+function alignArrays(from: readonly unknown[], to: readonly unknown[]): MatchedRun[] {
   let head = 0
   while (head < from.length && head < to.length && deepEqual(from[head], to[head])) head++
   let tail = 0
@@ -244,54 +252,29 @@ function alignArrays(from: readonly unknown[], to: readonly unknown[]): [number,
   ) {
     tail++
   }
-  const fromMiddle = from.slice(head, from.length - tail)
-  const toMiddle = to.slice(head, to.length - tail)
-  const middle =
-    fromMiddle.length * toMiddle.length > MAX_ALIGNMENT_COST ? [] : longestCommonSubsequence(fromMiddle, toMiddle)
-  return [
-    ...range(head).map((i): [number, number] => [i, i]),
-    ...middle.map(([i, j]): [number, number] => [head + i, head + j]),
-    ...range(tail).map((k): [number, number] => [from.length - tail + k, to.length - tail + k]),
-  ]
+  const fromEnd = from.length - tail
+  const toEnd = to.length - tail
+  const fromPrints = fingerprints(from, head, fromEnd)
+  const toPrints = fingerprints(to, head, toEnd)
+  const equal = (i: number, j: number): boolean => fromPrints[i] === toPrints[j] && deepEqual(from[head + i], to[head + j])
+  const middle = matchSequences(fromEnd - head, toEnd - head, equal, ALIGNMENT_LIMITS)
+  const runs: MatchedRun[] = []
+  if (head > 0) runs.push({ from: 0, to: 0, length: head })
+  for (const run of middle) runs.push({ from: head + run.from, to: head + run.to, length: run.length })
+  if (tail > 0) runs.push({ from: fromEnd, to: toEnd, length: tail })
+  return runs
 }
 
-function range(count: number): number[] {
-  return Array.from({ length: count }, (_, i) => i)
-}
-
-/**
- * Index pairs of a longest common subsequence of `a` and `b` under deep equality, by the classic
- * O(n·m) table of suffix LCS lengths. Each item is fingerprinted once so that most of the n·m
- * comparisons are integer compares; deep equality is only checked when fingerprints agree.
- */
-function longestCommonSubsequence(a: readonly unknown[], b: readonly unknown[]): [number, number][] {
-  const aPrints = a.map(fingerprint)
-  const bPrints = b.map(fingerprint)
-  const width = b.length + 1
-  const equal = (i: number, j: number): boolean => aPrints[i] === bPrints[j] && deepEqual(a[i], b[j])
-  // suffixLcs[i * width + j] = length of an LCS of a[i..] and b[j..].
-  const suffixLcs = new Uint32Array((a.length + 1) * width)
-  const at = (i: number, j: number): number => suffixLcs[i * width + j] ?? 0
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      suffixLcs[i * width + j] = equal(i, j) ? at(i + 1, j + 1) + 1 : Math.max(at(i + 1, j), at(i, j + 1))
-    }
-  }
-  const pairs: [number, number][] = []
-  let i = 0
-  let j = 0
-  while (i < a.length && j < b.length) {
-    if (equal(i, j)) pairs.push([i++, j++])
-    else if (at(i + 1, j) >= at(i, j + 1)) i++
-    else j++
-  }
-  return pairs
+function fingerprints(items: readonly unknown[], start: number, end: number): Int32Array {
+  const prints = new Int32Array(Math.max(0, end - start))
+  for (let i = start; i < end; i++) prints[i - start] = fingerprint(items[i])
+  return prints
 }
 
 /**
  * A 32-bit hash that is equal for deeply equal values (the converse need not hold). Object entries
- * are combined by addition so key order does not matter; leaves compared by an `equals` method
- * cannot be hashed consistently and all share one fingerprint.
+ * are combined by addition so key order does not matter. CIDs hash by their bytes; other leaves
+ * compared by an `equals` method cannot be hashed consistently and all share one fingerprint.
  */
 function fingerprint(value: unknown): number {
   switch (kindOf(value)) {
@@ -309,6 +292,8 @@ function fingerprint(value: unknown): number {
 
 function leafFingerprint(value: unknown): number {
   if (value instanceof Uint8Array) return value.reduce((hash, byte) => mix(hash, byte), hashString('bytes'))
+  const cid = CID.asCID(value)
+  if (cid) return cid.bytes.reduce((hash, byte) => mix(hash, byte), hashString('cid'))
   if (hasEqualsMethod(value)) return hashString('opaque')
   // String() maps 0 and -0 alike, matching ===; the type tag keeps 1 and '1' apart.
   return hashString(`${typeof value}:${String(value)}`)

@@ -1,3 +1,5 @@
+import { matchSequences, type EditLimits } from './myers.js'
+
 /** One hunk of a unified diff: lines prefixed with ' ', '-' or '+'. */
 export interface TextHunk {
   readonly fromStart: number
@@ -7,8 +9,12 @@ export interface TextHunk {
   readonly lines: readonly string[]
 }
 
-/** Above this many line-pair comparisons the changed middle is shown as one replacement. */
-const MAX_ALIGNMENT_COST = 4_000_000
+/**
+ * The changed middle is aligned 2,000 removed plus added lines at a time (beyond that the result
+ * may not be the shortest); after 20 million line comparisons the rest of it is shown as one
+ * replacement.
+ */
+const ALIGNMENT_LIMITS: EditLimits = { maxEdits: 2000, maxComparisons: 20_000_000 }
 const CONTEXT = 3
 
 /** Bytes that read as UTF-8 text without NUL, or undefined for binary content. */
@@ -58,29 +64,14 @@ function alignLines(a: string[], b: string[]): Op[] {
 
 function alignMiddle(a: string[], b: string[], offset: number): Op[] {
   const ops: Op[] = []
-  if (a.length * b.length > MAX_ALIGNMENT_COST) {
-    a.forEach((text, i) => ops.push({ kind: '-', text, aIndex: offset + i, bIndex: offset }))
-    b.forEach((text, j) => ops.push({ kind: '+', text, aIndex: offset + a.length, bIndex: offset + j }))
-    return ops
-  }
-  // lcs[i][j]: length of the longest common subsequence of a[i..] and b[j..].
-  const lcs = Array.from({ length: a.length + 1 }, () => new Uint32Array(b.length + 1))
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!)
-    }
-  }
+  const runs = matchSequences(a.length, b.length, (i, j) => a[i] === b[j], ALIGNMENT_LIMITS)
   let i = 0
   let j = 0
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      ops.push({ kind: ' ', text: a[i] as string, aIndex: offset + i++, bIndex: offset + j++ })
-    } else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
-      // Removals before additions, as unified diffs show them.
-      ops.push({ kind: '-', text: a[i] as string, aIndex: offset + i++, bIndex: offset + j })
-    } else {
-      ops.push({ kind: '+', text: b[j] as string, aIndex: offset + i, bIndex: offset + j++ })
-    }
+  for (const run of [...runs, { from: a.length, to: b.length, length: 0 }]) {
+    // Removals before additions, as unified diffs show them.
+    for (; i < run.from; i++) ops.push({ kind: '-', text: a[i] as string, aIndex: offset + i, bIndex: offset + j })
+    for (; j < run.to; j++) ops.push({ kind: '+', text: b[j] as string, aIndex: offset + i, bIndex: offset + j })
+    for (let k = 0; k < run.length; k++, i++, j++) ops.push({ kind: ' ', text: a[i] as string, aIndex: offset + i, bIndex: offset + j })
   }
   return ops
 }

@@ -32,8 +32,38 @@ export function decode(bytes: Uint8Array): unknown {
   const parsed: unknown = JSON.parse(text)
   // Checked before links are revived: a link or bytes object is written the same way as the
   // plain map it was parsed from, provided its string is canonical (revive checks that).
-  if (write(parsed) !== text) throw new Error('dag-json: input is not in canonical form')
+  if (!writesAs(parsed, text)) throw new Error('dag-json: input is not in canonical form')
   return revive(parsed)
+}
+
+/**
+ * Whether `write(node)` would be exactly `text`, compared piece by piece as it would be written,
+ * so that checking a large node does not build a second copy of its text.
+ */
+function writesAs(node: unknown, text: string): boolean {
+  let at = 0
+  const take = (piece: string): boolean => {
+    if (!text.startsWith(piece, at)) return false
+    at += piece.length
+    return true
+  }
+  const matches = (value: unknown): boolean => {
+    if (typeof value !== 'object' || value === null) return take(write(value))
+    if (Array.isArray(value)) {
+      if (!take('[')) return false
+      for (let i = 0; i < value.length; i++) if ((i > 0 && !take(',')) || !matches(value[i])) return false
+      return take(']')
+    }
+    const obj = value as Record<string, unknown>
+    const keys = sortedKeys(obj)
+    if (!take('{')) return false
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      if ((i > 0 && !take(',')) || !take(quote(key)) || !take(':') || !matches(obj[key])) return false
+    }
+    return take('}')
+  }
+  return matches(node) && at === text.length
 }
 
 const LINK = /\{"\/":"([^"\\]+)"\}/g
