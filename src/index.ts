@@ -40,6 +40,7 @@ export type {
   OutputValue,
   ReflogExpireOptions,
   ReflogRecord,
+  RepairOptions,
   RepairResult,
   RetentionPolicy,
   RetentionResult,
