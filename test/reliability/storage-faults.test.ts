@@ -96,6 +96,30 @@ describe('storage faults: a clear error, no further damage, and repair', () => {
     }
   })
 
+  for (const lost of ['CURRENT', 'MANIFEST']) {
+    it(`refuses a store whose LevelDB ${lost} file is gone with CORRUPT_OBJECT, and fsck --repair recovers every checkpoint`, async () => {
+      const dir = tempDir('ckpt-lost-')
+      expect(ckpt(dir, ['--store', dir, 'init']).code).toBe(0)
+      const ids: string[] = []
+      for (let i = 0; i < 4; i++) {
+        expect(ckpt(dir, ['--store', dir, 'commit', '-s', `s${i % 2}`, '-'], { input: JSON.stringify({ i }) }).code).toBe(0)
+        ids.push(ckpt(dir, ['--store', dir, 'rev-parse', 'main']).stdout.trim())
+      }
+      const db = path.join(dir, 'db')
+      for (const f of readdirSync(db)) if (f === lost || f.startsWith(`${lost}-`)) rmSync(path.join(db, f))
+
+      const refused = ckpt(dir, ['--store', dir, 'log'])
+      expect(refused.code).toBe(8)
+      expect(refused.stderr).toContain('fsck --repair')
+      const repaired = ckpt(dir, ['--store', dir, 'fsck', '--repair'])
+      expect(repaired.code).toBe(0)
+      const reopened = await openStore(dir)
+      onCleanup(() => reopened.close())
+      expect((await collect(reopened.log('main'))).map((c) => c.id)).toEqual([...ids].reverse())
+      expect((await reopened.fsck()).problems).toEqual([])
+    })
+  }
+
   it('keeps a timeline whose old history was lost, cutting its history where it breaks', async () => {
     const { store, dir } = await tempStore()
     const ids: string[] = []
