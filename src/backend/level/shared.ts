@@ -238,8 +238,9 @@ function leaderLostMidTask(): CkptError {
 function openError(location: string, err: unknown): CkptError {
   if (err instanceof CkptError) return err
   const root = (err as { cause?: { code?: string; message?: string } }).cause
-  const reason = root?.message ?? (err as Error).message
-  const damaged = root?.code === 'LEVEL_CORRUPTION' || lostDescriptor(location)
+  const descriptorLost = root?.code !== 'LEVEL_CORRUPTION' && lostDescriptor(location)
+  const reason = descriptorLost ? 'its CURRENT or MANIFEST file is missing' : (root?.message ?? (err as Error).message)
+  const damaged = root?.code === 'LEVEL_CORRUPTION' || descriptorLost
   if (damaged) {
     return new CkptError('CORRUPT_OBJECT', `the database at ${location} is damaged (${reason}); \`ckpt fsck --repair\` rebuilds it from what remains`, {
       cause: err,
