@@ -41,6 +41,7 @@ export type {
   OutputValue,
   ReflogExpireOptions,
   ReflogRecord,
+  RepairOptions,
   RepairResult,
   RetentionPolicy,
   RetentionResult,

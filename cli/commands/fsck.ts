@@ -2,6 +2,7 @@ import type { Argv } from 'yargs'
 import { green, jsonLine, out, red } from '../output.js'
 import { Progress } from '../progress.js'
 import { findStoreDir, library, withStore } from '../store.js'
+import type { RepairResult } from '../../src/index.js'
 
 /** Exit status when fsck found a problem, as a failed check. */
 export const FSCK_PROBLEMS_EXIT = 1
@@ -12,7 +13,7 @@ export const fsckCommand = {
   builder: (y: Argv) =>
     y
       .option('quick', { type: 'boolean', describe: 'Check that bytes exist without re-hashing them' })
-      .option('repair', { type: 'boolean', describe: 'Put timelines and tags with damaged history back to their newest intact reflog entry (deletes nothing)' })
+      .option('repair', { type: 'boolean', describe: 'Move only timelines and tags whose own checkpoint or outputs are damaged, to their newest intact reflog entry; cut damaged older history (deletes nothing). Without it, fsck lists what --repair would do' })
       .option('cut-journal', {
         type: 'boolean',
         implies: 'repair',
@@ -29,15 +30,15 @@ export const fsckCommand = {
       const progress = new Progress('fsck')
       const report = await store.fsck({ ...(args.quick && { quick: true }), onProgress: (done, known) => progress.update(done, known) })
       progress.done()
+      const plan = !args.repair && !report.ok ? await store.repair({ dryRun: true }) : undefined
       const repaired = args.repair && !report.ok ? await store.repair() : undefined
       const after = repaired && repaired.restored.length + repaired.cut.length > 0 ? await store.fsck({ ...(args.quick && { quick: true }) }) : undefined
-      if (args.json) jsonLine({ ...report, ...(journalCut && { journalCut }), ...(repaired && { repaired, after }) })
+      if (args.json) jsonLine({ ...report, ...(journalCut && { journalCut }), ...(plan && { plan }), ...(repaired && { repaired, after }) })
       else {
         for (const p of report.problems) out.line(`${red(p.kind.padEnd(8))} ${p.message} (reached from ${p.ref})`)
         out.line(`checked ${report.checked.refs} refs, ${report.checked.checkpoints} checkpoints, ${report.checked.objects} objects: ${report.ok ? green('no problems') : red(`${report.problems.length} problem(s)`)}`)
-        for (const r of repaired?.restored ?? []) out.line(`restored ${r.ref}: ${r.from} → ${r.to}`)
-        for (const c of repaired?.cut ?? []) out.line(`kept ${c.ref}, its history cut where older checkpoints were lost (at ${c.at.length} checkpoint(s))`)
-        for (const ref of repaired?.unrecoverable ?? []) out.line(red(`could not repair ${ref}: no intact checkpoint in its reflog`))
+        if (plan) printRepair(plan, true)
+        if (repaired) printRepair(repaired, false)
         if (after) out.line(`after repair: ${after.ok ? green('no problems') : red(`${after.problems.length} problem(s) remain`)}`)
       }
       if (!(after ?? report).ok) process.exitCode = FSCK_PROBLEMS_EXIT
@@ -76,4 +77,12 @@ async function cutDamagedJournal(args: { store?: string; json?: boolean }) {
     if (cuts.length === 0) out.line('the write journal is intact; nothing cut')
   }
   return cuts
+}
+
+/** One line per ref: what --repair did, or (a plan) what it would do. */
+function printRepair(result: RepairResult, plan: boolean): void {
+  const [restore, keep, cant] = plan ? ['--repair would move', '--repair would keep', '--repair could not repair'] : ['restored', 'kept', 'could not repair']
+  for (const r of result.restored) out.line(`${restore} ${r.ref}: ${r.from} → ${r.to}`)
+  for (const c of result.cut) out.line(`${keep} ${c.ref}, ${plan ? 'cutting' : 'its'} history ${plan ? '' : 'cut '}below damaged older checkpoints, at ${c.at.join(', ')}`)
+  for (const ref of result.unrecoverable) out.line(red(`${cant} ${ref}: no intact checkpoint in its reflog`))
 }

@@ -55,6 +55,7 @@ import type {
   StageOutput,
   ReflogExpireOptions,
   ReflogRecord,
+  RepairOptions,
   RepairResult,
   StoreOptions,
   TagInfo,
@@ -347,10 +348,14 @@ export class Store {
     return fsck(this.#ctx, options)
   }
 
-  /** Puts damaged timelines and tags back to their newest intact reflog entry. Deletes nothing. */
-  async repair(): Promise<RepairResult> {
+  /**
+   * Moves only timelines and tags whose own checkpoint or outputs are damaged, to their newest
+   * intact reflog entry; damaged older history is cut below the newest intact point. Deletes
+   * nothing. With `dryRun`, reports what it would do and changes nothing.
+   */
+  async repair(options: RepairOptions = {}): Promise<RepairResult> {
     this.#open()
-    return repair(this.#ctx)
+    return repair(this.#ctx, options)
   }
 
   /**

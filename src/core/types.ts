@@ -230,12 +230,17 @@ export interface FsckReport {
   readonly checked: { readonly refs: number; readonly objects: number; readonly checkpoints: number }
 }
 
+export interface RepairOptions {
+  /** Work out what repair would do, and change nothing. */
+  readonly dryRun?: boolean
+}
+
 export interface RepairResult {
   /** Refs put back to their newest intact reflog entry. */
   readonly restored: ReadonlyArray<{ readonly ref: string; readonly from: string; readonly to: string }>
   /**
-   * Refs whose every version had lost part of its history: the newest version whose own content
-   * survived is kept, with its history cut (as retention cuts it) at these checkpoints.
+   * Refs kept at the newest version whose own checkpoint and outputs survived, with their history
+   * cut (as retention cuts it) at these checkpoints, whose parents are lost or damaged.
    */
   readonly cut: ReadonlyArray<{ readonly ref: string; readonly at: readonly string[] }>
   /** Refs whose reflog holds no intact checkpoint; left as they are. */

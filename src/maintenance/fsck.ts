@@ -6,7 +6,7 @@ import { checkpointFromValue } from '../model/checkpoint.js'
 import { readTree } from '../model/tree.js'
 import { allLinks } from '../model/value.js'
 import { HEAD, INDEX_PREFIX, META_PREFIX, PIN_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../refs/refdb.js'
-import type { FsckOptions, FsckProblem, FsckReport, RepairResult } from '../core/types.js'
+import type { FsckOptions, FsckProblem, FsckReport, RepairOptions, RepairResult } from '../core/types.js'
 
 /** What a reachable object is expected to be, which decides how it is checked and what it links to. */
 type Expect = 'checkpoint' | 'json' | 'bytes' | 'tree' | 'unknown'
@@ -83,9 +83,15 @@ function enqueueOnce(seen: Set<string>, queue: Visit[], visit: Visit): void {
 
 type Report = (id: string, kind: FsckProblem['kind'], message: string, ref: string) => void
 
+interface WalkOptions extends FsckOptions {
+  readonly cuts?: ReadonlySet<string>
+  /** Checkpoints whose parents are not followed at all: every checkpoint, or these. */
+  readonly stopAt?: ReadonlySet<string> | 'all'
+}
+
 /** Checks everything reachable from `queue`, reporting through `problem`. */
 async function walk(
-  ctx: StoreContext, queue: Visit[], seen: Set<string>, options: FsckOptions & { cuts?: ReadonlySet<string> }, problem: Report,
+  ctx: StoreContext, queue: Visit[], seen: Set<string>, options: WalkOptions, problem: Report,
 ): Promise<{ objects: number; checkpoints: number }> {
   const enqueue = (cid: CID, expect: Expect, via: string) => enqueueOnce(seen, queue, { cid, expect, via })
   let objectsChecked = 0
@@ -113,7 +119,8 @@ async function walk(
       checkpointsChecked++
       // At a retention cut, dropped parents are expected to be gone.
       const cut = options.cuts?.has(id) === true
-      for (const parent of checkpoint.parents) if (!cut || (await ctx.objects.has(parent))) enqueue(parent, 'checkpoint', via)
+      const stop = options.stopAt === 'all' || options.stopAt?.has(id) === true
+      if (!stop) for (const parent of checkpoint.parents) if (!cut || (await ctx.objects.has(parent))) enqueue(parent, 'checkpoint', via)
       for (const [stage, output] of checkpoint.stages) enqueue(output, checkpoint.trees.includes(stage) ? 'tree' : output.code === RAW_CODE ? 'bytes' : 'json', via)
       continue
     }
@@ -135,19 +142,24 @@ async function walk(
   return { objects: objectsChecked, checkpoints: checkpointsChecked }
 }
 
-/** Whether a checkpoint and everything it reaches is present and intact. */
-async function intact(ctx: StoreContext, cid: CID, cuts: ReadonlySet<string>): Promise<boolean> {
+/**
+ * Whether a checkpoint and everything it reaches is present and intact; history is not followed
+ * past `stopAt` (every checkpoint: the checkpoint's own content only).
+ */
+async function intact(ctx: StoreContext, cid: CID, cuts: ReadonlySet<string>, stopAt?: ReadonlySet<string> | 'all'): Promise<boolean> {
   let ok = true
-  await walk(ctx, [{ cid, expect: 'checkpoint', via: '' }], new Set([cid.toString()]), { quick: false, cuts }, () => (ok = false))
+  await walk(ctx, [{ cid, expect: 'checkpoint', via: '' }], new Set([cid.toString()]), { quick: false, cuts, ...(stopAt && { stopAt }) }, () => (ok = false))
   return ok
 }
 
 /**
- * Puts every timeline and tag whose checkpoint (or anything it reaches) is missing or corrupt
- * back to the newest entry of its reflog that is intact. Never deletes anything; a ref with no
- * intact entry is reported and left alone.
+ * For every timeline and tag that reaches damage: when its own checkpoint and outputs are intact
+ * it stays, its history cut below the newest intact point; otherwise it moves to the newest
+ * reflog entry that is intact (or intact but for older history, then cut likewise). Never deletes
+ * anything; a ref with no such entry is reported and left alone. `dryRun` changes nothing.
  */
-export async function repair(ctx: StoreContext): Promise<RepairResult> {
+export async function repair(ctx: StoreContext, options: RepairOptions = {}): Promise<RepairResult> {
+  const write = options.dryRun !== true
   const restored: Array<{ ref: string; from: string; to: string }> = []
   const cut: Array<{ ref: string; at: string[] }> = []
   const unrecoverable: string[] = []
@@ -166,12 +178,12 @@ export async function repair(ctx: StoreContext): Promise<RepairResult> {
       const candidate = tryParseCid(text)
       if (!candidate) continue
       if (text !== value && (await intact(ctx, candidate, cuts))) {
-        await ctx.refs.update([{ ref: name, expected: value === LOST ? null : value, value: text }], 'fsck --repair: restored from reflog')
+        if (write) await ctx.refs.update([{ ref: name, expected: value === LOST ? null : value, value: text }], 'fsck --repair: restored from reflog')
         restored.push({ ref: name, from: value, to: text })
         done = true
         break
       }
-      const at = await cutLostHistory(ctx, name, value, text, cuts)
+      const at = await cutLostHistory(ctx, name, value, text, cuts, write)
       if (at) {
         cut.push({ ref: name, at })
         done = true
@@ -187,42 +199,44 @@ export async function repair(ctx: StoreContext): Promise<RepairResult> {
 const REPAIR_CANDIDATES = 50
 
 /**
- * When `text`'s own content is intact and only older history is lost, records cuts where the
- * history breaks and points the ref at it. Returns the cut checkpoints, or undefined.
+ * When `text`'s own content is intact and only older history is lost or damaged, records cuts
+ * where the history breaks and points the ref at it. Returns the cut checkpoints, or undefined.
  */
-async function cutLostHistory(ctx: StoreContext, name: string, value: string, text: string, cuts: Set<string>): Promise<string[] | undefined> {
+async function cutLostHistory(ctx: StoreContext, name: string, value: string, text: string, cuts: Set<string>, write: boolean): Promise<string[] | undefined> {
   const candidate = tryParseCid(text)
   if (!candidate) return undefined
-  const boundary = await checkpointsWithLostParents(ctx, candidate).catch((err: unknown) => {
+  const boundary = await checkpointsWithDamagedParents(ctx, candidate, cuts).catch((err: unknown) => {
     if (isCkptError(err, 'NOT_FOUND') || isCkptError(err, 'CORRUPT_OBJECT')) return undefined
     throw err
   })
-  if (!boundary || boundary.length === 0 || !(await intact(ctx, candidate, new Set([...cuts, ...boundary])))) return undefined
+  if (!boundary || boundary.length === 0) return undefined
+  const below = new Set(boundary)
+  if (!(await intact(ctx, candidate, new Set([...cuts, ...boundary]), below))) return undefined
   for (const id of boundary) {
-    if (!cuts.has(id)) await ctx.refs.addCut(id, `fsck --repair: history of ${name} lost`)
+    if (!cuts.has(id) && write) await ctx.refs.addCut(id, `fsck --repair: history of ${name} lost`)
     cuts.add(id)
   }
-  if (text !== value) await ctx.refs.update([{ ref: name, expected: value === LOST ? null : value, value: text }], 'fsck --repair: restored from reflog, history cut')
+  if (text !== value && write) await ctx.refs.update([{ ref: name, expected: value === LOST ? null : value, value: text }], 'fsck --repair: restored from reflog, history cut')
   return boundary
 }
 
-/** The checkpoints in `head`'s history with a parent that is missing or unreadable. */
-async function checkpointsWithLostParents(ctx: StoreContext, head: CID): Promise<string[]> {
+/**
+ * The checkpoints in `head`'s history with a parent that is missing, unreadable, or whose own
+ * outputs are damaged: the newest intact points, below which repair cuts. Parents a recorded cut
+ * already dropped are not followed.
+ */
+async function checkpointsWithDamagedParents(ctx: StoreContext, head: CID, cuts: ReadonlySet<string>): Promise<string[]> {
   const boundary: string[] = []
   const seen = new Set<string>([head.toString()])
   const pending = [head]
   while (pending.length > 0) {
     const cid = pending.pop()!
     const node = await ctx.loadCheckpoint(cid)
+    const cut = cuts.has(cid.toString())
     let lost = false
     for (const parent of node.parents) {
-      const readable = await ctx.loadCheckpoint(parent).then(
-        () => true,
-        (err: unknown) => {
-          if (isCkptError(err, 'NOT_FOUND') || isCkptError(err, 'CORRUPT_OBJECT')) return false
-          throw err
-        },
-      )
+      if (cut && !(await ctx.objects.has(parent))) continue
+      const readable = await intact(ctx, parent, cuts, 'all')
       if (!readable) lost = true
       else if (!seen.has(parent.toString())) {
         seen.add(parent.toString())

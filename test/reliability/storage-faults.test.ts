@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
@@ -100,6 +100,30 @@ describe('storage faults: a clear error, no further damage, and repair', () => {
     }
   })
 
+  for (const lost of ['CURRENT', 'MANIFEST']) {
+    it(`refuses a store whose LevelDB ${lost} file is gone with CORRUPT_OBJECT, and fsck --repair recovers every checkpoint`, async () => {
+      const dir = tempDir('ckpt-lost-')
+      expect(ckpt(dir, ['--store', dir, 'init']).code).toBe(0)
+      const ids: string[] = []
+      for (let i = 0; i < 4; i++) {
+        expect(ckpt(dir, ['--store', dir, 'commit', '-s', `s${i % 2}`, '-'], { input: JSON.stringify({ i }) }).code).toBe(0)
+        ids.push(ckpt(dir, ['--store', dir, 'rev-parse', 'main']).stdout.trim())
+      }
+      const db = path.join(dir, 'db')
+      for (const f of readdirSync(db)) if (f === lost || f.startsWith(`${lost}-`)) rmSync(path.join(db, f))
+
+      const refused = ckpt(dir, ['--store', dir, 'log'])
+      expect(refused.code).toBe(8)
+      expect(refused.stderr).toContain('fsck --repair')
+      const repaired = ckpt(dir, ['--store', dir, 'fsck', '--repair'])
+      expect(repaired.code).toBe(0)
+      const reopened = await openStore(dir)
+      onCleanup(() => reopened.close())
+      expect((await collect(reopened.log('main'))).map((c) => c.id)).toEqual([...ids].reverse())
+      expect((await reopened.fsck()).problems).toEqual([])
+    })
+  }
+
   it('keeps a timeline whose old history was lost, cutting its history where it breaks', async () => {
     const { store, dir } = await tempStore()
     const ids: string[] = []
@@ -121,6 +145,38 @@ describe('storage faults: a clear error, no further damage, and repair', () => {
     const log = await collect(reopened.log('main'))
     expect(log.map((c) => c.id)).toEqual(ids.slice(3).reverse())
     expect(log.at(-1)?.historyCut).toBe(true)
+  })
+
+  it('keeps an intact head when only an old pack is damaged, cutting the damaged history and saying so first', async () => {
+    const { store, dir } = await tempStore()
+    const old = await store.commit({ stage: 'video', output: pseudoRandomBytes(3 * 1024 * 1024, 1) })
+    await store.close()
+    const oldPacks = readdirSync(path.join(dir, 'packs'))
+    const again = await openStore(dir)
+    const ids = [old.id]
+    ids.push((await again.commit({ stage: 'video', output: pseudoRandomBytes(3 * 1024 * 1024, 2) })).id)
+    for (let i = 0; i < 3; i++) ids.push((await again.commit({ stage: 'note', output: { i } })).id)
+    await again.tags.create('first', old.id)
+    await again.close()
+    expect(oldPacks).toHaveLength(1)
+    const pack = path.join(dir, 'packs', oldPacks[0]!)
+    writeFileSync(pack, readFileSync(pack).subarray(0, 1024 * 1024))
+
+    const check = ckpt(dir, ['--store', dir, 'fsck', '--json'])
+    expect(check.code).toBe(1)
+    const planned = JSON.parse(check.stdout) as { plan: { cut: Array<{ ref: string; at: string[] }> } }
+    expect(planned.plan.cut).toContainEqual({ ref: 'timelines/main', at: [ids[1]] })
+    const repaired = ckpt(dir, ['--store', dir, 'fsck', '--repair', '--json'])
+    const result = JSON.parse(repaired.stdout) as { repaired: { restored: unknown[]; cut: Array<{ ref: string; at: string[] }> } }
+    expect(result.repaired.restored).toEqual([])
+    expect(result.repaired.cut).toContainEqual({ ref: 'timelines/main', at: [ids[1]] })
+    const reopened = await openStore(dir)
+    onCleanup(() => reopened.close())
+    expect(await reopened.timelines.get('main')).toBe(ids.at(-1))
+    expect((await collect(reopened.log('main'))).map((c) => c.id).slice(0, 4)).toEqual(ids.slice(1).reverse())
+    expect((await reopened.getBlob('main:video')).length).toBe(3 * 1024 * 1024)
+    // The tag on the damaged checkpoint has nothing intact to move to: it is left and reported.
+    expect((await reopened.tags.list()).find((t) => t.name === 'first')?.target).toBe(old.id)
   })
 
   it('moves a timeline back before a blob whose pack file was deleted', async () => {

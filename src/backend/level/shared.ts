@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { lstatSync, mkdirSync, realpathSync, rmSync, type Stats } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, type Stats } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -289,8 +289,9 @@ function leaderLostMidTask(): CkptError {
 function openError(location: string, err: unknown): CkptError {
   if (err instanceof CkptError) return err
   const root = (err as { cause?: { code?: string; message?: string } }).cause
-  const reason = root?.message ?? (err as Error).message
-  const damaged = root?.code === 'LEVEL_CORRUPTION'
+  const descriptorLost = root?.code !== 'LEVEL_CORRUPTION' && lostDescriptor(location)
+  const reason = descriptorLost ? 'its CURRENT or MANIFEST file is missing' : (root?.message ?? (err as Error).message)
+  const damaged = root?.code === 'LEVEL_CORRUPTION' || descriptorLost
   if (damaged) {
     return new CkptError('CORRUPT_OBJECT', `the database at ${location} is damaged (${reason}); \`ckpt fsck --repair\` rebuilds it from what remains`, {
       cause: err,
@@ -298,6 +299,22 @@ function openError(location: string, err: unknown): CkptError {
     })
   }
   return new CkptError('STORE_UNAVAILABLE', `cannot open the database at ${location}: ${reason}`, { cause: err, details: { path: location } })
+}
+
+/**
+ * Whether the database's data files remain but the files that describe them (CURRENT, or the
+ * MANIFEST it names) are gone: LevelDB then sees no database, yet RepairDB recovers it all.
+ */
+function lostDescriptor(location: string): boolean {
+  let names: string[]
+  try {
+    names = readdirSync(location)
+  } catch {
+    return false
+  }
+  const hasData = names.some((n) => /^\d+\.(ldb|sst|log)$/.test(n))
+  const hasManifest = names.some((n) => n.startsWith('MANIFEST-'))
+  return hasData && (!names.includes('CURRENT') || !hasManifest)
 }
 
 /**
