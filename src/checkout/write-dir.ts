@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { BigIntStats } from 'node:fs'
+import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs'
 import { lstat, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError, quoted } from '../errors.js'
@@ -236,6 +236,13 @@ function prettyJson(node: unknown): string {
 }
 
 const WRITE_BATCH_BYTES = 8 * 1024 * 1024
+/** Files up to this size, when not fsynced, are written with a few blocking calls: far cheaper than a trip through the thread pool each. */
+const SMALL_FILE_BYTES = 256 * 1024
+
+/** Temporary names: `.ckpt-tmp-` and hex digits, unique per process by a random prefix and a counter. */
+const tempPrefix = randomBytes(4).toString('hex')
+let tempCounter = 0
+const tempName = (folder: string) => path.join(folder, `.ckpt-tmp-${tempPrefix}${(tempCounter++).toString(16).padStart(8, '0')}`)
 
 /**
  * Writes under a temporary name in the same folder, fsyncs when `durable`, then renames: the final
@@ -243,17 +250,28 @@ const WRITE_BATCH_BYTES = 8 * 1024 * 1024
  */
 async function writeAtomically(target: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean): Promise<BigIntStats> {
   // A short temporary name of its own, so a name near the length limit still has room.
-  const temp = path.join(path.dirname(target), `.ckpt-tmp-${randomBytes(6).toString('hex')}`)
+  const temp = tempName(path.dirname(target))
+  const pieces = Symbol.asyncIterator in content ? content[Symbol.asyncIterator]() : toAsync(content)
+  // Pieces are gathered into large vectored writes: one system call per few MiB, not per chunk.
+  let gathered: Uint8Array[] = []
+  let gatheredBytes = 0
+  for (;;) {
+    const next = await pieces.next()
+    if (next.done) break
+    gathered.push(next.value)
+    gatheredBytes += next.value.length
+    if (gatheredBytes > SMALL_FILE_BYTES) break
+  }
+  if (gatheredBytes <= SMALL_FILE_BYTES && !durable) return writeSmallFile(temp, target, gathered)
   const handle = await open(temp, 'wx')
   let written: BigIntStats
   try {
-    // Pieces are gathered into large vectored writes: one system call per few MiB, not per chunk.
-    let gathered: Uint8Array[] = []
-    let gatheredBytes = 0
-    let position = 0
-    for await (const piece of content) {
-      gathered.push(piece)
-      gatheredBytes += piece.length
+    let position = await writeAllAt(handle, gathered, 0)
+    gathered = []
+    gatheredBytes = 0
+    for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
+      gathered.push(next.value)
+      gatheredBytes += next.value.length
       if (gatheredBytes >= WRITE_BATCH_BYTES) {
         position = await writeAllAt(handle, gathered, position)
         gathered = []
@@ -271,4 +289,24 @@ async function writeAtomically(target: string, content: Iterable<Uint8Array> | A
   await handle.close()
   await rename(temp, target)
   return written
+}
+
+function writeSmallFile(temp: string, target: string, pieces: readonly Uint8Array[]): BigIntStats {
+  const fd = openSync(temp, 'wx')
+  let written: BigIntStats
+  try {
+    for (const piece of pieces) for (let at = 0; at < piece.length; ) at += writeSync(fd, piece, at)
+    written = fstatSync(fd, { bigint: true })
+  } catch (err) {
+    closeSync(fd)
+    rmSync(temp, { force: true })
+    throw err
+  }
+  closeSync(fd)
+  renameSync(temp, target)
+  return written
+}
+
+async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items
 }
