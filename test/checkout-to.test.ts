@@ -2,7 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Directory } from '../src/index.js'
-import { ckpt } from './support/cli.js'
+import { spawnSync } from 'node:child_process'
+import { CKPT, ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { tempDir, tempStore } from './support/temp.js'
 
@@ -198,4 +199,21 @@ describe('checkout --to and commit --file report file-system problems as errors,
     mkdirSync(path.join(work, 'folder.car'))
     expect(ckpt(work, ['import', 'folder.car']).code).toBe(2)
   })
+})
+
+describe('checkout --to of a large folder output', () => {
+  it('streams 20,000 small files in a 32 MB heap', async () => {
+    const count = 20_000
+    const { store, dir } = await tempStore()
+    const files = new Map<string, Uint8Array>()
+    for (let i = 0; i < count; i++) files.set(`d${Math.floor(i / 1000)}/f${i}.txt`, text(`file ${i}\n`))
+    await store.commit({ stage: 'frames', output: new Directory(files) })
+    await store.close()
+    const target = path.join(tempDir(), 'out')
+    const child = spawnSync(process.execPath, ['--max-old-space-size=32', CKPT, '--store', dir, 'checkout', 'main', '--to', target], { encoding: 'utf8' })
+    expect(child.status, child.stderr.slice(-500)).toBe(0)
+    const folders = readdirSync(path.join(target, 'frames'))
+    expect(folders.reduce((n, folder) => n + readdirSync(path.join(target, 'frames', folder)).length, 0)).toBe(count)
+    expect(readFileSync(path.join(target, 'frames', 'd7', 'f7123.txt'), 'utf8')).toBe('file 7123\n')
+  }, 180_000)
 })
