@@ -54,6 +54,7 @@ export type {
   TimelineInfo,
 } from './core/types.js'
 export { CkptError, isCkptError, type ErrorCode } from './errors.js'
+export { fileSystemError, onPath } from './io/fs-errors.js'
 export { shortIdOf } from './model/cid.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'

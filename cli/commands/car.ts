@@ -1,10 +1,10 @@
-import { createReadStream, createWriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
+import { createWriteStream, type ReadStream } from 'node:fs'
+import { open, rename, rm } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { Argv } from 'yargs'
 import { humanSize, jsonLine, out } from '../output.js'
-import { withStore } from '../store.js'
+import { library, withStore } from '../store.js'
 import { Progress } from '../progress.js'
 import type { Store } from '../../src/index.js'
 
@@ -46,8 +46,8 @@ export const exportCommand = {
         await pipeline(Readable.from(store.exportCar(args.revs ?? [], counts)), createWriteStream(temp))
         await rename(temp, output)
       } catch (err) {
-        await rm(temp, { force: true })
-        throw err
+        await rm(temp, { force: true }).catch(() => undefined)
+        throw (await library()).fileSystemError(err, output, 'cannot write')
       }
       if (args.json) jsonLine({ revisions: args.revs, ...counts })
       else out.line(`wrote ${counts.blocks} blocks (${humanSize(counts.bytes)}) to ${output}`)
@@ -107,10 +107,23 @@ export const importCommand = {
         if (args.json) return jsonLine(result)
         return out.line(`read ${result.commits} commit${result.commits === 1 ? '' : 's'}; ${result.timeline}: ${result.action} at ${result.head}`)
       }
-      const result = await store.importCar(createReadStream(args.source), { force: args.force === true })
+      const result = await store.importCar(await openCar(args.source), { force: args.force === true })
       if (args.json) return jsonLine(result)
       out.line(`imported ${result.blocks} blocks (${humanSize(result.bytes)})`)
       for (const { ref, action } of result.refs) out.line(`${ref}: ${action}`)
     })
   },
+}
+
+/** The CAR file as a stream, opened first so that a missing file or a folder is a clear error naming it. */
+async function openCar(source: string): Promise<ReadStream> {
+  const { onPath } = await library()
+  return onPath(source, async () => {
+    const handle = await open(source, 'r')
+    if ((await handle.stat()).isDirectory()) {
+      await handle.close()
+      throw Object.assign(new Error(`${source} is a folder`), { code: 'EISDIR' })
+    }
+    return handle.createReadStream()
+  }, 'cannot read')
 }

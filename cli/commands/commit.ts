@@ -92,15 +92,18 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   if (sources.length !== 1) {
     throw new CkptError('INVALID_ARGUMENT', 'give the output with exactly one of --json LITERAL, --file PATH, --dir PATH or - (stdin)')
   }
-  if (args.dir !== undefined) return (await library()).readDirectory(args.dir)
+  const { onPath } = await library()
+  if (args.dir !== undefined) return onPath(args.dir, async () => (await library()).readDirectory(args.dir as string), 'cannot read --dir')
   if (literal !== undefined) return parseJsonArgument(literal, '--json')
   const asJson = args.as === 'json' || (args.as === undefined && args.file?.endsWith('.json') === true)
   if (asJson) {
-    const text = (args.file !== undefined ? await readFile(args.file) : await readStdin()).toString('utf8')
+    const file = args.file
+    const text = (file !== undefined ? await onPath(file, () => readFile(file), 'cannot read --file') : await readStdin()).toString('utf8')
     return parseJsonArgument(text, args.file ?? 'stdin')
   }
   // Bytes are streamed into the store as they are read: a file of any size in bounded memory.
-  return args.file !== undefined ? readWithProgress(args.file) : process.stdin
+  const file = args.file
+  return file !== undefined ? onPath(file, () => readWithProgress(file), 'cannot read --file') : process.stdin
 }
 
 /**
@@ -108,7 +111,9 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
  * progress bar for large ones that polls how far it has been read.
  */
 async function readWithProgress(file: string): Promise<ReadStream> {
-  const { size } = await stat(file)
+  const found = await stat(file)
+  if (found.isDirectory()) throw Object.assign(new Error(`${file} is a folder`), { code: 'EISDIR' })
+  const { size } = found
   const stream = createReadStream(file, { highWaterMark: 1024 * 1024 })
   if (size < 64 * 1024 * 1024) return stream
   const progress = new Progress(`storing ${file}`)

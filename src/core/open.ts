@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError, isCkptError } from '../errors.js'
+import { onPath } from '../io/fs-errors.js'
 import { mkdirDurable, syncDirectory, writeFileSynced } from '../io/sync-dir.js'
 import type { Backend } from '../backend/interface.js'
 import { openOwnFile } from '../io/own-files.js'
@@ -37,7 +38,7 @@ export async function initStore(dir: string, options: StoreOptions = {}): Promis
   if (existsSync(path.join(root, STORE_MARKER))) {
     throw new CkptError('STORE_EXISTS', `${root} already holds a ckpt store`, { details: { path: root } })
   }
-  await mkdirDurable(root)
+  await onPath(dir, () => mkdirDurable(root), 'cannot create the store folder')
   const backend = await openLevelBackend(path.join(root, DB_FOLDER), { createIfMissing: true, packDir: path.join(root, PACK_FOLDER), ...durability(options) })
   try {
     await initBackend(backend, options, { resumeCrashedInit: true })

@@ -68,6 +68,8 @@ import type {
  */
 export class Store {
   readonly #backend: Backend
+  /** The `fsync` durability mode: checkout fsyncs what it writes, too. */
+  readonly #durable: boolean
   readonly #ctx: StoreContext
 
   /** Timelines: named, movable heads (git's branches). */
@@ -86,6 +88,7 @@ export class Store {
   /** @internal Use {@link openStore} or {@link initStore}. */
   constructor(backend: Backend, options: StoreOptions = {}) {
     this.#backend = backend
+    this.#durable = options.durability === 'fsync'
     const now = options.clock ?? Date.now
     const author = options.author ?? process.env.CKPT_AUTHOR ?? safeUserName()
     this.#ctx = new StoreContext(new ObjectDb(backend.objects), new RefDb(backend.refs, now), now, author)
@@ -287,14 +290,18 @@ export class Store {
     const node = await this.#ctx.loadCheckpoint(cid)
     if (options.to !== undefined) {
       // Streamed to disk, never held in memory: a checkpoint may hold outputs of many GiB.
-      const written = await writeCheckoutDir(this.#ctx.objects, cid, node, options.to, options.force ?? false, options.onProgress)
-      return { checkpoint: toCheckpoint(cid, node), outputs: {}, written }
+      const { written, renamed } = await writeCheckoutDir(this.#ctx.objects, cid, node, options.to, {
+        force: options.force ?? false,
+        durable: this.#durable,
+        onProgress: options.onProgress,
+      })
+      return { checkpoint: toCheckpoint(cid, node), outputs: {}, written, renamed }
     }
     const outputs: Record<string, StageOutput> = {}
     for (const [stage, output] of node.stages) {
       defineOwn(outputs, stage, await this.#readOutput(output, outputKind(node, stage, output)))
     }
-    return { checkpoint: toCheckpoint(cid, node), outputs, written: [] }
+    return { checkpoint: toCheckpoint(cid, node), outputs, written: [], renamed: [] }
   }
 
   /** Where HEAD is. */

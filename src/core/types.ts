@@ -155,6 +155,11 @@ export interface CheckoutResult {
   readonly outputs: Readonly<Record<string, StageOutput>>
   /** Files written under `to`, relative to it. */
   readonly written: readonly string[]
+  /**
+   * Outputs written under another name because theirs was taken (a JSON stage `x` and a bytes
+   * stage `x.json`, a stage named like the manifest): `wanted` got a `~2`, `~3`, … suffix.
+   */
+  readonly renamed: readonly { readonly stage: string; readonly wanted: string; readonly written: string }[]
 }
 
 export interface TimelineInfo {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs'
-import { mkdir, open, rm } from 'node:fs/promises'
+import { mkdir, open, rm, stat } from 'node:fs/promises'
 import { openOwnFile } from './own-files.js'
 import path from 'node:path'
 
@@ -31,12 +31,27 @@ export async function writeFileSynced(file: string, text: string): Promise<void>
   }
 }
 
-/** Creates `dir` (and missing parents) and makes each new directory's name durable in its parent. */
+/**
+ * Creates `dir` (and missing parents) and makes each new directory's name durable in its parent.
+ * One level at a time, never `mkdir -p`'s retry loop, which spins forever where mkdir fails with
+ * ENOENT under an existing folder (/proc). A path through a file fails with ENOTDIR.
+ */
 export async function mkdirDurable(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true })
-  if (first === undefined) return
-  // Every directory from the first one created down to `dir` is new: sync each one's parent.
-  const created = [dir]
-  for (let d = dir; d !== first; d = path.dirname(d)) created.push(path.dirname(d))
-  for (const d of created) await syncDirectory(path.dirname(d))
+  const missing: string[] = []
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const found = await stat(current).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined
+      throw err
+    })
+    if (found?.isDirectory()) break
+    if (found) throw Object.assign(new Error(`${current} is not a folder`), { code: 'ENOTDIR', path: current })
+    if (path.dirname(current) === current) break
+    missing.push(current)
+  }
+  for (const created of missing.reverse()) {
+    await mkdir(created).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST' || !(await stat(created)).isDirectory()) throw err
+    })
+    await syncDirectory(path.dirname(created))
+  }
 }

@@ -97,23 +97,28 @@ function chunk<T>(items: readonly T[], depth: number, key: (item: T) => string):
 /** Reads every entry of the tree at `root`, in path order. `load` returns a verified, decoded node. */
 export async function readTree(root: CID, load: (cid: CID) => Promise<unknown>): Promise<TreeEntry[]> {
   const out: TreeEntry[] = []
-  const visit = async (cid: CID, depth: number): Promise<void> => {
+  for await (const entry of treeEntries(root, load)) out.push(entry)
+  return out
+}
+
+/** Every entry of the tree at `root`, in path order, holding one path of nodes at a time. */
+export async function* treeEntries(root: CID, load: (cid: CID) => Promise<unknown>): AsyncGenerator<TreeEntry> {
+  const visit = async function* (cid: CID, depth: number): AsyncGenerator<TreeEntry> {
     if (depth > 64) throw corrupt(cid, 'is nested too deeply')
     const node = (await load(cid)) as { tree?: unknown; entries?: unknown; children?: unknown }
     if (node?.tree === 'leaf' && Array.isArray(node.entries)) {
-      for (const entry of node.entries) out.push(leafEntry(cid, entry))
+      for (const entry of node.entries) yield leafEntry(cid, entry)
     } else if (node?.tree === 'node' && Array.isArray(node.children)) {
       for (const child of node.children) {
         const link = Array.isArray(child) ? CID.asCID(child[1]) : null
         if (!link) throw corrupt(cid, 'has a malformed child')
-        await visit(link, depth + 1)
+        yield* visit(link, depth + 1)
       }
     } else {
       throw corrupt(cid, 'is not a directory tree node')
     }
   }
-  await visit(root, 0)
-  return out
+  yield* visit(root, 0)
 }
 
 /**

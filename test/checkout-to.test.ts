@@ -1,0 +1,219 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { Directory } from '../src/index.js'
+import { spawnSync } from 'node:child_process'
+import { CKPT, ckpt } from './support/cli.js'
+import { failure } from './support/errors.js'
+import { tempDir, tempStore } from './support/temp.js'
+
+const text = (s: string) => new TextEncoder().encode(s)
+const MANIFEST = '.ckpt-checkout.json'
+
+/** A file outside every checkout target, with bytes the test checks are left exactly as they were. */
+function victim(name = 'victim.bin'): { file: string; bytes: Buffer; untouched: () => boolean } {
+  const file = path.join(tempDir('ckpt-outside-'), name)
+  const bytes = Buffer.from(`precious ${name} ${Math.random()}\n`)
+  writeFileSync(file, bytes)
+  return { file, bytes, untouched: () => existsSync(file) && Buffer.compare(readFileSync(file), bytes) === 0 }
+}
+
+describe('checkout --to removes only the files it wrote', () => {
+  it('does not follow a folder replaced by a symlink when removing stale files', async () => {
+    const { store } = await tempStore()
+    const first = await store.commit({ stage: 'frames', output: new Directory({ 'sub/a.png': text('A'), 'top.png': text('T') }) })
+    const second = await store.commit({ outputs: { other: 1 }, remove: ['frames'] })
+    const target = tempDir()
+    await store.checkout(first.id, { to: target })
+    const outside = victim('a.png')
+    rmSync(path.join(target, 'frames', 'sub'), { recursive: true })
+    symlinkSync(path.dirname(outside.file), path.join(target, 'frames', 'sub'))
+    await store.checkout(second.id, { to: target })
+    expect(outside.untouched()).toBe(true)
+    expect(existsSync(path.join(target, 'frames', 'top.png'))).toBe(false)
+  })
+
+  it('does not delete a file of another folder that a copied manifest names, through the CLI', () => {
+    const work = tempDir()
+    expect(ckpt(work, ['init']).code).toBe(0)
+    writeFileSync(path.join(work, 'frame.bin'), 'F')
+    expect(ckpt(work, ['commit', '-s', 'frame', '--file', 'frame.bin']).code).toBe(0)
+    expect(ckpt(work, ['checkout', 'main', '--to', 'out']).code).toBe(0)
+    // `frame` becomes a JSON stage: the bytes file `frame` is stale in the next checkout.
+    expect(ckpt(work, ['commit', '-s', 'frame', '--json', '2']).code).toBe(0)
+    const outside = victim('frame')
+    // The user moves the checkout away and leaves a link to another folder in its place, with the manifest copied along.
+    const moved = path.join(work, 'moved')
+    mkdirSync(moved)
+    copyFileSync(path.join(work, 'out', MANIFEST), path.join(moved, MANIFEST))
+    rmSync(path.join(work, 'out'), { recursive: true })
+    copyFileSync(path.join(moved, MANIFEST), path.join(path.dirname(outside.file), MANIFEST))
+    symlinkSync(path.dirname(outside.file), path.join(work, 'out'))
+    const run = ckpt(work, ['checkout', 'main', '--to', 'out'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(outside.untouched()).toBe(true)
+  })
+
+  it('never deletes a user file named by a planted manifest, old or new format', async () => {
+    const { store } = await tempStore()
+    const c = await store.commit({ stage: 'report', output: { ok: true } })
+    // A new-format manifest copied from a real checkout of a checkpoint that held `notes.txt`.
+    const real = tempDir()
+    const withNotes = await store.commit({ outputs: { 'notes.txt': text('ckpt wrote this') } })
+    await store.checkout(withNotes.id, { to: real })
+    for (const planted of [JSON.stringify({ checkpoint: c.id, files: ['notes.txt', 'data/x.bin'] }), readFileSync(path.join(real, MANIFEST), 'utf8')]) {
+      const target = tempDir()
+      writeFileSync(path.join(target, 'notes.txt'), 'mine')
+      mkdirSync(path.join(target, 'data'))
+      writeFileSync(path.join(target, 'data', 'x.bin'), 'mine too')
+      writeFileSync(path.join(target, MANIFEST), planted)
+      await store.checkout(c.id, { to: target })
+      expect(readFileSync(path.join(target, 'notes.txt'), 'utf8')).toBe('mine')
+      expect(readFileSync(path.join(target, 'data', 'x.bin'), 'utf8')).toBe('mine too')
+    }
+  })
+
+  it('treats a file it wrote and the user then replaced as the user\'s', async () => {
+    const { store } = await tempStore()
+    const first = await store.commit({ outputs: { frame: text('F'), note: 1 } })
+    const second = await store.commit({ outputs: { note: 2 }, remove: ['frame'] })
+    const target = tempDir()
+    await store.checkout(first.id, { to: target })
+    writeFileSync(path.join(target, 'frame'), 'user edit')
+    await store.checkout(second.id, { to: target })
+    expect(readFileSync(path.join(target, 'frame'), 'utf8')).toBe('user edit')
+    expect((await failure(store.checkout(first.id, { to: target }))).code).toBe('WOULD_OVERWRITE')
+  })
+
+  it('leaves a stale entry that became a folder, and records the new checkout', () => {
+    const work = tempDir()
+    expect(ckpt(work, ['init']).code).toBe(0)
+    writeFileSync(path.join(work, 'frame.bin'), 'F')
+    expect(ckpt(work, ['commit', '-s', 'frame', '--file', 'frame.bin']).code).toBe(0)
+    expect(ckpt(work, ['commit', '-s', 'note', '--json', '1']).code).toBe(0)
+    expect(ckpt(work, ['checkout', 'main', '--to', 'out']).code).toBe(0)
+    rmSync(path.join(work, 'out', 'frame'))
+    mkdirSync(path.join(work, 'out', 'frame'))
+    writeFileSync(path.join(work, 'out', 'frame', 'mine.txt'), 'mine')
+    const removed = ckpt(work, ['commit', '-s', 'frame', '--json', '"gone"'])
+    expect(removed.code).toBe(0)
+    // frame is now a JSON stage (frame.json); the old bytes file `frame` is stale and is now the user's folder.
+    const run = ckpt(work, ['checkout', 'main', '--to', 'out', '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(readFileSync(path.join(work, 'out', 'frame', 'mine.txt'), 'utf8')).toBe('mine')
+    const manifest = readFileSync(path.join(work, 'out', MANIFEST), 'utf8')
+    expect(manifest).toContain('frame.json')
+  })
+})
+
+describe('checkout --to names every output apart', () => {
+  it('gives colliding outputs ~2 names and reports them, in output and --json', () => {
+    const work = tempDir()
+    expect(ckpt(work, ['init']).code).toBe(0)
+    expect(ckpt(work, ['commit', '-s', 'x', '--json', '{"a": 1}']).code).toBe(0)
+    writeFileSync(path.join(work, 'bytes.bin'), 'raw bytes')
+    expect(ckpt(work, ['commit', '-s', 'x.json', '--file', 'bytes.bin']).code).toBe(0)
+    expect(ckpt(work, ['commit', '-s', '.ckpt-checkout', '--json', '"like the manifest"']).code).toBe(0)
+    const run = ckpt(work, ['checkout', 'main', '--to', 'out', '--json'])
+    expect(run.code, run.stderr).toBe(0)
+    const result = JSON.parse(run.stdout) as { written: string[]; renamed: Array<{ stage: string; wanted: string; written: string }> }
+    expect(JSON.parse(readFileSync(path.join(work, 'out', 'x.json'), 'utf8'))).toEqual({ a: 1 })
+    expect(readFileSync(path.join(work, 'out', 'x.json~2'), 'utf8')).toBe('raw bytes')
+    expect(JSON.parse(readFileSync(path.join(work, 'out', '.ckpt-checkout.json~2'), 'utf8'))).toBe('like the manifest')
+    expect(JSON.parse(readFileSync(path.join(work, 'out', MANIFEST), 'utf8'))).toMatchObject({ version: 2 })
+    expect([...result.renamed].sort((a, b) => a.stage.localeCompare(b.stage))).toEqual([
+      { stage: '.ckpt-checkout', wanted: '.ckpt-checkout.json', written: '.ckpt-checkout.json~2' },
+      { stage: 'x.json', wanted: 'x.json', written: 'x.json~2' },
+    ])
+    const plain = ckpt(work, ['checkout', 'main', '--to', 'out'])
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stdout).toContain('x.json~2')
+  })
+
+  it('refuses a name longer than the file system allows before writing anything', async () => {
+    const { store } = await tempStore()
+    const long = 'n'.repeat(300)
+    const c = await store.commit({ outputs: { first: text('1'), frames: new Directory({ [`sub/${long}`]: text('x'), 'a.png': text('a') }) } })
+    const target = tempDir()
+    const err = await failure(store.checkout(c.id, { to: target }))
+    expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(readdirSync(target)).toEqual([])
+    const wide = await store.commit({ stage: 'é'.repeat(150), output: text('300 bytes of name') })
+    const other = tempDir()
+    expect((await failure(store.checkout(wide.id, { to: other }))).code).toBe('INVALID_ARGUMENT')
+    expect(readdirSync(other)).toEqual([])
+  })
+})
+
+describe('checkout --to and commit --file report file-system problems as errors, not bugs', () => {
+  const store = () => {
+    const work = tempDir()
+    expect(ckpt(work, ['init']).code).toBe(0)
+    expect(ckpt(work, ['commit', '-s', 'note', '--json', '1']).code).toBe(0)
+    return work
+  }
+
+  it('commit --file of a missing file is NOT_FOUND naming the file', () => {
+    const work = store()
+    const run = ckpt(work, ['commit', '-s', 'x', '--file', 'missing.bin'])
+    expect(run.code).toBe(4)
+    expect(run.stderr).toContain('missing.bin')
+    expect(ckpt(work, ['commit', '-s', 'x', '--file', 'missing.json']).code).toBe(4)
+    expect(ckpt(work, ['commit', '-s', 'x', '--dir', 'missing']).code).toBe(2)
+  })
+
+  it('checkout --to onto an existing file is WOULD_OVERWRITE and leaves the file', () => {
+    const work = store()
+    writeFileSync(path.join(work, 'taken'), 'mine')
+    const run = ckpt(work, ['checkout', 'main', '--to', 'taken'])
+    expect(run.code).toBe(7)
+    expect(run.stderr).toContain('taken')
+    expect(readFileSync(path.join(work, 'taken'), 'utf8')).toBe('mine')
+  })
+
+  it('checkout --to under a file is INVALID_ARGUMENT naming the path', () => {
+    const work = store()
+    const run = ckpt(work, ['checkout', 'main', '--to', '/dev/null/out'])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('/dev/null/out')
+  })
+
+  it('checkout --to and init where no folder can be made fail at once instead of looping', () => {
+    const work = store()
+    for (const args of [['checkout', 'main', '--to', '/proc/nope/out'], ['init', '/proc/nope']]) {
+      const started = Date.now()
+      const run = ckpt(work, args, { timeoutMs: 20_000 })
+      expect(Date.now() - started).toBeLessThan(15_000)
+      expect([4, 9]).toContain(run.code)
+      expect(run.stderr).toContain('/proc/nope')
+    }
+  })
+
+  it('export and import of a CAR name the missing or unwritable path', () => {
+    const work = store()
+    expect(ckpt(work, ['export', 'main', '-o', 'no/such/folder/x.car']).code).toBe(4)
+    expect(ckpt(work, ['export', 'main', '-o', '/dev/null/x.car']).code).toBe(2)
+    const missing = ckpt(work, ['import', 'missing.car'])
+    expect(missing.code).toBe(4)
+    expect(missing.stderr).toContain('missing.car')
+    mkdirSync(path.join(work, 'folder.car'))
+    expect(ckpt(work, ['import', 'folder.car']).code).toBe(2)
+  })
+})
+
+describe('checkout --to of a large folder output', () => {
+  it('streams 20,000 small files in a 32 MB heap', async () => {
+    const count = 20_000
+    const { store, dir } = await tempStore()
+    const files = new Map<string, Uint8Array>()
+    for (let i = 0; i < count; i++) files.set(`d${Math.floor(i / 1000)}/f${i}.txt`, text(`file ${i}\n`))
+    await store.commit({ stage: 'frames', output: new Directory(files) })
+    await store.close()
+    const target = path.join(tempDir(), 'out')
+    const child = spawnSync(process.execPath, ['--max-old-space-size=32', CKPT, '--store', dir, 'checkout', 'main', '--to', target], { encoding: 'utf8' })
+    expect(child.status, child.stderr.slice(-500)).toBe(0)
+    const folders = readdirSync(path.join(target, 'frames'))
+    expect(folders.reduce((n, folder) => n + readdirSync(path.join(target, 'frames', folder)).length, 0)).toBe(count)
+    expect(readFileSync(path.join(target, 'frames', 'd7', 'f7123.txt'), 'utf8')).toBe('file 7123\n')
+  }, 180_000)
+})
