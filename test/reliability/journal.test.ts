@@ -1,9 +1,10 @@
-import { appendFileSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { appendFileSync, chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import zlib from 'node:zlib'
 import { openStore } from '../../src/index.js'
-import { ckpt } from '../support/cli.js'
+import { CKPT, ckpt } from '../support/cli.js'
 import { runWriter } from '../support/processes.js'
 import { pseudoRandomBytes } from '../support/random.js'
 import { collect, onCleanup, tempStore } from '../support/temp.js'
@@ -78,6 +79,20 @@ describe('the write journal', () => {
     // Nothing is left to be replayed later over the fsync-mode commit.
     expect(statSync(journal).size).toBe(0)
     await expectHistory(dir, [...acknowledged, durable.id])
+  })
+
+  it('shows a reader of a read-only store every checkpoint a killed writer left in the journal, and changes nothing', async () => {
+    const { dir, journal, acknowledged } = await killedWriter()
+    const before = readFileSync(journal)
+    expect(before.length).toBeGreaterThan(0)
+    chmodSync(path.dirname(dir), 0o755)
+    execFileSync('chmod', ['-R', 'a-w,a+rX', dir])
+    onCleanup(() => execFileSync('chmod', ['-R', 'u+w', dir]))
+    // Root ignores permission bits: read as an unprivileged user, for whom the store is read-only.
+    const result = spawnSync(process.execPath, [CKPT, '--store', dir, 'log', '--format=%H'], { cwd: '/', uid: 65534, gid: 65534, env: { ...process.env, NO_COLOR: '1', HOME: '/tmp' } })
+    expect({ code: result.status, stderr: result.stderr.toString() }).toEqual({ code: 0, stderr: '' })
+    expect(result.stdout.toString().trim().split('\n').reverse()).toEqual(acknowledged)
+    expect(readFileSync(journal).equals(before)).toBe(true)
   })
 
   it('opens past a torn last record, which no caller was told was written', async () => {
