@@ -9,6 +9,8 @@ export const CKPT = path.join(root, 'dist/cli/main.js')
 export interface RunOptions {
   input?: string | Uint8Array
   env?: Record<string, string>
+  /** Kills the child (status null) if it runs longer than this. */
+  timeoutMs?: number
 }
 
 /** Runs the built `ckpt` binary as a child process in `cwd`, without colour and without the caller's CKPT_DIR. */
@@ -18,7 +20,7 @@ export function ckpt(cwd: string, args: string[], options: RunOptions = {}) {
   delete env.FORCE_COLOR
   if (options.env?.FORCE_COLOR) env.FORCE_COLOR = options.env.FORCE_COLOR
   if (options.env?.CKPT_DIR) env.CKPT_DIR = options.env.CKPT_DIR
-  const result = spawnSync(process.execPath, [CKPT, ...args], { cwd, env, input: options.input ?? '' })
+  const result = spawnSync(process.execPath, [CKPT, ...args], { cwd, env, input: options.input ?? '', timeout: options.timeoutMs })
   return { code: result.status, stdout: result.stdout.toString('utf8'), raw: result.stdout, stderr: result.stderr.toString('utf8') }
 }
 
