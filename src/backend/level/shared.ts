@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { closeSync, constants, mkdirSync, openSync, readFileSync, realpathSync, statSync, writeSync } from 'node:fs'
+import { closeSync, constants, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,11 +7,8 @@ import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
 import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, Sweep } from '../interface.js'
-import { once } from 'node:events'
-import { Worker } from 'node:worker_threads'
-import type { Durability } from './local.js'
-import type { LeaderWorkerData, LeaderWorkerMessage, WorkerFailure } from './leader-worker.js'
-import { LeaderLostError, connectToLeader, type LeaderEndpoint, type RemoteBackend } from './rpc.js'
+import { openLocalLevel, type Durability } from './local.js'
+import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
 
 /*
  * LevelDB allows one process per database. To let a pipeline keep a store open for hours
@@ -41,8 +38,7 @@ function leaderTimeoutFromEnvironment(): number {
   return Number.isFinite(given) && given > 0 ? given : DEFAULT_LEADER_TIMEOUT_MS
 }
 
-/** A leader's backend is its own connection to the worker thread that serves the database. */
-type Role = { kind: 'leader'; backend: RemoteBackend; endpoint: LeaderEndpoint } | { kind: 'follower'; backend: RemoteBackend }
+type Role = { kind: 'leader'; backend: Backend; endpoint: LeaderEndpoint } | { kind: 'follower'; backend: Backend }
 
 /** Opens the LevelDB backend at `location` (the database directory), shared across processes. */
 export async function openLevelBackend(location: string, options: LevelBackendOptions = {}): Promise<Backend> {
@@ -92,7 +88,7 @@ class SharedLevelBackend implements Backend {
 
   async attach(): Promise<Role> {
     if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
-    if (this.#role && !this.#role.backend.lost) return this.#role
+    if (this.#role && !(this.#role.kind === 'follower' && (this.#role.backend as { lost?: boolean }).lost)) return this.#role
     this.#attaching ??= this.#elect().finally(() => (this.#attaching = undefined))
     this.#role = await this.#attaching
     return this.#role
@@ -102,11 +98,14 @@ class SharedLevelBackend implements Backend {
     const deadline = Date.now() + this.#options.attachTimeoutMs
     let delay = 2
     for (;;) {
-      // A listening leader is asked first: trying to lead costs a thread and a database open.
-      const follower = await this.#tryFollow()
-      if (follower) return follower
       const leader = await this.#tryLead()
       if (leader) return leader
+      try {
+        const watch = { deadlineMs: this.#options.leaderTimeoutMs, silent: () => this.#leaderSilent() }
+        return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description, watch) }
+      } catch {
+        // The leader is starting (database open, socket not yet listening) or has just died.
+      }
       if (Date.now() > deadline) throw this.#leaderSilent()
       await sleep(delay)
       delay = Math.min(delay * 2, 50)
@@ -126,54 +125,25 @@ class SharedLevelBackend implements Backend {
     })
   }
 
-  async #tryFollow(): Promise<Role | undefined> {
-    try {
-      const watch = { deadlineMs: this.#options.leaderTimeoutMs, silent: () => this.#leaderSilent() }
-      return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description, watch) }
-    } catch {
-      // Nobody listens: no leader, one starting (database open, socket not yet listening), or one just died.
-      return undefined
-    }
-  }
-
-  /** Opens the database in a worker thread that serves it on the socket; undefined if another process holds it. */
   async #tryLead(): Promise<Role | undefined> {
-    const { durability, createIfMissing, packDir } = this.#options
-    const data: LeaderWorkerData = { location: this.#location, socketPath: this.#socketPath, durability, createIfMissing, packDir }
-    const worker = new Worker(leaderWorkerUrl(), { workerData: data })
-    const outcome = await new Promise<LeaderWorkerMessage>((resolve) => {
-      worker.once('message', resolve)
-      worker.once('error', (err) => resolve({ kind: 'open-failed', failure: { message: err.message } }))
-      worker.once('exit', (code) => resolve({ kind: 'open-failed', failure: { message: `the database thread exited (${code})` } }))
-    })
-    if (outcome.kind !== 'ready') {
-      await worker.terminate()
-      if (outcome.kind === 'locked') return undefined
-      if (outcome.kind === 'open-failed') throw openError(this.#location, rebuildFailure(outcome.failure))
-      throw new CkptError('STORE_UNAVAILABLE', `cannot listen for other processes at ${this.#socketPath}: ${outcome.failure.message}`)
-    }
-    // The thread must not keep the process alive on its own; the connection below does while the store is open.
-    worker.unref()
-    writeLeaderPid(this.#socketPath)
-    let backend: RemoteBackend
+    let local: Backend
     try {
-      backend = await connectToLeader(this.#socketPath, this.description)
+      const { durability, createIfMissing, packDir } = this.#options
+      local = await openLocalLevel(this.#location, { durability, createIfMissing, packDir })
     } catch (err) {
-      await worker.terminate()
-      throw new CkptError('STORE_UNAVAILABLE', `cannot reach the database thread at ${this.#socketPath}: ${(err as Error).message}`, { cause: err })
+      if (isLockedError(err)) return undefined
+      throw openError(this.#location, err)
     }
-    let closing: Promise<void> | undefined
-    const endpoint: LeaderEndpoint = {
-      close: () =>
-        (closing ??= (async () => {
-          await backend.close()
-          const exited = once(worker, 'exit')
-          worker.ref()
-          worker.postMessage('close')
-          await exited
-        })()),
+    try {
+      // We hold the database lock, so any socket file left here belongs to a dead leader.
+      if (!this.#socketPath.startsWith('\\\\')) rmSync(this.#socketPath, { force: true })
+      const endpoint = await serveBackend(this.#socketPath, local)
+      writeLeaderPid(this.#socketPath)
+      return { kind: 'leader', backend: local, endpoint }
+    } catch (err) {
+      await local.close()
+      throw new CkptError('STORE_UNAVAILABLE', `cannot listen for other processes at ${this.#socketPath}: ${(err as Error).message}`, { cause: err })
     }
-    return { kind: 'leader', backend, endpoint }
   }
 
   async #withRole<T>(use: (b: Backend) => Promise<T>): Promise<T> {
@@ -351,20 +321,9 @@ function readLeaderPid(socketPath: string): number | undefined {
   }
 }
 
-/** The database thread's failure as openError expects it: a CkptError kept as one, else LevelDB's words and codes. */
-function rebuildFailure(failure: WorkerFailure): unknown {
-  if (failure.ckpt) return new CkptError(failure.ckpt.code, failure.message, { details: failure.ckpt.details })
-  return Object.assign(new Error(failure.message), { code: failure.code, cause: failure.cause })
-}
-
-/**
- * The compiled worker module beside this one. Run from source (the test runner loads .ts files
- * directly, which a worker thread cannot), the build's copy under dist/ is used instead.
- */
-function leaderWorkerUrl(): URL {
-  const here = import.meta.url
-  if (!here.endsWith('.ts')) return new URL('./leader-worker.js', here)
-  return new URL(here.replace(/\/src\/backend\/level\/shared\.ts$/, '/dist/src/backend/level/leader-worker.js'))
+function isLockedError(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } }
+  return e.code === 'LEVEL_LOCKED' || e.cause?.code === 'LEVEL_LOCKED'
 }
 
 /**
