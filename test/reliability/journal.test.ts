@@ -87,7 +87,7 @@ describe('the write journal', () => {
     expect(before.length).toBeGreaterThan(0)
     chmodSync(path.dirname(dir), 0o755)
     execFileSync('chmod', ['-R', 'a-w,a+rX', dir])
-    onCleanup(() => execFileSync('chmod', ['-R', 'u+w', dir]))
+    onCleanup(() => void execFileSync('chmod', ['-R', 'u+w', dir]))
     // Root ignores permission bits: read as an unprivileged user, for whom the store is read-only.
     const result = spawnSync(process.execPath, [CKPT, '--store', dir, 'log', '--format=%H'], { cwd: '/', uid: 65534, gid: 65534, env: { ...process.env, NO_COLOR: '1', HOME: '/tmp' } })
     expect({ code: result.status, stderr: result.stderr.toString() }).toEqual({ code: 0, stderr: '' })

@@ -20,8 +20,18 @@ export interface Child {
 
 /** Runs the writer fixture; `env` adds to this process's environment (see writer.ts for what it reads). */
 export function runWriter(args: string[], env: Record<string, string> = {}): Child {
-  if (!existsSync(WRITER)) throw new Error(`${WRITER} is missing: run \`npm run build\` first`)
-  const child = spawn(process.execPath, [WRITER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  return runFixture(WRITER, args, env)
+}
+
+/** Runs a compiled fixture script (under dist/test/fixtures) as its own process. */
+export function fixture(name: string): string {
+  return path.join(root, 'dist/test/fixtures', name)
+}
+
+/** Runs the compiled fixture `script` with `args`; `env` adds to this process's environment. */
+export function runFixture(script: string, args: string[], env: Record<string, string> = {}): Child {
+  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`)
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   const lines: string[] = []
   const waiters: Array<{ match: (line: string) => boolean; resolve: () => void }> = []
   let partial = ''

@@ -20,12 +20,13 @@ interface Request {
 
 type Response =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly id: number; readonly ok: false; readonly error: { code: ErrorCode | undefined; message: string } }
+  | { readonly id: number; readonly ok: false; readonly error: { code: ErrorCode | undefined; message: string; details?: Record<string, unknown> } }
 
 type Operation =
   | 'get' | 'has' | 'putMany' | 'keysPage' | 'sizes' | 'writtenSince' | 'next' | 'forgetWritesBefore' | 'reclaim' | 'checkStorage'
   | 'sweepBegin' | 'sweepDrain' | 'sweepGet' | 'sweepHold' | 'sweepDelete' | 'sweepEnd'
   | 'readRef' | 'listRefs' | 'updateRefs' | 'readReflog' | 'listReflogs' | 'expireReflog'
+  | 'ping'
 
 const KEYS_PAGE = 1000
 /** Items per page of a server-side listing (write records). */
@@ -124,7 +125,11 @@ export async function serveBackend(path: string, backend: Backend): Promise<Lead
           writeIfOpen(socket, {
             id: request.id,
             ok: false,
-            error: { code: err instanceof CkptError ? err.code : undefined, message: err instanceof Error ? err.message : String(err) },
+            error: {
+              code: err instanceof CkptError ? err.code : undefined,
+              message: err instanceof Error ? err.message : String(err),
+              details: err instanceof CkptError ? serializableDetails(err.details) : undefined,
+            },
           }),
       )
     })
@@ -149,6 +154,16 @@ function writeIfOpen(socket: net.Socket, response: Response): void {
   if (!socket.destroyed) socket.write(frame(response))
 }
 
+/** The error's details if they cross the wire intact (plain data), else none. */
+function serializableDetails(details: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  try {
+    v8.serialize(details)
+    return { ...details }
+  } catch {
+    return undefined
+  }
+}
+
 function isRequest(message: unknown): message is Request {
   const m = message as Partial<Request> | null
   return typeof m === 'object' && m !== null && typeof m.id === 'number' && typeof m.op === 'string' && Array.isArray(m.args)
@@ -162,6 +177,8 @@ async function dispatch(backend: Backend, connection: Connection, { op, args }: 
     return found
   }
   switch (op) {
+    case 'ping':
+      return process.pid
     case 'sizes':
       return objects.sizes(args[0] as Uint8Array[])
     case 'writtenSince': {
@@ -235,8 +252,19 @@ async function dispatch(backend: Backend, connection: Connection, { op, args }: 
   }
 }
 
+/**
+ * How a follower tells a leader that does not answer at all (stopped, or its event loop blocked)
+ * from one whose request is slow: while a request is outstanding the follower pings; any frame
+ * back counts as life. Silence for `deadlineMs` fails every outstanding request.
+ */
+export interface LeaderWatch {
+  readonly deadlineMs: number
+  /** Builds the error for a leader that went silent (naming its pid where known). */
+  readonly silent: () => CkptError
+}
+
 /** Connects to a leader on `path`; rejects when nobody listens there. */
-export async function connectToLeader(path: string, description: string): Promise<RemoteBackend> {
+export async function connectToLeader(path: string, description: string, watch?: LeaderWatch): Promise<RemoteBackend> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect(path)
     s.once('connect', () => {
@@ -245,7 +273,7 @@ export async function connectToLeader(path: string, description: string): Promis
     })
     s.once('error', reject)
   })
-  return new RemoteBackend(socket, description)
+  return new RemoteBackend(socket, description, watch)
 }
 
 /** The backend as a follower sees it: every call is a request to the leader. */
@@ -255,17 +283,26 @@ export class RemoteBackend implements Backend {
   #nextId = 0
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
   #lost = false
+  #lastHeard = 0
+  #watchTimer: NodeJS.Timeout | undefined
+  #silence: CkptError | undefined
 
   constructor(
     private readonly socket: net.Socket,
     readonly description: string,
+    private readonly watch?: LeaderWatch,
   ) {
     socket.setNoDelay(true)
-    readFrames(socket, (message) => this.#settle(message as Response))
+    readFrames(socket, (message) => {
+      this.#lastHeard = Date.now()
+      this.#settle(message as Response)
+    })
     socket.on('error', () => socket.destroy())
     socket.on('close', () => {
       this.#lost = true
-      for (const { reject } of this.#pending.values()) reject(new LeaderLostError())
+      this.#stopWatching()
+      const failure = this.#silence ?? new LeaderLostError()
+      for (const { reject } of this.#pending.values()) reject(failure)
       this.#pending.clear()
     })
     const call = this.#call.bind(this)
@@ -299,6 +336,7 @@ export class RemoteBackend implements Backend {
     if (this.#lost) return Promise.reject(new LeaderLostError())
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) this.#startWatching()
       this.#pending.set(id, { resolve, reject })
       this.socket.write(frame({ id, op, args } satisfies Request))
     })
@@ -308,12 +346,37 @@ export class RemoteBackend implements Backend {
     const waiter = this.#pending.get(response.id)
     if (!waiter) return
     this.#pending.delete(response.id)
+    if (this.#pending.size === 0) this.#stopWatching()
     if (response.ok) waiter.resolve(response.value)
-    else waiter.reject(new CkptError(response.error.code ?? 'IO_ERROR', response.error.message))
+    else waiter.reject(new CkptError(response.error.code ?? 'IO_ERROR', response.error.message, { details: response.error.details }))
+  }
+
+  /** While requests are outstanding: ping when the leader has been quiet, give up when it stays silent. */
+  #startWatching(): void {
+    const watch = this.watch
+    if (!watch || this.#watchTimer) return
+    this.#lastHeard = Date.now()
+    const tick = Math.max(10, Math.floor(watch.deadlineMs / 4))
+    this.#watchTimer = setInterval(() => {
+      const quiet = Date.now() - this.#lastHeard
+      if (quiet >= watch.deadlineMs) {
+        this.#silence = watch.silent()
+        this.socket.destroy()
+      } else if (quiet >= tick) {
+        this.socket.write(frame({ id: -1, op: 'ping', args: [] } satisfies Request))
+      }
+    }, tick)
+    this.#watchTimer.unref()
+  }
+
+  #stopWatching(): void {
+    clearInterval(this.#watchTimer)
+    this.#watchTimer = undefined
   }
 
   async close(): Promise<void> {
     this.#lost = true
+    this.#stopWatching()
     this.socket.destroy()
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, type Stats } from 'node:fs'
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, writeSync, type Stats } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -27,6 +27,18 @@ export interface LevelBackendOptions {
   readonly attachTimeoutMs?: number
   /** Where pack files (large values) live. Default: beside the database, `<location>.packs`. */
   readonly packDir?: string
+  /**
+   * How long a follower waits for any sign of life from the leader while a request is out
+   * (the leader answers pings even mid-request). Default: CKPT_LEADER_TIMEOUT_MS, else 10 s.
+   */
+  readonly leaderTimeoutMs?: number
+}
+
+const DEFAULT_LEADER_TIMEOUT_MS = 10_000
+
+function leaderTimeoutFromEnvironment(): number {
+  const given = Number(process.env.CKPT_LEADER_TIMEOUT_MS)
+  return Number.isFinite(given) && given > 0 ? given : DEFAULT_LEADER_TIMEOUT_MS
 }
 
 type Role =
@@ -58,7 +70,7 @@ class SharedLevelBackend implements Backend {
   constructor(location: string, options: LevelBackendOptions) {
     this.#location = location
     this.description = `level:${location}`
-    this.#options = { durability: 'process', createIfMissing: false, attachTimeoutMs: 20_000, packDir: `${location}.packs`, ...options }
+    this.#options = { durability: 'process', createIfMissing: false, attachTimeoutMs: 20_000, packDir: `${location}.packs`, leaderTimeoutMs: leaderTimeoutFromEnvironment(), ...options }
     this.#socketPath = leaderSocketPath(location)
     const via = <T>(use: (b: Backend) => Promise<T>) => this.#withRole(use)
     this.objects = {
@@ -100,18 +112,28 @@ class SharedLevelBackend implements Backend {
       if (leader) return leader
       checkSocketPath(this.#socketPath)
       try {
-        return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description) }
+        const watch = { deadlineMs: this.#options.leaderTimeoutMs, silent: () => this.#leaderSilent() }
+        return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description, watch) }
       } catch {
         // The leader is starting (database open, socket not yet listening) or has just died.
       }
-      if (Date.now() > deadline) {
-        throw new CkptError('STORE_UNAVAILABLE', `the store at ${this.#location} is held by another process that does not answer`, {
-          details: { path: this.#location },
-        })
-      }
+      if (Date.now() > deadline) throw this.#leaderSilent()
       await sleep(delay)
       delay = Math.min(delay * 2, 50)
     }
+  }
+
+  /** The error for a leader that holds the database but does not answer, naming it where known. */
+  #leaderSilent(): CkptError {
+    const pid = readLeaderPid(this.#socketPath)
+    const who = pid === undefined ? 'another process' : `another process (pid ${pid})`
+    const hint =
+      pid === undefined
+        ? 'check for a stopped or hung ckpt process'
+        : `if that process is stopped (Ctrl-Z, SIGSTOP), resume it with \`kill -CONT ${pid}\`; if it is hung, end it and run the command again`
+    return new CkptError('STORE_UNAVAILABLE', `the store at ${this.#location} is held by ${who} that does not answer; ${hint}`, {
+      details: { path: this.#location, ...(pid === undefined ? {} : { pid }), hint },
+    })
   }
 
   async #tryLead(): Promise<Role | undefined> {
@@ -131,6 +153,7 @@ class SharedLevelBackend implements Backend {
       // We hold the database lock, so any socket file left here belongs to a dead leader.
       if (!this.#socketPath.startsWith('\\\\')) rmSync(this.#socketPath, { force: true })
       const endpoint = await serveBackend(this.#socketPath, local)
+      writeLeaderPid(this.#socketPath)
       role = { kind: 'leader', backend: local, endpoint }
       return role
     } catch (err) {
@@ -357,6 +380,43 @@ export async function cutDamagedLevelJournals(location: string): Promise<Journal
     throw cause instanceof CkptError ? cause : new CkptError('IO_ERROR', `cannot cut the write journal in ${location}: ${(cause as Error).message}`, { cause })
   } finally {
     await db.close()
+  }
+}
+
+/** Where the leader records its pid, so a follower can name a leader that does not answer. */
+function leaderPidPath(socketPath: string): string | undefined {
+  return socketPath.startsWith('\\\\') ? undefined : `${socketPath}.pid`
+}
+
+function writeLeaderPid(socketPath: string): void {
+  const file = leaderPidPath(socketPath)
+  if (!file) return
+  try {
+    // Never through a symlink: the file is ours alone, beside the socket.
+    const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)
+    try {
+      writeSync(fd, `${process.pid}\n`)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // Only used to name the leader in an error; serving does not depend on it.
+  }
+}
+
+function readLeaderPid(socketPath: string): number | undefined {
+  const file = leaderPidPath(socketPath)
+  if (!file) return undefined
+  try {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+    try {
+      const pid = Number(readFileSync(fd, 'utf8').trim())
+      return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    return undefined
   }
 }
 

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { openStore } from '../src/index.js'
+import { ckpt } from './support/cli.js'
+import { failure } from './support/errors.js'
+import { runWriter } from './support/processes.js'
+import { collect, onCleanup, tempStore } from './support/temp.js'
+
+/** Milliseconds `run` takes. */
+function timed<T>(run: () => T): { value: T; ms: number } {
+  const start = performance.now()
+  const value = run()
+  return { value, ms: performance.now() - start }
+}
+
+describe('a leader that is busy or stopped', () => {
+  it('fails a follower within the deadline with STORE_UNAVAILABLE naming the stopped leader, and recovers on SIGCONT', async () => {
+    const { store: creator, dir } = await tempStore()
+    const seed = await creator.commit({ stage: 'seed', output: 0 })
+    await creator.close()
+    const holder = runWriter([dir, 'hold'])
+    await holder.waitForLine((l) => l === 'ready')
+    const pid = holder.process.pid!
+    holder.process.kill('SIGSTOP')
+    onCleanup(() => void holder.process.kill('SIGCONT'))
+    const env = { CKPT_DIR: dir, CKPT_LEADER_TIMEOUT_MS: '1500' }
+    const { value: stalled, ms } = timed(() => ckpt(dir, ['log', '--oneline'], { env, timeoutMs: 10_000 }))
+    expect(stalled.code).toBe(3)
+    expect(stalled.stderr).toContain(`pid ${pid}`)
+    expect(ms).toBeLessThan(6000)
+
+    process.env.CKPT_LEADER_TIMEOUT_MS = '1500'
+    onCleanup(() => void delete process.env.CKPT_LEADER_TIMEOUT_MS)
+    const err = await failure(openStore(dir).then((s) => s.getCheckpoint('main').finally(() => s.close())))
+    expect(err.code).toBe('STORE_UNAVAILABLE')
+    expect(err.details.pid).toBe(pid)
+
+    holder.process.kill('SIGCONT')
+    const after = ckpt(dir, ['commit', '-s', 'after', '--json', '1'], { env })
+    expect(after.code).toBe(0)
+    const reader = await openStore(dir)
+    onCleanup(() => reader.close())
+    expect((await collect(reader.log())).map((c) => c.stage)).toEqual(['after', 'seed'])
+    expect((await reader.getCheckpoint('main~1')).id).toBe(seed.id)
+  }, 30_000)
+})
