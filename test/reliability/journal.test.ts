@@ -89,9 +89,9 @@ describe('the write journal', () => {
     execFileSync('chmod', ['-R', 'a-w,a+rX', dir])
     onCleanup(() => void execFileSync('chmod', ['-R', 'u+w', dir]))
     // Root ignores permission bits: read as an unprivileged user, for whom the store is read-only.
-    const result = spawnSync(process.execPath, [CKPT, '--store', dir, 'log', '--format=%H'], { cwd: '/', uid: 65534, gid: 65534, env: { ...process.env, NO_COLOR: '1', HOME: '/tmp' } })
+    const result = spawnSync(process.execPath, [CKPT, '--store', dir, 'log', 'main', '--json'], { cwd: '/', uid: 65534, gid: 65534, env: { ...process.env, NO_COLOR: '1', HOME: '/tmp' } })
     expect({ code: result.status, stderr: result.stderr.toString() }).toEqual({ code: 0, stderr: '' })
-    expect(result.stdout.toString().trim().split('\n').reverse()).toEqual(acknowledged)
+    expect(result.stdout.toString().trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id).reverse()).toEqual(acknowledged)
     expect(readFileSync(journal).equals(before)).toBe(true)
   })
 
