@@ -1,4 +1,3 @@
-import { WriterLease, lostLease } from './writer-lease.js'
 import os from 'node:os'
 import { Readable } from 'node:stream'
 import { CkptError, isCkptError } from '../errors.js'
@@ -61,6 +60,7 @@ import type {
   TagInfo,
   TimelineInfo,
 } from './types.js'
+import { WriterLease, lostLease } from './writer-lease.js'
 
 /**
  * An open checkpoint store. Every method that names a checkpoint accepts any revision:
