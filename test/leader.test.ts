@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { openStore } from '../src/index.js'
+import { openStore, run } from '../src/index.js'
+import { SCALE } from './reliability/scale.js'
 import { ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { fixture, runFixture, runWriter } from './support/processes.js'
@@ -17,7 +18,7 @@ describe('a leader that is busy or stopped', () => {
     const { store, dir } = await tempStore()
     await store.commit({ stage: 'seed', output: 0 })
     await store.close()
-    const leader = runFixture(fixture('busy-stage.js'), [dir, '8000'])
+    const leader = runFixture(fixture('busy-stage.js'), [dir, String(SCALE.busyStageMs)])
     await leader.waitForLine((l) => l === 'started')
     // What starting the CLI costs on this machine right now, store aside: the answer may take a second more.
     const startup = timed(() => ckpt(dir, ['--version'], { timeoutMs: 10_000 })).ms
@@ -31,7 +32,27 @@ describe('a leader that is busy or stopped', () => {
     const reader = await openStore(dir)
     onCleanup(() => reader.close())
     expect((await collect(reader.log())).map((c) => c.stage)).toEqual(['spin', 'seed'])
-  }, 30_000)
+  }, SCALE.busyStageMs + 25_000)
+
+  it('loses no follower commit and fails none while the leader hands its database to its worker thread', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ stage: 'seed', output: 0 })
+    const writer = runWriter([dir, 'commit', 'other', '150'])
+    await writer.waitForLine(() => true)
+    const result = await run({
+      store,
+      pipeline: { name: 'p', inputs: ['seed'], stages: [{ name: 'step', reads: ['seed'], writes: ['out'], version: '1', run: async () => ({ out: 1 }) }] },
+      inputs: { seed: 1 },
+    })
+    expect(result.status).toBe('succeeded')
+    expect(await writer.exited).toBe(0)
+    const acknowledged = writer.lines.filter((l) => l.length > 0)
+    expect(acknowledged).toHaveLength(150)
+    const kept = (await collect(store.log('other'))).map((c) => c.id)
+    expect(kept).toEqual(expect.arrayContaining(acknowledged))
+    expect((await collect(store.log())).map((c) => c.stage)).toEqual(['step', 'seed'])
+    await store.close()
+  }, 60_000)
 
   it('fails a follower within the deadline with STORE_UNAVAILABLE naming the stopped leader, and recovers on SIGCONT', async () => {
     const { store: creator, dir } = await tempStore()

@@ -376,8 +376,6 @@ async function execute(setup: Setup): Promise<RunResult> {
   const signal = options.signal ?? new AbortController().signal
   // A stage that failed earlier in this run is on its next attempt now.
   const failures = await failuresInRun(store, runId)
-  // User stages may block this thread (synchronous work): the store keeps serving other processes.
-  await store.prepareForBlockingWork()
   emit({ type: 'run-started', runId, timeline: setup.timeline ?? 'HEAD' })
 
   // A stage starts only once its upstream stages are recorded, so a crash never loses finished work.
@@ -404,6 +402,8 @@ async function execute(setup: Setup): Promise<RunResult> {
       }
     }
     return slot(async () => {
+      // The stage may block this thread (synchronous work): the store keeps serving other processes.
+      await store.prepareForBlockingWork()
       emit({ type: 'stage-started', runId, stage: stage.name })
       const began = new Date()
       try {

@@ -73,6 +73,8 @@ class SharedLevelBackend implements Backend {
   #closed = false
   /** Set once this process is about to run work that may block its main thread: lead from a worker thread. */
   #leadFromThread = false
+  #handover: Promise<void> | undefined
+  readonly #retired = new WeakSet<Role>()
 
   constructor(location: string, options: LevelBackendOptions) {
     this.#location = location
@@ -104,10 +106,20 @@ class SharedLevelBackend implements Backend {
 
   async attach(): Promise<Role> {
     if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
-    if (this.#role && !(this.#role.kind !== 'read-only' && this.#role.kind !== 'leader' && (this.#role.backend as { lost?: boolean }).lost)) return this.#role
-    this.#attaching ??= this.#elect().finally(() => (this.#attaching = undefined))
-    this.#role = await this.#attaching
-    return this.#role
+    for (;;) {
+      if (this.#role && this.#usable(this.#role)) return this.#role
+      this.#attaching ??= this.#elect().finally(() => (this.#attaching = undefined))
+      const role = await this.#attaching
+      // Given up while this call waited (a handover to the database thread): elect again.
+      if (this.#retired.has(role)) continue
+      this.#role = role
+      return role
+    }
+  }
+
+  #usable(role: Role): boolean {
+    if (this.#retired.has(role)) return false
+    return role.kind === 'leader' || role.kind === 'read-only' || !(role.backend as { lost?: boolean }).lost
   }
 
   async #elect(): Promise<Role> {
@@ -175,12 +187,17 @@ class SharedLevelBackend implements Backend {
    * their answers. Ordinary commands never pay for the thread. Calls in flight on the database
    * given up fail over as when a leader exits.
    */
-  async prepareForBlockingWork(): Promise<void> {
-    if (this.#leadFromThread || this.#closed) return
-    this.#leadFromThread = true
-    const role = this.#role ?? (await this.#attaching?.catch(() => undefined))
-    if (role?.kind === 'leader') this.#retire(role)
-    await this.attach()
+  prepareForBlockingWork(): Promise<void> {
+    if (this.#closed) return Promise.resolve()
+    return (this.#handover ??= (async () => {
+      this.#leadFromThread = true
+      const role = this.#role ?? (await this.#attaching?.catch(() => undefined))
+      if (role?.kind === 'leader') this.#retire(role)
+      await this.attach()
+    })().catch((err: unknown) => {
+      this.#handover = undefined
+      throw err
+    }))
   }
 
   /**
@@ -261,11 +278,12 @@ class SharedLevelBackend implements Backend {
 
   /** A call that met a database closed under it because it was given up: it runs again on the next one. */
   #wasRetired(role: Role, err: unknown): boolean {
-    return !this.#closed && this.#role !== role && err instanceof CkptError && err.code === 'STORE_CLOSED'
+    return !this.#closed && (this.#role !== role || this.#retired.has(role)) && err instanceof CkptError && err.code === 'STORE_CLOSED'
   }
 
   /** Gives `role` up and closes it; the next call elects again. Followers of a leader re-elect. */
   #retire(role: Role): void {
+    this.#retired.add(role)
     this.#dropRole(role)
     const previous = this.#retiring
     const closing = (async () => {
@@ -343,7 +361,7 @@ class SharedLevelBackend implements Backend {
     const role = this.#role ?? (await this.#attaching?.catch(() => undefined))
     this.#role = undefined
     await this.#retiring
-    if (!role) return
+    if (!role || this.#retired.has(role)) return
     if (role.kind === 'leader' || role.kind === 'thread') await role.endpoint.close()
     await role.backend.close()
   }
