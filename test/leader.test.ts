@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { openStore } from '../src/index.js'
+import { openStore, run } from '../src/index.js'
+import { SCALE } from './reliability/scale.js'
 import { ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
-import { runWriter } from './support/processes.js'
+import { fixture, runFixture, runWriter } from './support/processes.js'
 import { collect, onCleanup, tempStore } from './support/temp.js'
 
 /** Milliseconds `run` takes. */
@@ -13,6 +14,46 @@ function timed<T>(run: () => T): { value: T; ms: number } {
 }
 
 describe('a leader that is busy or stopped', () => {
+  it('answers `ckpt log` from another process within a second while the leader runs a long synchronous stage', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ stage: 'seed', output: 0 })
+    await store.close()
+    const leader = runFixture(fixture('busy-stage.js'), [dir, String(SCALE.busyStageMs)])
+    await leader.waitForLine((l) => l === 'started')
+    // What starting the CLI costs on this machine right now, store aside: the answer may take a second more.
+    const startup = timed(() => ckpt(dir, ['--version'], { timeoutMs: 10_000 })).ms
+    const { value: log, ms } = timed(() => ckpt(dir, ['log', '--oneline'], { env: { CKPT_DIR: dir }, timeoutMs: 10_000 }))
+    expect(log.code).toBe(0)
+    expect(log.stdout).toContain('seed')
+    expect(ms - startup).toBeLessThan(1000)
+    expect(leader.lines).not.toContain('done')
+    expect(await leader.exited).toBe(0)
+    expect(leader.lines).toContain('done')
+    const reader = await openStore(dir)
+    onCleanup(() => reader.close())
+    expect((await collect(reader.log())).map((c) => c.stage)).toEqual(['spin', 'seed'])
+  }, SCALE.busyStageMs + 25_000)
+
+  it('loses no follower commit and fails none while the leader hands its database to its worker thread', async () => {
+    const { store, dir } = await tempStore()
+    await store.commit({ stage: 'seed', output: 0 })
+    const writer = runWriter([dir, 'commit', 'other', '150'])
+    await writer.waitForLine(() => true)
+    const result = await run({
+      store,
+      pipeline: { name: 'p', inputs: ['seed'], stages: [{ name: 'step', reads: ['seed'], writes: ['out'], version: '1', run: async () => ({ out: 1 }) }] },
+      inputs: { seed: 1 },
+    })
+    expect(result.status).toBe('succeeded')
+    expect(await writer.exited).toBe(0)
+    const acknowledged = writer.lines.filter((l) => l.length > 0)
+    expect(acknowledged).toHaveLength(150)
+    const kept = (await collect(store.log('other'))).map((c) => c.id)
+    expect(kept).toEqual(expect.arrayContaining(acknowledged))
+    expect((await collect(store.log())).map((c) => c.stage)).toEqual(['step', 'seed'])
+    await store.close()
+  }, 60_000)
+
   it('fails a follower within the deadline with STORE_UNAVAILABLE naming the stopped leader, and recovers on SIGCONT', async () => {
     const { store: creator, dir } = await tempStore()
     const seed = await creator.commit({ stage: 'seed', output: 0 })

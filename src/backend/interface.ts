@@ -166,6 +166,11 @@ export interface Backend {
   readonly description: string
   readonly objects: ObjectStore
   readonly refs: RefStore
+  /**
+   * Called before work that may block the calling thread for long (a pipeline's stages), so the
+   * backend can keep serving other processes meanwhile. Optional; a backend that serves no one ignores it.
+   */
+  prepareForBlockingWork?(): Promise<void>
   /** Releases the backend's resources. Further calls may fail. */
   close(): Promise<void>
 }

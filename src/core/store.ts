@@ -440,6 +440,16 @@ export class Store {
     for await (const cid of this.#ctx.objects.list()) yield { id: cidString(cid), kind: cid.code === DAG_JSON_CODE ? 'json' : 'bytes' }
   }
 
+  /**
+   * Tells the store that this thread is about to run code that may block it for long (a
+   * pipeline's stages). With the LevelDB backend, the database then moves to a worker thread so
+   * other processes keep their answers; the pipeline runner calls it before running stages.
+   */
+  async prepareForBlockingWork(): Promise<void> {
+    this.#open()
+    await this.#backend.prepareForBlockingWork?.()
+  }
+
   /** Closes the store; with the LevelDB backend another process may then take over. */
   async close(): Promise<void> {
     if (this.#ctx.closed) return

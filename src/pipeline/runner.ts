@@ -402,6 +402,8 @@ async function execute(setup: Setup): Promise<RunResult> {
       }
     }
     return slot(async () => {
+      // The stage may block this thread (synchronous work): the store keeps serving other processes.
+      await store.prepareForBlockingWork()
       emit({ type: 'stage-started', runId, stage: stage.name })
       const began = new Date()
       try {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
 import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, writeSync, type Stats } from 'node:fs'
+import { once } from 'node:events'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
@@ -11,7 +13,8 @@ import { checkFolderOfOwnFiles, kindOf } from '../../io/own-files.js'
 import { Journal, type JournalCut, type JournalLayout } from './journal.js'
 import { LEVELDB_FOLDERS, journalPaths, openLocalLevel, type Durability } from './local.js'
 import { cannotWrite, isReadOnlyError, isTransient, openReadOnlyLevel, rootMessage } from './read-only.js'
-import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint } from './rpc.js'
+import type { LeaderWorkerData, LeaderWorkerMessage } from './leader-worker.js'
+import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint, type RemoteBackend } from './rpc.js'
 
 /*
  * LevelDB allows one process per database. To let a pipeline keep a store open for hours
@@ -44,6 +47,8 @@ function leaderTimeoutFromEnvironment(): number {
 type Role =
   | { kind: 'leader'; backend: Backend; endpoint: LeaderEndpoint }
   | { kind: 'follower'; backend: Backend }
+  /** The database served by a worker thread of this process, reached over the socket like a follower. */
+  | { kind: 'thread'; backend: RemoteBackend; endpoint: LeaderEndpoint }
   /** The database cannot be written here (read-only, full disk): a snapshot, served to no one. */
   | { kind: 'read-only'; backend: Backend; transient: boolean }
 
@@ -66,6 +71,10 @@ class SharedLevelBackend implements Backend {
   /** A role being given up (a wedged database, a read-only snapshot): closed before the next election. */
   #retiring: Promise<void> | undefined
   #closed = false
+  /** Set once this process is about to run work that may block its main thread: lead from a worker thread. */
+  #leadFromThread = false
+  #handover: Promise<void> | undefined
+  readonly #retired = new WeakSet<Role>()
 
   constructor(location: string, options: LevelBackendOptions) {
     this.#location = location
@@ -97,10 +106,20 @@ class SharedLevelBackend implements Backend {
 
   async attach(): Promise<Role> {
     if (this.#closed) throw new CkptError('STORE_CLOSED', 'the store is closed')
-    if (this.#role && !(this.#role.kind === 'follower' && (this.#role.backend as { lost?: boolean }).lost)) return this.#role
-    this.#attaching ??= this.#elect().finally(() => (this.#attaching = undefined))
-    this.#role = await this.#attaching
-    return this.#role
+    for (;;) {
+      if (this.#role && this.#usable(this.#role)) return this.#role
+      this.#attaching ??= this.#elect().finally(() => (this.#attaching = undefined))
+      const role = await this.#attaching
+      // Given up while this call waited (a handover to the database thread): elect again.
+      if (this.#retired.has(role)) continue
+      this.#role = role
+      return role
+    }
+  }
+
+  #usable(role: Role): boolean {
+    if (this.#retired.has(role)) return false
+    return role.kind === 'leader' || role.kind === 'read-only' || !(role.backend as { lost?: boolean }).lost
   }
 
   async #elect(): Promise<Role> {
@@ -108,7 +127,7 @@ class SharedLevelBackend implements Backend {
     const deadline = Date.now() + this.#options.attachTimeoutMs
     let delay = 2
     for (;;) {
-      const leader = await this.#tryLead()
+      const leader = this.#leadFromThread ? await this.#tryLeadFromThread() : await this.#tryLead()
       if (leader) return leader
       checkSocketPath(this.#socketPath)
       try {
@@ -162,6 +181,76 @@ class SharedLevelBackend implements Backend {
     }
   }
 
+  /**
+   * Moves the database off this thread before work that may block it (a pipeline's synchronous
+   * stage): a worker thread takes the lead and this thread follows it, so other processes keep
+   * their answers. Ordinary commands never pay for the thread. Calls in flight on the database
+   * given up fail over as when a leader exits.
+   */
+  prepareForBlockingWork(): Promise<void> {
+    if (this.#closed) return Promise.resolve()
+    return (this.#handover ??= (async () => {
+      this.#leadFromThread = true
+      const role = this.#role ?? (await this.#attaching?.catch(() => undefined))
+      if (role?.kind === 'leader') this.#retire(role)
+      await this.attach()
+    })().catch((err: unknown) => {
+      this.#handover = undefined
+      throw err
+    }))
+  }
+
+  /**
+   * Opens the database in a worker thread that serves it on the socket, and connects to it.
+   * Undefined if another process holds the database; leads from this thread if the worker cannot
+   * (a read-only store, a damaged database: that path reports it in full).
+   */
+  async #tryLeadFromThread(): Promise<Role | undefined> {
+    const { durability, packDir } = this.#options
+    const data: LeaderWorkerData = { location: this.#location, socketPath: this.#socketPath, durability, packDir }
+    let worker: Worker
+    try {
+      worker = new Worker(leaderWorkerUrl(), { workerData: data })
+    } catch {
+      return this.#tryLead()
+    }
+    const outcome = await new Promise<LeaderWorkerMessage>((resolve) => {
+      worker.once('message', resolve)
+      worker.once('error', (err) => resolve({ kind: 'failed', message: err.message }))
+      worker.once('exit', (code) => resolve({ kind: 'failed', message: `the database thread exited (${code})` }))
+    })
+    if (outcome.kind !== 'ready') {
+      await worker.terminate()
+      return outcome.kind === 'locked' ? undefined : this.#tryLead()
+    }
+    // The thread must not keep the process alive on its own; the connection below does while the store is open.
+    worker.unref()
+    writeLeaderPid(this.#socketPath)
+    const stop = async () => {
+      const exited = once(worker, 'exit')
+      worker.ref()
+      worker.postMessage('close')
+      await exited
+    }
+    let backend: RemoteBackend
+    try {
+      const watch = { deadlineMs: this.#options.leaderTimeoutMs, silent: () => this.#leaderSilent() }
+      backend = await connectToLeader(this.#socketPath, this.description, watch)
+    } catch (err) {
+      await stop()
+      throw new CkptError('STORE_UNAVAILABLE', `cannot reach the database thread at ${this.#socketPath}: ${(err as Error).message}`, { cause: err })
+    }
+    let closing: Promise<void> | undefined
+    const endpoint: LeaderEndpoint = {
+      close: () =>
+        (closing ??= (async () => {
+          await backend.close()
+          await stop()
+        })()),
+    }
+    return { kind: 'thread', backend, endpoint }
+  }
+
   async #withRole<T>(use: (b: Backend) => Promise<T>): Promise<T> {
     let reopened = false
     for (;;) {
@@ -189,16 +278,17 @@ class SharedLevelBackend implements Backend {
 
   /** A call that met a database closed under it because it was given up: it runs again on the next one. */
   #wasRetired(role: Role, err: unknown): boolean {
-    return !this.#closed && this.#role !== role && err instanceof CkptError && err.code === 'STORE_CLOSED'
+    return !this.#closed && (this.#role !== role || this.#retired.has(role)) && err instanceof CkptError && err.code === 'STORE_CLOSED'
   }
 
   /** Gives `role` up and closes it; the next call elects again. Followers of a leader re-elect. */
   #retire(role: Role): void {
+    this.#retired.add(role)
     this.#dropRole(role)
     const previous = this.#retiring
     const closing = (async () => {
       await previous
-      if (role.kind === 'leader') await role.endpoint.close().catch(() => undefined)
+      if (role.kind === 'leader' || role.kind === 'thread') await role.endpoint.close().catch(() => undefined)
       await role.backend.close().catch(() => undefined)
     })()
     this.#retiring = closing
@@ -271,10 +361,20 @@ class SharedLevelBackend implements Backend {
     const role = this.#role ?? (await this.#attaching?.catch(() => undefined))
     this.#role = undefined
     await this.#retiring
-    if (!role) return
-    if (role.kind === 'leader') await role.endpoint.close()
+    if (!role || this.#retired.has(role)) return
+    if (role.kind === 'leader' || role.kind === 'thread') await role.endpoint.close()
     await role.backend.close()
   }
+}
+
+/**
+ * The compiled worker module beside this one. Run from source (the test runner loads .ts files
+ * directly, which a worker thread cannot), the build's copy under dist/ is used instead.
+ */
+function leaderWorkerUrl(): URL {
+  const here = import.meta.url
+  if (!here.endsWith('.ts')) return new URL('./leader-worker.js', here)
+  return new URL(here.replace(/\/src\/backend\/level\/shared\.ts$/, '/dist/src/backend/level/leader-worker.js'))
 }
 
 /**
