@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import * as dagJson from '@ipld/dag-json'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ckpt } from './support/cli.js'
-import { git } from './support/git.js'
+import { git, gitFsck } from './support/git.js'
 import { tempDir } from './support/temp.js'
 import { CID } from '../src/model/cid.js'
 import { encodeNode } from '../src/model/value.js'
@@ -66,4 +66,23 @@ describe('stage names that arrive in a git mirror are checked like names a user 
       expect(fsck.code, fsck.stderr).toBe(0)
     })
   }
+})
+
+describe('export --git of names the rules allow and git dislikes', () => {
+  it('writes a repository git fsck --strict accepts for stages and folder entries named .git, .gitmodules or differing only in case', () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    for (const stage of ['.git', '.gitmodules', 'Good', 'good']) expect(ckpt(dir, ['commit', '-s', stage, '-'], { input: stage }).code).toBe(0)
+    const folder = path.join(dir, 'folder')
+    for (const file of ['.git/config', '.gitmodules', 'sub/.GIT/x', 'q/.Gitmodules']) {
+      mkdirSync(path.dirname(path.join(folder, file)), { recursive: true })
+      writeFileSync(path.join(folder, file), file)
+    }
+    expect(ckpt(dir, ['commit', '-s', 'files', '--dir', folder]).code).toBe(0)
+    const mirror = path.join(tempDir(), 'mirror.git')
+    const exported = ckpt(dir, ['export', '--git', mirror])
+    expect(exported.code, exported.stderr).toBe(0)
+    const fsck = gitFsck(mirror)
+    expect(fsck.code, fsck.output).toBe(0)
+  })
 })
