@@ -1,0 +1,45 @@
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { openLevelBackend, openStore } from '../src/index.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidOf, objectKey } from '../src/model/cid.js'
+import { encodeNode } from '../src/model/value.js'
+import { ckpt } from './support/cli.js'
+import { tempDir } from './support/temp.js'
+
+/** A store whose main timeline was pointed, behind ckpt's back, at a checkpoint with a bad stage name. */
+async function storeWithPlantedName(name: string): Promise<{ dir: string; head: string }> {
+  const dir = tempDir()
+  expect(ckpt(dir, ['init']).code).toBe(0)
+  expect(ckpt(dir, ['commit', '-s', 'good', '--json', '-'], { input: '{"a":1}' }).code).toBe(0)
+  const store = await openStore(path.join(dir, '.ckpt'))
+  const parent = (await store.timelines.get('main'))!
+  await store.close()
+  const backend = await openLevelBackend(path.join(dir, '.ckpt', 'db'))
+  const blobBytes = new TextEncoder().encode('payload')
+  const blob = cidOf(RAW_CODE, blobBytes)
+  const bytes = encodeNode({ type: 'checkpoint', v: 1, parents: [CID.parse(parent)], stages: { [name]: blob }, message: 'planted', author: 'x', time: 1, meta: {} })
+  const head = cidOf(DAG_JSON_CODE, bytes)
+  await backend.refs.updateRefs(
+    [{ name: 'timelines/main', expected: parent, value: head.toString(), log: { time: 0, reason: 'test' } }],
+    [{ key: objectKey(blob), value: blobBytes }, { key: objectKey(head), value: bytes }],
+  )
+  await backend.close()
+  return { dir, head: head.toString() }
+}
+
+describe('a bad name already inside a store', () => {
+  for (const name of ['../../x', '/abs', '', 'a\u0000b', '.']) {
+  it(`${JSON.stringify(name)} is a problem fsck reports (exit 1), and show and log say CORRUPT_OBJECT (exit 8)`, async () => {
+    const { dir, head } = await storeWithPlantedName(name)
+    const fsck = ckpt(dir, ['fsck', '--json'])
+    expect(fsck.code, fsck.stderr).toBe(1)
+    expect(fsck.stdout).toContain(head)
+    const show = ckpt(dir, ['show', 'main'])
+    expect(show.code, show.stderr).toBe(8)
+    const log = ckpt(dir, ['log'])
+    expect(log.code, log.stderr).toBe(8)
+    const again = ckpt(dir, ['fsck'])
+    expect(again.code, again.stderr).toBe(1)
+  })
+  }
+})
