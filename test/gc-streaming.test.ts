@@ -1,23 +1,50 @@
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { openStore } from '../src/index.js'
+import { openLevelBackend, openStore, openStoreOn, type Backend } from '../src/index.js'
 import { CKPT, ckpt } from './support/cli.js'
 import { pseudoRandomBytes } from './support/random.js'
-import { tempDir } from './support/temp.js'
+import { collect, tempDir } from './support/temp.js'
 
 const MiB = 1024 * 1024
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Starts `ckpt commit -s video -` in `dir` with its stdin left open for the test to feed slowly. */
-function slowCommit(dir: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+/** Starts `ckpt ARGS` in `dir` without waiting (a process of the test's may be leading the store). */
+function ckptChild(dir: string, args: string[], extraEnv: Record<string, string> = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extraEnv }
   delete env.CKPT_DIR
-  const child = spawn(process.execPath, [CKPT, 'commit', '-s', 'video', '-'], { cwd: dir, env })
+  const child = spawn(process.execPath, [CKPT, ...args], { cwd: dir, env })
   let stdout = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.resume()
   const done = new Promise<{ code: number | null; stdout: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout })))
   return { child, done }
+}
+
+/** Starts `ckpt commit -s video -` in `dir` with its stdin left open for the test to feed slowly. */
+const slowCommit = (dir: string, env: Record<string, string> = {}) => ckptChild(dir, ['commit', '-s', 'video', '-'], env)
+
+/** The store in `dir` opened by this process, which then leads it, with its backend to see what writers wrote. */
+async function holdStore(dir: string) {
+  const root = path.join(dir, '.ckpt')
+  const backend = await openLevelBackend(path.join(root, 'db'), { packDir: path.join(root, 'packs') })
+  return { store: await openStoreOn(backend), backend }
+}
+
+/** The keys written since `since`, once some are: a writer in another process has stored chunks. */
+async function writtenBy(backend: Backend, since: number): Promise<Uint8Array[]> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(50)) {
+    const keys: Uint8Array[] = []
+    for await (const key of backend.objects.writtenSince(since)) keys.push(key)
+    if (keys.length > 0) return keys
+  }
+  throw new Error('the writer stored nothing within 30 s')
+}
+
+const WRITERS = 'meta/writers/'
+/** Writer lease refs and the reflogs of lease refs, live or gone. */
+async function leaseTraces(backend: Backend) {
+  return { refs: await backend.refs.listRefs(WRITERS), reflogs: await backend.refs.listReflogs(WRITERS) }
 }
 
 describe('gc beside a streamed commit', () => {
@@ -46,13 +73,16 @@ describe('gc beside a streamed commit', () => {
   it('a streamed commit in a follower process survives gc --prune=now run by the process holding the database', async () => {
     const dir = tempDir()
     expect(ckpt(dir, ['init']).code).toBe(0)
-    const holder = await openStore(path.join(dir, '.ckpt'))
+    const { store: holder, backend } = await holdStore(dir)
     try {
       const data = pseudoRandomBytes(12 * MiB, 5)
+      const since = Date.now()
       const writer = slowCommit(dir)
       writer.child.stdin.write(data.subarray(0, 10 * MiB))
-      await sleep(2500)
+      // Chunks are stored and the manifest is not (stdin is still open): gc runs in that window.
+      const chunks = await writtenBy(backend, since)
       await holder.gc({ prune: 'now' })
+      expect((await backend.objects.has(chunks)).every(Boolean)).toBe(true)
       writer.child.stdin.end(data.subarray(10 * MiB))
       expect((await writer.done).code).toBe(0)
       expect(Buffer.compare(Buffer.from(await holder.getBlob('HEAD:video')), Buffer.from(data))).toBe(0)
@@ -84,6 +114,109 @@ describe('gc beside a streamed commit', () => {
       expect(Buffer.compare(Buffer.from(await store.getBlob(id)), Buffer.from(data))).toBe(0)
     } finally {
       await store.close()
+    }
+  }, 60_000)
+})
+
+describe('writer leases', () => {
+  it('streamed commits and blob streams leave no lease and no lease reflog behind after gc', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    for (let i = 0; i < 3; i++) expect(ckpt(dir, ['commit', '-s', 'video', '-'], { input: pseudoRandomBytes(2 * MiB, 20 + i) }).code).toBe(0)
+    const store = await openStore(path.join(dir, '.ckpt'))
+    await store.putBlobStream((async function* () {
+      yield pseudoRandomBytes(2 * MiB, 30)
+    })())
+    await store.close()
+    expect(ckpt(dir, ['gc']).code).toBe(0)
+    const backend = await openLevelBackend(path.join(dir, '.ckpt', 'db'), { packDir: path.join(dir, '.ckpt', 'packs') })
+    try {
+      expect(await leaseTraces(backend)).toEqual({ refs: [], reflogs: [] })
+    } finally {
+      await backend.close()
+    }
+  }, 60_000)
+
+  it('a lease renewed many times keeps a history of at most two entries', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    const { store, backend } = await holdStore(dir)
+    const before = process.env.CKPT_WRITER_LEASE_MS
+    process.env.CKPT_WRITER_LEASE_MS = '600' // renewed every 100 ms
+    try {
+      const values = new Set<string>()
+      let longest = 0
+      const slow = async function* () {
+        for (let i = 0; i < 12; i++) {
+          await sleep(150)
+          for (const { name, value } of await backend.refs.listRefs(WRITERS)) {
+            values.add(value)
+            longest = Math.max(longest, (await backend.refs.readReflog(name)).length)
+          }
+          yield pseudoRandomBytes(64 * 1024, 40 + i)
+        }
+      }
+      await store.putBlobStream(slow())
+      expect(values.size).toBeGreaterThanOrEqual(5)
+      expect(longest).toBeLessThanOrEqual(2)
+      expect(await leaseTraces(backend)).toEqual({ refs: [], reflogs: [] })
+    } finally {
+      if (before === undefined) delete process.env.CKPT_WRITER_LEASE_MS
+      else process.env.CKPT_WRITER_LEASE_MS = before
+      await store.close()
+    }
+  }, 60_000)
+
+  it('once the lease of a killed streaming writer expires, gc collects the chunks it wrote and its lease', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    const { store: holder, backend } = await holdStore(dir)
+    try {
+      const since = Date.now()
+      const writer = slowCommit(dir, { CKPT_WRITER_LEASE_MS: '1500' })
+      writer.child.stdin.write(pseudoRandomBytes(10 * MiB, 7))
+      const chunks = await writtenBy(backend, since)
+      writer.child.kill('SIGKILL')
+      await writer.done
+      await sleep(2000)
+      expect((await ckptChild(dir, ['gc', '--prune=now']).done).code).toBe(0)
+      expect((await backend.objects.has(chunks)).some(Boolean)).toBe(false)
+      expect(await leaseTraces(backend)).toEqual({ refs: [], reflogs: [] })
+      expect((await ckptChild(dir, ['fsck']).done).code).toBe(0)
+    } finally {
+      await holder.close()
+    }
+  }, 60_000)
+
+  it('a streaming writer stalled past its lease fails with REF_CONFLICT and prints no id, and nothing acknowledged is lost', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    expect(ckpt(dir, ['commit', '-s', 'notes', '-'], { input: 'kept' }).code).toBe(0)
+    const { store: holder, backend } = await holdStore(dir)
+    try {
+      const data = pseudoRandomBytes(12 * MiB, 8)
+      const since = Date.now()
+      const writer = slowCommit(dir, { CKPT_WRITER_LEASE_MS: '1500' })
+      writer.child.stdin.write(data.subarray(0, 10 * MiB))
+      const chunks = await writtenBy(backend, since)
+      writer.child.kill('SIGSTOP')
+      try {
+        await sleep(2000)
+        await holder.gc({ prune: 'now' })
+        // gc judged the lease dead, so what the writer wrote was not kept.
+        expect((await backend.objects.has(chunks)).some(Boolean)).toBe(false)
+      } finally {
+        writer.child.kill('SIGCONT')
+      }
+      writer.child.stdin.end(data.subarray(10 * MiB))
+      const { code, stdout } = await writer.done
+      expect(code).toBe(6) // REF_CONFLICT
+      expect(stdout).toBe('')
+      expect(new TextDecoder().decode(await holder.getBlob('HEAD:notes'))).toBe('kept')
+      expect((await collect(holder.log())).length).toBe(1)
+      expect((await ckptChild(dir, ['fsck']).done).code).toBe(0)
+    } finally {
+      await holder.close()
     }
   }, 60_000)
 })

@@ -1,7 +1,7 @@
 import type { ObjectStore, Sweep } from '../backend/interface.js'
 import type { StoreContext } from '../core/context.js'
 import { ObjectDb } from '../core/objects.js'
-import { earliestLiveWriter } from '../core/writer-lease.js'
+import { earliestLiveWriter, forgetEndedLeases } from '../core/writer-lease.js'
 import { isStatKey } from '../core/file-source.js'
 import type { GcOptions, GcResult } from '../core/types.js'
 import { isCkptError } from '../errors.js'
@@ -29,7 +29,7 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
   try {
     const asked = options.prune === 'now' ? Date.now() : Date.now() - (options.prune ?? DEFAULT_GRACE_MS)
     // Read after the sweep began: a writer that registers later has its writes touched instead.
-    const cutoff = Math.min(asked, (await earliestLiveWriter(ctx)) ?? Infinity)
+    const cutoff = Math.min(asked, (await earliestLiveWriter(ctx, { take: !options.dryRun })) ?? Infinity)
     const marker = new Marker(readerOver(store, sweep), await ctx.refs.cuts(), (n) => options.onProgress?.('mark', n))
     await markRoots(ctx, marker)
     for await (const key of store.writtenSince(cutoff)) await marker.markKey(key)
@@ -57,6 +57,7 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
     const writersHeldMs = Date.now() - heldAt
 
     await dropStaleCuts(ctx, marker)
+    await forgetEndedLeases(ctx)
     options.onProgress?.('reclaim', 0)
     const reclaimed = await store.reclaim()
     await store.forgetWritesBefore(Math.min(cutoff, started - DEFAULT_GRACE_MS))
