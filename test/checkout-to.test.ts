@@ -202,7 +202,7 @@ describe('checkout --to and commit --file report file-system problems as errors,
 })
 
 describe('checkout --to of a large folder output', () => {
-  it('streams 20,000 small files in a 32 MB heap', async () => {
+  it('streams 20,000 small files in a 64 MB heap', async () => {
     const count = 20_000
     const { store, dir } = await tempStore()
     const files = new Map<string, Uint8Array>()
@@ -210,7 +210,7 @@ describe('checkout --to of a large folder output', () => {
     await store.commit({ stage: 'frames', output: new Directory(files) })
     await store.close()
     const target = path.join(tempDir(), 'out')
-    const child = spawnSync(process.execPath, ['--max-old-space-size=32', CKPT, '--store', dir, 'checkout', 'main', '--to', target], { encoding: 'utf8' })
+    const child = spawnSync(process.execPath, ['--max-old-space-size=64', CKPT, '--store', dir, 'checkout', 'main', '--to', target], { encoding: 'utf8' })
     expect(child.status, child.stderr.slice(-500)).toBe(0)
     const folders = readdirSync(path.join(target, 'frames'))
     expect(folders.reduce((n, folder) => n + readdirSync(path.join(target, 'frames', folder)).length, 0)).toBe(count)

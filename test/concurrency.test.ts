@@ -16,7 +16,14 @@ describe('many processes on one store', () => {
     const reader = spawn(process.execPath, [READER, dir, '60000'], { stdio: ['ignore', 'pipe', 'inherit'] })
     onCleanup(() => void reader.kill('SIGKILL'))
     let readerOutput = ''
-    reader.stdout.setEncoding('utf8').on('data', (text: string) => (readerOutput += text))
+    const readerStarted = new Promise<void>((resolve) => {
+      reader.stdout.setEncoding('utf8').on('data', (text: string) => {
+        readerOutput += text
+        if (/ok \d+/.test(readerOutput)) resolve()
+      })
+    })
+    // The writers start once the reader reads, so that it is reading while they write.
+    await readerStarted
     const writers = [
       runWriter([dir, 'commit', 'shared', '60', 'retry']),
       runWriter([dir, 'commit', 'shared', '60', 'retry']),
