@@ -10,6 +10,8 @@ import { HEAD, TAG_PREFIX, TIMELINE_PREFIX, headValue, tagRef, timelineRef } fro
 import { writeCheckoutDir } from '../checkout/write-dir.js'
 import { diffCheckpoints } from '../diff/diff.js'
 import type { DiffOptions, DiffResult } from '../diff/types.js'
+import { makeBlock } from '../core/block.js'
+import type { ByteRange } from '../core/blob-stream.js'
 import { commit, prepareOutput } from '../core/commit.js'
 import { StoreContext, outputKind, toCheckpoint } from '../core/context.js'
 import { Directory } from '../core/directory.js'
@@ -27,8 +29,6 @@ import { selectForExport } from '../sync/select.js'
 import { exportGit, type GitExportOptions, type GitExportResult } from '../sync/git/export.js'
 import { importGit, type GitImportOptions, type GitImportResult } from '../sync/git/import.js'
 import { Remotes, type RemoteStores } from '../sync/remotes.js'
-import { makeBlock } from '../core/block.js'
-import type { ByteRange } from '../core/blob-stream.js'
 import type {
   Checkpoint,
   CheckoutOptions,
