@@ -2,11 +2,20 @@
  * ckpt: a git-style, content-addressed checkpoint store for pipelines.
  *
  * Open a store with {@link openStore} (or create one with {@link initStore}), record stage outputs
- * with `store.commit`, and read them back with `log`, `diff`, `checkout`. To embed ckpt on
- * another storage system, implement {@link Backend} and use {@link openStoreOn}.
+ * with `store.commit`, and read them back with `log`, `diff`, `checkout`. A store's location picks
+ * its backend: a path (LevelDB), `memory:`, or the URL scheme of a backend added with
+ * {@link registerBackend}. To embed ckpt on another storage system, implement {@link Backend} and
+ * use {@link openStoreOn}, or register a {@link BackendProvider} for its URLs.
  */
-export { initStore, openStore, initStoreOn, openStoreOn, cloneStore, repairStoreDatabase, cutDamagedJournal, FORMAT_VERSION, STORE_MARKER } from './core/open.js'
-export { Store, type Timelines, type Tags } from './core/store.js'
+export { initStore, openStore, initStoreOn, openStoreOn, cloneStore, repairStoreDatabase, cutDamagedJournal } from './store/open.js'
+export { Store } from './store/store.js'
+export type { Timelines, Tags } from './core/timelines.js'
+export type { CheckpointStore } from './core/checkpoint-store.js'
+export { registerBackend } from './store/backends.js'
+export type { StoreOptions, CommonStoreOptions, BackendOptions } from './store/options.js'
+export { FORMAT_VERSION } from './core/format.js'
+export { STORE_MARKER, type LevelStoreOptions } from './backend/level/store-folder.js'
+export type { BackendProvider, CreatedBackend, OpenedBackend, StoreFormat } from './backend/registry.js'
 export type { JournalCut } from './backend/level/journal.js'
 export type { Pins } from './maintenance/pins.js'
 export type { Retention } from './maintenance/retention.js'
@@ -24,8 +33,6 @@ export type {
   CheckoutOptions,
   CheckoutResult,
   CommitOptions,
-  DiffOptions,
-  DiffResult,
   FsckOptions,
   FsckProblem,
   FsckReport,
@@ -33,7 +40,6 @@ export type {
   GcPhase,
   GcResult,
   HeadInfo,
-  JsonChange,
   JsonValue,
   LogOptions,
   OutputInfo,
@@ -45,14 +51,11 @@ export type {
   RepairResult,
   RetentionPolicy,
   RetentionResult,
-  StageDiff,
   StageOutput,
-  StageStatus,
-  StoreOptions,
   TagInfo,
-  TextHunk,
   TimelineInfo,
 } from './core/types.js'
+export type { DiffOptions, DiffResult, JsonChange, StageDiff, StageStatus, TextHunk } from './diff/types.js'
 export { CkptError, isCkptError, type ErrorCode } from './errors.js'
 export { fileSystemError, onPath } from './io/fs-errors.js'
 export { shortIdOf } from './model/cid.js'

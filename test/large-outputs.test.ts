@@ -81,10 +81,10 @@ describe('large outputs: chunked blobs', () => {
   })
 
   it('works the same in fsync durability mode, across a reopen', async () => {
-    const { store, dir } = await tempStore({ durability: 'fsync' })
+    const { store, dir } = await tempStore({ level: { durability: 'fsync' } })
     const c = await store.commit({ stage: 'weights', output: stream(big) })
     await store.close()
-    const reopened = await openStore(dir, { durability: 'fsync' })
+    const reopened = await openStore(dir, { level: { durability: 'fsync' } })
     onCleanup(() => reopened.close())
     expect(same(await reopened.getBlob(c.stages.weights!), big)).toBe(true)
     expect((await reopened.fsck()).ok).toBe(true)

@@ -3,7 +3,7 @@ import { CID, RAW_CODE, cidFromDigest, cidOf } from '../model/cid.js'
 import { Chunker } from '../model/chunker.js'
 import { BlobHasher } from '../model/stream-hash.js'
 import { CHUNK_THRESHOLD, chunkAt, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
-import type { Block } from './objects.js'
+import type { Block } from './block.js'
 
 /** A byte range of a blob: `length` bytes from `offset` (default: from the start, to the end). */
 export interface ByteRange {

@@ -9,7 +9,7 @@ import { checkStageName } from '../refs/names.js'
 import { HEAD, INDEX_PREFIX, checkedRef } from '../refs/refdb.js'
 import { checkRefName } from '../refs/names.js'
 import { type StoreContext, toCheckpoint } from './context.js'
-import { makeBlock, nodeBlock, type Block } from './objects.js'
+import { makeBlock, nodeBlock, type Block } from './block.js'
 import type { Checkpoint, CommitOptions } from './types.js'
 import { WriterLease, lostLease } from './writer-lease.js'
 

@@ -1,29 +1,15 @@
 import buffer from 'node:buffer'
 import { CkptError, isCkptError } from '../errors.js'
 import type { ObjectEntry, ObjectStore, PutOptions } from '../backend/interface.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, type Codec } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidString, objectKey, type Codec } from '../model/cid.js'
 import { blake3, createBlake3 } from '../model/hash.js'
 import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, storedKeys, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
 import { cutPoints } from '../model/chunker.js'
 import { ChunkHasher } from '../model/stream-hash.js'
-import { decodeNode, encodeNode } from '../model/value.js'
+import { decodeNode } from '../model/value.js'
 import { checkRange, readBlobRange, writeBlobStream, type ByteRange } from './blob-stream.js'
+import { makeBlock, type Block } from './block.js'
 import { fileHashesTo, fileStat, isStatKey, rememberBlob, rememberedBlob, wholeFileOf } from './file-source.js'
-
-/** A block ready to store: its CID and exact bytes. */
-export interface Block {
-  readonly cid: CID
-  readonly bytes: Uint8Array
-}
-
-/** Encodes a block, computing its CID. */
-export function makeBlock(codec: Codec, bytes: Uint8Array): Block {
-  return { cid: cidOf(codec, bytes), bytes }
-}
-
-export function nodeBlock(node: unknown): Block {
-  return makeBlock(DAG_JSON_CODE, encodeNode(node))
-}
 
 /** Reads of at least this many bytes of a chunked blob verify chunks on a worker thread. */
 const VERIFY_ON_WORKER_BYTES = 8 * 1024 * 1024

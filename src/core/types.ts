@@ -1,9 +1,7 @@
 import type { JsonValue, OutputValue } from '../model/value.js'
-import type { JsonChange } from '../diff/json-diff.js'
-import type { TextHunk } from '../diff/text-diff.js'
 import type { Directory } from './directory.js'
 
-export type { JsonValue, OutputValue, JsonChange, TextHunk }
+export type { JsonValue, OutputValue }
 
 /** A checkpoint as the API returns it. Ids are CIDv1 strings (base32). */
 export interface Checkpoint {
@@ -102,41 +100,6 @@ export interface LogOptions {
   readonly until?: Date | number
 }
 
-export type StageStatus = 'added' | 'removed' | 'changed' | 'unchanged'
-
-export interface StageDiff {
-  readonly stage: string
-  readonly status: StageStatus
-  readonly from?: string
-  readonly to?: string
-  /** The output kind, `mixed` when it changed kind. */
-  readonly kind?: OutputKind | 'mixed'
-  /**
-   * For changed JSON outputs: the JSON paths that changed; byte values inside show as `{ "/": id }`
-   * links. For changed directories: one entry per file added, removed or changed, at `/` + its path.
-   */
-  readonly changes?: readonly JsonChange[]
-  /** For changed bytes outputs: sizes of each side. */
-  readonly size?: { readonly from: number; readonly to: number }
-  /** For changed bytes outputs that are both UTF-8 text: a line diff as unified hunks. */
-  readonly hunks?: readonly TextHunk[]
-}
-
-export interface DiffResult {
-  readonly from: string
-  readonly to: string
-  readonly summary: { readonly added: number; readonly removed: number; readonly changed: number; readonly unchanged: number }
-  /** Every stage of either side, sorted by name. */
-  readonly stages: readonly StageDiff[]
-}
-
-export interface DiffOptions {
-  /** Only these stages. */
-  readonly stages?: readonly string[]
-  /** Compute JSON path changes for changed JSON outputs (default true). */
-  readonly paths?: boolean
-}
-
 export interface CheckoutOptions {
   /** Also write every stage output into this directory (JSON as pretty `.json`, bytes as files). */
   readonly to?: string
@@ -189,18 +152,6 @@ export interface ReflogRecord {
   readonly new: string | null
   readonly time: Date
   readonly reason: string
-}
-
-export interface StoreOptions {
-  /**
-   * `process` (default): a returned commit survives the process being killed. `fsync`: it also
-   * survives power loss, at the cost of an fsync per write (docs/backends.md).
-   */
-  readonly durability?: 'process' | 'fsync'
-  /** Clock for checkpoint and reflog times (ms since epoch); inject for deterministic tests. */
-  readonly clock?: () => number
-  /** Default author of checkpoints; default `$CKPT_AUTHOR` or the OS user name. */
-  readonly author?: string
 }
 
 /** What an output is, without its content. */

@@ -19,7 +19,7 @@ import {
 import type { RunnableConfig } from '@langchain/core/runnables'
 import { BoundedMap } from '../bounded-map.js'
 import { CkptError, isCkptError } from '../errors.js'
-import type { Store } from '../core/store.js'
+import type { CheckpointStore } from '../core/checkpoint-store.js'
 import type { Checkpoint as CkptCheckpoint } from '../core/types.js'
 import { copyJson, type JsonValue } from '../model/value.js'
 import { checkStageName } from '../refs/names.js'
@@ -131,7 +131,7 @@ export class CkptSaver extends BaseCheckpointSaver {
   readonly #heads = new BoundedMap<string, ThreadHead>(4096)
 
   constructor(
-    readonly store: Store,
+    readonly store: CheckpointStore,
     serde?: SerializerProtocol,
   ) {
     super(serde)
@@ -414,7 +414,7 @@ class ValueReads {
   #primitiveCount = 0
 
   constructor(
-    private readonly store: Store,
+    private readonly store: CheckpointStore,
     private readonly serde: SerializerProtocol,
   ) {}
 

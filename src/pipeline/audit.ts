@@ -1,4 +1,4 @@
-import type { Store } from '../core/store.js'
+import type { CheckpointStore } from '../core/checkpoint-store.js'
 import type { AuditEntry } from './types.js'
 
 /*
@@ -14,7 +14,7 @@ interface StoredEntry extends Omit<AuditEntry, 'start' | 'end'> {
   readonly end: number
 }
 
-export async function appendAudit(store: Store, entry: AuditEntry): Promise<void> {
+export async function appendAudit(store: CheckpointStore, entry: AuditEntry): Promise<void> {
   const stored: StoredEntry = { ...entry, start: entry.start.getTime(), end: entry.end.getTime() }
   for (;;) {
     const previous = (await store.index.get(pointer(entry.runId))) ?? null
@@ -29,7 +29,7 @@ export async function appendAudit(store: Store, entry: AuditEntry): Promise<void
 }
 
 /** A run's audit entries, oldest first. */
-export async function readAudit(store: Store, runId: string): Promise<AuditEntry[]> {
+export async function readAudit(store: CheckpointStore, runId: string): Promise<AuditEntry[]> {
   const entries: AuditEntry[] = []
   let id = await store.index.get(pointer(runId))
   while (id) {

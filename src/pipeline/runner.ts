@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { CkptError, isCkptError } from '../errors.js'
 import { outputIdOf } from '../core/commit.js'
-import type { Store } from '../core/store.js'
+import type { CheckpointStore } from '../core/checkpoint-store.js'
 import type { Checkpoint } from '../core/types.js'
 import { shortIdOf } from '../model/cid.js'
 import type { OutputValue } from '../model/value.js'
@@ -45,7 +45,7 @@ type Config = Map<string, Record<string, ConfigValue>>
 
 /** Everything an execution (or a plan) needs, prepared and validated before any stage runs. */
 interface Setup {
-  readonly store: Store
+  readonly store: CheckpointStore
   readonly graph: PipelineGraph
   readonly configs: Config
   readonly runId: string
@@ -124,7 +124,7 @@ function newRunId(): string {
   return `run-${stamp}-${randomBytes(3).toString('hex')}`
 }
 
-async function readRecord(store: Store, runId: string): Promise<RunRecord> {
+async function readRecord(store: CheckpointStore, runId: string): Promise<RunRecord> {
   checkRefName(runId, 'run id')
   const id = await store.index.get(runPointer(runId))
   if (!id) throw new CkptError('RUN_NOT_FOUND', `no run "${runId}" is recorded in this store`, { details: { runId } })
@@ -164,7 +164,7 @@ async function prepareRun(options: RunOptions, { dryRun = false } = {}): Promise
 }
 
 /** The head of a timeline, or undefined when it does not exist yet. */
-async function timelineHead(store: Store, timeline: string): Promise<string | undefined> {
+async function timelineHead(store: CheckpointStore, timeline: string): Promise<string | undefined> {
   return store.timelines.get(timeline).catch((err: unknown) => {
     if (isCkptError(err, 'NOT_FOUND')) return undefined
     throw err
@@ -175,7 +175,7 @@ async function timelineHead(store: Store, timeline: string): Promise<string | un
  * Continuing from a checkpoint records on `timeline`: created there when new, used when already
  * there; a timeline that has moved elsewhere is refused rather than silently forked.
  */
-async function ensureTimeline(store: Store, timeline: string, at: string): Promise<void> {
+async function ensureTimeline(store: CheckpointStore, timeline: string, at: string): Promise<void> {
   const existing = await timelineHead(store, timeline)
   if (existing === undefined) return void (await store.timelines.create(timeline, at))
   if (existing !== at) {
@@ -270,7 +270,7 @@ function mergeConfig(
   return out
 }
 
-async function recordedInputs(store: Store, runId: string): Promise<PipelineState | undefined> {
+async function recordedInputs(store: CheckpointStore, runId: string): Promise<PipelineState | undefined> {
   const id = await store.index.get(runPointer(runId))
   if (!id) return undefined
   const record = (await store.getOutput(id)) as unknown as RunRecord
@@ -278,7 +278,7 @@ async function recordedInputs(store: Store, runId: string): Promise<PipelineStat
 }
 
 /** Stage → the checkpoint that recorded it, for `runId`'s checkpoints on the chain ending at `head`. */
-async function stagesOfRun(store: Store, head: string, runId: string): Promise<Map<string, string>> {
+async function stagesOfRun(store: CheckpointStore, head: string, runId: string): Promise<Map<string, string>> {
   const stages = new Map<string, string>()
   for await (const c of store.log(head, { firstParent: true })) {
     if (c.run !== runId) break
@@ -306,7 +306,7 @@ async function writeRecord(setup: Setup, inputs: PipelineState, config?: Record<
 }
 
 /** Inputs, plus the written keys of every completed stage, read back from the store. */
-async function startingState(store: Store, graph: PipelineGraph, inputs: PipelineState, completed: ReadonlyMap<string, string>): Promise<PipelineState> {
+async function startingState(store: CheckpointStore, graph: PipelineGraph, inputs: PipelineState, completed: ReadonlyMap<string, string>): Promise<PipelineState> {
   const state: PipelineState = { ...inputs }
   for (const stage of graph.order) {
     const at = completed.get(stage.name)
@@ -315,7 +315,7 @@ async function startingState(store: Store, graph: PipelineGraph, inputs: Pipelin
   return state
 }
 
-async function readStageOutput(store: Store, stage: StageDefinition, spec: string): Promise<PipelineState> {
+async function readStageOutput(store: CheckpointStore, stage: StageDefinition, spec: string): Promise<PipelineState> {
   const data = (await store.getOutput(spec)) as OutputValue
   return stage.deserialize ? stage.deserialize(data) : (data as PipelineState)
 }
@@ -590,7 +590,7 @@ async function planStages(setup: Setup): Promise<PlannedStage[]> {
 }
 
 /** Stage → how many times it failed so far in the run, from the run's audit log. */
-async function failuresInRun(store: Store, runId: string): Promise<Map<string, number>> {
+async function failuresInRun(store: CheckpointStore, runId: string): Promise<Map<string, number>> {
   const failures = new Map<string, number>()
   for (const entry of await readAudit(store, runId)) if (entry.status === 'failed') failures.set(entry.stage, (failures.get(entry.stage) ?? 0) + 1)
   return failures

@@ -1,4 +1,4 @@
-import type { Store } from '../core/store.js'
+import type { CheckpointStore } from '../core/checkpoint-store.js'
 import type { OutputValue } from '../model/value.js'
 
 /** The shared pipeline state: keys written by inputs and stages. */
@@ -85,7 +85,7 @@ export type PipelineEvent =
   | { readonly type: 'run-finished'; readonly runId: string; readonly status: 'succeeded' | 'failed' }
 
 export interface RunOptions {
-  readonly store: Store
+  readonly store: CheckpointStore
   readonly pipeline: Pipeline
   /** Timeline to record on (default: the one HEAD is on, or a new one when `from` is given). */
   readonly timeline?: string

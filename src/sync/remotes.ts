@@ -1,29 +1,32 @@
-import path from 'node:path'
 import type { StoreContext } from '../core/context.js'
-import type { Store } from '../core/store.js'
 import { CkptError } from '../errors.js'
 import { moveRef } from './car.js'
 import { TRACKING_PREFIX } from '../refs/refdb.js'
 import { REMOTE_CONFIG_PREFIX, checkRemoteName, timelinesOf, transfer, updateTracking, type TransferResult } from './remote.js'
 
-/** Opens another store by location, and lends its core (the sync code works on both ends alike). */
-export type RemoteOpener = (location: string) => Promise<{ store: Store; ctx: StoreContext }>
+/** How remotes reach other stores; the store facade, which knows the backends, provides it. */
+export interface RemoteStores {
+  /** The location as recorded: a path made absolute, a URL as given. */
+  canonical(location: string): string
+  /** Opens the store at `location` and lends its core (the sync code works on both ends alike); `close` it when done. */
+  open(location: string): Promise<{ ctx: StoreContext; close(): Promise<void> }>
+}
 
 /**
  * `store.remotes`: other stores this one exchanges checkpoints with (git's remotes). A location
- * is a path to a store for now; the transfer speaks only the backend interface, so other
- * transports need no change to these calls (docs/sync.md).
+ * is anything `openStore` takes (a path, a URL); the transfer speaks only the core, so it works
+ * alike between stores on any backends (docs/sync.md).
  */
 export class Remotes {
   constructor(
     private readonly ctx: StoreContext,
-    private readonly open: RemoteOpener,
+    private readonly stores: RemoteStores,
   ) {}
 
   async add(name: string, location: string): Promise<void> {
     this.ctx.assertOpen()
     checkRemoteName(name)
-    await this.ctx.refs.update([{ ref: REMOTE_CONFIG_PREFIX + name, expected: null, value: path.resolve(location) }], `remote: added ${name}`)
+    await this.ctx.refs.update([{ ref: REMOTE_CONFIG_PREFIX + name, expected: null, value: this.stores.canonical(location) }], `remote: added ${name}`)
   }
 
   async list(): Promise<Array<{ name: string; location: string }>> {
@@ -87,11 +90,11 @@ export class Remotes {
   }
 
   async #withRemote<T>(name: string, use: (other: StoreContext) => Promise<T>): Promise<T> {
-    const { store, ctx } = await this.open(await this.#location(name))
+    const other = await this.stores.open(await this.#location(name))
     try {
-      return await use(ctx)
+      return await use(other.ctx)
     } finally {
-      await store.close()
+      await other.close()
     }
   }
 }

@@ -94,7 +94,7 @@ export async function largeBench(work: string, bytes: number, withGit: boolean):
   await commit(inserted, 'weights_inserted')
   const growthInsert = treeBytes(store) - beforeInsert
 
-  const opened = await openStore(store, { durability: 'fsync' })
+  const opened = await openStore(store, { level: { durability: 'fsync' } })
   const start = process.hrtime.bigint()
   const target = path.join(work, 'checkout')
   const result = await opened.checkout('HEAD~3', { to: target })

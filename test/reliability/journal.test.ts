@@ -71,7 +71,7 @@ describe('the write journal', () => {
   it('gives a process that opens the store in fsync mode every checkpoint a killed writer left in the journal, and empties it', async () => {
     const { dir, journal, acknowledged } = await killedWriter()
     expect(statSync(journal).size).toBeGreaterThan(0)
-    const store = await openStore(dir, { durability: 'fsync' })
+    const store = await openStore(dir, { level: { durability: 'fsync' } })
     onCleanup(() => store.close())
     expect((await collect(store.log('main'))).map((c) => c.id).reverse()).toEqual(acknowledged)
     const durable = await store.commit({ stage: 'durable', output: 1 })

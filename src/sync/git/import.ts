@@ -1,6 +1,6 @@
 import type { StoreContext } from '../../core/context.js'
 import { walkLog } from '../../core/log.js'
-import { makeBlock, type Block } from '../../core/objects.js'
+import { makeBlock, type Block } from '../../core/block.js'
 import { CkptError } from '../../errors.js'
 import { type CID, DAG_JSON_CODE, cidOf, cidString, digestHex } from '../../model/cid.js'
 import { decodeCheckpoint } from '../../model/checkpoint.js'

@@ -1,4 +1,3 @@
-import os from 'node:os'
 import { Readable } from 'node:stream'
 import { CkptError, isCkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
@@ -7,14 +6,19 @@ import { parsePointer, selectPointer } from '../model/pointer.js'
 import { readTree, treeSummary } from '../model/tree.js'
 import { defineOwn, restoreBytes } from '../model/value.js'
 import { checkRefName } from '../refs/names.js'
-import { HEAD, RefDb, type RefMove, TAG_PREFIX, TIMELINE_PREFIX, checkedRef, headValue, tagRef, timelineRef } from '../refs/refdb.js'
+import { HEAD, TAG_PREFIX, TIMELINE_PREFIX, headValue, tagRef, timelineRef } from '../refs/refdb.js'
 import { writeCheckoutDir } from '../checkout/write-dir.js'
 import { diffCheckpoints } from '../diff/diff.js'
-import { commit, prepareOutput } from './commit.js'
-import { StoreContext, outputKind, toCheckpoint } from './context.js'
-import { Directory } from './directory.js'
-import { StoreIndex } from './index-refs.js'
-import { isAncestor, walkLog } from './log.js'
+import type { DiffOptions, DiffResult } from '../diff/types.js'
+import { makeBlock } from '../core/block.js'
+import type { ByteRange } from '../core/blob-stream.js'
+import { commit, prepareOutput } from '../core/commit.js'
+import { StoreContext, outputKind, toCheckpoint } from '../core/context.js'
+import { Directory } from '../core/directory.js'
+import { StoreIndex } from '../core/index-refs.js'
+import { walkLog } from '../core/log.js'
+import { Tags, Timelines } from '../core/timelines.js'
+import type { CheckpointStore } from '../core/checkpoint-store.js'
 import { fsck, repair } from '../maintenance/fsck.js'
 import { gc } from '../maintenance/gc.js'
 import { Pins } from '../maintenance/pins.js'
@@ -24,25 +28,12 @@ import { exportCar, importCar, type ImportResult } from '../sync/car.js'
 import { selectForExport } from '../sync/select.js'
 import { exportGit, type GitExportOptions, type GitExportResult } from '../sync/git/export.js'
 import { importGit, type GitImportOptions, type GitImportResult } from '../sync/git/import.js'
-import { Remotes } from '../sync/remotes.js'
-
-const contexts = new WeakMap<Store, StoreContext>()
-
-/** The core of an open store, for library code that works on two stores at once (sync). Not public API. */
-export function contextOf(store: Store): StoreContext {
-  const ctx = contexts.get(store)
-  if (!ctx) throw new CkptError('INVALID_ARGUMENT', 'not an open ckpt store')
-  return ctx
-}
-import { ObjectDb, makeBlock } from './objects.js'
-import type { ByteRange } from './blob-stream.js'
+import { Remotes, type RemoteStores } from '../sync/remotes.js'
 import type {
   Checkpoint,
   CheckoutOptions,
   CheckoutResult,
   CommitOptions,
-  DiffOptions,
-  DiffResult,
   FsckOptions,
   FsckReport,
   GcOptions,
@@ -56,19 +47,16 @@ import type {
   ReflogRecord,
   RepairOptions,
   RepairResult,
-  StoreOptions,
-  TagInfo,
-  TimelineInfo,
-} from './types.js'
-import { WriterLease, lostLease } from './writer-lease.js'
+} from '../core/types.js'
+import { WriterLease, lostLease } from '../core/writer-lease.js'
 
 /**
  * An open checkpoint store. Every method that names a checkpoint accepts any revision:
  * a full id, a short id, a timeline or tag name, HEAD, `rev~N`, `rev^N`, `name@{N}`.
  */
-export class Store {
+export class Store implements CheckpointStore {
   readonly #backend: Backend
-  /** The `fsync` durability mode: checkout fsyncs what it writes, too. */
+  /** The backend makes writes survive power loss (LevelDB's `fsync` durability): checkout fsyncs what it writes, too. */
   readonly #durable: boolean
   readonly #ctx: StoreContext
 
@@ -86,23 +74,16 @@ export class Store {
   readonly remotes: Remotes
 
   /** @internal Use {@link openStore} or {@link initStore}. */
-  constructor(backend: Backend, options: StoreOptions = {}) {
+  constructor(backend: Backend, ctx: StoreContext, wiring: { durable: boolean; remotes: RemoteStores }) {
     this.#backend = backend
-    this.#durable = options.durability === 'fsync'
-    const now = options.clock ?? Date.now
-    const author = options.author ?? process.env.CKPT_AUTHOR ?? safeUserName()
-    this.#ctx = new StoreContext(new ObjectDb(backend.objects), new RefDb(backend.refs, now), now, author)
+    this.#durable = wiring.durable
+    this.#ctx = ctx
     this.timelines = new Timelines(this.#ctx)
     this.tags = new Tags(this.#ctx)
     this.index = new StoreIndex(this.#ctx.refs, () => this.#ctx.assertOpen())
     this.pins = new Pins(this.#ctx)
     this.retention = new Retention(this.#ctx)
-    this.remotes = new Remotes(this.#ctx, async (location) => {
-      const { openStore } = await import('./open.js')
-      const store = await openStore(location)
-      return { store, ctx: contextOf(store) }
-    })
-    contexts.set(this, this.#ctx)
+    this.remotes = new Remotes(this.#ctx, wiring.remotes)
   }
 
   /** Where the store lives, e.g. `level:/path/.ckpt/db`. */
@@ -461,132 +442,3 @@ export class Store {
     this.#ctx.assertOpen()
   }
 }
-
-/** `store.timelines`: create, list, rename, move and delete timelines. */
-export class Timelines {
-  constructor(private readonly ctx: StoreContext) {}
-
-  /** Creates a timeline at `revision` (default HEAD); REF_CONFLICT when the name exists. */
-  async create(name: string, revision: string = HEAD): Promise<TimelineInfo> {
-    this.ctx.assertOpen()
-    const ref = checkedRef('timeline', name)
-    const cid = await this.ctx.resolveCheckpointId(revision)
-    await this.ctx.refs.update([{ ref, expected: null, value: cidString(cid) }], `timeline: created from ${revision}`)
-    return { name, head: cidString(cid), current: false }
-  }
-
-  async list(): Promise<TimelineInfo[]> {
-    this.ctx.assertOpen()
-    const head = await this.ctx.refs.head()
-    const current = head?.target.kind === 'timeline' ? head.target.timeline : undefined
-    const entries = await this.ctx.refs.list(TIMELINE_PREFIX)
-    return entries.map((e) => ({ name: e.name, head: cidString(e.id), current: e.name === current }))
-  }
-
-  /** The head checkpoint id of a timeline; NOT_FOUND when it does not exist. */
-  async get(name: string): Promise<string> {
-    this.ctx.assertOpen()
-    const ref = checkedRef('timeline', name)
-    const cid = await this.ctx.refs.readCid(ref)
-    if (!cid) throw new CkptError('NOT_FOUND', `no timeline "${name}"`, { details: { timeline: name } })
-    return cidString(cid)
-  }
-
-  /** Deletes a timeline (its reflog stays). Refuses the timeline HEAD is on. */
-  async delete(name: string): Promise<void> {
-    this.ctx.assertOpen()
-    const ref = checkedRef('timeline', name)
-    const head = await this.ctx.refs.head()
-    if (head?.target.kind === 'timeline' && head.target.timeline === name) {
-      throw new CkptError('INVALID_ARGUMENT', `timeline "${name}" is checked out (HEAD is on it); move HEAD first`, { details: { timeline: name } })
-    }
-    const current = await this.get(name)
-    await this.ctx.refs.update([{ ref, expected: current, value: null }], 'timeline: deleted')
-  }
-
-  /**
-   * Brings back a deleted timeline at the checkpoint it last pointed to, from its reflog (which
-   * deletion keeps). NOT_FOUND when the reflog holds no checkpoint; REF_CONFLICT when the name
-   * is in use again.
-   */
-  async restore(name: string): Promise<TimelineInfo> {
-    this.ctx.assertOpen()
-    const ref = checkedRef('timeline', name)
-    const last = (await this.ctx.refs.reflog(ref, { newestFirst: true })).find((e) => e.new !== null)
-    if (!last?.new) throw new CkptError('NOT_FOUND', `timeline "${name}" has no reflog to restore from`, { details: { timeline: name } })
-    await this.ctx.refs.update([{ ref, expected: null, value: last.new }], 'timeline: restored from reflog')
-    return { name, head: last.new, current: false }
-  }
-
-  /** Renames a timeline atomically; HEAD follows when it was on it. */
-  async rename(from: string, to: string): Promise<TimelineInfo> {
-    this.ctx.assertOpen()
-    const oldRef = checkedRef('timeline', from)
-    const newRef = checkedRef('timeline', to)
-    const id = await this.get(from)
-    const head = await this.ctx.refs.head()
-    const moves: RefMove[] = [
-      { ref: newRef, expected: null, value: id },
-      { ref: oldRef, expected: id, value: null },
-    ]
-    const onHead = head?.target.kind === 'timeline' && head.target.timeline === from
-    if (onHead) moves.push({ ref: HEAD, expected: head.raw, value: headValue({ kind: 'timeline', timeline: to }) })
-    await this.ctx.refs.update(moves, `timeline: renamed ${from} to ${to}`)
-    return { name: to, head: id, current: onHead }
-  }
-
-  /**
-   * Points a timeline at another checkpoint. Only forward (the current head must be an ancestor
-   * of the target) unless `force`; REF_CONFLICT when the timeline moved meanwhile.
-   */
-  async move(name: string, revision: string, options: { force?: boolean } = {}): Promise<TimelineInfo> {
-    this.ctx.assertOpen()
-    const ref = checkedRef('timeline', name)
-    const current = await this.get(name)
-    const target = await this.ctx.resolveCheckpointId(revision)
-    if (!options.force && !(await isAncestor(this.ctx, CID.parse(current), target))) {
-      throw new CkptError('REF_CONFLICT', `moving timeline "${name}" to ${revision} is not a fast-forward; use force`, {
-        details: { ref, expected: current, actual: cidString(target) },
-      })
-    }
-    await this.ctx.refs.update([{ ref, expected: current, value: cidString(target) }], `timeline: moved to ${revision}${options.force ? ' (forced)' : ''}`)
-    const head = await this.ctx.refs.head()
-    return { name, head: cidString(target), current: head?.target.kind === 'timeline' && head.target.timeline === name }
-  }
-}
-
-/** `store.tags`: create, list and delete tags. */
-export class Tags {
-  constructor(private readonly ctx: StoreContext) {}
-
-  /** Fixes a name on a checkpoint; REF_CONFLICT when the tag exists. */
-  async create(name: string, revision: string = HEAD): Promise<TagInfo> {
-    this.ctx.assertOpen()
-    const ref = checkedRef('tag', name)
-    const cid = await this.ctx.resolveCheckpointId(revision)
-    await this.ctx.refs.update([{ ref, expected: null, value: cidString(cid) }], `tag: created at ${revision}`)
-    return { name, target: cidString(cid) }
-  }
-
-  async list(): Promise<TagInfo[]> {
-    this.ctx.assertOpen()
-    return (await this.ctx.refs.list(TAG_PREFIX)).map((e) => ({ name: e.name, target: cidString(e.id) }))
-  }
-
-  async delete(name: string): Promise<void> {
-    this.ctx.assertOpen()
-    const ref = checkedRef('tag', name)
-    const current = await this.ctx.refs.read(ref)
-    if (current === undefined) throw new CkptError('NOT_FOUND', `no tag "${name}"`, { details: { tag: name } })
-    await this.ctx.refs.update([{ ref, expected: current, value: null }], 'tag: deleted')
-  }
-}
-
-function safeUserName(): string {
-  try {
-    return os.userInfo().username
-  } catch {
-    return 'unknown'
-  }
-}
-
