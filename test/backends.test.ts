@@ -6,9 +6,9 @@ import { backendConformance } from './support/backend-conformance.js'
 
 const freshDbPath = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'ckpt-conf-')), 'db')
 
-backendConformance('memory', async () => createMemoryBackend())
+backendConformance('memory', async () => createMemoryBackend(), { scratch: true })
 
-backendConformance('level (LevelDB on disk)', () => openLevelBackend(freshDbPath(), { createIfMissing: true }))
+backendConformance('level (LevelDB on disk)', () => openLevelBackend(freshDbPath(), { createIfMissing: true }), { scratch: true })
 
 // The same contract through the socket a second opener uses while the first holds the database.
 backendConformance('level, as a follower of the process holding the database', async (): Promise<Backend> => {
@@ -19,9 +19,10 @@ backendConformance('level, as a follower of the process holding the database', a
     description: follower.description,
     objects: follower.objects,
     refs: follower.refs,
+    scratch: follower.scratch,
     async close() {
       await follower.close()
       await leader.close()
     },
   }
-})
+}, { scratch: true })

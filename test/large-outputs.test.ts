@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { Directory, createMemoryBackend, initStoreOn, openStore, type Store } from '../src/index.js'
 import { failure } from './support/errors.js'
 import { pseudoRandomBytes } from './support/random.js'
+import { foreignKeys, foreignKeysInStore } from './support/object-keys.js'
 import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
 
 const MiB = 1024 * 1024
@@ -289,5 +290,51 @@ describe('large outputs: the ckpt command', () => {
     expect(run('rev-parse', 'HEAD:weights').toString().trim()).toBe(blobId(bytes))
     expect(same(new Uint8Array(run('cat', 'HEAD:weights')), bytes)).toBe(true)
     expect(JSON.parse(run('show', 'HEAD', '--json').toString()).stages.weights).toBe(blobId(bytes))
+  })
+})
+
+describe('large outputs: the stat cache is kept apart from the objects', () => {
+  const bytes = pseudoRandomBytes(3 * MiB, 31)
+
+  it('ckpt commit --file leaves nothing but objects in the object keyspace, committed once or again unchanged', async () => {
+    const dir = tempDir()
+    const store = path.join(dir, 'store')
+    const input = path.join(dir, 'weights.bin')
+    writeFileSync(input, bytes)
+    const run = (...args: string[]) => execFileSync(process.execPath, [CLI, '--store', store, ...args], { maxBuffer: 64 * MiB })
+    run('init')
+    run('commit', '--stage', 'weights', '--file', input)
+    run('commit', '--stage', 'weights', '--file', input, '-m', 'again')
+    expect(run('rev-parse', 'HEAD:weights').toString().trim()).toBe(blobId(bytes))
+    expect(await foreignKeysInStore(store)).toEqual([])
+  })
+
+  it('the memory backend remembers an unchanged file too, outside its object keyspace', async () => {
+    const backend = createMemoryBackend()
+    const store = await initStoreOn(backend)
+    onCleanup(() => store.close())
+    const file = path.join(tempDir(), 'weights.bin')
+    writeFileSync(file, bytes)
+    await store.commit({ stage: 'weights', output: createReadStream(file) })
+    const again = createReadStream(file)
+    const b = await store.commit({ stage: 'weights', output: again })
+    expect(again.bytesRead).toBe(0)
+    expect(b.stages.weights).toBe(blobId(bytes))
+    expect(await foreignKeys(backend.objects)).toEqual([])
+  })
+
+  it('a backend without a scratch space still commits an unchanged file, by reading it again in full', async () => {
+    const inner = createMemoryBackend()
+    const store = await initStoreOn({ description: inner.description, objects: inner.objects, refs: inner.refs, close: () => inner.close() })
+    onCleanup(() => store.close())
+    const file = path.join(tempDir(), 'weights.bin')
+    writeFileSync(file, bytes)
+    const a = await store.commit({ stage: 'weights', output: createReadStream(file) })
+    const again = createReadStream(file)
+    const b = await store.commit({ stage: 'weights', output: again })
+    expect(again.bytesRead).toBe(bytes.length)
+    expect(b.stages.weights).toBe(a.stages.weights)
+    expect(b.stages.weights).toBe(blobId(bytes))
+    expect(await foreignKeys(inner.objects)).toEqual([])
   })
 })

@@ -1,7 +1,11 @@
+import { createReadStream, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../src/index.js'
-import { runWriter } from './support/processes.js'
-import { collect, onCleanup, tempStore } from './support/temp.js'
+import { foreignKeysInStore } from './support/object-keys.js'
+import { fixture, runFixture, runWriter } from './support/processes.js'
+import { pseudoRandomBytes } from './support/random.js'
+import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
 
 describe('several processes on one store', () => {
   it('lets another process commit its own timeline while this one holds the store', async () => {
@@ -80,5 +84,32 @@ describe('several processes on one store', () => {
       expect((await store.getBlob(checkpoint.stages[stage] as string)).length).toBe(10 * 1024 * 1024)
     }
     expect((await store.fsck()).problems).toEqual([])
+  })
+
+  it('shares the stat cache with a follower process: what one process stored, the other recognises without reading it', async () => {
+    const { store, dir } = await tempStore()
+    const file = path.join(tempDir(), 'weights.bin')
+    const bytes = pseudoRandomBytes(3 * 1024 * 1024, 41)
+    writeFileSync(file, bytes)
+    const commitInChild = async () => {
+      const child = runFixture(fixture('commit-file.js'), [dir, 'weights', file])
+      expect(await child.exited).toBe(0)
+      return JSON.parse(child.lines[0]!) as { id: string; bytesRead: number }
+    }
+    // The child follows this process, which holds the database: its cache entry goes over the socket.
+    const first = await commitInChild()
+    expect(first.bytesRead).toBe(bytes.length)
+    const here = createReadStream(file)
+    const mine = await store.commit({ stage: 'weights', output: here })
+    expect(here.bytesRead).toBe(0)
+    expect(mine.stages.weights).toBe(first.id)
+    // And a follower reads the entry this process keeps.
+    writeFileSync(file, bytes.subarray(0, bytes.length - 1))
+    const here2 = createReadStream(file)
+    const shorter = await store.commit({ stage: 'weights', output: here2 })
+    expect(here2.bytesRead).toBe(bytes.length - 1)
+    const second = await commitInChild()
+    expect(second).toEqual({ id: shorter.stages.weights, bytesRead: 0 })
+    expect(await foreignKeysInStore(dir)).toEqual([])
   })
 })

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process'
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { createReadStream, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { openLevelBackend, openStore } from '../src/index.js'
 import { CKPT, ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
+import { foreignKeysInStore } from './support/object-keys.js'
+import { pseudoRandomBytes } from './support/random.js'
 import { runWriter } from './support/processes.js'
-import { collect, onCleanup, tempStore } from './support/temp.js'
+import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
 
 /*
  * A build that does not know the write journal must never open a store that may hold one: it
@@ -113,5 +115,47 @@ describe('the store format', () => {
     expect(runs).toEqual([0, 0, 0])
     expect(marker(dir)).toEqual({ format: 2, backend: 'level' })
     expect(readdirSync(dir).filter((name) => name.startsWith('ckpt-store.json.tmp'))).toEqual([])
+  })
+
+  /** A stat-cache entry as builds before the scratch space kept it among the objects (docs/format.md): `0x02` + path. */
+  function legacyStatEntry(file: string, value: string): { key: Uint8Array; value: Uint8Array } {
+    return { key: new Uint8Array(Buffer.concat([Buffer.of(0x02), Buffer.from(file)])), value: new TextEncoder().encode(value) }
+  }
+
+  it('opens a store whose object keyspace holds stat-cache entries of earlier builds: ignores them, commits, and gc removes them, fsck clean', async () => {
+    const { store, dir } = await tempStore()
+    const file = path.join(tempDir(), 'weights.bin')
+    const bytes = pseudoRandomBytes(2 * 1024 * 1024 + 5, 51)
+    writeFileSync(file, bytes)
+    const blob = (await store.commit({ stage: 'weights', output: bytes })).stages.weights!
+    const objects = (await collect(store.objects())).map((o) => o.id).sort()
+    await store.close()
+    const s = statSync(file, { bigint: true })
+    const stat = { dev: String(s.dev), ino: String(s.ino), size: String(s.size), mtimeNs: String(s.mtimeNs), ctimeNs: String(s.ctimeNs) }
+    const backend = await openLevelBackend(path.join(dir, 'db'))
+    await backend.objects.putMany([
+      legacyStatEntry(file, JSON.stringify({ ...stat, blob })), // the file as it is, naming its live blob
+      legacyStatEntry('/gone/elsewhere.bin', JSON.stringify({ ...stat, blob: 'bafkr4ihdr6qkqzjvdtplxfmqp3hpq2ikwh4xqrqcsyb4ksgnweh5nnvb7q' })),
+      legacyStatEntry('/damaged.bin', '{not json'),
+    ])
+    await backend.close()
+    expect((await foreignKeysInStore(dir)).length).toBe(3)
+
+    const reopened = await openStore(dir)
+    onCleanup(() => reopened.close())
+    expect((await collect(reopened.objects())).map((o) => o.id).sort()).toEqual(objects)
+    // The old entries are not consulted: the first commit reads the file, the next one recognises it.
+    const first = createReadStream(file)
+    expect((await reopened.commit({ stage: 'weights', output: first, message: 'first' })).stages.weights).toBe(blob)
+    expect(first.bytesRead).toBe(bytes.length)
+    const gc = await reopened.gc({ prune: 'now' })
+    expect(gc.freed.objects).toBe(3)
+    expect(await foreignKeysInStore(dir)).toEqual([])
+    expect((await collect(reopened.objects())).map((o) => o.id).sort()).toEqual(objects.concat((await reopened.getCheckpoint('HEAD')).id).sort())
+    expect((await reopened.fsck()).problems).toEqual([])
+    // gc leaves the stat cache itself alone.
+    const again = createReadStream(file)
+    expect((await reopened.commit({ stage: 'weights', output: again, message: 'again' })).stages.weights).toBe(blob)
+    expect(again.bytesRead).toBe(0)
   })
 })

@@ -31,7 +31,8 @@ export interface ObjectStore {
    * the backend's durability mode promises; with `deferSync`, they become so no later than the
    * next write made without it (a bulk writer pays for one sync at its end, not one per batch).
    * Keys are content addresses, so rewriting an existing key always carries the same value and
-   * may be skipped.
+   * may be skipped. That holds for every key of the object keyspace: nothing mutable is kept in
+   * it (per-machine hints live in {@link Backend.scratch}).
    */
   putMany(entries: readonly ObjectEntry[], options?: PutOptions): Promise<void>
   /** Every stored key inside `range`, in ascending unsigned byte order, each exactly once. */
@@ -161,11 +162,32 @@ export interface RefStore {
   expireReflog(name: string, before: number, values?: readonly string[]): Promise<number>
 }
 
+/**
+ * Optional capability: a small mutable key/value space for hints that belong to one machine,
+ * such as the stat cache (which blob a local file held when last stored, keyed by its path).
+ * Unlike the object keyspace it is not content-addressed: `put` replaces a key's value. It is
+ * never swept, its writes are not recorded for gc (`writtenSince`), not held or reported by a
+ * sweep, and need not be durable: losing any entry is harmless, as every hint is checked against
+ * the bytes before it is used. A backend whose store is shared by several machines leaves it out
+ * (a path on one machine means nothing on another), or keeps one space per machine. Without it
+ * the core does without the hints: an unchanged file committed again is read again.
+ */
+export interface ScratchStore {
+  /** The value stored under `key`, or undefined. */
+  get(key: Uint8Array): Promise<Uint8Array | undefined>
+  /** Stores `value` under `key`, replacing any value there. */
+  put(key: Uint8Array, value: Uint8Array): Promise<void>
+  /** Removes `key`'s value; nothing happens when there is none. */
+  delete(key: Uint8Array): Promise<void>
+}
+
 export interface Backend {
   /** A short name for messages, e.g. `level:/path/to/store` or `memory`. */
   readonly description: string
   readonly objects: ObjectStore
   readonly refs: RefStore
+  /** Optional: this machine's mutable scratch space (see {@link ScratchStore}). */
+  readonly scratch?: ScratchStore
   /**
    * Called before work that may block the calling thread for long (a pipeline's stages), so the
    * backend can keep serving other processes meanwhile. Optional; a backend that serves no one ignores it.

@@ -1,4 +1,4 @@
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep } from './interface.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, ScratchStore, StorageProblem, Sweep } from './interface.js'
 import { compareBytes, inRange } from './bytes.js'
 import { SweepGate } from './sweep-gate.js'
 
@@ -10,7 +10,21 @@ export function createMemoryBackend(): Backend {
     description: 'memory',
     objects,
     refs: new MemoryRefs(objects, gate),
+    scratch: memoryScratch(),
     async close() {},
+  }
+}
+
+/** The scratch space: a map, outside the object keyspace and the sweep gate. */
+function memoryScratch(): ScratchStore {
+  const values = new Map<string, Uint8Array>()
+  return {
+    get: async (key) => {
+      const value = values.get(keyOf(key))
+      return value && Uint8Array.from(value)
+    },
+    put: async (key, value) => void values.set(keyOf(key), Uint8Array.from(value)),
+    delete: async (key) => void values.delete(keyOf(key)),
   }
 }
 

@@ -1,7 +1,7 @@
 import { ReadStream } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import path from 'node:path'
-import type { ObjectStore } from '../backend/interface.js'
+import type { ScratchStore } from '../backend/interface.js'
 import { CID, RAW_CODE, cidFromDigest } from '../model/cid.js'
 
 /*
@@ -10,10 +10,14 @@ import { CID, RAW_CODE, cidFromDigest } from '../model/cid.js'
  * remembers which blob a file's stat (device, inode, size, mtime, ctime) last stored. When the stat
  * matches, one hash pass over the file confirms the content, and nothing else is done. A stale
  * entry only costs that pass: the id is always checked against the bytes.
+ *
+ * The entries are this machine's, keyed by path, and replaced as files change: they live in the
+ * backend's scratch space, never among the content-addressed objects. A backend without one
+ * keeps no stat cache.
  */
 
-/** Stat-cache keys: a tag no CID starts with (CIDs begin with their version byte, 1), then the path. */
-const STAT_KEY_TAG = 0x02
+/** Stat-cache keys in the scratch space: this prefix, then the absolute path. */
+const STAT_KEY_PREFIX = 'stat:'
 
 interface FileStat {
   readonly dev: string
@@ -39,21 +43,11 @@ export async function fileStat(file: string): Promise<FileStat> {
 
 const sameStat = (a: FileStat, b: FileStat) => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs
 
-function statKey(file: string): Uint8Array {
-  const name = new TextEncoder().encode(file)
-  const key = new Uint8Array(name.length + 1)
-  key[0] = STAT_KEY_TAG
-  key.set(name, 1)
-  return key
-}
-
-export function isStatKey(key: Uint8Array): boolean {
-  return key[0] === STAT_KEY_TAG
-}
+const statKey = (file: string): Uint8Array => new TextEncoder().encode(STAT_KEY_PREFIX + file)
 
 /** The blob this file held when its stat was last recorded, if the stat still matches. */
-export async function rememberedBlob(store: ObjectStore, file: string, now: FileStat): Promise<CID | undefined> {
-  const stored = await store.get(statKey(file))
+export async function rememberedBlob(scratch: ScratchStore, file: string, now: FileStat): Promise<CID | undefined> {
+  const stored = await scratch.get(statKey(file))
   if (!stored) return undefined
   try {
     const entry = JSON.parse(new TextDecoder().decode(stored)) as FileStat & { blob: string }
@@ -63,11 +57,10 @@ export async function rememberedBlob(store: ObjectStore, file: string, now: File
   }
 }
 
-/** Records that `file`, with stat `before`, holds `blob`, unless it changed while being read. */
-export async function rememberBlob(store: ObjectStore, file: string, before: FileStat, blob: CID): Promise<void> {
-  if (!sameStat(before, await fileStat(file))) return
-  const value = new TextEncoder().encode(JSON.stringify({ ...before, blob: blob.toString() }))
-  await store.putMany([{ key: statKey(file), value }], { deferSync: true })
+/** Records that `file`, with stat `before`, holds `blob`; forgets the file when it changed while being read. */
+export async function rememberBlob(scratch: ScratchStore, file: string, before: FileStat, blob: CID): Promise<void> {
+  if (!sameStat(before, await fileStat(file))) return scratch.delete(statKey(file))
+  await scratch.put(statKey(file), new TextEncoder().encode(JSON.stringify({ ...before, blob: blob.toString() })))
 }
 
 /** Whether the file's bytes, read now, hash to `blob`. */

@@ -1,7 +1,7 @@
 import buffer from 'node:buffer'
 import { CkptError, isCkptError } from '../errors.js'
-import type { ObjectEntry, ObjectStore, PutOptions } from '../backend/interface.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidString, objectKey, type Codec } from '../model/cid.js'
+import type { ObjectEntry, ObjectStore, PutOptions, ScratchStore } from '../backend/interface.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidString, isCidKey, objectKey, type Codec } from '../model/cid.js'
 import { blake3, createBlake3 } from '../model/hash.js'
 import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, storedKeys, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
 import { cutPoints } from '../model/chunker.js'
@@ -9,7 +9,7 @@ import { ChunkHasher } from '../model/stream-hash.js'
 import { decodeNode } from '../model/value.js'
 import { checkRange, readBlobRange, writeBlobStream, type ByteRange } from './blob-stream.js'
 import { makeBlock, type Block } from './block.js'
-import { fileHashesTo, fileStat, isStatKey, rememberBlob, rememberedBlob, wholeFileOf } from './file-source.js'
+import { fileHashesTo, fileStat, rememberBlob, rememberedBlob, wholeFileOf } from './file-source.js'
 
 /** Reads of at least this many bytes of a chunked blob verify chunks on a worker thread. */
 const VERIFY_ON_WORKER_BYTES = 8 * 1024 * 1024
@@ -25,7 +25,11 @@ const SKIP_CHECK_BELOW = 16 * 1024
  * against its CID so wrong bytes are never returned.
  */
 export class ObjectDb {
-  constructor(readonly store: ObjectStore) {}
+  /** `scratch`: the backend's per-machine space, where the stat cache lives; without it there is none. */
+  constructor(
+    readonly store: ObjectStore,
+    private readonly scratch?: ScratchStore,
+  ) {}
 
   /**
    * Stores blocks in one atomic batch. Large blocks the backend already has are not sent again;
@@ -79,15 +83,16 @@ export class ObjectDb {
    */
   async putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<CID> {
     const file = wholeFileOf(source)
-    if (file === undefined) return this.#writeStream(source)
+    const scratch = this.scratch
+    if (file === undefined || scratch === undefined) return this.#writeStream(source)
     const before = await fileStat(file)
-    const known = await rememberedBlob(this.store, file, before)
+    const known = await rememberedBlob(scratch, file, before)
     if (known && (await this.has(known)) && (await fileHashesTo(file, known))) {
       ;(source as { destroy?: () => void }).destroy?.()
       return known
     }
     const blob = await this.#writeStream(source)
-    await rememberBlob(this.store, file, before, blob)
+    await rememberBlob(scratch, file, before, blob)
     return blob
   }
 
@@ -250,7 +255,9 @@ export class ObjectDb {
   /** Every stored object id within the given codec (or all), in key order. Chunked blobs are listed as their chunks. */
   async *list(codec?: Codec): AsyncIterable<CID> {
     for await (const key of this.store.keys()) {
-      if (isManifestKey(key) || isStatKey(key)) continue
+      // Manifests are listed as their chunks. Anything else that is not a CID is no object: the
+      // stat-cache entries builds before the scratch space left here, until gc deletes them.
+      if (!isCidKey(key)) continue
       const cid = cidFromKey(key)
       if (codec === undefined || cid.code === codec) yield cid
     }

@@ -2,10 +2,9 @@ import type { ObjectStore, Sweep } from '../backend/interface.js'
 import type { StoreContext } from '../core/context.js'
 import { ObjectDb } from '../core/objects.js'
 import { earliestLiveWriter, forgetEndedLeases } from '../core/writer-lease.js'
-import { isStatKey } from '../core/file-source.js'
 import type { GcOptions, GcResult } from '../core/types.js'
 import { isCkptError } from '../errors.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, objectKey, tryParseCid } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, isCidKey, objectKey, tryParseCid } from '../model/cid.js'
 import { isManifestKey } from '../model/manifest.js'
 import { linksIn } from '../model/dag-json.js'
 import { allLinks, decodeNode } from '../model/value.js'
@@ -35,7 +34,7 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
     for await (const key of store.writtenSince(cutoff)) await marker.markKey(key)
     const markMs = Date.now() - started
 
-    const candidates = await scanUnmarked(store, sweep, marker, (n) => options.onProgress?.('scan', n))
+    const candidates = await scanUnmarked(store, marker, (n) => options.onProgress?.('scan', n))
     if (options.dryRun) {
       const bytes = await sizeOf(store, candidates)
       return result(true, marker.size, { objects: candidates.length, bytes }, { files: 0, bytes: 0 }, started, markMs, 0, before)
@@ -44,10 +43,10 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
     await sweep.hold()
     const heldAt = Date.now()
     // What writers touched meanwhile may be about to become reachable: keep it and all it reaches.
-    const touchedOther = await markTouched(sweep, marker)
+    await markTouched(sweep, marker)
     const freed = { objects: 0, bytes: 0 }
     for (const keys of candidates.batches(DELETE_BATCH)) {
-      const batch = keys.filter((key) => !marker.isMarked(key) && !touchedOther.has(hex(key)))
+      const batch = keys.filter((key) => !marker.isMarked(key))
       const { deleted, bytes } = await sweep.delete(batch)
       freed.objects += deleted
       freed.bytes += bytes
@@ -116,17 +115,13 @@ async function markRoots(ctx: StoreContext, marker: Marker): Promise<void> {
   }
 }
 
-/** Marks what writers touched since the sweep began; returns the touched keys that are not objects (stat-cache entries). */
-async function markTouched(sweep: Sweep, marker: Marker): Promise<Set<string>> {
-  const other = new Set<string>()
+/** Marks what writers touched since the sweep began. */
+async function markTouched(sweep: Sweep, marker: Marker): Promise<void> {
   for (;;) {
     const { keys, refValues } = await sweep.drain()
-    if (keys.length === 0 && refValues.length === 0) return other
+    if (keys.length === 0 && refValues.length === 0) return
     for (const value of refValues) await marker.markValue(value, true)
-    for (const key of keys) {
-      if (digestOfKey(key)) await marker.markKey(key)
-      else other.add(hex(key))
-    }
+    for (const key of keys) await marker.markKey(key)
   }
 }
 
@@ -168,31 +163,19 @@ class KeyList {
   }
 }
 
-/** Every stored key nothing marked, in key order (so manifests go before the chunks they list). */
-async function scanUnmarked(store: ObjectStore, sweep: Sweep, marker: Marker, progress: (n: number) => void): Promise<KeyList> {
+/**
+ * Every stored key nothing marked, in key order (so manifests go before the chunks they list).
+ * Every key of the object keyspace is an object's or a manifest's; one that is neither (such as
+ * a stat-cache entry an earlier build kept there) nothing can reach, and goes like any garbage.
+ */
+async function scanUnmarked(store: ObjectStore, marker: Marker, progress: (n: number) => void): Promise<KeyList> {
   const candidates = new KeyList()
   let scanned = 0
   for await (const key of store.keys()) {
     if (++scanned % 10_000 === 0) progress(scanned)
-    if (digestOfKey(key)) {
-      if (!marker.isMarked(key)) candidates.push(key)
-    } else if (isStatKey(key) && !(await statEntryIsLive(sweep, key, marker))) {
-      candidates.push(key)
-    }
+    if (!marker.isMarked(key)) candidates.push(key)
   }
   return candidates
-}
-
-/** A stat-cache entry is worth keeping while the blob it remembers is. */
-async function statEntryIsLive(sweep: Sweep, key: Uint8Array, marker: Marker): Promise<boolean> {
-  const value = await sweep.get(key)
-  if (value === undefined) return false
-  try {
-    const blob = tryParseCid(String((JSON.parse(new TextDecoder().decode(value)) as { blob?: unknown }).blob))
-    return blob !== undefined && marker.isMarked(objectKey(blob))
-  } catch {
-    return false
-  }
 }
 
 async function sizeOf(store: ObjectStore, keys: KeyList): Promise<number> {
@@ -214,11 +197,9 @@ async function dropStaleCuts(ctx: StoreContext, marker: Marker): Promise<void> {
 
 /** The digest that identifies an object key (a CID, or a chunked blob's manifest key); undefined for other keys. */
 function digestOfKey(key: Uint8Array): Uint8Array | undefined {
-  if (key[0] === 0x01 || isManifestKey(key)) return key.length >= 36 ? key.subarray(key.length - MarkSet.DIGEST_BYTES) : undefined
+  if (isCidKey(key) || isManifestKey(key)) return key.length >= 36 ? key.subarray(key.length - MarkSet.DIGEST_BYTES) : undefined
   return undefined
 }
-
-const hex = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
 
 /**
  * Marks objects and everything they link to. Links are followed generically (every dag-json link,

@@ -113,6 +113,11 @@ export function objectKey(cid: CID): Uint8Array {
   return cid.bytes
 }
 
+/** Whether a stored key is an object's own key (a CIDv1 starts with its version byte, 1), not a manifest's. */
+export function isCidKey(key: Uint8Array): boolean {
+  return key[0] === 0x01
+}
+
 /**
  * The key range holding every object of `codec` whose digest starts with `hexPrefix`
  * (an odd number of hex digits is allowed).

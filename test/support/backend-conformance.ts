@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import type { Backend } from '../../src/index.js'
 
+/** The optional capabilities a backend under test declares it has; each one declared is checked too. */
+export interface DeclaredCapabilities {
+  /** `Backend.scratch`, the per-machine mutable space. */
+  readonly scratch?: boolean
+}
+
 /**
  * The contract every backend must meet (src/backend/interface.ts). One call per backend:
- * `backendConformance('name', () => makeFreshBackend())`.
+ * `backendConformance('name', () => makeFreshBackend(), { scratch: true })`.
  */
-export function backendConformance(name: string, open: () => Promise<Backend>): void {
+export function backendConformance(name: string, open: () => Promise<Backend>, capabilities: DeclaredCapabilities = {}): void {
   const bytes = (...values: number[]) => Uint8Array.from(values)
   const withBackend = (test: (b: Backend) => Promise<void>) => async () => {
     const backend = await open()
@@ -259,4 +265,51 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
       expect((await b.refs.readReflog('a')).map((e) => e.reason)).toEqual(['y', 'w'])
     }))
   })
+
+  if (capabilities.scratch) {
+    describe(`backend conformance: ${name}, scratch space`, () => {
+      const scratchOf = (b: Backend) => {
+        expect(b.scratch).toBeDefined()
+        return b.scratch!
+      }
+
+      it('stores, replaces and deletes values under a key, and absence is undefined', withBackend(async (b) => {
+        const scratch = scratchOf(b)
+        expect(await scratch.get(bytes(1))).toBeUndefined()
+        const value = bytes(1, 2, 3)
+        await scratch.put(bytes(1), value)
+        value[0] = 42
+        expect([...((await scratch.get(bytes(1))) ?? [])]).toEqual([1, 2, 3])
+        await scratch.put(bytes(1), bytes(4))
+        expect([...((await scratch.get(bytes(1))) ?? [])]).toEqual([4])
+        await scratch.delete(bytes(1))
+        await scratch.delete(bytes(2))
+        expect(await scratch.get(bytes(1))).toBeUndefined()
+      }))
+
+      it('is apart from the objects: its keys are never listed, found, recorded as written or reported to a sweep', withBackend(async (b) => {
+        const scratch = scratchOf(b)
+        await b.objects.putMany([{ key: bytes(1), value: bytes(1) }])
+        await scratch.put(bytes(1), bytes(9))
+        await scratch.put(bytes(2), bytes(9))
+        expect([...((await b.objects.get(bytes(1))) ?? [])]).toEqual([1])
+        expect(await b.objects.has([bytes(2)])).toEqual([false])
+        expect(await collect(b.objects.keys())).toEqual([[1]])
+        expect(await collect(b.objects.writtenSince(0))).toEqual([[1]])
+        const sweep = await b.objects.beginSweep()
+        try {
+          await scratch.put(bytes(3), bytes(9))
+          expect([...((await scratch.get(bytes(2))) ?? [])]).toEqual([9])
+          await sweep.hold()
+          await sweep.delete([bytes(1), bytes(2)])
+          expect(await sweep.drain()).toEqual({ keys: [], refValues: [] })
+        } finally {
+          await sweep.end()
+        }
+        expect([...((await scratch.get(bytes(2))) ?? [])]).toEqual([9])
+        expect([...((await scratch.get(bytes(3))) ?? [])]).toEqual([9])
+        expect(await b.objects.get(bytes(1))).toBeUndefined()
+      }))
+    })
+  }
 }

@@ -5,7 +5,7 @@ import { compareBytes, concatBytes } from '../bytes.js'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import type {
-  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep,
+  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, ScratchStore, StorageProblem, Sweep,
 } from '../interface.js'
 import { SweepGate } from '../sweep-gate.js'
 import { checkFolderOfOwnFiles } from '../../io/own-files.js'
@@ -24,6 +24,7 @@ export type Durability = 'process' | 'fsync'
  *   'L' + ref name              → last reflog sequence number (8 bytes, big-endian)
  *   'l' + ref name + 0x00 + seq → reflog entry (JSON)
  *   'w' + time (8 bytes) + 8 random bytes → keys one batch wrote then (each: length u16, key)
+ *   's' + scratch key          → scratch value (Backend.scratch: this machine's hints, never swept)
  */
 const OBJECT = 0x6f
 const PACKED = 0x70
@@ -31,6 +32,7 @@ const REF = 0x72
 const LOG_HEAD = 0x4c
 const LOG = 0x6c
 const WRITES = 0x77
+const SCRATCH = 0x73
 /** A pack whose live records fill less than this share of it is rewritten by reclaim. */
 const REWRITE_BELOW_LIVE_SHARE = 0.5
 
@@ -99,6 +101,7 @@ export class LocalLevelBackend implements Backend {
   readonly description: string
   readonly objects: ObjectStore
   readonly refs: RefStore
+  readonly scratch: ScratchStore
 
   constructor(
     private readonly db: Db,
@@ -112,6 +115,7 @@ export class LocalLevelBackend implements Backend {
     const objects = new LevelObjects(writes, sync, packs, gate)
     this.objects = objects
     this.refs = new LevelRefs(writes, sync, (entries) => objects.objectOps(entries), (ops, synced) => objects.writeIndexed(ops, synced), gate)
+    this.scratch = levelScratch(writes)
   }
 
   async close(): Promise<void> {
@@ -351,6 +355,18 @@ class LevelObjects implements ObjectStore {
     const gte = range.gte ? prefixed(tag, range.gte) : Uint8Array.of(tag)
     const lt = range.lt ? prefixed(tag, range.lt) : Uint8Array.of(tag + 1)
     for await (const key of this.writes.keys({ gte, lt })) yield key.subarray(1)
+  }
+}
+
+/**
+ * The scratch space, in its own key range of the database (a LevelDB store is one machine's).
+ * Its writes are never synced, record no write time and pass no sweep gate: losing one is harmless.
+ */
+function levelScratch(writes: WriteQueue): ScratchStore {
+  return {
+    get: (key) => wrapIo(async () => writes.get(prefixed(SCRATCH, key))),
+    put: (key, value) => wrapIo(() => writes.write([{ type: 'put', key: prefixed(SCRATCH, key), value: Uint8Array.from(value) }], false)),
+    delete: (key) => wrapIo(() => writes.write([{ type: 'del', key: prefixed(SCRATCH, key) }], false)),
   }
 }
 

@@ -76,7 +76,7 @@ export async function openReadOnlyLevel(location: string, options: { packDir: st
   const refuse = (): never => {
     throw readOnlyError(location, options.reason)
   }
-  const { objects, refs } = local
+  const { objects, refs, scratch: hints } = local
   return {
     description: `level:${location} (read-only)`,
     objects: {
@@ -99,6 +99,13 @@ export async function openReadOnlyLevel(location: string, options: { packDir: st
       updateRefs: async () => refuse(),
       expireReflog: async () => refuse(),
     },
+    ...(hints && {
+      scratch: {
+        get: (key) => hints.get(key),
+        put: async () => refuse(),
+        delete: async () => refuse(),
+      },
+    }),
     close: async () => {
       try {
         await local.close()

@@ -3,7 +3,7 @@ import v8 from 'node:v8'
 import { CkptError, type ErrorCode } from '../../errors.js'
 import { successor } from '../bytes.js'
 import type {
-  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, StorageProblem, Sweep,
+  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, ScratchStore, StorageProblem, Sweep,
 } from '../interface.js'
 
 /*
@@ -26,6 +26,7 @@ type Operation =
   | 'get' | 'has' | 'putMany' | 'keysPage' | 'sizes' | 'writtenSince' | 'next' | 'forgetWritesBefore' | 'reclaim' | 'checkStorage'
   | 'sweepBegin' | 'sweepDrain' | 'sweepGet' | 'sweepHold' | 'sweepDelete' | 'sweepEnd'
   | 'readRef' | 'listRefs' | 'updateRefs' | 'readReflog' | 'listReflogs' | 'expireReflog'
+  | 'scratchGet' | 'scratchPut' | 'scratchDelete'
   | 'ping'
 
 const KEYS_PAGE = 1000
@@ -249,6 +250,13 @@ async function dispatch(backend: Backend, connection: Connection, { op, args }: 
       return refs.readReflog(args[0] as string, args[1] as { newestFirst?: boolean; limit?: number })
     case 'listReflogs':
       return refs.listReflogs(args[0] as string)
+    // A leader without a scratch space (an older build answers these with undefined too) keeps no hints.
+    case 'scratchGet':
+      return backend.scratch?.get(args[0] as Uint8Array)
+    case 'scratchPut':
+      return backend.scratch?.put(args[0] as Uint8Array, args[1] as Uint8Array)
+    case 'scratchDelete':
+      return backend.scratch?.delete(args[0] as Uint8Array)
   }
 }
 
@@ -280,6 +288,7 @@ export async function connectToLeader(path: string, description: string, watch?:
 export class RemoteBackend implements Backend {
   readonly objects: ObjectStore
   readonly refs: RefStore
+  readonly scratch: ScratchStore
   #nextId = 0
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
   #lost = false
@@ -325,6 +334,11 @@ export class RemoteBackend implements Backend {
       readReflog: (name, options = {}) => call('readReflog', [name, options]) as Promise<ReflogEntry[]>,
       listReflogs: (prefix) => call('listReflogs', [prefix]) as Promise<string[]>,
       expireReflog: (name, before, values) => call('expireReflog', [name, before, values]) as Promise<number>,
+    }
+    this.scratch = {
+      get: async (key) => (await call('scratchGet', [key])) as Uint8Array | undefined,
+      put: async (key, value) => void (await call('scratchPut', [key, value])),
+      delete: async (key) => void (await call('scratchDelete', [key])),
     }
   }
 

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads'
 import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, Sweep } from '../interface.js'
+import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, ScratchStore, Sweep } from '../interface.js'
 import { checkFolderOfOwnFiles, kindOf } from '../../io/own-files.js'
 import { Journal, type JournalCut, type JournalLayout } from './journal.js'
 import { LEVELDB_FOLDERS, journalPaths, openLocalLevel, type Durability } from './local.js'
@@ -63,6 +63,7 @@ class SharedLevelBackend implements Backend {
   readonly description: string
   readonly objects: ObjectStore
   readonly refs: RefStore
+  readonly scratch: ScratchStore
   readonly #location: string
   readonly #socketPath: string
   readonly #options: Required<LevelBackendOptions>
@@ -101,6 +102,12 @@ class SharedLevelBackend implements Backend {
       readReflog: (name, opts) => via((b) => b.refs.readReflog(name, opts)),
       listReflogs: (prefix) => via((b) => b.refs.listReflogs(prefix)),
       expireReflog: (name, before, values) => via((b) => b.refs.expireReflog(name, before, values)),
+    }
+    // Every role has one (leader, follower, thread, read-only snapshot); `?.` only guards the type.
+    this.scratch = {
+      get: (key) => via(async (b) => b.scratch?.get(key)),
+      put: (key, value) => via(async (b) => b.scratch?.put(key, value)),
+      delete: (key) => via(async (b) => b.scratch?.delete(key)),
     }
   }
 
