@@ -80,6 +80,6 @@ export class Connection {
   }
 
   async close(): Promise<void> {
-    await this.pool.end()
+    if (!this.pool.ended && !this.pool.ending) await this.pool.end()
   }
 }

@@ -66,7 +66,7 @@ export async function prepareSchema(connection: Connection, create: boolean): Pr
       await checkSchema(client, schema, tables, description)
     }
     return lockKey
-  })
+  }, { retry: false })
 }
 
 async function tablesIn(client: Client, schema: string): Promise<string[]> {
