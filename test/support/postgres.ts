@@ -10,16 +10,15 @@ const SCRIPT = path.join(root, '.ci/postgres.sh')
 interface Server {
   /** `postgres://ckpt:password@127.0.0.1:port/ckpt`, without a schema. */
   readonly url: string
-  /** The cluster's folder when this file started it (then `restart` works), else undefined. */
-  readonly dir?: string
 }
 
-let server: Server | undefined
-let started: string | undefined
+let shared: Server | undefined
+/** Clusters this test file started; stopped after its tests. */
+const started: string[] = []
 
 // Registered when a test file imports this module, so it runs after that file's tests.
 afterAll(() => {
-  if (started) execFileSync(SCRIPT, ['stop', started])
+  for (const dir of started.splice(0)) execFileSync(SCRIPT, ['stop', dir])
 })
 
 /**
@@ -28,36 +27,37 @@ afterAll(() => {
  * skipped: when neither works, the tests that need it fail.
  */
 export function postgresServer(): Server {
-  if (server) return server
   const given = process.env.CKPT_TEST_POSTGRES_URL
-  if (given) {
-    server = { url: given, dir: process.env.CKPT_TEST_POSTGRES_DIR }
-    return server
-  }
+  shared ??= given ? { url: given } : privatePostgresServer()
+  return shared
+}
+
+/**
+ * A cluster of this test file's own, stopped after its tests: for tests that restart the server,
+ * which would disturb other files sharing one.
+ */
+export function privatePostgresServer(): { url: string; dir: string } {
   const output = execFileSync(SCRIPT, ['start'], { encoding: 'utf8' })
   const value = (name: string) => output.match(new RegExp(`^${name}=(.*)$`, 'm'))?.[1]
   const url = value('CKPT_TEST_POSTGRES_URL')
   const dir = value('CKPT_TEST_POSTGRES_DIR')
   if (!url || !dir) throw new Error(`.ci/postgres.sh start printed no URL:\n${output}`)
-  server = { url, dir }
-  started = dir
-  return server
+  started.push(dir)
+  return { url, dir }
+}
+
+/** Restarts the server in `dir` at once, as a crash would (`pg_ctl restart -m immediate`). */
+export function restartImmediately(dir: string): void {
+  execFileSync(SCRIPT, ['restart', dir])
 }
 
 /** A URL naming a schema no other test uses, so test files can run in parallel on one server. */
-export function freshSchemaUrl(): string {
-  return withSchema(postgresServer().url, `t_${randomBytes(6).toString('hex')}`)
+export function freshSchemaUrl(server: Server = postgresServer()): string {
+  return withSchema(server.url, `t_${randomBytes(6).toString('hex')}`)
 }
 
 export function withSchema(url: string, schema: string): string {
   const parsed = new URL(url)
   parsed.searchParams.set('schema', schema)
   return parsed.href
-}
-
-/** Restarts the server at once, as a crash would (`pg_ctl restart -m immediate`). */
-export function restartServerImmediately(): void {
-  const { dir } = postgresServer()
-  if (!dir) throw new Error('restarting needs CKPT_TEST_POSTGRES_DIR, the folder of the cluster .ci/postgres.sh started')
-  execFileSync(SCRIPT, ['restart', dir])
 }

@@ -28,6 +28,8 @@ export class Connection {
     this.pool = new pg.Pool({ connectionString: location.connectionString, max: poolSize, connectionTimeoutMillis: 10_000 })
     // An idle connection dropped by a server restart must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined)
+    // Nor may one in use: the call using it sees the failure as its query's rejection.
+    this.pool.on('connect', (client) => client.on('error', () => undefined))
   }
 
   /**
