@@ -51,4 +51,28 @@ describe('processes sharing only a PostgreSQL URL', () => {
       await store.close()
     }
   }, 120_000)
+
+  it('lose no acknowledged checkpoint while another process collects garbage with no grace window', async () => {
+    const url = freshSchemaUrl()
+    const setup = await initStoreOn(await openPostgresBackend(url, { create: true }))
+    await setup.commit({ stage: 'seed', output: { seed: 1 } })
+    for (const name of ['w0', 'w1']) await setup.timelines.create(name, 'main')
+    await setup.close()
+    const count = 60
+    const writers = ['w0', 'w1'].map((timeline) => runFixture(CLIENT, [url, 'commit', timeline, String(count)]))
+    const collector = runFixture(CLIENT, [url, 'gc', '8'])
+    expect(await Promise.all([...writers, collector].map((w) => w.exited))).toEqual([0, 0, 0])
+    expect(collector.lines).toContain('gc 8')
+    const store = await openStoreOn(await openPostgresBackend(url))
+    try {
+      for (const [k, writer] of writers.entries()) {
+        const history = new Set((await collect(store.log(`w${k}`))).map((c) => c.id))
+        for (const id of writer.lines) expect(history.has(id)).toBe(true)
+        for (const id of writer.lines) await store.getCheckpoint(id)
+      }
+      expect((await store.fsck()).problems).toEqual([])
+    } finally {
+      await store.close()
+    }
+  }, 120_000)
 })
