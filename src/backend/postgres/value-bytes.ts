@@ -9,7 +9,7 @@ import { tableNames } from './schema.js'
  * `value` column.
  */
 export interface ValueBytes {
-  /** Stores the entries (keys unique), marking each written now; a key stored already keeps its bytes. */
+  /** Stores the entries (keys unique), marking each written now; a key stored already takes the new bytes when they differ. */
   write(client: Client, entries: readonly ObjectEntry[]): Promise<void>
   read(client: Client, key: Uint8Array): Promise<Uint8Array | undefined>
   sizes(client: Client, keys: readonly Uint8Array[]): Promise<Map<string, number>>
@@ -19,6 +19,12 @@ export interface ValueBytes {
 
 /** Milliseconds by the server's clock, so that machines with skewed clocks agree. */
 export const SERVER_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
+/**
+ * A rewritten key keeps its stored bytes when they are equal (assigning the old value keeps its
+ * TOAST pointer, so a re-sent chunk is not written again), and takes the new ones otherwise, as
+ * LevelDB does (the stat cache rewrites its keys).
+ */
+const KEEP_OR_OVERWRITE = `value = CASE WHEN octet_length(objects.value) = octet_length(EXCLUDED.value) AND objects.value = EXCLUDED.value THEN objects.value ELSE EXCLUDED.value END`
 /** Rows per INSERT statement, and their bytes: buffers go as binary parameters. */
 const ROWS_PER_STATEMENT = 200
 const BYTES_PER_STATEMENT = 16 * 1024 * 1024
@@ -40,7 +46,7 @@ export class TableValueBytes implements ValueBytes {
       if (batch.length === 0) return
       const rows = batch.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, ${SERVER_MS})`).join(', ')
       await client.query(
-        `INSERT INTO ${this.#objects} (key, value, written_at) VALUES ${rows} ON CONFLICT (key) DO UPDATE SET written_at = EXCLUDED.written_at`,
+        `INSERT INTO ${this.#objects} (key, value, written_at) VALUES ${rows} ON CONFLICT (key) DO UPDATE SET written_at = EXCLUDED.written_at, ${KEEP_OR_OVERWRITE}`,
         batch.flatMap((e) => [buffer(e.key), buffer(e.value)]),
       )
       batch = []
