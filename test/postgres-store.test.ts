@@ -123,7 +123,7 @@ describe('a store on PostgreSQL', () => {
     const wrong = new URL(url)
     wrong.password = 'Wrong-Pass-123'
     const err = await failure(openPostgresBackend(wrong.href))
-    expect(err.code).toBe('IO_ERROR')
+    expect(err.code).toBe('STORE_UNAVAILABLE')
     expect(`${err.message} ${JSON.stringify(err.details)} ${err.stack}`).not.toContain('Wrong-Pass-123')
     const bad = await failure(openPostgresBackend(`postgres://ckpt:${password}@127.0.0.1:5/ckpt?schema=Bad-Name`))
     expect(bad.code).toBe('INVALID_ARGUMENT')

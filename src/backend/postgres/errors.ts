@@ -38,8 +38,15 @@ export function storeError(err: unknown, location: PostgresLocation, doing: stri
   const detail = withoutPassword(err instanceof Error ? err.message : String(err), location)
   const where = `${location.host}:${location.port}`
   if (isConnectionLoss(err)) {
-    return new CkptError('STORE_UNAVAILABLE', `cannot reach PostgreSQL at ${where} (${location.description}) while ${doing}: ${detail}; it is safe to run the command again`, {
+    return new CkptError('STORE_UNAVAILABLE', `cannot reach PostgreSQL at ${where} (${location.description}) while ${doing}: ${detail}; run it again once the server answers`, {
       details: { host: location.host, port: location.port, retryable: true },
+    })
+  }
+  const state = codeOf(err)
+  if (state !== undefined && (state.startsWith('28') || state === '3D000')) {
+    // Refused login, or no such database: the store cannot be reached with these credentials.
+    return new CkptError('STORE_UNAVAILABLE', `PostgreSQL at ${where} (${location.description}) refused the connection: ${detail}`, {
+      details: { host: location.host, port: location.port, sqlState: state },
     })
   }
   return new CkptError('IO_ERROR', `PostgreSQL at ${where} (${location.description}) failed while ${doing}: ${detail}`, {
