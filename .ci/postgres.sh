@@ -4,6 +4,7 @@
 #
 #   .ci/postgres.sh start        prints `CKPT_TEST_POSTGRES_URL=…` and `CKPT_TEST_POSTGRES_DIR=…`
 #   .ci/postgres.sh stop DIR     stops that cluster and removes DIR
+#   .ci/postgres.sh halt DIR     stops it as a crash would, keeping DIR (`restart DIR` starts it again)
 #   source .ci/postgres.sh; ckpt_pg_start; trap ckpt_pg_stop EXIT   (exports both variables)
 #
 # As root (CI), the server runs as the `postgres` user, which PostgreSQL requires.
@@ -68,9 +69,10 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     install) ckpt_pg_install ;;
     start) ckpt_pg_install && ckpt_pg_start && echo "CKPT_TEST_POSTGRES_URL=$CKPT_TEST_POSTGRES_URL" && echo "CKPT_TEST_POSTGRES_DIR=$CKPT_TEST_POSTGRES_DIR" ;;
     stop) ckpt_pg_stop "${2:?usage: $0 stop DIR}" ;;
+    halt) ckpt_pg_as_owner "$(ckpt_pg_bin)/pg_ctl" -D "${2:?usage: $0 halt DIR}/data" -m immediate -w stop >/dev/null ;;
     restart)
       dir=${2:?usage: $0 restart DIR}
       ckpt_pg_as_owner "$(ckpt_pg_bin)/pg_ctl" -D "$dir/data" -m immediate -w restart >/dev/null ;;
-    *) echo "usage: $0 install|start|stop DIR|restart DIR" >&2; exit 64 ;;
+    *) echo "usage: $0 install|start|stop DIR|halt DIR|restart DIR" >&2; exit 64 ;;
   esac
 fi

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { initStoreOn, openPostgresBackend, openStoreOn } from '../src/index.js'
 import { fixture, runFixture } from './support/processes.js'
-import { freshSchemaUrl, privatePostgresServer, restartImmediately } from './support/postgres.js'
+import { failure } from './support/errors.js'
+import { freshSchemaUrl, haltServer, privatePostgresServer, restartImmediately } from './support/postgres.js'
 import { collect } from './support/temp.js'
 
 const CLIENT = fixture('postgres-client.js')
@@ -75,4 +76,24 @@ describe('processes sharing only a PostgreSQL URL', () => {
       await store.close()
     }
   }, 120_000)
+
+  it('fails a ref update with a retryable STORE_UNAVAILABLE naming host and port while the server stays down, having applied nothing', async () => {
+    const server = privatePostgresServer()
+    const url = freshSchemaUrl(server)
+    const backend = await openPostgresBackend(url, { create: true, reconnectWindowMs: 1000 })
+    try {
+      await backend.refs.updateRefs([{ name: 'r', expected: null, value: 'a', log: { time: 1, reason: 'x' } }])
+      haltServer(server.dir)
+      const err = await failure(backend.refs.updateRefs([{ name: 'r', expected: 'a', value: 'b', log: { time: 2, reason: 'y' } }]))
+      expect(err.code).toBe('STORE_UNAVAILABLE')
+      expect(err.details).toMatchObject({ retryable: true, port: Number(new URL(url).port) })
+      expect(err.message).toContain(`127.0.0.1:${new URL(url).port}`)
+      expect(err.message).not.toContain(decodeURIComponent(new URL(url).password))
+      restartImmediately(server.dir)
+      expect(await backend.refs.readRef('r')).toBe('a')
+      expect((await backend.refs.readReflog('r')).map((e) => e.reason)).toEqual(['x'])
+    } finally {
+      await backend.close()
+    }
+  }, 60_000)
 })

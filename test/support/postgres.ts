@@ -51,6 +51,11 @@ export function restartImmediately(dir: string): void {
   execFileSync(SCRIPT, ['restart', dir])
 }
 
+/** Stops the server in `dir` as a crash would, until {@link restartImmediately}. */
+export function haltServer(dir: string): void {
+  execFileSync(SCRIPT, ['halt', dir])
+}
+
 /** A URL naming a schema no other test uses, so test files can run in parallel on one server. */
 export function freshSchemaUrl(server: Server = postgresServer()): string {
   return withSchema(server.url, `t_${randomBytes(6).toString('hex')}`)

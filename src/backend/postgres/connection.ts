@@ -9,8 +9,8 @@ export class Rollback<T> {
   constructor(readonly result: T) {}
 }
 
-/** How long a call keeps retrying while the server restarts or the connection is re-made. */
-const RECONNECT_WINDOW_MS = 30_000
+/** How long a call keeps retrying, by default, while the server restarts or the connection is re-made. */
+export const RECONNECT_WINDOW_MS = 30_000
 const RETRY_DELAY_MS = 100
 
 /**
@@ -24,6 +24,7 @@ export class Connection {
   constructor(
     readonly location: PostgresLocation,
     poolSize: number,
+    private readonly reconnectWindowMs = RECONNECT_WINDOW_MS,
   ) {
     this.pool = new pg.Pool({ connectionString: location.connectionString, max: poolSize, connectionTimeoutMillis: 10_000 })
     // An idle connection dropped by a server restart must not crash the process; the pool replaces it.
@@ -34,11 +35,11 @@ export class Connection {
 
   /**
    * Runs `task` on a pooled connection, again on a fresh one when the connection was lost or
-   * PostgreSQL asks for a retry (until {@link RECONNECT_WINDOW_MS}). Only for tasks that are safe
+   * PostgreSQL asks for a retry (for the reconnect window). Only for tasks that are safe
    * to run twice: reads, and writes that are idempotent or that check whether they already applied.
    */
   async run<T>(doing: string, task: (client: Client) => Promise<T>, { retry = true } = {}): Promise<T> {
-    const deadline = Date.now() + RECONNECT_WINDOW_MS
+    const deadline = Date.now() + this.reconnectWindowMs
     for (;;) {
       let client: Client | undefined
       try {

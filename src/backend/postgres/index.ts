@@ -14,6 +14,11 @@ export interface PostgresBackendOptions {
   readonly create?: boolean
   /** Connections in this process's pool. Default 10. */
   readonly poolSize?: number
+  /**
+   * How long a call keeps trying while the connection is lost (a server restart) before it fails
+   * with STORE_UNAVAILABLE. Default 30000 ms.
+   */
+  readonly reconnectWindowMs?: number
 }
 
 /**
@@ -24,7 +29,7 @@ export interface PostgresBackendOptions {
  */
 export async function openPostgresBackend(url: string, options: PostgresBackendOptions = {}): Promise<Backend> {
   const location = parsePostgresUrl(url)
-  const connection = new Connection(location, options.poolSize ?? 10)
+  const connection = new Connection(location, options.poolSize ?? 10, options.reconnectWindowMs)
   let lockKey: number
   try {
     lockKey = await prepareSchema(connection, options.create ?? false)
