@@ -61,7 +61,7 @@ export async function prepareSchema(connection: Connection, create: boolean): Pr
     const tables = await tablesIn(client, schema)
     if (tables.length === 0) {
       if (!create) throw new CkptError('NOT_A_STORE', `${description} holds no ckpt store (schema "${schema}" has no ckpt tables); create one with init`, { details: { path: description } })
-      await createSchema(client, schema, lockKey)
+      await createSchema(client, schema, lockKey, description)
     } else {
       await checkSchema(client, schema, tables, description)
     }
@@ -77,7 +77,7 @@ async function tablesIn(client: Client, schema: string): Promise<string[]> {
   return rows.map((r) => r.name)
 }
 
-async function createSchema(client: Client, schema: string, lockKey: number): Promise<void> {
+async function createSchema(client: Client, schema: string, lockKey: number, description: string): Promise<void> {
   await client.query('BEGIN')
   try {
     // Two processes creating one store at once: the second finds the tables and checks them.
@@ -85,7 +85,7 @@ async function createSchema(client: Client, schema: string, lockKey: number): Pr
     const tables = await tablesIn(client, schema)
     if (tables.length === 0) for (const statement of createStatements(schema, lockKey)) await client.query(statement)
     await client.query('COMMIT')
-    if (tables.length > 0) await checkSchema(client, schema, tables, schema)
+    if (tables.length > 0) await checkSchema(client, schema, tables, description)
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined)
     throw err
