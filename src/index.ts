@@ -61,6 +61,7 @@ export { fileSystemError, onPath } from './io/fs-errors.js'
 export { shortIdOf } from './model/cid.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
+export { openPostgresBackend, isPostgresUrl, type PostgresBackendOptions } from './backend/postgres/index.js'
 export type {
   Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'

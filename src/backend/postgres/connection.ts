@@ -1,0 +1,88 @@
+import pg from 'pg'
+import { isConnectionLoss, isRetryableConflict, storeError } from './errors.js'
+import type { PostgresLocation } from './url.js'
+
+export type Client = pg.PoolClient
+
+/** Thrown inside a transaction to roll it back and return `result` (a lost compare-and-swap). */
+export class Rollback<T> {
+  constructor(readonly result: T) {}
+}
+
+/** How long a call keeps retrying, by default, while the server restarts or the connection is re-made. */
+export const RECONNECT_WINDOW_MS = 30_000
+const RETRY_DELAY_MS = 100
+
+/**
+ * The backend's pool of connections. Every call goes through {@link Connection.run} or
+ * {@link Connection.transaction}, which retry what is safe to retry and turn driver errors into
+ * CkptErrors that name host and port, never the password.
+ */
+export class Connection {
+  readonly pool: pg.Pool
+
+  constructor(
+    readonly location: PostgresLocation,
+    poolSize: number,
+    private readonly reconnectWindowMs = RECONNECT_WINDOW_MS,
+  ) {
+    this.pool = new pg.Pool({ connectionString: location.connectionString, max: poolSize, connectionTimeoutMillis: 10_000 })
+    // An idle connection dropped by a server restart must not crash the process; the pool replaces it.
+    this.pool.on('error', () => undefined)
+    // Nor may one in use: the call using it sees the failure as its query's rejection.
+    this.pool.on('connect', (client) => client.on('error', () => undefined))
+  }
+
+  /**
+   * Runs `task` on a pooled connection, again on a fresh one when the connection was lost or
+   * PostgreSQL asks for a retry (for the reconnect window). Only for tasks that are safe
+   * to run twice: reads, and writes that are idempotent or that check whether they already applied.
+   */
+  async run<T>(doing: string, task: (client: Client) => Promise<T>, { retry = true } = {}): Promise<T> {
+    const deadline = Date.now() + this.reconnectWindowMs
+    for (;;) {
+      let client: Client | undefined
+      try {
+        client = await this.pool.connect()
+        const result = await task(client)
+        client.release()
+        return result
+      } catch (err) {
+        client?.release(isConnectionLoss(err) ? true : undefined)
+        const transient = isConnectionLoss(err) || isRetryableConflict(err)
+        if (!retry || !transient || Date.now() > deadline) throw storeError(err, this.location, doing)
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS))
+      }
+    }
+  }
+
+  /** Runs `task` inside BEGIN … COMMIT on one connection, rolling back when it throws. */
+  async transaction<T>(doing: string, task: (client: Client) => Promise<T>, options: { retry?: boolean; beforeRetry?: (client: Client) => Promise<T | undefined> } = {}): Promise<T> {
+    let attempted = false
+    return this.run(
+      doing,
+      async (client) => {
+        if (attempted && options.beforeRetry) {
+          const settled = await options.beforeRetry(client)
+          if (settled !== undefined) return settled
+        }
+        attempted = true
+        await client.query('BEGIN')
+        try {
+          const result = await task(client)
+          await client.query('COMMIT')
+          return result
+        } catch (err) {
+          if (!isConnectionLoss(err)) await client.query('ROLLBACK').catch(() => undefined)
+          if (err instanceof Rollback) return err.result as T
+          throw err
+        }
+      },
+      { retry: options.retry },
+    )
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended && !this.pool.ending) await this.pool.end()
+  }
+}

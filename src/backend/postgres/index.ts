@@ -1,0 +1,47 @@
+import type { Backend } from '../interface.js'
+import { Connection } from './connection.js'
+import { storeError } from './errors.js'
+import { PostgresObjects } from './objects.js'
+import { PostgresRefs } from './refs.js'
+import { prepareSchema } from './schema.js'
+import { parsePostgresUrl } from './url.js'
+import { TableValueBytes } from './value-bytes.js'
+
+export { isPostgresUrl } from './url.js'
+
+export interface PostgresBackendOptions {
+  /** Creates the store's tables when the schema holds none (the store's init). Default false. */
+  readonly create?: boolean
+  /** Connections in this process's pool. Default 10. */
+  readonly poolSize?: number
+  /**
+   * How long a call keeps trying while the connection is lost (a server restart) before it fails
+   * with STORE_UNAVAILABLE. Default 30000 ms.
+   */
+  readonly reconnectWindowMs?: number
+}
+
+/**
+ * Opens the store at `url` (`postgres://user:password@host:port/database?schema=name`, also
+ * `postgresql://`; the schema defaults to `ckpt`). NOT_A_STORE when the schema holds no store (or
+ * another application's tables), UNSUPPORTED_FORMAT when a newer ckpt made it, STORE_UNAVAILABLE
+ * naming host and port when the server cannot be reached. Nothing is written on any of these.
+ */
+export async function openPostgresBackend(url: string, options: PostgresBackendOptions = {}): Promise<Backend> {
+  const location = parsePostgresUrl(url)
+  const connection = new Connection(location, options.poolSize ?? 10, options.reconnectWindowMs)
+  let lockKey: number
+  try {
+    lockKey = await prepareSchema(connection, options.create ?? false)
+  } catch (err) {
+    await connection.close().catch(() => undefined)
+    throw storeError(err, location, 'opening the store')
+  }
+  const values = new TableValueBytes(location.schema)
+  return {
+    description: location.description,
+    objects: new PostgresObjects(connection, values, lockKey),
+    refs: new PostgresRefs(connection, values),
+    close: () => connection.close(),
+  }
+}

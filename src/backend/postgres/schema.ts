@@ -1,0 +1,113 @@
+import { CkptError } from '../../errors.js'
+import type { Client, Connection } from './connection.js'
+
+/** The version of the tables below (docs/format.md, "PostgreSQL"). A newer one is refused. */
+export const SCHEMA_VERSION = 1
+
+/** Every table a store's schema holds. A schema holding any other table is not ours. */
+export const TABLES = ['ckpt_meta', 'objects', 'refs', 'reflog', 'touches'] as const
+
+/** Advisory lock ids (two-int form: the schema's hash, then one of these). */
+export const LOCK = { init: 0, turn: 1, gate: 2 } as const
+
+/** Schema-qualified names, safe to put in SQL: the schema name is checked by the URL parser. */
+export function tableNames(schema: string) {
+  const q = (table: string) => `"${schema}".${table}`
+  return { meta: q('ckpt_meta'), objects: q('objects'), refs: q('refs'), reflog: q('reflog'), touches: q('touches'), enter: q('ckpt_enter') }
+}
+
+function createStatements(schema: string, lockKey: number): string[] {
+  const t = tableNames(schema)
+  return [
+    `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
+    `CREATE TABLE ${t.meta} (key text PRIMARY KEY, value text NOT NULL)`,
+    // written_at: ms by the server's clock; NULL once forgotten (forgetWritesBefore).
+    `CREATE TABLE ${t.objects} (key bytea PRIMARY KEY, value bytea NOT NULL, written_at bigint)`,
+    `CREATE INDEX objects_written_at ON ${t.objects} (written_at) WHERE written_at IS NOT NULL`,
+    `CREATE TABLE ${t.refs} (name text COLLATE "C" PRIMARY KEY, value text NOT NULL)`,
+    `CREATE TABLE ${t.reflog} (id bigserial PRIMARY KEY, name text COLLATE "C" NOT NULL, old text, new text, time bigint NOT NULL, reason text NOT NULL, txn uuid NOT NULL)`,
+    `CREATE INDEX reflog_name ON ${t.reflog} (name, id)`,
+    `CREATE TABLE ${t.touches} (id bigserial PRIMARY KEY, key bytea, ref_value text)`,
+    // Every object read, probe and write and every ref update calls this first in its transaction
+    // (docs/backends.md, "PostgreSQL: sweeps"): it waits while a sweep holds the store, and while
+    // a sweep runs it records what the caller touches.
+    `CREATE FUNCTION ${t.enter}(keys bytea[], ref_values text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(${lockKey}, ${LOCK.gate});
+  IF NOT pg_try_advisory_xact_lock_shared(${lockKey}, ${LOCK.turn}) THEN
+    INSERT INTO ${t.touches} (key) SELECT k FROM unnest(keys) AS k;
+    INSERT INTO ${t.touches} (ref_value) SELECT v FROM unnest(ref_values) AS v WHERE v IS NOT NULL;
+  END IF;
+END $$`,
+    `INSERT INTO ${t.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}'), ('application', 'ckpt')`,
+  ]
+}
+
+/** The 32-bit key of the schema's advisory locks. */
+export async function lockKeyOf(client: Client, schema: string): Promise<number> {
+  const { rows } = await client.query<{ key: number }>('SELECT hashtext($1) AS key', [`ckpt:${schema}`])
+  return rows[0]?.key ?? 0
+}
+
+/**
+ * Checks that the schema holds a ckpt store this build reads, creating it first when `create`
+ * and the schema holds no table. Refuses, writing nothing, a schema with tables that are not
+ * ckpt's (NOT_A_STORE) or of a newer version (UNSUPPORTED_FORMAT).
+ */
+export async function prepareSchema(connection: Connection, create: boolean): Promise<number> {
+  const { schema, description } = connection.location
+  return connection.run('opening the store', async (client) => {
+    const lockKey = await lockKeyOf(client, schema)
+    const tables = await tablesIn(client, schema)
+    if (tables.length === 0) {
+      if (!create) throw new CkptError('NOT_A_STORE', `${description} holds no ckpt store (schema "${schema}" has no ckpt tables); create one with init`, { details: { path: description } })
+      await createSchema(client, schema, lockKey, description)
+    } else {
+      await checkSchema(client, schema, tables, description)
+    }
+    return lockKey
+  }, { retry: false })
+}
+
+async function tablesIn(client: Client, schema: string): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1`,
+    [schema],
+  )
+  return rows.map((r) => r.name)
+}
+
+async function createSchema(client: Client, schema: string, lockKey: number, description: string): Promise<void> {
+  await client.query('BEGIN')
+  try {
+    // Two processes creating one store at once: the second finds the tables and checks them.
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [lockKey, LOCK.init])
+    const tables = await tablesIn(client, schema)
+    if (tables.length === 0) for (const statement of createStatements(schema, lockKey)) await client.query(statement)
+    await client.query('COMMIT')
+    if (tables.length > 0) await checkSchema(client, schema, tables, description)
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw err
+  }
+}
+
+async function checkSchema(client: Client, schema: string, tables: string[], description: string): Promise<void> {
+  const foreign = tables.filter((name) => !(TABLES as readonly string[]).includes(name))
+  if (foreign.length > 0 || !tables.includes('ckpt_meta')) {
+    throw new CkptError('NOT_A_STORE', `${description} is not a ckpt store: schema "${schema}" holds tables that are not ckpt's (${(foreign.length > 0 ? foreign : tables).slice(0, 5).join(', ')}); name another schema with ?schema=`, {
+      details: { path: description, tables: foreign },
+    })
+  }
+  const { rows } = await client.query<{ key: string; value: string }>(`SELECT key, value FROM ${tableNames(schema).meta}`)
+  const meta = new Map(rows.map((r) => [r.key, r.value]))
+  const version = Number(meta.get('schema_version'))
+  if (meta.get('application') !== 'ckpt' || !Number.isInteger(version)) {
+    throw new CkptError('NOT_A_STORE', `${description} is not a ckpt store: its ckpt_meta table is not ckpt's`, { details: { path: description } })
+  }
+  if (version > SCHEMA_VERSION || tables.length !== TABLES.length) {
+    throw new CkptError('UNSUPPORTED_FORMAT', `${description} holds a ckpt store of PostgreSQL schema version ${version}; this ckpt reads version ${SCHEMA_VERSION}`, {
+      details: { path: description, format: version },
+    })
+  }
+}
