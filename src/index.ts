@@ -59,7 +59,7 @@ export { shortIdOf } from './model/cid.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
 export type {
-  Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem,
+  Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem,
 } from './backend/interface.js'
 export { run, resume, replay, plan, readAudit, eventStream, StageRegistry } from './pipeline/index.js'
 export type {

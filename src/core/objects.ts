@@ -1,6 +1,6 @@
 import buffer from 'node:buffer'
 import { CkptError, isCkptError } from '../errors.js'
-import type { ObjectEntry, ObjectStore, PutOptions } from '../backend/interface.js'
+import { NO_CAPABILITIES, type BackendSupports, type ObjectEntry, type ObjectStore, type PutOptions } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidOf, cidString, objectKey, type Codec } from '../model/cid.js'
 import { blake3, createBlake3 } from '../model/hash.js'
 import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, storedKeys, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
@@ -39,7 +39,11 @@ const SKIP_CHECK_BELOW = 16 * 1024
  * against its CID so wrong bytes are never returned.
  */
 export class ObjectDb {
-  constructor(readonly store: ObjectStore) {}
+  constructor(
+    readonly store: ObjectStore,
+    /** What the backend declares beyond the required methods (interface.ts). */
+    readonly supports: BackendSupports = NO_CAPABILITIES,
+  ) {}
 
   /**
    * Stores blocks in one atomic batch. Large blocks the backend already has are not sent again;
@@ -48,7 +52,7 @@ export class ObjectDb {
    */
   async putBlocks(blocks: readonly Block[], options?: PutOptions): Promise<void> {
     const entries = await this.entriesToWrite(blocks)
-    if (entries.length > 0) await this.store.putMany(entries, options)
+    if (entries.length > 0) await this.store.putMany(entries, this.supports.deferredSync ? options : undefined)
   }
 
   /**

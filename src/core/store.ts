@@ -91,7 +91,7 @@ export class Store {
     this.#durable = options.durability === 'fsync'
     const now = options.clock ?? Date.now
     const author = options.author ?? process.env.CKPT_AUTHOR ?? safeUserName()
-    this.#ctx = new StoreContext(new ObjectDb(backend.objects), new RefDb(backend.refs, now), now, author)
+    this.#ctx = new StoreContext(new ObjectDb(backend.objects, backend.supports), new RefDb(backend.refs, now), now, author)
     this.timelines = new Timelines(this.#ctx)
     this.tags = new Tags(this.#ctx)
     this.index = new StoreIndex(this.#ctx.refs, () => this.#ctx.assertOpen())

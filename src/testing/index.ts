@@ -1,0 +1,1 @@
+export { backendConformance, type ConformanceCase, type ConformanceTarget } from './conformance.js'
