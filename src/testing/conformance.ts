@@ -40,8 +40,16 @@ export async function backendConformance(target: ConformanceTarget): Promise<Con
   const probe = await target.open()
   const supports = { ...probe.supports }
   await probe.close()
-  const all = [...requiredCases(target.open), ...capabilityCases(target.open), ...(target.shared ? crossProcessCases(target.shared) : [])]
-  return all.filter((c) => c.capability === undefined || supports[c.capability])
+  return conformanceCases(target).filter((c) => c.capability === undefined || supports[c.capability])
+}
+
+/**
+ * Every case, those of every capability included (each marked with its `capability`), for a
+ * runner that must list its tests before it can open a backend; it runs a marked case only on a
+ * backend declaring that capability.
+ */
+export function conformanceCases(target: ConformanceTarget): ConformanceCase[] {
+  return [...requiredCases(target.open), ...capabilityCases(target.open), ...(target.shared ? crossProcessCases(target.shared) : [])]
 }
 
 const bytes = (...values: number[]) => Uint8Array.from(values)

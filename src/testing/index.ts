@@ -1,1 +1,1 @@
-export { backendConformance, type ConformanceCase, type ConformanceTarget } from './conformance.js'
+export { backendConformance, conformanceCases, type ConformanceCase, type ConformanceTarget } from './conformance.js'
