@@ -63,7 +63,7 @@ export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
 export { openPostgresBackend, isPostgresUrl, type PostgresBackendOptions } from './backend/postgres/index.js'
 export type {
-  Backend, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
+  Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'
 export { run, resume, replay, plan, readAudit, eventStream, StageRegistry } from './pipeline/index.js'
 export type {

@@ -325,7 +325,7 @@ describe('large outputs: the stat cache is kept apart from the objects', () => {
 
   it('a backend without a scratch space still commits an unchanged file, by reading it again in full', async () => {
     const inner = createMemoryBackend()
-    const store = await initStoreOn({ description: inner.description, objects: inner.objects, refs: inner.refs, close: () => inner.close() })
+    const store = await initStoreOn({ description: inner.description, supports: { ...inner.supports, scratch: false }, objects: inner.objects, refs: inner.refs, close: () => inner.close() })
     onCleanup(() => store.close())
     const file = path.join(tempDir(), 'weights.bin')
     writeFileSync(file, bytes)

@@ -3,7 +3,7 @@ import { openPostgresBackend } from '../src/index.js'
 import { backendConformance } from './support/backend-conformance.js'
 import { freshSchemaUrl } from './support/postgres.js'
 
-backendConformance('postgres (a real PostgreSQL server, a fresh schema per test)', () => openPostgresBackend(freshSchemaUrl(), { create: true }))
+await backendConformance('postgres (a real PostgreSQL server, a fresh schema per test)', () => openPostgresBackend(freshSchemaUrl(), { create: true }))
 
 describe('the PostgreSQL backend', () => {
   it('overwrites a rewritten key whose value differs, as LevelDB does, and keeps an equal one', async () => {

@@ -36,6 +36,7 @@ export const fsckCommand = {
       if (args.json) jsonLine({ ...report, ...(journalCut && { journalCut }), ...(plan && { plan }), ...(repaired && { repaired, after }) })
       else {
         for (const p of report.problems) out.line(`${red(p.kind.padEnd(8))} ${p.message} (reached from ${p.ref})`)
+        if (!report.storageChecked) out.line('the storage check was skipped: this backend offers none')
         out.line(`checked ${report.checked.refs} refs, ${report.checked.checkpoints} checkpoints, ${report.checked.objects} objects: ${report.ok ? green('no problems') : red(`${report.problems.length} problem(s)`)}`)
         if (plan) printRepair(plan, true)
         if (repaired) printRepair(repaired, false)

@@ -2,8 +2,31 @@
  * The storage contract. A backend stores opaque bytes under opaque keys, and named string
  * refs moved by compare-and-swap with a per-ref log. It never encodes, hashes or verifies:
  * the core does all of that, so a new backend is a few hundred lines (docs/backends.md).
- * Run `test/backend-conformance.ts` against any new backend.
+ *
+ * What every backend must do is the required methods below. What only some backends can do is a
+ * capability the backend declares in {@link Backend.supports}; the capability's method is present
+ * exactly when it is declared, and callers check the manifest and do without it otherwise.
+ * Run the conformance cases of `ckpt/testing` against any new backend.
  */
+
+/**
+ * The capabilities a backend declares, like abstract-level's `supports` manifest. A capability
+ * declared false means its method is absent (or, for `deferredSync`, its flag is ignored).
+ */
+export interface BackendSupports {
+  /** `objects.reclaim`: gives back space deleted values still take (pack rewriting). */
+  readonly reclaim: boolean
+  /** `objects.checkStorage`: the backend can check its own structures for fsck. */
+  readonly storageCheck: boolean
+  /** `putMany`'s `deferSync` flag is honoured; without it every put is durable when it resolves. */
+  readonly deferredSync: boolean
+  /** `objects.forgetWritesBefore`: write records are kept apart from objects and can be dropped. */
+  readonly forgetWrites: boolean
+  /** `prepareForBlockingWork`: the backend serves other processes from this one's event loop. */
+  readonly blockingWorkHandoff: boolean
+  /** `scratch`: a mutable per-machine space for hints such as the stat cache (see {@link ScratchStore}). */
+  readonly scratch: boolean
+}
 
 /** A half-open key range [gte, lt); either end may be omitted. */
 export interface KeyRange {
@@ -17,7 +40,11 @@ export interface ObjectEntry {
 }
 
 export interface PutOptions {
-  /** Let durability wait for the next write made without this flag (see {@link ObjectStore.putMany}). */
+  /**
+   * Let durability wait for the next write made without this flag (see {@link ObjectStore.putMany}).
+   * Only a backend declaring `supports.deferredSync` acts on it; any other ignores it, which is
+   * always safe (a put is then durable sooner, not later).
+   */
   readonly deferSync?: boolean
 }
 
@@ -30,9 +57,11 @@ export interface ObjectStore {
    * Stores every entry, all or nothing. When the promise resolves the entries are as durable as
    * the backend's durability mode promises; with `deferSync`, they become so no later than the
    * next write made without it (a bulk writer pays for one sync at its end, not one per batch).
-   * Keys are content addresses, so rewriting an existing key always carries the same value and
-   * may be skipped. That holds for every key of the object keyspace: nothing mutable is kept in
-   * it (per-machine hints live in {@link Backend.scratch}).
+   * Overwrite: writing a key that is already stored leaves it stored and readable throughout,
+   * holding either its old or its new value (never a mix, never absent). For object keys, which
+   * are content addresses, both are the same bytes, so a backend may skip the rewrite; but it must
+   * still count the key as written now (`writtenSince`) and, during a sweep, as touched. Nothing
+   * mutable is kept in the object keyspace: per-machine hints live in {@link Backend.scratch}.
    */
   putMany(entries: readonly ObjectEntry[], options?: PutOptions): Promise<void>
   /** Every stored key inside `range`, in ascending unsigned byte order, each exactly once. */
@@ -45,27 +74,33 @@ export interface ObjectStore {
    * age: a writer may store objects some time before a ref names them.
    */
   writtenSince(since: number): AsyncIterable<Uint8Array>
-  /** Drops the write records older than `before`; their keys then count as written long ago. */
-  forgetWritesBefore(before: number): Promise<void>
   /**
-   * Starts a sweep: the only way to delete objects. At most one runs at a time per store; a second
-   * call waits for the first to end. The session must be ended, on every path.
+   * Capability `forgetWrites`. Drops the write records older than `before`; their keys then
+   * count as written long ago. A backend that keeps a write time per key needs no records to drop.
+   */
+  forgetWritesBefore?(before: number): Promise<void>
+  /**
+   * Starts a sweep: the only way to delete objects. At most one runs at a time per store (across
+   * every process and machine using it); a second call waits for the first to end. The session
+   * must be ended, on every path. The protocol is in docs/backends.md ("The sweep protocol").
    */
   beginSweep(): Promise<Sweep>
   /**
-   * Gives back the space deleted values still take (for example by rewriting files whose values
-   * are mostly deleted). Every stored value stays readable throughout. Safe to interrupt.
+   * Capability `reclaim`. Gives back the space deleted values still take (for example by
+   * rewriting files whose values are mostly deleted). Every stored value stays readable
+   * throughout. Safe to interrupt.
    */
-  reclaim(): Promise<ReclaimResult>
-  /** Checks the backend's own structures (indexes against the files they index). Reads only. */
-  checkStorage(): Promise<StorageProblem[]>
+  reclaim?(): Promise<ReclaimResult>
+  /** Capability `storageCheck`. Checks the backend's own structures (indexes against the files they index). Reads only. */
+  checkStorage?(): Promise<StorageProblem[]>
 }
 
 /**
  * A collector's view of the store while it decides what to delete. From `beginSweep` on, the
- * backend remembers every key others write, test (`has`) or read (`get`), and every ref value
- * others set: anything a writer touched may be about to become reachable, so the collector must
- * keep it and what it links to. The session's own reads are not remembered.
+ * backend remembers every key any other caller (in any process, on any machine) writes, tests
+ * (`has`) or reads (`get`), and every ref value others set: anything a writer touched may be about
+ * to become reachable, so the collector must keep it and what it links to. The session's own
+ * reads are not remembered.
  */
 export interface Sweep {
   /** Keys touched and ref values set by others since the session began or since the last drain. */
@@ -73,9 +108,9 @@ export interface Sweep {
   /** A read that is not remembered as a touch and is not held. */
   get(key: Uint8Array): Promise<Uint8Array | undefined>
   /**
-   * Makes every other object write, probe and read, and every ref update, wait until `end`.
-   * Calls already under way are remembered as touches before this resolves, so a drain after it
-   * sees everything that can still become reachable.
+   * Makes every other object write, probe and read, and every ref update, wait until `end`
+   * (whichever process or machine makes it). Calls already under way are remembered as touches
+   * before this resolves, so a drain after it sees everything that can still become reachable.
    */
   hold(): Promise<void>
   /** Deletes the keys (only while held); returns how many were stored and their value bytes. */
@@ -184,15 +219,23 @@ export interface ScratchStore {
 export interface Backend {
   /** A short name for messages, e.g. `level:/path/to/store` or `memory`. */
   readonly description: string
+  /** What this backend can do beyond the required methods. */
+  readonly supports: BackendSupports
   readonly objects: ObjectStore
   readonly refs: RefStore
-  /** Optional: this machine's mutable scratch space (see {@link ScratchStore}). */
+  /** Capability `scratch`: this machine's mutable scratch space (see {@link ScratchStore}). */
   readonly scratch?: ScratchStore
   /**
-   * Called before work that may block the calling thread for long (a pipeline's stages), so the
-   * backend can keep serving other processes meanwhile. Optional; a backend that serves no one ignores it.
+   * Capability `blockingWorkHandoff`. Called before work that may block the calling thread for
+   * long (a pipeline's stages), so the backend can keep serving other processes meanwhile.
    */
   prepareForBlockingWork?(): Promise<void>
   /** Releases the backend's resources. Further calls may fail. */
   close(): Promise<void>
 }
+
+/** The capability names of {@link BackendSupports}. */
+export type Capability = keyof BackendSupports
+
+/** A manifest declaring nothing optional: what a minimal backend starts from. */
+export const NO_CAPABILITIES: BackendSupports = Object.freeze({ reclaim: false, storageCheck: false, deferredSync: false, forgetWrites: false, blockingWorkHandoff: false, scratch: false })

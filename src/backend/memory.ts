@@ -1,4 +1,4 @@
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, ScratchStore, StorageProblem, Sweep } from './interface.js'
+import { NO_CAPABILITIES, type Backend, type KeyRange, type ObjectEntry, type ObjectStore, type RefEntry, type RefStore, type RefUpdate, type RefUpdateResult, type ReflogEntry, type ScratchStore, type Sweep } from './interface.js'
 import { compareBytes, inRange } from './bytes.js'
 import { SweepGate } from './sweep-gate.js'
 
@@ -8,6 +8,8 @@ export function createMemoryBackend(): Backend {
   const objects = new MemoryObjects(gate)
   return {
     description: 'memory',
+    // Nothing to reclaim or check, no sync to defer, no other process to serve.
+    supports: { ...NO_CAPABILITIES, forgetWrites: true, scratch: true },
     objects,
     refs: new MemoryRefs(objects, gate),
     scratch: memoryScratch(),
@@ -100,14 +102,6 @@ class MemoryObjects implements ObjectStore {
         return { deleted, bytes }
       },
     })
-  }
-
-  async reclaim(): Promise<ReclaimResult> {
-    return { files: 0, bytes: 0 }
-  }
-
-  async checkStorage(): Promise<StorageProblem[]> {
-    return []
   }
 
   async *keys(range: KeyRange = {}): AsyncIterable<Uint8Array> {

@@ -1,6 +1,6 @@
 import buffer from 'node:buffer'
 import { CkptError, isCkptError } from '../errors.js'
-import type { ObjectEntry, ObjectStore, PutOptions, ScratchStore } from '../backend/interface.js'
+import { NO_CAPABILITIES, type BackendSupports, type ObjectEntry, type ObjectStore, type PutOptions, type ScratchStore } from '../backend/interface.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, cidString, isCidKey, objectKey, type Codec } from '../model/cid.js'
 import { blake3, createBlake3 } from '../model/hash.js'
 import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, storedKeys, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
@@ -28,6 +28,8 @@ export class ObjectDb {
   /** `scratch`: the backend's per-machine space, where the stat cache lives; without it there is none. */
   constructor(
     readonly store: ObjectStore,
+    /** What the backend declares beyond the required methods (interface.ts). */
+    readonly supports: BackendSupports = NO_CAPABILITIES,
     private readonly scratch?: ScratchStore,
   ) {}
 
@@ -38,7 +40,7 @@ export class ObjectDb {
    */
   async putBlocks(blocks: readonly Block[], options?: PutOptions): Promise<void> {
     const entries = await this.entriesToWrite(blocks)
-    if (entries.length > 0) await this.store.putMany(entries, options)
+    if (entries.length > 0) await this.store.putMany(entries, this.supports.deferredSync ? options : undefined)
   }
 
   /**

@@ -184,6 +184,8 @@ export interface FsckReport {
   readonly ok: boolean
   readonly problems: readonly FsckProblem[]
   readonly checked: { readonly refs: number; readonly objects: number; readonly checkpoints: number }
+  /** False when the backend declares no check of its own structures (`supports.storageCheck`): that part was skipped. */
+  readonly storageChecked: boolean
 }
 
 export interface RepairOptions {

@@ -15,6 +15,7 @@ import { MarkSet, ObjectMarks } from './mark-set.js'
 export const DEFAULT_GRACE_MS = 14 * 24 * 3600 * 1000
 const DELETE_BATCH = 2000
 const READS_AT_ONCE = 32
+const NOTHING_RECLAIMED = { files: 0, bytes: 0 }
 
 /**
  * Deletes every object nothing reaches: not a ref, a reflog entry, an index pointer, an object
@@ -37,7 +38,7 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
     const candidates = await scanUnmarked(store, marker, (n) => options.onProgress?.('scan', n))
     if (options.dryRun) {
       const bytes = await sizeOf(store, candidates)
-      return result(true, marker.size, { objects: candidates.length, bytes }, { files: 0, bytes: 0 }, started, markMs, 0, before)
+      return result(true, marker.size, { objects: candidates.length, bytes }, NOTHING_RECLAIMED, started, markMs, 0, before)
     }
 
     await sweep.hold()
@@ -58,8 +59,10 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
     await dropStaleCuts(ctx, marker)
     await forgetEndedLeases(ctx)
     options.onProgress?.('reclaim', 0)
-    const reclaimed = await store.reclaim()
-    await store.forgetWritesBefore(Math.min(cutoff, started - DEFAULT_GRACE_MS))
+    // A backend without the capability has no space to give back, or no write records to drop.
+    const { supports } = ctx.objects
+    const reclaimed = supports.reclaim && store.reclaim ? await store.reclaim() : NOTHING_RECLAIMED
+    if (supports.forgetWrites && store.forgetWritesBefore) await store.forgetWritesBefore(Math.min(cutoff, started - DEFAULT_GRACE_MS))
     return result(false, marker.size, freed, reclaimed, started, markMs, writersHeldMs, before)
   } finally {
     await sweep.end()
@@ -90,10 +93,7 @@ function readerOver(store: ObjectStore, sweep: Sweep): ObjectDb {
     keys: readOnly,
     sizes: (keys) => store.sizes(keys),
     writtenSince: readOnly,
-    forgetWritesBefore: readOnly,
     beginSweep: readOnly,
-    reclaim: readOnly,
-    checkStorage: readOnly,
   })
 }
 

@@ -131,7 +131,7 @@ function storeOn(backend: Backend, common: CommonStoreOptions, durable: boolean)
 function contextOn(backend: Backend, common: CommonStoreOptions): StoreContext {
   const now = clockOf(common)
   const author = common.author ?? process.env.CKPT_AUTHOR ?? safeUserName()
-  return new StoreContext(new ObjectDb(backend.objects, backend.scratch), new RefDb(backend.refs, now), now, author)
+  return new StoreContext(new ObjectDb(backend.objects, backend.supports, backend.scratch), new RefDb(backend.refs, now), now, author)
 }
 
 /** Other stores, as remotes reach them: opened with default options, lent as their core. */

@@ -428,7 +428,7 @@ export class Store implements CheckpointStore {
    */
   async prepareForBlockingWork(): Promise<void> {
     this.#open()
-    await this.#backend.prepareForBlockingWork?.()
+    if (this.#backend.supports.blockingWorkHandoff) await this.#backend.prepareForBlockingWork?.()
   }
 
   /** Closes the store; with the LevelDB backend another process may then take over. */

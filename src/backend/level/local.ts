@@ -5,7 +5,7 @@ import { compareBytes, concatBytes } from '../bytes.js'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import type {
-  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, ScratchStore, StorageProblem, Sweep,
+  Backend, BackendSupports, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, ScratchStore, StorageProblem, Sweep,
 } from '../interface.js'
 import { SweepGate } from '../sweep-gate.js'
 import { checkFolderOfOwnFiles } from '../../io/own-files.js'
@@ -96,10 +96,14 @@ export async function openLocalLevel(
   return new LocalLevelBackend(db, writes, options.durability, new Packs(options.packDir, options.durability === 'fsync'))
 }
 
+/** What the LevelDB backend declares (the shared one adds the hand-off of its database to a thread). */
+export const LEVEL_SUPPORTS: BackendSupports = Object.freeze({ reclaim: true, storageCheck: true, deferredSync: true, forgetWrites: true, blockingWorkHandoff: false, scratch: true })
+
 /** The LevelDB backend as seen by the process that holds the database open. */
 export class LocalLevelBackend implements Backend {
   readonly description: string
-  readonly objects: ObjectStore
+  readonly supports = LEVEL_SUPPORTS
+  readonly objects: Required<ObjectStore>
   readonly refs: RefStore
   readonly scratch: ScratchStore
 
@@ -128,7 +132,7 @@ export class LocalLevelBackend implements Backend {
   }
 }
 
-class LevelObjects implements ObjectStore {
+class LevelObjects implements Required<ObjectStore> {
   constructor(
     private readonly writes: WriteQueue,
     private readonly sync: boolean,

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { CkptError } from '../../errors.js'
 import type { Backend } from '../interface.js'
 import { checkFolderOfOwnFiles } from '../../io/own-files.js'
-import { LEVELDB_FOLDERS, openLocalLevel } from './local.js'
+import { LEVELDB_FOLDERS, LEVEL_SUPPORTS, openLocalLevel, type LocalLevelBackend } from './local.js'
 
 /*
  * LevelDB cannot open a database it may not write: it takes a lock file, replays its log into a
@@ -55,7 +55,7 @@ const TABLE_FILE = /^\d+\.(ldb|sst)$/
 export async function openReadOnlyLevel(location: string, options: { packDir: string; reason: string }): Promise<Backend> {
   checkFolderOfOwnFiles(location, 'the database folder', LEVELDB_FOLDERS)
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'ckpt-read-only-'))
-  let local: Backend
+  let local: LocalLevelBackend
   try {
     for (const name of await readdir(location)) {
       if (TABLE_FILE.test(name)) await symlink(path.join(location, name), path.join(scratch, name))
@@ -79,6 +79,7 @@ export async function openReadOnlyLevel(location: string, options: { packDir: st
   const { objects, refs, scratch: hints } = local
   return {
     description: `level:${location} (read-only)`,
+    supports: LEVEL_SUPPORTS,
     objects: {
       get: (key) => objects.get(key),
       has: (keys) => objects.has(keys),

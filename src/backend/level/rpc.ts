@@ -2,9 +2,8 @@ import net from 'node:net'
 import v8 from 'node:v8'
 import { CkptError, type ErrorCode } from '../../errors.js'
 import { successor } from '../bytes.js'
-import type {
-  Backend, KeyRange, ObjectEntry, ObjectStore, PutOptions, ReclaimResult, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry, ScratchStore, StorageProblem, Sweep,
-} from '../interface.js'
+import type { Backend, BackendSupports, KeyRange, ObjectStore, RefStore, ScratchStore, Sweep } from '../interface.js'
+import { GROUPS, SWEEP_METHODS, methodOf, offered, type AnyMethod, type Group, type MethodRow, type Shape } from './methods.js'
 
 /*
  * The wire between a follower process and the leader that holds the LevelDB open.
@@ -18,16 +17,16 @@ interface Request {
   readonly args: unknown[]
 }
 
+/**
+ * `objects.<method>` and `refs.<method>` for the rows of methods.ts, `sweep.<method>` for a
+ * session's calls (the session's id first), `next` for a page of an open stream, `ping`.
+ */
+type Operation = string
+type Call = (op: Operation, args: unknown[]) => Promise<unknown>
+
 type Response =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly error: { code: ErrorCode | undefined; message: string; details?: Record<string, unknown> } }
-
-type Operation =
-  | 'get' | 'has' | 'putMany' | 'keysPage' | 'sizes' | 'writtenSince' | 'next' | 'forgetWritesBefore' | 'reclaim' | 'checkStorage'
-  | 'sweepBegin' | 'sweepDrain' | 'sweepGet' | 'sweepHold' | 'sweepDelete' | 'sweepEnd'
-  | 'readRef' | 'listRefs' | 'updateRefs' | 'readReflog' | 'listReflogs' | 'expireReflog'
-  | 'scratchGet' | 'scratchPut' | 'scratchDelete'
-  | 'ping'
 
 const KEYS_PAGE = 1000
 /** Items per page of a server-side listing (write records). */
@@ -170,94 +169,60 @@ function isRequest(message: unknown): message is Request {
   return typeof m === 'object' && m !== null && typeof m.id === 'number' && typeof m.op === 'string' && Array.isArray(m.args)
 }
 
+/** Answers one request from the table in methods.ts. */
 async function dispatch(backend: Backend, connection: Connection, { op, args }: Request): Promise<unknown> {
-  const { objects, refs } = backend
-  const sweep = () => {
-    const found = connection.sweeps.get(args[0] as number)
-    if (!found) throw new CkptError('INVALID_ARGUMENT', 'no such sweep session')
-    return found
-  }
-  switch (op) {
-    case 'ping':
-      return process.pid
-    case 'sizes':
-      return objects.sizes(args[0] as Uint8Array[])
-    case 'writtenSince': {
-      const id = connection.nextId++
-      connection.streams.set(id, objects.writtenSince(args[0] as number)[Symbol.asyncIterator]())
-      return id
-    }
-    case 'next': {
-      const stream = connection.streams.get(args[0] as number)
+  if (op === 'ping') return process.pid
+  if (op === 'next') return nextPage(connection, args[0] as number)
+  const dot = op.indexOf('.')
+  const group = op.slice(0, dot)
+  const name = op.slice(dot + 1)
+  if (group === 'sweep' && Object.hasOwn(SWEEP_METHODS, name)) return sweepCall(connection, name, args)
+  const row = Object.hasOwn(GROUPS, group) && Object.hasOwn(GROUPS[group as Group], name) ? GROUPS[group as Group][name] : undefined
+  const method = row && methodOf(backend[group as Group] ?? {}, name)
+  if (!row || !method) throw new CkptError('INVALID_ARGUMENT', `the store offers no ${op}`)
+  switch (row.shape) {
+    case 'call':
+      return method(...args)
+    case 'keyPages': {
       const page: Uint8Array[] = []
-      while (stream && page.length < STREAM_PAGE) {
-        const { done, value } = await stream.next()
-        if (done) {
-          connection.streams.delete(args[0] as number)
-          break
-        }
-        page.push(value)
-      }
-      return page
-    }
-    case 'forgetWritesBefore':
-      return objects.forgetWritesBefore(args[0] as number)
-    case 'reclaim':
-      return objects.reclaim()
-    case 'checkStorage':
-      return objects.checkStorage()
-    case 'sweepBegin': {
-      const id = connection.nextId++
-      connection.sweeps.set(id, await objects.beginSweep())
-      return id
-    }
-    case 'sweepDrain':
-      return sweep().drain()
-    case 'sweepGet':
-      return sweep().get(args[1] as Uint8Array)
-    case 'sweepHold':
-      return sweep().hold()
-    case 'sweepDelete':
-      return sweep().delete(args[1] as Uint8Array[])
-    case 'sweepEnd': {
-      const ending = sweep()
-      connection.sweeps.delete(args[0] as number)
-      return ending.end()
-    }
-    case 'expireReflog':
-      return refs.expireReflog(args[0] as string, args[1] as number, args[2] as string[] | undefined)
-    case 'get':
-      return objects.get(args[0] as Uint8Array)
-    case 'has':
-      return objects.has(args[0] as Uint8Array[])
-    case 'putMany':
-      return objects.putMany(args[0] as ObjectEntry[], args[1] as PutOptions | undefined)
-    case 'keysPage': {
-      const page: Uint8Array[] = []
-      for await (const key of objects.keys(args[0] as KeyRange)) {
+      for await (const key of method(args[0]) as AsyncIterable<Uint8Array>) {
         page.push(key)
         if (page.length === KEYS_PAGE) break
       }
       return page
     }
-    case 'readRef':
-      return refs.readRef(args[0] as string)
-    case 'listRefs':
-      return refs.listRefs(args[0] as string)
-    case 'updateRefs':
-      return refs.updateRefs(args[0] as RefUpdate[], args[1] as ObjectEntry[], args[2] as Uint8Array[][] | undefined)
-    case 'readReflog':
-      return refs.readReflog(args[0] as string, args[1] as { newestFirst?: boolean; limit?: number })
-    case 'listReflogs':
-      return refs.listReflogs(args[0] as string)
-    // A leader without a scratch space (an older build answers these with undefined too) keeps no hints.
-    case 'scratchGet':
-      return backend.scratch?.get(args[0] as Uint8Array)
-    case 'scratchPut':
-      return backend.scratch?.put(args[0] as Uint8Array, args[1] as Uint8Array)
-    case 'scratchDelete':
-      return backend.scratch?.delete(args[0] as Uint8Array)
+    case 'stream': {
+      const id = connection.nextId++
+      connection.streams.set(id, (method(...args) as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]())
+      return id
+    }
+    case 'session': {
+      const id = connection.nextId++
+      connection.sweeps.set(id, (await method()) as Sweep)
+      return id
+    }
   }
+}
+
+async function nextPage(connection: Connection, id: number): Promise<Uint8Array[]> {
+  const stream = connection.streams.get(id)
+  const page: Uint8Array[] = []
+  while (stream && page.length < STREAM_PAGE) {
+    const { done, value } = await stream.next()
+    if (done) {
+      connection.streams.delete(id)
+      break
+    }
+    page.push(value)
+  }
+  return page
+}
+
+function sweepCall(connection: Connection, name: string, [id, ...args]: unknown[]): unknown {
+  const sweep = connection.sweeps.get(id as number)
+  if (!sweep) throw new CkptError('INVALID_ARGUMENT', 'no such sweep session')
+  if (name === 'end') connection.sweeps.delete(id as number)
+  return methodOf(sweep, name)!(...args)
 }
 
 /**
@@ -272,7 +237,7 @@ export interface LeaderWatch {
 }
 
 /** Connects to a leader on `path`; rejects when nobody listens there. */
-export async function connectToLeader(path: string, description: string, watch?: LeaderWatch): Promise<RemoteBackend> {
+export async function connectToLeader(path: string, description: string, supports: BackendSupports, watch?: LeaderWatch): Promise<RemoteBackend> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect(path)
     s.once('connect', () => {
@@ -281,14 +246,14 @@ export async function connectToLeader(path: string, description: string, watch?:
     })
     s.once('error', reject)
   })
-  return new RemoteBackend(socket, description, watch)
+  return new RemoteBackend(socket, description, supports, watch)
 }
 
 /** The backend as a follower sees it: every call is a request to the leader. */
 export class RemoteBackend implements Backend {
   readonly objects: ObjectStore
   readonly refs: RefStore
-  readonly scratch: ScratchStore
+  readonly scratch?: ScratchStore
   #nextId = 0
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
   #lost = false
@@ -299,6 +264,7 @@ export class RemoteBackend implements Backend {
   constructor(
     private readonly socket: net.Socket,
     readonly description: string,
+    readonly supports: BackendSupports,
     private readonly watch?: LeaderWatch,
   ) {
     socket.setNoDelay(true)
@@ -314,32 +280,10 @@ export class RemoteBackend implements Backend {
       for (const { reject } of this.#pending.values()) reject(failure)
       this.#pending.clear()
     })
-    const call = this.#call.bind(this)
-    this.objects = {
-      get: (key) => call('get', [key]) as Promise<Uint8Array | undefined>,
-      has: (keys) => call('has', [keys]) as Promise<boolean[]>,
-      putMany: (entries, options) => call('putMany', [entries, options]) as Promise<void>,
-      keys: (range = {}) => pagedKeys(call, range),
-      sizes: (keys) => call('sizes', [keys]) as Promise<Array<number | undefined>>,
-      writtenSince: (since) => pagedStream(call, call('writtenSince', [since]) as Promise<number>),
-      forgetWritesBefore: (before) => call('forgetWritesBefore', [before]) as Promise<void>,
-      beginSweep: async () => remoteSweep(call, (await call('sweepBegin', [])) as number),
-      reclaim: () => call('reclaim', []) as Promise<ReclaimResult>,
-      checkStorage: () => call('checkStorage', []) as Promise<StorageProblem[]>,
-    }
-    this.refs = {
-      readRef: (name) => call('readRef', [name]) as Promise<string | undefined>,
-      listRefs: (prefix) => call('listRefs', [prefix]) as Promise<RefEntry[]>,
-      updateRefs: (updates, objects = [], requires = []) => call('updateRefs', [updates, objects, requires]) as Promise<RefUpdateResult>,
-      readReflog: (name, options = {}) => call('readReflog', [name, options]) as Promise<ReflogEntry[]>,
-      listReflogs: (prefix) => call('listReflogs', [prefix]) as Promise<string[]>,
-      expireReflog: (name, before, values) => call('expireReflog', [name, before, values]) as Promise<number>,
-    }
-    this.scratch = {
-      get: async (key) => (await call('scratchGet', [key])) as Uint8Array | undefined,
-      put: async (key, value) => void (await call('scratchPut', [key, value])),
-      delete: async (key) => void (await call('scratchDelete', [key])),
-    }
+    const call: Call = this.#call.bind(this)
+    this.objects = proxyOf('objects', call, supports) as unknown as ObjectStore
+    this.refs = proxyOf('refs', call, supports) as unknown as RefStore
+    if (supports.scratch) this.scratch = proxyOf('scratch', call, supports) as unknown as ScratchStore
   }
 
   get lost(): boolean {
@@ -395,17 +339,39 @@ export class RemoteBackend implements Backend {
   }
 }
 
-async function* pagedKeys(call: (op: Operation, args: unknown[]) => Promise<unknown>, range: KeyRange): AsyncIterable<Uint8Array> {
+/** The follower's side of a group of the table: one function per method the backend offers. */
+function proxyOf(group: Group, call: Call, supports: BackendSupports): Record<string, AnyMethod> {
+  const proxy: Record<string, AnyMethod> = {}
+  for (const [name, row] of Object.entries(GROUPS[group]) as Array<[string, MethodRow]>) {
+    if (offered(row, supports)) proxy[name] = clientOf(row.shape, `${group}.${name}`, call)
+  }
+  return proxy
+}
+
+function clientOf(shape: Shape, op: Operation, call: Call): AnyMethod {
+  switch (shape) {
+    case 'call':
+      return (...args) => call(op, args)
+    case 'keyPages':
+      return (range) => pagedKeys(call, op, (range ?? {}) as KeyRange)
+    case 'stream':
+      return (...args) => pagedStream(call, call(op, args) as Promise<number>)
+    case 'session':
+      return async () => remoteSweep(call, (await call(op, [])) as number)
+  }
+}
+
+async function* pagedKeys(call: Call, op: Operation, range: KeyRange): AsyncIterable<Uint8Array> {
   let gte = range.gte
   for (;;) {
-    const page = (await call('keysPage', [{ ...range, gte }])) as Uint8Array[]
+    const page = (await call(op, [{ ...range, gte }])) as Uint8Array[]
     yield* page
     if (page.length < KEYS_PAGE) return
     gte = successor(page[page.length - 1]!)
   }
 }
 
-async function* pagedStream(call: (op: Operation, args: unknown[]) => Promise<unknown>, opened: Promise<number>): AsyncIterable<Uint8Array> {
+async function* pagedStream(call: Call, opened: Promise<number>): AsyncIterable<Uint8Array> {
   const id = await opened
   for (;;) {
     const page = (await call('next', [id])) as Uint8Array[]
@@ -414,13 +380,12 @@ async function* pagedStream(call: (op: Operation, args: unknown[]) => Promise<un
   }
 }
 
-function remoteSweep(call: (op: Operation, args: unknown[]) => Promise<unknown>, id: number): Sweep {
-  let ended: Promise<void> | undefined
-  return {
-    drain: () => call('sweepDrain', [id]) as Promise<{ keys: Uint8Array[]; refValues: string[] }>,
-    get: (key) => call('sweepGet', [id, key]) as Promise<Uint8Array | undefined>,
-    hold: () => call('sweepHold', [id]) as Promise<void>,
-    delete: (keys) => call('sweepDelete', [id, keys]) as Promise<{ deleted: number; bytes: number }>,
-    end: () => (ended ??= call('sweepEnd', [id]) as Promise<void>),
-  }
+/** A session's calls, each naming the session; ending it twice sends one request. */
+function remoteSweep(call: Call, id: number): Sweep {
+  const sweep: Record<string, AnyMethod> = {}
+  for (const name of Object.keys(SWEEP_METHODS)) sweep[name] = (...args) => call(`sweep.${name}`, [id, ...args])
+  let ended: unknown
+  const end = sweep.end!
+  sweep.end = () => (ended ??= end())
+  return sweep as unknown as Sweep
 }

@@ -8,10 +8,11 @@ import { Worker } from 'node:worker_threads'
 import { ClassicLevel } from 'classic-level'
 import { CkptError } from '../../errors.js'
 import { successor } from '../bytes.js'
-import type { Backend, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, ScratchStore, Sweep } from '../interface.js'
+import type { Backend, BackendSupports, KeyRange, ObjectEntry, ObjectStore, RefStore, RefUpdate, RefUpdateResult, ScratchStore, Sweep } from '../interface.js'
 import { checkFolderOfOwnFiles, kindOf } from '../../io/own-files.js'
 import { Journal, type JournalCut, type JournalLayout } from './journal.js'
-import { LEVELDB_FOLDERS, journalPaths, openLocalLevel, type Durability } from './local.js'
+import { LEVELDB_FOLDERS, LEVEL_SUPPORTS, journalPaths, openLocalLevel, type Durability } from './local.js'
+import { SWEEP_METHODS, forwardCalls, methodOf } from './methods.js'
 import { cannotWrite, isReadOnlyError, isTransient, openReadOnlyLevel, rootMessage } from './read-only.js'
 import type { LeaderWorkerData, LeaderWorkerMessage } from './leader-worker.js'
 import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint, type RemoteBackend } from './rpc.js'
@@ -59,8 +60,12 @@ export async function openLevelBackend(location: string, options: LevelBackendOp
   return backend
 }
 
+/** LevelDB's capabilities, and the hand-off of the database to a worker thread before blocking work. */
+const SHARED_LEVEL_SUPPORTS: BackendSupports = Object.freeze({ ...LEVEL_SUPPORTS, blockingWorkHandoff: true })
+
 class SharedLevelBackend implements Backend {
   readonly description: string
+  readonly supports = SHARED_LEVEL_SUPPORTS
   readonly objects: ObjectStore
   readonly refs: RefStore
   readonly scratch: ScratchStore
@@ -83,32 +88,20 @@ class SharedLevelBackend implements Backend {
     this.#options = { durability: 'process', createIfMissing: false, attachTimeoutMs: 20_000, packDir: `${location}.packs`, leaderTimeoutMs: leaderTimeoutFromEnvironment(), ...options }
     this.#socketPath = leaderSocketPath(location)
     const via = <T>(use: (b: Backend) => Promise<T>) => this.#withRole(use)
-    this.objects = {
-      get: (key) => via((b) => b.objects.get(key)),
-      has: (keys) => via((b) => b.objects.has(keys)),
-      putMany: (entries, options) => via((b) => b.objects.putMany(entries, options)),
+    // Plain calls go to whichever process holds the database now; the rest need more care.
+    const objects: Partial<ObjectStore> = {
+      ...forwardCalls('objects', this.supports, via),
       keys: (range) => this.#keys(range ?? {}),
-      sizes: (keys) => via((b) => b.objects.sizes(keys)),
       writtenSince: (since) => this.#once((b) => b.objects.writtenSince(since)),
-      forgetWritesBefore: (before) => via((b) => b.objects.forgetWritesBefore(before)),
       beginSweep: () => via(async (b) => pinnedSweep(await b.objects.beginSweep())),
-      reclaim: () => via((b) => b.objects.reclaim()),
-      checkStorage: () => via((b) => b.objects.checkStorage()),
     }
-    this.refs = {
-      readRef: (name) => via((b) => b.refs.readRef(name)),
-      listRefs: (prefix) => via((b) => b.refs.listRefs(prefix)),
+    this.objects = objects as ObjectStore
+    const refs: Partial<RefStore> = {
+      ...forwardCalls('refs', this.supports, via),
       updateRefs: (updates, objects, requires) => this.#updateRefs(updates, objects ?? [], requires ?? []),
-      readReflog: (name, opts) => via((b) => b.refs.readReflog(name, opts)),
-      listReflogs: (prefix) => via((b) => b.refs.listReflogs(prefix)),
-      expireReflog: (name, before, values) => via((b) => b.refs.expireReflog(name, before, values)),
     }
-    // Every role has one (leader, follower, thread, read-only snapshot); `?.` only guards the type.
-    this.scratch = {
-      get: (key) => via(async (b) => b.scratch?.get(key)),
-      put: (key, value) => via(async (b) => b.scratch?.put(key, value)),
-      delete: (key) => via(async (b) => b.scratch?.delete(key)),
-    }
+    this.refs = refs as RefStore
+    this.scratch = forwardCalls('scratch', this.supports, via) as unknown as ScratchStore
   }
 
   async attach(): Promise<Role> {
@@ -139,7 +132,7 @@ class SharedLevelBackend implements Backend {
       checkSocketPath(this.#socketPath)
       try {
         const watch = { deadlineMs: this.#options.leaderTimeoutMs, silent: () => this.#leaderSilent() }
-        return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description, watch) }
+        return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description, LEVEL_SUPPORTS, watch) }
       } catch {
         // The leader is starting (database open, socket not yet listening) or has just died.
       }
@@ -242,7 +235,7 @@ class SharedLevelBackend implements Backend {
     let backend: RemoteBackend
     try {
       const watch = { deadlineMs: this.#options.leaderTimeoutMs, silent: () => this.#leaderSilent() }
-      backend = await connectToLeader(this.#socketPath, this.description, watch)
+      backend = await connectToLeader(this.#socketPath, this.description, LEVEL_SUPPORTS, watch)
     } catch (err) {
       await stop()
       throw new CkptError('STORE_UNAVAILABLE', `cannot reach the database thread at ${this.#socketPath}: ${(err as Error).message}`, { cause: err })
@@ -389,22 +382,22 @@ function leaderWorkerUrl(): URL {
  * go with it, so the collector must stop rather than carry on against a new leader.
  */
 function pinnedSweep(sweep: Sweep): Sweep {
-  const guard = async <T>(call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call()
-    } catch (err) {
-      throw err instanceof LeaderLostError ? leaderLostMidTask() : err
+  const pinned: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+  for (const name of Object.keys(SWEEP_METHODS)) {
+    const call = methodOf(sweep, name)!
+    pinned[name] = async (...args) => {
+      try {
+        return await call(...args)
+      } catch (err) {
+        throw err instanceof LeaderLostError ? leaderLostMidTask() : err
+      }
     }
   }
-  return {
-    drain: () => guard(() => sweep.drain()),
-    get: (key) => guard(() => sweep.get(key)),
-    hold: () => guard(() => sweep.hold()),
-    delete: (keys) => guard(() => sweep.delete(keys)),
-    end: () => sweep.end().catch((err: unknown) => {
-      if (!(err instanceof LeaderLostError)) throw err
-    }),
-  }
+  // Ending a session whose leader went away has nothing left to end.
+  pinned.end = () => sweep.end().catch((err: unknown) => {
+    if (!(err instanceof LeaderLostError)) throw err
+  })
+  return pinned as unknown as Sweep
 }
 
 function leaderLostMidTask(): CkptError {

@@ -1,4 +1,4 @@
-import type { Backend } from '../interface.js'
+import { NO_CAPABILITIES, type Backend, type BackendSupports } from '../interface.js'
 import { Connection } from './connection.js'
 import { storeError } from './errors.js'
 import { PostgresObjects } from './objects.js'
@@ -27,6 +27,14 @@ export interface PostgresBackendOptions {
  * another application's tables), UNSUPPORTED_FORMAT when a newer ckpt made it, STORE_UNAVAILABLE
  * naming host and port when the server cannot be reached. Nothing is written on any of these.
  */
+/**
+ * VACUUM gives deleted rows' space back; write times are a column that can be cleared. PostgreSQL
+ * checks its own pages (ckpt keeps no structure beside them to check), every commit is durable
+ * (nothing to defer), no process serves others, and the store is shared by machines, so it keeps
+ * no per-machine scratch space.
+ */
+const POSTGRES_SUPPORTS: BackendSupports = Object.freeze({ ...NO_CAPABILITIES, reclaim: true, forgetWrites: true })
+
 export async function openPostgresBackend(url: string, options: PostgresBackendOptions = {}): Promise<Backend> {
   const location = parsePostgresUrl(url)
   const connection = new Connection(location, options.poolSize ?? 10, options.reconnectWindowMs)
@@ -40,6 +48,7 @@ export async function openPostgresBackend(url: string, options: PostgresBackendO
   const values = new TableValueBytes(location.schema)
   return {
     description: location.description,
+    supports: POSTGRES_SUPPORTS,
     objects: new PostgresObjects(connection, values, lockKey),
     refs: new PostgresRefs(connection, values),
     close: () => connection.close(),

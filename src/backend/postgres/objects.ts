@@ -1,4 +1,4 @@
-import type { KeyRange, ObjectEntry, ObjectStore, ReclaimResult, StorageProblem, Sweep } from '../interface.js'
+import type { KeyRange, ObjectEntry, ObjectStore, ReclaimResult, Sweep } from '../interface.js'
 import type { Connection } from './connection.js'
 import { enterGate } from './gate.js'
 import { tableNames } from './schema.js'
@@ -82,11 +82,6 @@ export class PostgresObjects implements ObjectStore {
       await client.query(`VACUUM ${this.#objects}`)
       return { files: 0, bytes: Math.max(0, before - (await size())) }
     })
-  }
-
-  /** PostgreSQL checks its own pages; ckpt keeps no structure of its own beside them. */
-  async checkStorage(): Promise<StorageProblem[]> {
-    return []
   }
 
   /** Keys matching `where` (with `params`) inside `range`, ascending, one page per query. */

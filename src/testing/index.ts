@@ -1,0 +1,1 @@
+export { backendConformance, conformanceCases, type ConformanceCase, type ConformanceTarget } from './conformance.js'
