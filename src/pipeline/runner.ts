@@ -5,7 +5,7 @@ import type { Store } from '../core/store.js'
 import type { Checkpoint } from '../core/types.js'
 import { shortIdOf } from '../model/cid.js'
 import type { OutputValue } from '../model/value.js'
-import { checkRefName } from '../refs/names.js'
+import { checkRefName, isValidRefName } from '../refs/names.js'
 import { appendAudit, readAudit } from './audit.js'
 import { buildGraph, effectiveConfig, type PipelineGraph } from './graph.js'
 import type {
@@ -271,6 +271,8 @@ function mergeConfig(
 }
 
 async function recordedInputs(store: Store, runId: string): Promise<PipelineState | undefined> {
+  // A checkpoint's run id may come from `commit --run` or an import: only a ref-name id can be a pipeline's.
+  if (!isValidRefName(runId)) return undefined
   const id = await store.index.get(runPointer(runId))
   if (!id) return undefined
   const record = (await store.getOutput(id)) as unknown as RunRecord
