@@ -287,6 +287,15 @@ describe('resume, replay and plan', () => {
     expect(original.runId).toBe('orig')
   })
 
+  it('a run from a checkpoint whose run id no pipeline could have (given to commit, or imported) has no recorded inputs, rather than failing on the id', async () => {
+    const store = await memoryStore()
+    const pipeline = countingPipeline(freshKnobs())
+    await run({ store, pipeline, inputs: { seed: 5 } })
+    await store.commit({ stage: 'note', output: 1, run: 'nightly run 1' })
+    expect((await failure(run({ store, pipeline, from: 'main' }))).code).toBe('INVALID_ARGUMENT') // needs inputs "seed"
+    expect((await run({ store, pipeline, from: 'main', inputs: { seed: 5 } })).status).toBe('succeeded')
+  })
+
   it('continues from HEAD after a checkout, on the timeline HEAD is on', async () => {
     const store = await memoryStore()
     const knobs = freshKnobs()
