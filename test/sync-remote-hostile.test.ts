@@ -44,6 +44,15 @@ describe('fetch, pull and push refuse checkpoints that break the rules, moving n
       expectNothingMoved(local)
     })
 
+    it(`${command} refuses a remote checkpoint whose run id holds a NUL (CORRUPT_OBJECT)`, async () => {
+      const remote = projectWithOneCheckpoint()
+      await plantCheckpoint(remote.store, remote.head, 'fine', { run: 'a\u0000b' })
+      const local = emptyWithOrigin(remote.store)
+      const result = ckpt(tempDir(), ['--store', local, command, 'origin', 'main'])
+      expect(result.code, result.stderr).toBe(8)
+      expectNothingMoved(local)
+    })
+
     it(`${command} refuses a remote timeline whose head has a missing output (NOT_FOUND or CORRUPT_OBJECT)`, async () => {
       const remote = projectWithOneCheckpoint()
       const planted = await plantCheckpoint(remote.store, remote.head, 'fine')
