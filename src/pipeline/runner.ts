@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { CkptError, isCkptError } from '../errors.js'
+import { CkptError, isCkptError, quoted } from '../errors.js'
 import { outputIdOf } from '../core/commit.js'
 import type { Store } from '../core/store.js'
 import type { Checkpoint } from '../core/types.js'
 import { shortIdOf } from '../model/cid.js'
+import { findRunIdViolation } from '../model/name-rules.js'
 import type { OutputValue } from '../model/value.js'
 import { checkRefName, isValidRefName } from '../refs/names.js'
 import { appendAudit, readAudit } from './audit.js'
@@ -137,6 +138,7 @@ async function prepareRun(options: RunOptions, { dryRun = false } = {}): Promise
   const configs = effectiveConfig(graph, options.config)
   const runId = options.runId ?? newRunId()
   checkRefName(runId, 'run id')
+  checkJobId(options.jobId)
   if (await store.index.get(runPointer(runId))) {
     throw new CkptError('INVALID_ARGUMENT', `run "${runId}" already exists; resume it, or choose another run id`, { details: { runId } })
   }
@@ -222,6 +224,7 @@ async function prepareReplay(options: ReplayOptions, { dryRun = false } = {}): P
   if (startIndex === -1) {
     throw new CkptError('INVALID_ARGUMENT', `replay: no stage "${options.startStage}" in the pipeline (stages: ${graph.order.map((s) => s.name).join(', ')})`)
   }
+  checkJobId(options.jobId)
   const source = options.runId !== undefined ? await readRecord(store, options.runId) : undefined
   const sourceHead =
     options.from !== undefined ? (await store.getCheckpoint(options.from)).id : await store.index.get(headPointer(options.runId ?? ''))
@@ -268,6 +271,12 @@ function mergeConfig(
   const out: Record<string, Record<string, ConfigValue>> = {}
   for (const stage of new Set([...Object.keys(base), ...Object.keys(overrides)])) out[stage] = { ...base[stage], ...overrides[stage] }
   return out
+}
+
+/** A job id goes into every checkpoint of the run: refused up front if `commit` would refuse it. */
+function checkJobId(jobId: string | undefined): void {
+  const violation = jobId === undefined ? undefined : findRunIdViolation(jobId)
+  if (violation) throw new CkptError('INVALID_ARGUMENT', `invalid job id ${quoted(jobId)}: ${violation.reason}`, { details: { jobId, rule: violation.rule } })
 }
 
 async function recordedInputs(store: Store, runId: string): Promise<PipelineState | undefined> {
