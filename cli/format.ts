@@ -26,16 +26,24 @@ export function decoration(decorations: Decorations, id: string): string {
 /** What `log` says where retention dropped a checkpoint's parents. */
 export const HISTORY_CUT = 'history cut here: older checkpoints were dropped by retention'
 
+/**
+ * An id as text for a terminal: control characters escaped as in JSON (`\u001b`), so an id
+ * written before ids were checked can neither hide itself nor drive the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 export function onelineText(c: Checkpoint, decorations: Decorations): string {
   const cut = c.historyCut ? dim(` (${HISTORY_CUT})`) : ''
-  return `${yellow(c.shortId)}${decoration(decorations, c.id)} ${c.stage ?? '-'}${c.run ? dim(` [${c.run}]`) : ''}${c.message ? ' ' + c.message : ''}${cut}`
+  return `${yellow(c.shortId)}${decoration(decorations, c.id)} ${c.stage ?? '-'}${c.run ? dim(` [${printable(c.run)}]`) : ''}${c.message ? ' ' + c.message : ''}${cut}`
 }
 
 /** git's medium format. `shortIdOf` comes from the library, loaded by the caller. */
 export function longText(c: Checkpoint, decorations: Decorations, shortIdOf: (id: string) => string): string[] {
   const lines = [yellow(`checkpoint ${c.id}`) + decoration(decorations, c.id)]
   if (c.parents.length > 1) lines.push(`Merge:  ${c.parents.map((p) => shortIdOf(p)).join(' ')}`)
-  lines.push(`Stage:  ${c.stage ?? '-'}${c.run ? `   Run: ${c.run}` : ''}${c.job ? `   Job: ${c.job}` : ''}`)
+  lines.push(`Stage:  ${c.stage ?? '-'}${c.run ? `   Run: ${printable(c.run)}` : ''}${c.job ? `   Job: ${printable(c.job)}` : ''}`)
   lines.push(`Author: ${c.author}`)
   lines.push(`Date:   ${humanTime(c.time)}`)
   if (c.message) lines.push('', ...c.message.split('\n').map((l) => `    ${l}`))

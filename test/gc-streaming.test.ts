@@ -167,7 +167,7 @@ describe('writer leases', () => {
     }
   }, 60_000)
 
-  it('once the lease of a killed streaming writer expires, gc collects the chunks it wrote and its lease', async () => {
+  it('once the lease of a killed streaming writer expires, a dry-run gc leaves the lease and the chunks, and gc collects both', async () => {
     const dir = tempDir()
     expect(ckpt(dir, ['init']).code).toBe(0)
     const { store: holder, backend } = await holdStore(dir)
@@ -179,6 +179,9 @@ describe('writer leases', () => {
       writer.child.kill('SIGKILL')
       await writer.done
       await sleep(2000)
+      expect((await ckptChild(dir, ['gc', '--prune=now', '--dry-run']).done).code).toBe(0)
+      expect((await leaseTraces(backend)).refs.length).toBe(1)
+      expect((await backend.objects.has(chunks)).every(Boolean)).toBe(true)
       expect((await ckptChild(dir, ['gc', '--prune=now']).done).code).toBe(0)
       expect((await backend.objects.has(chunks)).some(Boolean)).toBe(false)
       expect(await leaseTraces(backend)).toEqual({ refs: [], reflogs: [] })
@@ -219,4 +222,34 @@ describe('writer leases', () => {
       await holder.close()
     }
   }, 60_000)
+
+  it('gc drops the old log of a lease that is gone, left by a writer that died after its closing update', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    const backend = await openLevelBackend(path.join(dir, '.ckpt', 'db'), { packDir: path.join(dir, '.ckpt', 'packs') })
+    try {
+      const ref = `${WRITERS}00000000-0000-4000-8000-000000000000`
+      const time = Date.now() - 120_000
+      const value = `${time} ${time} 60000`
+      const move = (expected: string | null, to: string | null) => backend.refs.updateRefs([{ name: ref, expected, value: to, log: { time, reason: 'writer' } }])
+      expect(await move(null, value)).toEqual({ ok: true })
+      expect(await move(value, null)).toEqual({ ok: true })
+      expect((await leaseTraces(backend)).reflogs).toEqual([ref])
+      await openStoreOn(backend).then(async (store) => store.gc())
+      expect(await leaseTraces(backend)).toEqual({ refs: [], reflogs: [] })
+    } finally {
+      await backend.close()
+    }
+  })
+
+  it('a lease length that is not a whole number of at least 100 ms is refused, naming the variable and value, before anything is written', () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    for (const value of ['soon', '50', '1500.5']) {
+      const commit = ckpt(dir, ['commit', '-s', 'video', '-'], { input: 'bytes', env: { CKPT_WRITER_LEASE_MS: value } })
+      expect(commit.code).toBe(2) // INVALID_ARGUMENT
+      expect(commit.stderr).toContain(`CKPT_WRITER_LEASE_MS is "${value}"`)
+    }
+    expect(ckpt(dir, ['log']).code).toBe(4) // NOT_FOUND: the timeline has no checkpoints
+  })
 })

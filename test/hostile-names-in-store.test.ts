@@ -7,7 +7,7 @@ import { ckpt } from './support/cli.js'
 import { tempDir } from './support/temp.js'
 
 /** A store whose main timeline was pointed, behind ckpt's back, at a checkpoint with a bad stage name. */
-async function storeWithPlantedName(name: string): Promise<{ dir: string; head: string }> {
+async function storeWithPlantedName(name: string, extra: Record<string, unknown> = {}): Promise<{ dir: string; head: string }> {
   const dir = tempDir()
   expect(ckpt(dir, ['init']).code).toBe(0)
   expect(ckpt(dir, ['commit', '-s', 'good', '--json', '-'], { input: '{"a":1}' }).code).toBe(0)
@@ -17,7 +17,7 @@ async function storeWithPlantedName(name: string): Promise<{ dir: string; head: 
   const backend = await openLevelBackend(path.join(dir, '.ckpt', 'db'))
   const blobBytes = new TextEncoder().encode('payload')
   const blob = cidOf(RAW_CODE, blobBytes)
-  const bytes = encodeNode({ type: 'checkpoint', v: 1, parents: [CID.parse(parent)], stages: { [name]: blob }, message: 'planted', author: 'x', time: 1, meta: {} })
+  const bytes = encodeNode({ type: 'checkpoint', v: 1, parents: [CID.parse(parent)], stages: { [name]: blob }, message: 'planted', author: 'x', time: 1, meta: {}, ...extra })
   const head = cidOf(DAG_JSON_CODE, bytes)
   await backend.refs.updateRefs(
     [{ name: 'timelines/main', expected: parent, value: head.toString(), log: { time: 0, reason: 'test' } }],
@@ -42,4 +42,18 @@ describe('a bad name already inside a store', () => {
     expect(again.code, again.stderr).toBe(1)
   })
   }
+})
+
+describe('a run or job id with control characters already inside a store (written before ids were checked)', () => {
+  it('show and log print it escaped, never the raw characters, and log --json carries it intact', async () => {
+    const { dir } = await storeWithPlantedName('fine', { run: 'r\u001b[2J\u0000', job: 'j\u0007' })
+    for (const args of [['show'], ['log'], ['log', '--oneline']]) {
+      const result = ckpt(dir, args)
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).not.toMatch(/[\u0000\u0007\u001b]/)
+      expect(result.stdout).toContain('r\\u001b[2J\\u0000')
+    }
+    const json = ckpt(dir, ['log', '--json', '-n', '1'])
+    expect(JSON.parse(json.stdout.trim())).toMatchObject({ run: 'r\u001b[2J\u0000', job: 'j\u0007' })
+  })
 })

@@ -287,6 +287,24 @@ describe('resume, replay and plan', () => {
     expect(original.runId).toBe('orig')
   })
 
+  it('a job id that commit would refuse (a control character) fails the run before anything runs or is recorded', async () => {
+    const store = await memoryStore()
+    const knobs = freshKnobs()
+    const pipeline = countingPipeline(knobs)
+    expect((await failure(run({ store, pipeline, inputs: { seed: 5 }, runId: 'r1', jobId: 'job\u0007' }))).code).toBe('INVALID_ARGUMENT')
+    expect(knobs.executions.size).toBe(0)
+    expect(await store.index.get('runs/r1')).toBeUndefined()
+  })
+
+  it('a run from a checkpoint whose run id no pipeline could have (given to commit, or imported) has no recorded inputs, rather than failing on the id', async () => {
+    const store = await memoryStore()
+    const pipeline = countingPipeline(freshKnobs())
+    await run({ store, pipeline, inputs: { seed: 5 } })
+    await store.commit({ stage: 'note', output: 1, run: 'nightly run 1' })
+    expect((await failure(run({ store, pipeline, from: 'main' }))).code).toBe('INVALID_ARGUMENT') // needs inputs "seed"
+    expect((await run({ store, pipeline, from: 'main', inputs: { seed: 5 } })).status).toBe('succeeded')
+  })
+
   it('continues from HEAD after a checkout, on the timeline HEAD is on', async () => {
     const store = await memoryStore()
     const knobs = freshKnobs()

@@ -34,11 +34,11 @@ const badNames: Array<[string, string]> = [
 ]
 
 /** Adds a mirror commit whose checkpoint node has one more stage, `name`, holding the `good` stage's output. */
-function pushStage(clone: string, head: string, name: string): void {
+function pushStage(clone: string, head: string, name: string, extra: Record<string, unknown> = {}): void {
   // The checkpoint node in .ckpt/checkpoint is what import reads: give it a stage under the name.
   const nodeFile = path.join(clone, '.ckpt', 'checkpoint')
   const previous = dagJson.decode<{ stages: Record<string, CID> }>(readFileSync(nodeFile))
-  const next = { ...previous, parents: [CID.parse(head)], stages: { ...previous.stages, [name]: previous.stages.good }, message: 'by hand' }
+  const next = { ...previous, parents: [CID.parse(head)], stages: { ...previous.stages, [name]: previous.stages.good }, message: 'by hand', ...extra }
   writeFileSync(nodeFile, encodeNode(next))
   writeFileSync(path.join(clone, name), readFileSync(path.join(clone, 'good')))
   git(clone, ['add', '-A'])
@@ -64,6 +64,18 @@ describe('stage names that arrive in a git mirror are checked like names a user 
       expect(ckpt(store, ['rev-parse', 'main']).stdout.trim()).toBe(head)
       const fsck = ckpt(store, ['fsck'])
       expect(fsck.code, fsck.stderr).toBe(0)
+    })
+  }
+})
+
+describe('run and job ids that arrive in a git mirror are checked like ids given to commit', () => {
+  for (const field of ['run', 'job']) {
+    it(`refuses a mirror commit whose checkpoint has a ${field} id with a terminal escape, moving no ref`, () => {
+      const { mirror, store, clone, head } = mirrorAndImporter()
+      pushStage(clone, head, 'fine', { [field]: 'a\u001b[2Jb' })
+      const result = ckpt(store, ['import', '--git', mirror, 'main'])
+      expect(result.code, result.stderr).toBe(8)
+      expect(ckpt(store, ['rev-parse', 'main']).stdout.trim()).toBe(head)
     })
   }
 })

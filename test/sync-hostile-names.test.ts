@@ -18,8 +18,8 @@ const raw = (text: string): RawBlock => {
   const bytes = new TextEncoder().encode(text)
   return { cid: cidOf(RAW_CODE, bytes), bytes }
 }
-const checkpoint = (stages: Record<string, CID>, trees: string[] = []) =>
-  node({ type: 'checkpoint', v: 1, parents: [], stages, message: 'hostile', author: 'x', time: 1, meta: {}, ...(trees.length > 0 && { trees }) })
+const checkpoint = (stages: Record<string, CID>, trees: string[] = [], extra: Record<string, unknown> = {}) =>
+  node({ type: 'checkpoint', v: 1, parents: [], stages, message: 'hostile', author: 'x', time: 1, meta: {}, ...(trees.length > 0 && { trees }), ...extra })
 
 async function writeCar(blocks: RawBlock[], heads: CID[], refs: Record<string, CID>): Promise<string> {
   const refsBlock = node({ type: 'ckpt-refs', v: 1, refs })
@@ -92,5 +92,39 @@ describe('every ref a CAR sets names a checkpoint whose closure is present', () 
     const head = checkpoint({ x: blob.cid })
     const partial = checkpoint({ y: raw('absent').cid })
     expectRefused(dir, await writeCar([head, partial, blob], [head.cid], { 'timelines/main': partial.cid }), 4)
+  })
+})
+
+describe('run and job ids that arrive in a CAR are checked like ids given to commit', () => {
+  const hostileIds: Array<[string, string]> = [['NUL', 'a\u0000b'], ['a terminal escape', '\u001b[2Jx'], ['over 255 bytes', 'r'.repeat(256)], ['empty', '']]
+  for (const field of ['run', 'job'] as const) {
+    for (const [label, id] of hostileIds) {
+      it(`refuses a checkpoint whose ${field} id is ${label} (CORRUPT_OBJECT, exit 8, no ref)`, async () => {
+        const dir = freshStore()
+        const blob = raw('payload')
+        const head = checkpoint({ x: blob.cid }, [], { [field]: id })
+        expectRefused(dir, await writeCar([head, blob], [head.cid], { 'timelines/main': head.cid }), 8)
+      })
+    }
+  }
+
+  it('imports a run id that looks like a path ("../../x") as plain text, which show, log and log --json print', async () => {
+    const dir = freshStore()
+    const blob = raw('payload')
+    const head = checkpoint({ x: blob.cid }, [], { run: '../../x', job: '/abs' })
+    expect(ckpt(dir, ['import', await writeCar([head, blob], [head.cid], { 'timelines/main': head.cid })]).code).toBe(0)
+    expect(ckpt(dir, ['show']).stdout).toContain('Run: ../../x   Job: /abs')
+    expect(ckpt(dir, ['log']).code).toBe(0)
+    const json = ckpt(dir, ['log', '--json'])
+    expect(JSON.parse(json.stdout.trim())).toMatchObject({ run: '../../x', job: '/abs' })
+  })
+
+  it('commit refuses a run or job id with a control character or over 255 bytes (INVALID_ARGUMENT, exit 2), writing nothing', () => {
+    const dir = freshStore()
+    for (const args of [['--run', 'a\u001bb'], ['--job', 'a\tb'], ['--run', 'r'.repeat(256)]]) {
+      expect(ckpt(dir, ['commit', '-s', 'x', '--json', '1', ...args]).code).toBe(2)
+    }
+    expect(ckpt(dir, ['log']).code).toBe(4)
+    expect(ckpt(dir, ['commit', '-s', 'x', '--json', '1', '--run', 'team/r-42', '--job', 'r'.repeat(255)]).code).toBe(0)
   })
 })

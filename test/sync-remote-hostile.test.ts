@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { openLevelBackend } from '../src/index.js'
 import { ckpt } from './support/cli.js'
 import { deleteObject, plantCheckpoint, projectWithOneCheckpoint } from './support/plant.js'
 import { tempDir } from './support/temp.js'
@@ -43,6 +44,15 @@ describe('fetch, pull and push refuse checkpoints that break the rules, moving n
       expectNothingMoved(local)
     })
 
+    it(`${command} refuses a remote checkpoint whose run id holds a NUL (CORRUPT_OBJECT)`, async () => {
+      const remote = projectWithOneCheckpoint()
+      await plantCheckpoint(remote.store, remote.head, 'fine', { run: 'a\u0000b' })
+      const local = emptyWithOrigin(remote.store)
+      const result = ckpt(tempDir(), ['--store', local, command, 'origin', 'main'])
+      expect(result.code, result.stderr).toBe(8)
+      expectNothingMoved(local)
+    })
+
     it(`${command} refuses a remote timeline whose head has a missing output (NOT_FOUND or CORRUPT_OBJECT)`, async () => {
       const remote = projectWithOneCheckpoint()
       const planted = await plantCheckpoint(remote.store, remote.head, 'fine')
@@ -64,4 +74,19 @@ describe('fetch, pull and push refuse checkpoints that break the rules, moving n
     expect(ckpt(tempDir(), ['--store', remote, 'rev-parse', 'main']).code).not.toBe(0)
     expect(ckpt(tempDir(), ['--store', remote, 'fsck']).code).toBe(0)
   })
+
+  for (const name of ['bad..name', 'a\u0007b', 'x'.repeat(300)]) {
+    it(`fetch refuses a remote timeline named ${JSON.stringify(name.slice(0, 12))} that a user could not type (INVALID_REF_NAME), moving no ref`, async () => {
+      const remote = projectWithOneCheckpoint()
+      // Planted past ckpt, straight through the remote's backend.
+      const backend = await openLevelBackend(path.join(remote.store, 'db'))
+      await backend.refs.updateRefs([{ name: `timelines/${name}`, expected: null, value: remote.head, log: { time: 0, reason: 'test' } }])
+      await backend.close()
+      const local = emptyWithOrigin(remote.store)
+      const result = ckpt(tempDir(), ['--store', local, 'fetch', 'origin'])
+      expect(result.code, result.stderr).toBe(2)
+      expectNothingMoved(local)
+      expect(ckpt(tempDir(), ['--store', local, 'timeline']).code).toBe(0)
+    })
+  }
 })

@@ -1,6 +1,7 @@
-import { CkptError, isCkptError } from '../errors.js'
+import { CkptError, isCkptError, quoted } from '../errors.js'
 import { CID, RAW_CODE, cidString, newCidString, objectKey } from '../model/cid.js'
 import { storedKeys } from '../model/manifest.js'
+import { findRunIdViolation } from '../model/name-rules.js'
 import { encodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
 import { buildTree } from '../model/tree.js'
 import { toStoredNode, type JsonValue } from '../model/value.js'
@@ -126,7 +127,8 @@ function prepareCommit(options: CommitOptions): Omit<PreparedCommit, 'targetRef'
   }
   for (const [field, value] of [['run', options.run], ['job', options.job], ['message', options.message], ['author', options.author]] as const) {
     if (value !== undefined && typeof value !== 'string') throw new CkptError('INVALID_ARGUMENT', `commit: \`${field}\` must be a string`, { details: { field } })
-    if ((field === 'run' || field === 'job') && value === '') throw new CkptError('INVALID_ARGUMENT', `commit: \`${field}\` must not be empty`)
+    const violation = (field === 'run' || field === 'job') && value !== undefined ? findRunIdViolation(value) : undefined
+    if (violation) throw new CkptError('INVALID_ARGUMENT', `commit: invalid ${field} id ${quoted(value)}: ${violation.reason}`, { details: { field, rule: violation.rule } })
   }
   const config = options.config === undefined ? undefined : (toStoredNode(options.config, 'config', 'config').node as JsonValue)
   if (options.meta !== undefined && (options.meta === null || typeof options.meta !== 'object' || Array.isArray(options.meta))) {

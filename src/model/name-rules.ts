@@ -48,6 +48,28 @@ function findStageShapeViolation(name: string): Violation | undefined {
   return undefined
 }
 
+/** Longest run or job id accepted, in UTF-8 bytes: as long as a ref name, since a pipeline's run id is one. */
+const MAX_ID_BYTES = 255
+
+/**
+ * The first rule a run or job id breaks, or undefined when it is valid: the same for an id given
+ * to `commit` and one arriving in imported data. An id is plain text shown in `log` and `show`,
+ * so it may hold `/` or `..`, but no control characters.
+ */
+export function findRunIdViolation(id: unknown): Violation | undefined {
+  if (typeof id !== 'string') return { rule: 'not-a-string', reason: 'it must be a string' }
+  if (id === '') return { rule: 'empty', reason: 'it may not be empty' }
+  if (!isWellFormedUnicode(id)) return notWellFormed()
+  const bytes = new TextEncoder().encode(id).length
+  if (bytes > MAX_ID_BYTES) return { rule: 'too-long', reason: `it may be at most ${MAX_ID_BYTES} bytes in UTF-8 (it is ${bytes})` }
+  for (const char of id) {
+    if (isAsciiControl(char) || isC1Control(char)) {
+      return { rule: 'control-char', reason: `it may not contain control characters (found ${codePointLabel(char)})` }
+    }
+  }
+  return undefined
+}
+
 export function notWellFormed(): Violation {
   return { rule: 'not-well-formed', reason: 'it is not well-formed Unicode (it contains a lone surrogate)' }
 }

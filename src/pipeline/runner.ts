@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { CkptError, isCkptError } from '../errors.js'
+import { CkptError, isCkptError, quoted } from '../errors.js'
 import { outputIdOf } from '../core/commit.js'
 import type { CheckpointStore } from '../core/checkpoint-store.js'
 import type { Checkpoint } from '../core/types.js'
 import { shortIdOf } from '../model/cid.js'
+import { findRunIdViolation } from '../model/name-rules.js'
 import type { OutputValue } from '../model/value.js'
-import { checkRefName } from '../refs/names.js'
+import { checkRefName, isValidRefName } from '../refs/names.js'
 import { appendAudit, readAudit } from './audit.js'
 import { buildGraph, effectiveConfig, type PipelineGraph } from './graph.js'
 import type {
@@ -137,6 +138,7 @@ async function prepareRun(options: RunOptions, { dryRun = false } = {}): Promise
   const configs = effectiveConfig(graph, options.config)
   const runId = options.runId ?? newRunId()
   checkRefName(runId, 'run id')
+  checkJobId(options.jobId)
   if (await store.index.get(runPointer(runId))) {
     throw new CkptError('INVALID_ARGUMENT', `run "${runId}" already exists; resume it, or choose another run id`, { details: { runId } })
   }
@@ -222,6 +224,7 @@ async function prepareReplay(options: ReplayOptions, { dryRun = false } = {}): P
   if (startIndex === -1) {
     throw new CkptError('INVALID_ARGUMENT', `replay: no stage "${options.startStage}" in the pipeline (stages: ${graph.order.map((s) => s.name).join(', ')})`)
   }
+  checkJobId(options.jobId)
   const source = options.runId !== undefined ? await readRecord(store, options.runId) : undefined
   const sourceHead =
     options.from !== undefined ? (await store.getCheckpoint(options.from)).id : await store.index.get(headPointer(options.runId ?? ''))
@@ -270,7 +273,15 @@ function mergeConfig(
   return out
 }
 
+/** A job id goes into every checkpoint of the run: refused up front if `commit` would refuse it. */
+function checkJobId(jobId: string | undefined): void {
+  const violation = jobId === undefined ? undefined : findRunIdViolation(jobId)
+  if (violation) throw new CkptError('INVALID_ARGUMENT', `invalid job id ${quoted(jobId)}: ${violation.reason}`, { details: { jobId, rule: violation.rule } })
+}
+
 async function recordedInputs(store: CheckpointStore, runId: string): Promise<PipelineState | undefined> {
+  // A checkpoint's run id may come from `commit --run` or an import: only a ref-name id can be a pipeline's.
+  if (!isValidRefName(runId)) return undefined
   const id = await store.index.get(runPointer(runId))
   if (!id) return undefined
   const record = (await store.getOutput(id)) as unknown as RunRecord

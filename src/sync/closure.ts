@@ -1,10 +1,11 @@
 import type { StoreContext } from '../core/context.js'
-import { CkptError } from '../errors.js'
+import { CkptError, quoted } from '../errors.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidOf, cidString, tryParseCid } from '../model/cid.js'
 import { TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../refs/refdb.js'
 import { linksIn } from '../model/dag-json.js'
 import { manifestKey } from '../model/manifest.js'
-import { checkpointFromValue, looksLikeCheckpoint } from '../model/checkpoint.js'
+import { checkpointFromValue, looksLikeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
+import { findRunIdViolation } from '../model/name-rules.js'
 import { checkTreeNode } from '../model/tree.js'
 import { decodeNode } from '../model/value.js'
 import { ObjectMarks } from '../maintenance/mark-set.js'
@@ -74,8 +75,23 @@ function checkNames(cid: CID, bytes: Uint8Array): void {
   } catch (cause) {
     throw new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} does not decode as dag-json`, { cause, details: { id: cidString(cid) } })
   }
-  if (looksLikeCheckpoint(value)) checkpointFromValue(cid, value)
+  if (looksLikeCheckpoint(value)) checkCarriedIds(cid, checkpointFromValue(cid, value))
   else checkTreeNode(cid, value)
+}
+
+/**
+ * Run and job ids obey the rules `commit` applies. Checked on arrival, not when reading: a store
+ * may hold ids written before the rules, which `log` and `show` print escaped.
+ */
+function checkCarriedIds(cid: CID, node: CheckpointNode): void {
+  for (const field of ['run', 'job'] as const) {
+    const violation = node[field] === undefined ? undefined : findRunIdViolation(node[field])
+    if (violation) {
+      throw new CkptError('CORRUPT_OBJECT', `checkpoint ${cidString(cid)} has an invalid ${field} id ${quoted(node[field])}: ${violation.reason}`, {
+        details: { id: cidString(cid), field, rule: violation.rule },
+      })
+    }
+  }
 }
 
 /**

@@ -51,7 +51,10 @@ export async function transfer(
 /** The timelines of a store, as `{ ref, id }` pairs, or only `names`. NOT_FOUND for a name it lacks. */
 export async function timelinesOf(ctx: StoreContext, names?: readonly string[]): Promise<Array<{ ref: string; name: string; id: CID }>> {
   if (names === undefined) {
-    return (await ctx.refs.list(TIMELINE_PREFIX)).map((e) => ({ ref: TIMELINE_PREFIX + e.name, name: e.name, id: e.id }))
+    // Names read from another store become refs here: held to the rules of a name a user types.
+    const listed = await ctx.refs.list(TIMELINE_PREFIX)
+    for (const { name } of listed) checkRefName(name, 'timeline name')
+    return listed.map((e) => ({ ref: TIMELINE_PREFIX + e.name, name: e.name, id: e.id }))
   }
   return Promise.all(
     names.map(async (name) => {

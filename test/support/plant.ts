@@ -18,13 +18,13 @@ export function projectWithOneCheckpoint(): { dir: string; store: string; head: 
 /**
  * Points `timelines/main` of the store at `store`, behind ckpt's back (straight through the
  * backend), at a new checkpoint on top of `parent` with one stage `name` holding a raw blob.
- * Returns the planted checkpoint's id and its blob's id.
+ * `extra` fields go into the node as they are. Returns the planted checkpoint's id and its blob's id.
  */
-export async function plantCheckpoint(store: string, parent: string, name: string): Promise<{ head: string; blob: string }> {
+export async function plantCheckpoint(store: string, parent: string, name: string, extra: Record<string, unknown> = {}): Promise<{ head: string; blob: string }> {
   const backend = await openLevelBackend(path.join(store, 'db'))
   const blobBytes = new TextEncoder().encode(`payload of ${name}`)
   const blob = cidOf(RAW_CODE, blobBytes)
-  const bytes = encodeNode({ type: 'checkpoint', v: 1, parents: [CID.parse(parent)], stages: { [name]: blob }, message: 'planted', author: 'x', time: 1, meta: {} })
+  const bytes = encodeNode({ type: 'checkpoint', v: 1, parents: [CID.parse(parent)], stages: { [name]: blob }, message: 'planted', author: 'x', time: 1, meta: {}, ...extra })
   const head = cidOf(DAG_JSON_CODE, bytes)
   await backend.refs.updateRefs(
     [{ name: 'timelines/main', expected: parent, value: head.toString(), log: { time: 0, reason: 'test' } }],

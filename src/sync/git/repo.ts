@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { CkptError } from '../../errors.js'
+import { CkptError, quoted } from '../../errors.js'
+import { fileSystemError, onPath } from '../../io/fs-errors.js'
+import { mkdirDurable } from '../../io/sync-dir.js'
 
 /** isomorphic-git, loaded on first use: most commands never touch a git repository. */
 export type Git = typeof import('isomorphic-git')
@@ -72,11 +74,12 @@ export class GitRepo {
    */
   static async open(dir: string, options: { create: boolean }): Promise<GitRepo> {
     const git = await loadGit()
+    await checkRepoPath(dir, options)
     const found = gitDirOf(dir)
     if (found) return new GitRepo(git, found, false)
     const entries = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined
-      throw err
+      throw fileSystemError(err, dir)
     })
     if (!options.create) throw new CkptError('NOT_FOUND', `${dir} is not a git repository`, { details: { path: dir } })
     if (entries !== undefined && entries.length > 0) {
@@ -84,11 +87,13 @@ export class GitRepo {
     }
     // Made beside `dir` and renamed onto it (a rename may replace an empty folder), so a killed
     // export never leaves half a repository that the next run would refuse.
-    await fs.mkdir(path.dirname(path.resolve(dir)), { recursive: true })
+    await onPath(dir, () => mkdirDurable(path.dirname(path.resolve(dir))), 'cannot create')
     const temp = `${path.resolve(dir)}.ckpt-init-${randomBytes(4).toString('hex')}`
     try {
-      await git.init({ fs: atomicFs, dir: temp, gitdir: temp, bare: true, defaultBranch: 'main' })
-      await fs.rename(temp, dir)
+      await onPath(dir, async () => {
+        await git.init({ fs: atomicFs, dir: temp, gitdir: temp, bare: true, defaultBranch: 'main' })
+        await fs.rename(temp, dir)
+      }, 'cannot create')
     } finally {
       await fs.rm(temp, { recursive: true, force: true })
     }
@@ -123,6 +128,24 @@ export class GitRepo {
   async appendMap(lines: ReadonlyArray<readonly [string, string]>): Promise<void> {
     if (lines.length === 0) return
     await fs.appendFile(path.join(this.gitdir, MAP_FILE), lines.map(([id, oid]) => `${id} ${oid}\n`).join(''))
+  }
+}
+
+/**
+ * A repository path must be a folder or missing. An export never goes through a symlink at the
+ * path (it would write where the link points, not where the user named); an import only reads.
+ */
+async function checkRepoPath(dir: string, { create }: { create: boolean }): Promise<void> {
+  const entry = await fs.lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined
+    throw fileSystemError(err, dir)
+  })
+  if (entry?.isSymbolicLink() && create) {
+    throw new CkptError('INVALID_ARGUMENT', `${quoted(dir)} is a symbolic link: name the repository's folder itself`, { details: { path: dir } })
+  }
+  const target = entry?.isSymbolicLink() ? await fs.stat(dir).catch(() => undefined) : entry
+  if (target !== undefined && !target.isDirectory()) {
+    throw new CkptError('INVALID_ARGUMENT', `${quoted(dir)} is not a folder, so it cannot be a git repository`, { details: { path: dir } })
   }
 }
 
