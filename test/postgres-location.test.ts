@@ -98,6 +98,7 @@ describe('openStore and initStore on a postgres URL', () => {
     onCleanup(() => store.close())
     const err = await failure(store.remotes.add('pg', url))
     expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(err.details).toEqual({ location: withoutPassword(url) })
     noPassword(err.message, url)
     expect(await store.remotes.list()).toEqual([])
   })
