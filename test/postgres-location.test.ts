@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { initStore, openStore, type StoreOptions } from '../src/index.js'
+import { cloneStore, initStore, openStore, type StoreOptions } from '../src/index.js'
 import { EXIT_CODES } from '../cli/exit-codes.js'
 import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
@@ -101,6 +102,10 @@ describe('openStore and initStore on a postgres URL', () => {
     expect(err.details).toEqual({ location: withoutPassword(url) })
     noPassword(err.message, url)
     expect(await store.remotes.list()).toEqual([])
+    const into = path.join(tempDir(), 'clone')
+    const clone = await failure(cloneStore(url, into))
+    expect(clone.details).toEqual({ location: withoutPassword(url) })
+    expect(existsSync(into)).toBe(false)
   })
 
   it('pushes and pulls between a LevelDB store and a PostgreSQL store in both directions, with the same ids', async () => {
