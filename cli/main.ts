@@ -37,7 +37,7 @@ async function fail(err: unknown): Promise<never> {
   const code = (err as { code?: unknown }).code
   if (err instanceof Error && err.name === 'CkptError' && typeof code === 'string' && code in EXIT_CODES) {
     process.stderr.write(`ckpt: error: ${withoutPasswords(err.message)}\n`)
-    if (debug) process.stderr.write(`${err.stack ?? ''}\n`)
+    if (debug) process.stderr.write(`${withoutPasswords(err.stack ?? '')}\n`)
     process.exit(EXIT_CODES[code as keyof typeof EXIT_CODES])
   }
   process.stderr.write(`ckpt: internal error: ${withoutPasswords(err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err))}\n`)
