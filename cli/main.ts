@@ -21,6 +21,7 @@ import { statusCommand } from './commands/status.js'
 import { tagCommand } from './commands/tag.js'
 import { timelineCommand } from './commands/timeline.js'
 import { EXIT_CODES, INTERNAL_EXIT, USAGE_EXIT } from './exit-codes.js'
+import { withoutPasswords } from './store.js'
 import { out } from './output.js'
 
 const debug = process.argv.includes('--debug')
@@ -35,18 +36,18 @@ async function fail(err: unknown): Promise<never> {
   await out.finish()
   const code = (err as { code?: unknown }).code
   if (err instanceof Error && err.name === 'CkptError' && typeof code === 'string' && code in EXIT_CODES) {
-    process.stderr.write(`ckpt: error: ${err.message}\n`)
-    if (debug) process.stderr.write(`${err.stack ?? ''}\n`)
+    process.stderr.write(`ckpt: error: ${withoutPasswords(err.message)}\n`)
+    if (debug) process.stderr.write(`${withoutPasswords(err.stack ?? '')}\n`)
     process.exit(EXIT_CODES[code as keyof typeof EXIT_CODES])
   }
-  process.stderr.write(`ckpt: internal error: ${err instanceof Error ? (debug ? err.stack : err.message) : String(err)}\n`)
+  process.stderr.write(`ckpt: internal error: ${withoutPasswords(err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err))}\n`)
   process.exit(INTERNAL_EXIT)
 }
 
 await yargs(hideBin(process.argv))
   .scriptName('ckpt')
   .usage('$0 <command> [options]\n\nA git-style, content-addressed checkpoint store for pipelines.')
-  .option('store', { type: 'string', describe: 'Store folder (default: $CKPT_DIR, else the nearest .ckpt/ above the working directory)', global: true })
+  .option('store', { type: 'string', describe: 'Store folder or URL (postgres://…) (default: $CKPT_DIR, else the nearest .ckpt/ above the working directory)', global: true })
   .option('pager', { type: 'boolean', describe: 'Page long output on a terminal (--no-pager to turn off)', global: true, default: true, hidden: true })
   .option('debug', { type: 'boolean', describe: 'Show stack traces on errors', global: true })
   .command(initCommand)

@@ -13,10 +13,26 @@ export interface GlobalArgs {
 /** The library, loaded on first use so that `--help` and completion start fast. */
 export const library = () => import('../src/index.js')
 
-/** `--store DIR`, else `$CKPT_DIR`, else the nearest `.ckpt/` at or above the working directory. */
+/** `postgres:` of `postgres://host/db`, `memory:`; not a one-letter drive (`C:\\store`). */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]+:/i
+
+/**
+ * A store location given by the user: a URL (`postgres://…`, `memory:`) as given, for the
+ * library to pick its backend by scheme (and refuse one it does not know); else a path, made absolute.
+ */
+export function storeLocation(given: string, cwd = process.cwd()): string {
+  return URL_SCHEME.test(given) ? given : path.resolve(cwd, given)
+}
+
+/** A location or message fit to print: the password of any URL in it left out. */
+export function withoutPasswords(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]+:\/\/[^/@:\s]*):[^/@\s]*@/gi, '$1@')
+}
+
+/** `--store DIR|URL`, else `$CKPT_DIR`, else the nearest `.ckpt/` at or above the working directory. */
 export async function findStoreDir(explicit: string | undefined, cwd = process.cwd()): Promise<string> {
   const given = explicit ?? process.env.CKPT_DIR
-  if (given) return path.resolve(cwd, given)
+  if (given) return storeLocation(given, cwd)
   const { CkptError, STORE_MARKER } = await library()
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, STORE_FOLDER, STORE_MARKER))) return path.join(dir, STORE_FOLDER)

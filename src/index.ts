@@ -62,6 +62,7 @@ export { shortIdOf } from './model/cid.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
 export { openPostgresBackend, isPostgresUrl, type PostgresBackendOptions } from './backend/postgres/index.js'
+export type { PostgresStoreOptions } from './backend/postgres/provider.js'
 export type {
   Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import type { Argv } from 'yargs'
 import { jsonLine, out } from '../output.js'
-import { STORE_FOLDER, library } from '../store.js'
+import { STORE_FOLDER, library, storeLocation, withoutPasswords } from '../store.js'
 
 interface Args {
   dir: string
@@ -18,12 +18,13 @@ export const initCommand = {
       .option('json', { type: 'boolean', describe: 'Print {"path": …}' })
       .example('$0 init', `create ./${STORE_FOLDER}`)
       .example('$0 init runs/', `create runs/${STORE_FOLDER}`)
-      .example('$0 --store /data/ckpt init', 'create a store at exactly /data/ckpt'),
+      .example('$0 --store /data/ckpt init', 'create a store at exactly /data/ckpt')
+      .example('$0 --store postgres://me@db:5432/ckpt?schema=team_a init', 'create a store in a PostgreSQL schema'),
   handler: async (args: Args) => {
-    const dir = path.resolve(args.store ?? process.env.CKPT_DIR ?? path.join(args.dir, STORE_FOLDER))
+    const dir = storeLocation(args.store ?? process.env.CKPT_DIR ?? path.join(args.dir, STORE_FOLDER))
     const { initStore } = await library()
     await (await initStore(dir)).close()
-    if (args.json) jsonLine({ path: dir })
-    else out.line(`Initialized empty ckpt store in ${dir}`)
+    if (args.json) jsonLine({ path: withoutPasswords(dir) })
+    else out.line(`Initialized empty ckpt store in ${withoutPasswords(dir)}`)
   },
 }

@@ -1,9 +1,8 @@
-import path from 'node:path'
 import type { Argv } from 'yargs'
 import type { Store, TransferResult } from '../../src/index.js'
 import { humanSize, jsonLine, out } from '../output.js'
 import { Progress } from '../progress.js'
-import { library, withStore } from '../store.js'
+import { library, storeLocation, withStore, withoutPasswords } from '../store.js'
 
 interface Args {
   store?: string
@@ -44,7 +43,7 @@ export const remoteCommand = {
       if (args.action === 'add') {
         if (args.name === undefined || args.location === undefined) throw new CkptError('INVALID_ARGUMENT', 'remote add needs NAME and LOCATION')
         await store.remotes.add(args.name, args.location)
-        return out.line(`Added remote ${args.name} at ${path.resolve(args.location)}`)
+        return out.line(`Added remote ${args.name} at ${withoutPasswords(storeLocation(args.location))}`)
       }
       if (args.action === 'remove') {
         if (args.name === undefined) throw new CkptError('INVALID_ARGUMENT', 'remote remove needs NAME')
@@ -115,8 +114,8 @@ export const cloneCommand = {
     const store = await cloneStore(args.location, args.dir)
     try {
       const timelines = (await store.timelines.list()).map((t) => t.name)
-      if (args.json) jsonLine({ dir: path.resolve(args.dir), timelines })
-      else out.line(`Cloned ${timelines.length} timeline(s) into ${path.resolve(args.dir)}`)
+      if (args.json) jsonLine({ dir: withoutPasswords(storeLocation(args.dir)), timelines })
+      else out.line(`Cloned ${timelines.length} timeline(s) into ${withoutPasswords(storeLocation(args.dir))}`)
     } finally {
       await store.close()
     }

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs'
 import { bold, dim, humanSize, jsonLine, out, yellow } from '../output.js'
 import { printable } from '../format.js'
-import { library, withStore } from '../store.js'
+import { library, withStore, withoutPasswords } from '../store.js'
 
 export const statusCommand = {
   command: 'status',
@@ -34,13 +34,13 @@ export const statusCommand = {
         : []
       if (args.json) {
         return jsonLine({
-          store: dir,
+          store: withoutPasswords(dir),
           head: { timeline: head.timeline ?? null, detached: head.detached, checkpoint: head.checkpoint ?? null },
           checkpoint: checkpoint ? { id: checkpoint.id, stage: checkpoint.stage ?? null, run: checkpoint.run ?? null, time: checkpoint.time.toISOString() } : null,
           stages,
         })
       }
-      out.line(`Store: ${dir}`)
+      out.line(`Store: ${withoutPasswords(dir)}`)
       if (head.detached) out.line(`HEAD detached at ${yellow(shortIdOf(head.checkpoint as string))}`)
       else out.line(`On timeline ${bold(head.timeline ?? '?')}${checkpoint ? '' : ' (no checkpoints yet)'}`)
       if (!checkpoint) return

@@ -1,6 +1,7 @@
 import { CkptError } from '../errors.js'
 import { levelProvider } from '../backend/level/store-folder.js'
 import { createMemoryBackend } from '../backend/memory.js'
+import { postgresProvider } from '../backend/postgres/provider.js'
 import { BackendRegistry, type BackendProvider } from '../backend/registry.js'
 
 /** `memory:`: a new, empty store in this process's memory, gone once closed (for tests and embedding). */
@@ -24,10 +25,11 @@ function checkMemoryLocation(location: string): void {
   }
 }
 
-/** The backends stores can be opened on, by location: paths on LevelDB, `memory:`, and any registered. */
+/** The backends stores can be opened on, by location: paths on LevelDB, `memory:`, `postgres://…`, and any registered. */
 export const backends = new BackendRegistry()
 backends.register(levelProvider)
 backends.register(memoryProvider)
+backends.register(postgresProvider)
 
 /**
  * Lets `openStore` and `initStore` open stores on another backend: locations of the provider's

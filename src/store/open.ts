@@ -72,6 +72,8 @@ export async function repairStoreDatabase(dir: string): Promise<void> {
  * also as `origin/<name>`), their histories and outputs. `from` becomes the remote `origin`.
  */
 export async function cloneStore(from: string, location: string, options: StoreOptions = {}): Promise<Store> {
+  // A location origin cannot record (a URL holding a password) is refused before anything is made.
+  backends.canonical(from)
   const store = await initStore(location, options)
   try {
     await store.remotes.add('origin', from)

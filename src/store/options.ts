@@ -1,4 +1,5 @@
 import type { LevelStoreOptions } from '../backend/level/store-folder.js'
+import type { PostgresStoreOptions } from '../backend/postgres/provider.js'
 
 /** Options of the store itself, whatever backend it is on. */
 export interface CommonStoreOptions {
@@ -15,6 +16,8 @@ export interface CommonStoreOptions {
 export interface BackendOptions {
   /** A store at a path, on LevelDB. */
   readonly level?: LevelStoreOptions
+  /** A store at `postgres://…` or `postgresql://…`. */
+  readonly postgres?: PostgresStoreOptions
 }
 
 /** `openStore(location, options)`: e.g. `{ author: 'ci', level: { durability: 'fsync' } }`. */
