@@ -1,8 +1,13 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { isConnectionLoss, isRetryableConflict, storeError } from './errors.js'
 import type { PostgresLocation } from './url.js'
 
 export type Client = pg.PoolClient
+
+/** node-postgres, imported on first use so that a command on a LevelDB store never loads it (~80 ms). */
+export async function loadDriver(): Promise<typeof pg> {
+  return (await import('pg')).default
+}
 
 /** Thrown inside a transaction to roll it back and return `result` (a lost compare-and-swap). */
 export class Rollback<T> {
@@ -21,12 +26,14 @@ const RETRY_DELAY_MS = 100
 export class Connection {
   readonly pool: pg.Pool
 
+  /** `driver`: node-postgres, loaded by {@link loadDriver} only when a PostgreSQL store is opened. */
   constructor(
+    driver: typeof pg,
     readonly location: PostgresLocation,
     poolSize: number,
     private readonly reconnectWindowMs = RECONNECT_WINDOW_MS,
   ) {
-    this.pool = new pg.Pool({ connectionString: location.connectionString, max: poolSize, connectionTimeoutMillis: 10_000 })
+    this.pool = new driver.Pool({ connectionString: location.connectionString, max: poolSize, connectionTimeoutMillis: 10_000 })
     // An idle connection dropped by a server restart must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined)
     // Nor may one in use: the call using it sees the failure as its query's rejection.

@@ -1,5 +1,5 @@
 import { NO_CAPABILITIES, type Backend, type BackendSupports } from '../interface.js'
-import { Connection } from './connection.js'
+import { Connection, loadDriver } from './connection.js'
 import { storeError } from './errors.js'
 import { PostgresObjects } from './objects.js'
 import { PostgresRefs } from './refs.js'
@@ -37,7 +37,7 @@ const POSTGRES_SUPPORTS: BackendSupports = Object.freeze({ ...NO_CAPABILITIES, r
 
 export async function openPostgresBackend(url: string, options: PostgresBackendOptions = {}): Promise<Backend> {
   const location = parsePostgresUrl(url)
-  const connection = new Connection(location, options.poolSize ?? 10, options.reconnectWindowMs)
+  const connection = new Connection(await loadDriver(), location, options.poolSize ?? 10, options.reconnectWindowMs)
   let lockKey: number
   try {
     lockKey = await prepareSchema(connection, options.create ?? false)
