@@ -144,7 +144,7 @@ describe('ckpt: a session', () => {
     expect(run('commit', '-s', 'again', '--json', '2')).toMatch(/^[0-9a-f]{10}$/)
     expect(run('log', '--oneline', '-n', '2').split('\n')[1]).toContain(ids.b)
     expect(run('reflog', '-n', '1')).toMatch(/^retry HEAD@\{0\}: checkout: moving to retry/)
-  })
+  }, 60_000) // about forty commands: the longest walk of this file, slow on a loaded 2-core machine
 })
 
 describe('ckpt with directory outputs', () => {
