@@ -1,9 +1,8 @@
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { openLevelBackend, openStore } from '../src/index.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidOf, objectKey } from '../src/model/cid.js'
-import { encodeNode } from '../src/model/value.js'
+import { openStore } from '../src/index.js'
 import { ckpt } from './support/cli.js'
+import { plantCheckpoint } from './support/plant.js'
 import { tempDir } from './support/temp.js'
 
 /** A store whose main timeline was pointed, behind ckpt's back, at a checkpoint with a bad stage name. */
@@ -14,17 +13,8 @@ async function storeWithPlantedName(name: string, extra: Record<string, unknown>
   const store = await openStore(path.join(dir, '.ckpt'))
   const parent = (await store.timelines.get('main'))!
   await store.close()
-  const backend = await openLevelBackend(path.join(dir, '.ckpt', 'db'))
-  const blobBytes = new TextEncoder().encode('payload')
-  const blob = cidOf(RAW_CODE, blobBytes)
-  const bytes = encodeNode({ type: 'checkpoint', v: 1, parents: [CID.parse(parent)], stages: { [name]: blob }, message: 'planted', author: 'x', time: 1, meta: {}, ...extra })
-  const head = cidOf(DAG_JSON_CODE, bytes)
-  await backend.refs.updateRefs(
-    [{ name: 'timelines/main', expected: parent, value: head.toString(), log: { time: 0, reason: 'test' } }],
-    [{ key: objectKey(blob), value: blobBytes }, { key: objectKey(head), value: bytes }],
-  )
-  await backend.close()
-  return { dir, head: head.toString() }
+  const { head } = await plantCheckpoint(path.join(dir, '.ckpt'), parent, name, extra)
+  return { dir, head }
 }
 
 describe('a bad name already inside a store', () => {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import path from 'node:path'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
@@ -7,7 +6,7 @@ import { cloneStore, initStore, openStore, type StoreOptions } from '../src/inde
 import { EXIT_CODES } from '../cli/exit-codes.js'
 import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
-import { freshSchemaUrl, postgresServer } from './support/postgres.js'
+import { closedPort, freshSchemaUrl, postgresServer } from './support/postgres.js'
 import { collect, onCleanup, tempDir } from './support/temp.js'
 
 /*
@@ -33,14 +32,6 @@ async function tablesIn(schema: string): Promise<number> {
   } finally {
     await client.end()
   }
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** Runs `use` with PGPASSWORD set to the test server's password, as a user whose URLs hold none. */

@@ -1,9 +1,8 @@
-import { createServer } from 'node:net'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { initStoreOn, openPostgresBackend, openStoreOn, type Backend, type Store } from '../src/index.js'
 import { failure } from './support/errors.js'
-import { freshSchemaUrl, postgresServer } from './support/postgres.js'
+import { closedPort, freshSchemaUrl, postgresServer } from './support/postgres.js'
 import { collect, onCleanup } from './support/temp.js'
 
 /** Runs SQL as the test role, outside ckpt. */
@@ -29,14 +28,6 @@ async function opened(url: string, create = false): Promise<Backend> {
   const backend = await openPostgresBackend(url, { create })
   onCleanup(() => backend.close())
   return backend
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 describe('a store on PostgreSQL', () => {

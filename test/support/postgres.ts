@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll } from 'vitest'
@@ -65,4 +66,13 @@ export function withSchema(url: string, schema: string): string {
   const parsed = new URL(url)
   parsed.searchParams.set('schema', schema)
   return parsed.href
+}
+
+/** A loopback port nothing listens on (it was free a moment ago): for an unreachable server. */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
