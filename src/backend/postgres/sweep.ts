@@ -34,6 +34,7 @@ export async function beginPostgresSweep(connection: Connection, values: ValueBy
     client.release(true)
     fail(err, 'starting a sweep')
   }
+  const inTurn = oneAtATime()
   let held = false
   let ended = false
   const live = () => {
@@ -42,7 +43,7 @@ export async function beginPostgresSweep(connection: Connection, values: ValueBy
   return {
     async drain() {
       live()
-      const { rows } = await client.query<{ key: Buffer | null; ref_value: string | null }>(`DELETE FROM ${t.touches} RETURNING key, ref_value`).catch((err) => fail(err, 'draining a sweep'))
+      const { rows } = await inTurn(() => client.query<{ key: Buffer | null; ref_value: string | null }>(`DELETE FROM ${t.touches} RETURNING key, ref_value`)).catch((err) => fail(err, 'draining a sweep'))
       const keys: Uint8Array[] = []
       const refValues: string[] = []
       for (const row of rows) {
@@ -53,26 +54,28 @@ export async function beginPostgresSweep(connection: Connection, values: ValueBy
     },
     async get(key) {
       live()
-      return values.read(client, key).catch((err) => fail(err, 'reading an object for a sweep'))
+      return inTurn(() => values.read(client, key)).catch((err) => fail(err, 'reading an object for a sweep'))
     },
     async hold() {
       live()
       if (held) return
-      await client.query('SELECT pg_advisory_lock($1, $2)', [lockKey, LOCK.gate]).catch((err) => fail(err, 'holding the store for a sweep'))
+      await inTurn(() => client.query('SELECT pg_advisory_lock($1, $2)', [lockKey, LOCK.gate])).catch((err) => fail(err, 'holding the store for a sweep'))
       held = true
     },
     async delete(keys) {
       live()
       if (!held) throw new CkptError('INVALID_ARGUMENT', 'a sweep deletes only while it holds the store')
       if (keys.length === 0) return { deleted: 0, bytes: 0 }
-      return values.remove(client, keys).catch((err) => fail(err, 'deleting objects'))
+      return inTurn(() => values.remove(client, keys)).catch((err) => fail(err, 'deleting objects'))
     },
     async end() {
       if (ended) return
       ended = true
       try {
-        await client.query(`DELETE FROM ${t.touches}`)
-        await client.query('SELECT pg_advisory_unlock_all()')
+        await inTurn(async () => {
+          await client.query(`DELETE FROM ${t.touches}`)
+          await client.query('SELECT pg_advisory_unlock_all()')
+        })
         client.release()
       } catch (err) {
         // A lost connection has released the locks already; the next session clears the touches.
@@ -80,5 +83,19 @@ export async function beginPostgresSweep(connection: Connection, values: ValueBy
         if (!isConnectionLoss(err)) throw storeError(err, location, 'ending a sweep')
       }
     },
+  }
+}
+
+/**
+ * Runs tasks one after another. The sweep's calls share one connection (its locks are the
+ * session's), and gc makes them concurrently; node-postgres takes one query at a time per client
+ * (it warns about more, and pg@9 refuses them).
+ */
+function oneAtATime(): <T>(task: () => Promise<T>) => Promise<T> {
+  let last: Promise<unknown> = Promise.resolve()
+  return (task) => {
+    const next = last.then(task, task)
+    last = next.catch(() => undefined)
+    return next
   }
 }
