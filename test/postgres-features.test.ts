@@ -111,6 +111,26 @@ describe('timelines and revisions on PostgreSQL', () => {
   })
 })
 
+describe('text in refs on PostgreSQL', () => {
+  it('keeps any string a LevelDB store keeps in a reflog reason or an index value, NUL characters included', async () => {
+    const url = freshSchemaUrl()
+    const store = await pgStore(url)
+    const odd = 'a\u0000b \uffff c \uffff0 d \\0'
+    const c = await store.commit({ stage: 'load', output: { n: 1 }, message: odd })
+    await store.index.swap('odd', null, odd)
+    await store.index.swap('odd', odd, `${odd}!`)
+    expect((await failure(store.index.swap('odd', odd, 'x'))).code).toBe('REF_CONFLICT')
+
+    const again = await reopened(url)
+    expect((await again.getCheckpoint(c.id)).message).toBe(odd)
+    expect((await again.reflog('main'))[0]?.reason).toBe(`commit (initial): load: ${odd}`)
+    expect(await again.index.get('odd')).toBe(`${odd}!`)
+    expect(await again.index.list('od')).toEqual([{ name: 'odd', value: `${odd}!` }])
+    await again.index.swap('odd', `${odd}!`, null)
+    expect(await again.index.get('odd')).toBeUndefined()
+  })
+})
+
 describe('diff and checkout on PostgreSQL', () => {
   it('diffs stages, JSON paths and text lines', async () => {
     const store = await pgStore()

@@ -3,9 +3,15 @@ import type { ObjectEntry, RefEntry, RefStore, RefUpdate, RefUpdateResult, Reflo
 import { Rollback, type Client, type Connection } from './connection.js'
 import { enterGate } from './gate.js'
 import { tableNames } from './schema.js'
+import { fromColumn, toColumn } from './text.js'
 import { bufferOf, uniqueEntries, type ValueBytes } from './value-bytes.js'
 
-const entryOf = (row: { old: string | null; new: string | null; time: string; reason: string }): ReflogEntry => ({ old: row.old, new: row.new, time: Number(row.time), reason: row.reason })
+const entryOf = (row: { old: string | null; new: string | null; time: string; reason: string }): ReflogEntry => ({
+  old: fromColumn(row.old),
+  new: fromColumn(row.new),
+  time: Number(row.time),
+  reason: fromColumn(row.reason),
+})
 
 export class PostgresRefs implements RefStore {
   readonly #t: ReturnType<typeof tableNames>
@@ -19,14 +25,14 @@ export class PostgresRefs implements RefStore {
 
   async readRef(name: string): Promise<string | undefined> {
     const { rows } = await this.connection.run('reading a ref', (c) => c.query<{ value: string }>(`SELECT value FROM ${this.#t.refs} WHERE name = $1`, [name]))
-    return rows[0]?.value
+    return fromColumn(rows[0]?.value ?? null) ?? undefined
   }
 
   async listRefs(prefix: string): Promise<RefEntry[]> {
     const { rows } = await this.connection.run('listing refs', (c) =>
       c.query<RefEntry>(`SELECT name, value FROM ${this.#t.refs} WHERE name >= $1 AND starts_with(name, $1) ORDER BY name`, [prefix]),
     )
-    return rows.map((r) => ({ name: r.name, value: r.value }))
+    return rows.map((r) => ({ name: r.name, value: fromColumn(r.value) }))
   }
 
   /**
@@ -42,17 +48,17 @@ export class PostgresRefs implements RefStore {
       'moving refs',
       async (client) => {
         const unique = uniqueEntries(objects)
-        await enterGate(client, this.connection.location.schema, [...unique.map((o) => o.key), ...requires.flat()], updates.map((u) => u.value))
+        await enterGate(client, this.connection.location.schema, [...unique.map((o) => o.key), ...requires.flat()], updates.map((u) => toColumn(u.value)))
         const missing = await this.#missingGroup(client, requires, unique)
         if (missing) throw new Rollback<RefUpdateResult>({ ok: false, missing })
         await this.values.write(client, unique)
         for (const update of updates) {
           if (!(await this.#swap(client, update))) {
             const { rows } = await client.query<{ value: string }>(`SELECT value FROM ${this.#t.refs} WHERE name = $1`, [update.name])
-            throw new Rollback<RefUpdateResult>({ ok: false, name: update.name, actual: rows[0]?.value ?? null })
+            throw new Rollback<RefUpdateResult>({ ok: false, name: update.name, actual: fromColumn(rows[0]?.value ?? null) })
           }
           await client.query(`INSERT INTO ${this.#t.reflog} (name, old, new, time, reason, txn) VALUES ($1, $2, $3, $4, $5, $6)`, [
-            update.name, update.expected, update.value, Math.floor(update.log.time), update.log.reason, txn,
+            update.name, toColumn(update.expected), toColumn(update.value), Math.floor(update.log.time), toColumn(update.log.reason), txn,
           ])
         }
         return { ok: true } as RefUpdateResult
@@ -61,8 +67,9 @@ export class PostgresRefs implements RefStore {
     )
   }
 
-  async #swap(client: Client, { name, expected, value }: RefUpdate): Promise<boolean> {
+  async #swap(client: Client, update: RefUpdate): Promise<boolean> {
     const { refs } = this.#t
+    const [name, expected, value] = [update.name, toColumn(update.expected), toColumn(update.value)]
     if (expected === null && value === null) {
       const { rows } = await client.query(`SELECT 1 FROM ${refs} WHERE name = $1 FOR UPDATE`, [name])
       return rows.length === 0
@@ -112,7 +119,7 @@ export class PostgresRefs implements RefStore {
 
   async expireReflog(name: string, before: number, values: readonly string[] = []): Promise<number> {
     const { rowCount } = await this.connection.run('expiring a reflog', (c) =>
-      c.query(`DELETE FROM ${this.#t.reflog} WHERE name = $1 AND (time < $2 OR new = ANY($3::text[]))`, [name, Math.floor(before), [...values]]),
+      c.query(`DELETE FROM ${this.#t.reflog} WHERE name = $1 AND (time < $2 OR new = ANY($3::text[]))`, [name, Math.floor(before), values.map((v) => toColumn(v))]),
     )
     return rowCount ?? 0
   }

@@ -3,6 +3,7 @@ import type { Sweep } from '../interface.js'
 import { isConnectionLoss, storeError } from './errors.js'
 import type { Client, Connection } from './connection.js'
 import { LOCK, tableNames } from './schema.js'
+import { fromColumn } from './text.js'
 import type { ValueBytes } from './value-bytes.js'
 
 /**
@@ -48,7 +49,7 @@ export async function beginPostgresSweep(connection: Connection, values: ValueBy
       const refValues: string[] = []
       for (const row of rows) {
         if (row.key !== null) keys.push(new Uint8Array(row.key.buffer, row.key.byteOffset, row.key.byteLength))
-        if (row.ref_value !== null) refValues.push(row.ref_value)
+        if (row.ref_value !== null) refValues.push(fromColumn(row.ref_value))
       }
       return { keys, refValues }
     },
