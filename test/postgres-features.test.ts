@@ -271,6 +271,9 @@ describe('fsck and repair on PostgreSQL', () => {
     expect(report.ok).toBe(false)
     expect(report.problems.map((p) => [p.kind, p.id]).sort()).toEqual([['corrupt', b.id], ['missing', s.stages.video]].sort())
     expect(run('fsck').code).toBe(1)
+    // There is no journal to cut on PostgreSQL: refused before anything moves.
+    expect(run('fsck', '--repair', '--cut-journal').code).toBe(EXIT_CODES.INVALID_ARGUMENT)
+    expect(await store.timelines.get('main')).toBe(b.id)
 
     const repaired = run('fsck', '--repair', '--json')
     const result = JSON.parse(repaired.stdout) as { repaired: { restored: unknown[]; unrecoverable: string[] } }
