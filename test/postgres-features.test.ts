@@ -1,13 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { Directory, cloneStore, initStore, openStore, replay, resume, run, type Store } from '../src/index.js'
 import { EXIT_CODES } from '../cli/exit-codes.js'
 import { countingPipeline, freshKnobs } from './fixtures/counting-pipeline.js'
-import { ckpt } from './support/cli.js'
+import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { git, gitFsck } from './support/git.js'
 import { freshSchemaUrl, postgresServer } from './support/postgres.js'
@@ -20,6 +21,7 @@ import { collect, onCleanup, steppingClock, tempDir } from './support/temp.js'
  */
 
 const HOUR = 3_600_000
+const VIDEO_PIPELINE = fileURLToPath(new URL('../dist/docs/examples/video-pipeline/pipeline.js', import.meta.url))
 const schemaOf = (url: string) => new URL(url).searchParams.get('schema') as string
 const passwordOf = (url: string) => decodeURIComponent(new URL(url).password)
 const withoutPassword = (url: string) => {
@@ -207,6 +209,19 @@ describe('pipelines on PostgreSQL', () => {
     const diff = await worker.diff('main', 'factor4')
     expect(diff.stages.filter((s) => s.status === 'changed').map((s) => s.stage)).toEqual(['b', 'd', 'e'])
     expect((await worker.fsck()).problems).toEqual([])
+  })
+
+  it('runs the example pipeline with the ckpt binary and another machine resumes the failed run', () => {
+    const url = freshSchemaUrl()
+    expect(cli(url)('init').code).toBe(0)
+    const first = cli(url)('run', VIDEO_PIPELINE, '--json')
+    expect(first.code).toBe(EXIT_CODES.RUN_FAILED)
+    const { runId } = jsonLines(first.stdout).find((l) => l.type === 'result') as { runId: string }
+    const resumed = cli(url)('resume', VIDEO_PIPELINE, '--run', runId, '--json')
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(jsonLines(resumed.stdout).filter((e) => e.type === 'stage-started').map((e) => e.stage)).toEqual(['escalate_vlm', 'report'])
+    const audit = jsonLines(cli(url)('audit', runId, '--json').stdout)
+    expect(audit.map((e) => `${e.stage}:${e.status}`).slice(-3)).toEqual(['escalate_vlm:failed', 'escalate_vlm:succeeded', 'report:succeeded'])
   })
 })
 
