@@ -133,6 +133,24 @@ describe('text in refs on PostgreSQL', () => {
   })
 })
 
+describe('a PostgreSQL store that cannot be written', () => {
+  it('reads through a read-only connection (as on a hot standby) and refuses each write as STORE_UNAVAILABLE, as a read-only LevelDB store does', async () => {
+    const url = freshSchemaUrl()
+    const store = await pgStore(url)
+    const first = await store.commit({ stage: 'load', output: { n: 1 } })
+    const readOnly = new URL(url)
+    readOnly.searchParams.set('options', '-c default_transaction_read_only=on')
+
+    const run = cli(readOnly.href)
+    expect(run('rev-parse', 'main').stdout.trim()).toBe(first.id)
+    const refused = run('commit', '-s', 'load', '--json', '2')
+    expect({ code: refused.code, stderr: refused.stderr }).toEqual({ code: EXIT_CODES.STORE_UNAVAILABLE, stderr: expect.stringContaining('read-only') })
+    expect(run('tag', 'v1').code).toBe(EXIT_CODES.STORE_UNAVAILABLE)
+    expect(await ids(store, 'main')).toEqual([first.id])
+    expect(await store.tags.list()).toEqual([])
+  })
+})
+
 describe('diff and checkout on PostgreSQL', () => {
   it('diffs stages, JSON paths and text lines', async () => {
     const store = await pgStore()

@@ -5,6 +5,8 @@ import type { PostgresLocation } from './url.js'
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT'])
 /** SQLSTATEs after which the transaction can be run again from the start. */
 const RETRY_STATES = new Set(['40001', '40P01'])
+/** `read_only_sql_transaction`: a write on a hot standby or in a read-only session. */
+const READ_ONLY_TRANSACTION = '25006'
 
 const codeOf = (err: unknown): string | undefined => (typeof err === 'object' && err !== null ? (err as { code?: unknown }).code as string | undefined : undefined)
 
@@ -47,6 +49,12 @@ export function storeError(err: unknown, location: PostgresLocation, doing: stri
     // Refused login, or no such database: the store cannot be reached with these credentials.
     return new CkptError('STORE_UNAVAILABLE', `PostgreSQL at ${where} (${location.description}) refused the connection: ${detail}`, {
       details: { host: location.host, port: location.port, sqlState: state },
+    })
+  }
+  if (state === READ_ONLY_TRANSACTION) {
+    // A hot standby, or default_transaction_read_only: like a LevelDB store on a read-only mount.
+    return new CkptError('STORE_UNAVAILABLE', `the store at ${location.description} is read-only here: it can be read but not written (PostgreSQL at ${where} refused ${doing}: ${detail})`, {
+      details: { host: location.host, port: location.port, sqlState: state, readOnly: true },
     })
   }
   return new CkptError('IO_ERROR', `PostgreSQL at ${where} (${location.description}) failed while ${doing}: ${detail}`, {
