@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { Directory, cloneStore, initStore, openStore, replay, resume, run, type Store } from '../src/index.js'
+import { Directory, cloneStore, initStore, openStore, replay, resume, run, shortIdOf, type Store } from '../src/index.js'
 import { EXIT_CODES } from '../cli/exit-codes.js'
 import { countingPipeline, freshKnobs } from './fixtures/counting-pipeline.js'
 import { ckpt, jsonLines } from './support/cli.js'
@@ -101,6 +101,7 @@ describe('timelines and revisions on PostgreSQL', () => {
     expect(await again.resolve('main~2')).toBe(a.id)
     expect(await again.resolve('main@{1}')).toBe(e.id)
     expect(await again.resolve('v1')).toBe(b.id)
+    expect(await again.resolve(shortIdOf(b.id))).toBe(b.id)
     expect(await again.resolve('exp^')).toBe(a.id)
     expect(await again.getOutput('main~1:load')).toEqual({ n: 2 })
     expect((await again.timelines.list()).map((t) => t.name)).toEqual(['exp', 'main'])
