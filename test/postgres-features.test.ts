@@ -371,7 +371,7 @@ describe('moving checkpoints between LevelDB and PostgreSQL', () => {
     const clonedBack = ckpt(tempDir(), ['clone', intoPostgres, backToLevel], { env })
     expect(clonedBack.code, clonedBack.stderr).toBe(0)
 
-    const inPostgres = await reopened(freshSchemaUrlWithPassword(intoPostgres))
+    const inPostgres = await reopened(withServerPassword(intoPostgres))
     expect(await ids(inPostgres, 'main')).toEqual(history)
     expect(await ids(inPostgres, 'origin/main')).toEqual(history)
     expect(await inPostgres.remotes.list()).toEqual([{ name: 'origin', location: path.resolve(levelDir) }])
@@ -415,7 +415,7 @@ describe('moving checkpoints between LevelDB and PostgreSQL', () => {
 })
 
 /** `url` (whose password was taken out) with the test server's password put back. */
-function freshSchemaUrlWithPassword(url: string): string {
+function withServerPassword(url: string): string {
   const u = new URL(url)
   u.password = encodeURIComponent(passwordOf(postgresServer().url))
   return u.href
