@@ -26,17 +26,29 @@ export function decoration(decorations: Decorations, id: string): string {
 /** What `log` says where retention dropped a checkpoint's parents. */
 export const HISTORY_CUT = 'history cut here: older checkpoints were dropped by retention'
 
+const escapeChar = (char: string) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`
+
 /**
  * An id as text for a terminal: control characters escaped as in JSON (`\u001b`), so an id
  * written before ids were checked can neither hide itself nor drive the terminal.
  */
 export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, escapeChar)
+}
+
+/**
+ * A line of free text (a message line, an author) for a terminal: like {@link printable}, but
+ * tabs stay. Messages arrive in imported data too, so none may drive the terminal.
+ */
+export function printableLine(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, escapeChar)
 }
 
 export function onelineText(c: Checkpoint, decorations: Decorations): string {
   const cut = c.historyCut ? dim(` (${HISTORY_CUT})`) : ''
-  return `${yellow(c.shortId)}${decoration(decorations, c.id)} ${c.stage ?? '-'}${c.run ? dim(` [${printable(c.run)}]`) : ''}${c.message ? ' ' + c.message : ''}${cut}`
+  // Like git's --oneline: the message's first line.
+  const subject = c.message ? ' ' + printableLine(c.message.split('\n')[0]!) : ''
+  return `${yellow(c.shortId)}${decoration(decorations, c.id)} ${c.stage ?? '-'}${c.run ? dim(` [${printable(c.run)}]`) : ''}${subject}${cut}`
 }
 
 /** git's medium format. `shortIdOf` comes from the library, loaded by the caller. */
@@ -44,9 +56,9 @@ export function longText(c: Checkpoint, decorations: Decorations, shortIdOf: (id
   const lines = [yellow(`checkpoint ${c.id}`) + decoration(decorations, c.id)]
   if (c.parents.length > 1) lines.push(`Merge:  ${c.parents.map((p) => shortIdOf(p)).join(' ')}`)
   lines.push(`Stage:  ${c.stage ?? '-'}${c.run ? `   Run: ${printable(c.run)}` : ''}${c.job ? `   Job: ${printable(c.job)}` : ''}`)
-  lines.push(`Author: ${c.author}`)
+  lines.push(`Author: ${printableLine(c.author)}`)
   lines.push(`Date:   ${humanTime(c.time)}`)
-  if (c.message) lines.push('', ...c.message.split('\n').map((l) => `    ${l}`))
+  if (c.message) lines.push('', ...c.message.split('\n').map((l) => `    ${printableLine(l)}`))
   if (c.historyCut) lines.push('', dim(`    (${HISTORY_CUT})`))
   lines.push('')
   return lines

@@ -47,3 +47,27 @@ describe('a run or job id with control characters already inside a store (writte
     expect(JSON.parse(json.stdout.trim())).toMatchObject({ run: 'r\u001b[2J\u0000', job: 'j\u0007' })
   })
 })
+
+describe('a message or author with control characters (free text, which imports carry as they are)', () => {
+  it('show and log print them escaped, keep tabs and line breaks, and log --json carries them intact', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    const message = 'title\u001b]0;owned\u0007\tx\nbody \u001b[2J line'
+    const author = 'eve\u001b[31m'
+    const store = await openStore(path.join(dir, '.ckpt'), { author })
+    await store.commit({ stage: 's', output: 1, message })
+    await store.close()
+    for (const args of [['show'], ['log'], ['log', '--oneline']]) {
+      const result = ckpt(dir, args)
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/)
+      expect(result.stdout).toContain('title\\u001b]0;owned\\u0007\tx')
+    }
+    expect(ckpt(dir, ['log', '--oneline']).stdout).not.toContain('body')
+    const long = ckpt(dir, ['show']).stdout
+    expect(long).toContain('    body \\u001b[2J line')
+    expect(long).toContain('Author: eve\\u001b[31m')
+    const json = ckpt(dir, ['log', '--json', '-n', '1'])
+    expect(JSON.parse(json.stdout.trim())).toMatchObject({ message, author })
+  })
+})

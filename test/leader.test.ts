@@ -1,10 +1,33 @@
+import { spawnSync } from 'node:child_process'
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { openStore, run } from '../src/index.js'
 import { SCALE } from './reliability/scale.js'
-import { ckpt } from './support/cli.js'
+import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { fixture, runFixture, runWriter } from './support/processes.js'
-import { collect, onCleanup, tempStore } from './support/temp.js'
+import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/**
+ * A second build of ckpt beside this one: the built files copied, with the leader protocol's
+ * revision raised as a later release that changed a method's meaning would raise it.
+ */
+function otherBuild(): { cli: string; writer: string } {
+  const dir = tempDir()
+  cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true })
+  cpSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
+  const methods = path.join(dir, 'dist/src/backend/level/methods.js')
+  const source = readFileSync(methods, 'utf8')
+  const raised = source.replace(/const PROTOCOL_REVISION = (\d+);/, (_, n: string) => `const PROTOCOL_REVISION = ${Number(n) + 1};`)
+  expect(raised).not.toBe(source)
+  writeFileSync(methods, raised)
+  return { cli: path.join(dir, 'dist/cli/main.js'), writer: path.join(dir, 'dist/test/fixtures/writer.js') }
+}
 
 /** Milliseconds `run` takes. */
 function timed<T>(run: () => T): { value: T; ms: number } {
@@ -83,4 +106,34 @@ describe('a leader that is busy or stopped', () => {
     expect((await collect(reader.log())).map((c) => c.stage)).toEqual(['after', 'seed'])
     expect((await reader.getCheckpoint('main~1')).id).toBe(seed.id)
   }, 30_000)
+
+  it('refuses, both ways, to talk to a process of another ckpt build holding the store, naming its pid and writing nothing', async () => {
+    const { store, dir } = await tempStore()
+    const seed = await store.commit({ stage: 'seed', output: 0 })
+    await store.close()
+    const other = otherBuild()
+    const env = { CKPT_DIR: dir }
+
+    const otherLeader = runFixture(other.writer, [dir, 'hold'])
+    await otherLeader.waitForLine((l) => l === 'ready')
+    for (const args of [['log', '--oneline'], ['commit', '-s', 'late', '--json', '1']]) {
+      const refused = ckpt(dir, args, { env, timeoutMs: 20_000 })
+      expect(refused.code).toBe(3)
+      expect(refused.stderr).toContain(`pid ${otherLeader.process.pid}`)
+      expect(refused.stderr).toContain('different ckpt build')
+    }
+    otherLeader.process.kill('SIGKILL')
+    await otherLeader.exited
+
+    const leader = runWriter([dir, 'hold'])
+    await leader.waitForLine((l) => l === 'ready')
+    const fromOther = spawnSync(process.execPath, [other.cli, 'commit', '-s', 'late', '--json', '1'], { env: { ...process.env, ...env, NO_COLOR: '1' }, timeout: 20_000 })
+    expect(fromOther.status).toBe(3)
+    expect(fromOther.stderr.toString()).toContain(`pid ${leader.process.pid}`)
+    const sameBuild = ckpt(dir, ['log', '--json'], { env })
+    expect(sameBuild.code).toBe(0)
+    expect(jsonLines(sameBuild.stdout).map((c) => c.id)).toEqual([seed.id])
+    leader.process.kill('SIGKILL')
+    await leader.exited
+  }, 60_000)
 })

@@ -65,6 +65,19 @@ export const SCRATCH_METHODS = {
 export type Group = 'objects' | 'refs' | 'scratch'
 export const GROUPS: Record<Group, Readonly<Record<string, MethodRow>>> = { objects: OBJECT_METHODS, refs: REF_METHODS, scratch: SCRATCH_METHODS }
 
+/**
+ * Raised by hand when a method keeps its name but changes what its arguments or answer mean; a
+ * change to the table itself changes {@link PROTOCOL} on its own.
+ */
+const PROTOCOL_REVISION = 1
+
+/**
+ * What a follower and its leader must share to talk: the revision and the whole table. Two ckpt
+ * builds that differ here (an upgrade while a pipeline holds the store) refuse each other instead
+ * of sending calls the other would misread.
+ */
+export const PROTOCOL = JSON.stringify({ revision: PROTOCOL_REVISION, ...GROUPS, sweep: SWEEP_METHODS })
+
 /** A method seen generically: its arguments and result cross the wire as plain data. */
 export type AnyMethod = (...args: unknown[]) => unknown
 

@@ -3,7 +3,7 @@ import v8 from 'node:v8'
 import { CkptError, type ErrorCode } from '../../errors.js'
 import { successor } from '../bytes.js'
 import type { Backend, BackendSupports, KeyRange, ObjectStore, RefStore, ScratchStore, Sweep } from '../interface.js'
-import { GROUPS, SWEEP_METHODS, methodOf, offered, type AnyMethod, type Group, type MethodRow, type Shape } from './methods.js'
+import { GROUPS, PROTOCOL, SWEEP_METHODS, methodOf, offered, type AnyMethod, type Group, type MethodRow, type Shape } from './methods.js'
 
 /*
  * The wire between a follower process and the leader that holds the LevelDB open.
@@ -19,7 +19,8 @@ interface Request {
 
 /**
  * `objects.<method>` and `refs.<method>` for the rows of methods.ts, `sweep.<method>` for a
- * session's calls (the session's id first), `next` for a page of an open stream, `ping`.
+ * session's calls (the session's id first), `next` for a page of an open stream, `ping`, and
+ * `hello` (the follower's {@link PROTOCOL}), which must come first.
  */
 type Operation = string
 type Call = (op: Operation, args: unknown[]) => Promise<unknown>
@@ -37,12 +38,21 @@ interface Connection {
   readonly sweeps: Map<number, Sweep>
   readonly streams: Map<number, AsyncIterator<Uint8Array>>
   nextId: number
+  /** Whether the follower said `hello` with this build's protocol. */
+  greeted: boolean
 }
 
 /** Raised to the caller when the leader went away mid-call; the shared backend re-elects and retries. */
 export class LeaderLostError extends Error {
   constructor() {
     super('the process holding the store went away')
+  }
+}
+
+/** The leader speaks another protocol: it runs a different ckpt build (or this follower does). */
+export class OtherBuildError extends Error {
+  constructor(readonly leaderMessage: string) {
+    super(`the process holding the store runs a different ckpt build: ${leaderMessage}`)
   }
 }
 
@@ -108,7 +118,7 @@ export async function serveBackend(path: string, backend: Backend): Promise<Lead
   const sockets = new Set<net.Socket>()
   const server = net.createServer((socket) => {
     sockets.add(socket)
-    const connection: Connection = { sweeps: new Map(), streams: new Map(), nextId: 0 }
+    const connection: Connection = { sweeps: new Map(), streams: new Map(), nextId: 0, greeted: false }
     socket.on('close', () => {
       sockets.delete(socket)
       // A follower that dies mid-sweep must not leave the store held.
@@ -172,6 +182,9 @@ function isRequest(message: unknown): message is Request {
 /** Answers one request from the table in methods.ts. */
 async function dispatch(backend: Backend, connection: Connection, { op, args }: Request): Promise<unknown> {
   if (op === 'ping') return process.pid
+  if (op === 'hello') return greet(connection, args[0])
+  // A follower of an older build sends no hello: it gets this answer to its first call.
+  if (!connection.greeted) throw otherBuild()
   if (op === 'next') return nextPage(connection, args[0] as number)
   const dot = op.indexOf('.')
   const group = op.slice(0, dot)
@@ -202,6 +215,19 @@ async function dispatch(backend: Backend, connection: Connection, { op, args }: 
       return id
     }
   }
+}
+
+function greet(connection: Connection, protocol: unknown): number {
+  if (protocol !== PROTOCOL) throw otherBuild()
+  connection.greeted = true
+  return process.pid
+}
+
+function otherBuild(): CkptError {
+  const hint = 'let that process finish (or end it), then run the command again'
+  return new CkptError('STORE_UNAVAILABLE', `the store is held by process ${process.pid}, which runs a different ckpt build from this one; ${hint}`, {
+    details: { pid: process.pid, hint },
+  })
 }
 
 async function nextPage(connection: Connection, id: number): Promise<Uint8Array[]> {
@@ -236,7 +262,11 @@ export interface LeaderWatch {
   readonly silent: () => CkptError
 }
 
-/** Connects to a leader on `path`; rejects when nobody listens there. */
+/**
+ * Connects to a leader on `path` and checks that it speaks this build's protocol. Rejects when
+ * nobody listens there, and with {@link OtherBuildError} when the leader refuses the protocol or
+ * does not know the greeting (a build older than it).
+ */
 export async function connectToLeader(path: string, description: string, supports: BackendSupports, watch?: LeaderWatch): Promise<RemoteBackend> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect(path)
@@ -246,7 +276,16 @@ export async function connectToLeader(path: string, description: string, support
     })
     s.once('error', reject)
   })
-  return new RemoteBackend(socket, description, supports, watch)
+  const backend = new RemoteBackend(socket, description, supports, watch)
+  try {
+    await backend.greet()
+  } catch (err) {
+    // A refusal is an answer on a live connection; a leader that died or fell silent is not one.
+    const refused = err instanceof CkptError && !backend.lost
+    await backend.close()
+    throw refused ? new OtherBuildError(err.message) : err
+  }
+  return backend
 }
 
 /** The backend as a follower sees it: every call is a request to the leader. */
@@ -288,6 +327,11 @@ export class RemoteBackend implements Backend {
 
   get lost(): boolean {
     return this.#lost
+  }
+
+  /** Says `hello` with this build's protocol; an answer other than the leader's pid is a refusal. */
+  async greet(): Promise<void> {
+    await this.#call('hello', [PROTOCOL])
   }
 
   #call(op: Operation, args: unknown[]): Promise<unknown> {

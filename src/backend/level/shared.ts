@@ -15,7 +15,7 @@ import { LEVELDB_FOLDERS, LEVEL_SUPPORTS, journalPaths, openLocalLevel, type Dur
 import { SWEEP_METHODS, forwardCalls, methodOf } from './methods.js'
 import { cannotWrite, isReadOnlyError, isTransient, openReadOnlyLevel, rootMessage } from './read-only.js'
 import type { LeaderWorkerData, LeaderWorkerMessage } from './leader-worker.js'
-import { LeaderLostError, connectToLeader, serveBackend, type LeaderEndpoint, type RemoteBackend } from './rpc.js'
+import { LeaderLostError, OtherBuildError, connectToLeader, serveBackend, type LeaderEndpoint, type RemoteBackend } from './rpc.js'
 
 /*
  * LevelDB allows one process per database. To let a pipeline keep a store open for hours
@@ -133,7 +133,10 @@ class SharedLevelBackend implements Backend {
       try {
         const watch = { deadlineMs: this.#options.leaderTimeoutMs, silent: () => this.#leaderSilent() }
         return { kind: 'follower', backend: await connectToLeader(this.#socketPath, this.description, LEVEL_SUPPORTS, watch) }
-      } catch {
+      } catch (err) {
+        if (err instanceof OtherBuildError) throw this.#leaderOfOtherBuild()
+        // A leader that accepted the connection and then fell silent (stopped, hung).
+        if (err instanceof CkptError) throw err
         // The leader is starting (database open, socket not yet listening) or has just died.
       }
       if (Date.now() > deadline) throw this.#leaderSilent()
@@ -151,6 +154,16 @@ class SharedLevelBackend implements Backend {
         ? 'check for a stopped or hung ckpt process'
         : `if that process is stopped (Ctrl-Z, SIGSTOP), resume it with \`kill -CONT ${pid}\`; if it is hung, end it and run the command again`
     return new CkptError('STORE_UNAVAILABLE', `the store at ${this.#location} is held by ${who} that does not answer; ${hint}`, {
+      details: { path: this.#location, ...(pid === undefined ? {} : { pid }), hint },
+    })
+  }
+
+  /** The error for a leader running another ckpt build, which this one must not talk to. */
+  #leaderOfOtherBuild(): CkptError {
+    const pid = readLeaderPid(this.#socketPath)
+    const who = pid === undefined ? 'another process' : `another process (pid ${pid})`
+    const hint = 'let that process finish (or end it), then run the command again'
+    return new CkptError('STORE_UNAVAILABLE', `the store at ${this.#location} is held by ${who} running a different ckpt build from this one; ${hint}`, {
       details: { path: this.#location, ...(pid === undefined ? {} : { pid }), hint },
     })
   }
