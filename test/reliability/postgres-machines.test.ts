@@ -1,9 +1,143 @@
+import { mkdirSync, readFileSync, existsSync } from 'node:fs'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { initStore, openPostgresBackend, openStore, type Store } from '../../src/index.js'
 import { failure } from '../support/errors.js'
 import { cutProxy, type Cut } from '../support/pg-cut-proxy.js'
-import { freshSchemaUrl } from '../support/postgres.js'
-import { collect, onCleanup } from '../support/temp.js'
+import { freshSchemaUrl, privatePostgresServer, restartImmediately } from '../support/postgres.js'
+import { fixture, runFixture, type Child } from '../support/processes.js'
+import { collect, onCleanup, tempDir } from '../support/temp.js'
+import { FULL, SCALE } from './scale.js'
+
+const MACHINE = fixture('../reliability/fixtures/pg-machine.js')
+/** pg-machine.ts's exit status when the server did not answer as it opened the store. */
+const UNAVAILABLE_AT_OPEN = 75
+
+/**
+ * A "machine": its own working directory, HOME and TMPDIR, so that the processes started on it
+ * share nothing with the others but the store's URL.
+ */
+function machine(name: string) {
+  const root = path.join(tempDir(`ckpt-${name}-`), name)
+  const dirs = { cwd: path.join(root, 'work'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp') }
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true })
+  return {
+    root,
+    start: (args: string[]): Child => runFixture(MACHINE, args, { HOME: dirs.home, TMPDIR: dirs.tmp, CKPT_DIR: '' }, dirs.cwd),
+  }
+}
+
+/** The "ID INDEX" lines a writer appended after each acknowledged commit. */
+function acknowledged(file: string): Array<{ id: string; index: number }> {
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [id = '', index = ''] = line.split(' ')
+      return { id, index: Number(index) }
+    })
+}
+
+const SIZE = FULL ? { writers: 8, commits: SCALE.commitsPerWriter, kills: 50 } : { writers: 4, commits: SCALE.commitsPerWriter, kills: 5 }
+
+describe('many machines on one PostgreSQL store, with faults', () => {
+  it(`keeps every acknowledged checkpoint of ${SIZE.writers} writers × ${SIZE.commits} commits (half on one timeline with retry, half on their own) through ${SIZE.kills} SIGKILLs, a server restart and gc --prune=now looping beside them, none applied twice, fsck clean`, async () => {
+    const server = privatePostgresServer()
+    const url = freshSchemaUrl(server)
+    const setup = await initStore(url)
+    await setup.commit({ timeline: 'shared', stage: 'seed', output: { seed: true } })
+    await setup.close()
+
+    const writers = Array.from({ length: SIZE.writers }, (_, k) => {
+      const onShared = k < SIZE.writers / 2
+      const host = machine(`writer${k}`)
+      const timeline = onShared ? 'shared' : `own-${k}`
+      const acks = path.join(host.root, 'acknowledged')
+      const args = ['commit', url, timeline, String(SIZE.commits), acks, `w${k}`, ...(onShared ? ['retry'] : [])]
+      return { name: `w${k}`, onShared, timeline, acks, host, args, child: host.start(args), killedWhenDone: false }
+    })
+    const collector = machine('collector').start(['gc', url])
+    const total = SIZE.writers * SIZE.commits
+    const progress = () => writers.reduce((sum, w) => sum + acknowledged(w.acks).length, 0)
+
+    // Kills spread over the run, one writer at a time at a random moment of its loop, which is
+    // nearly all commit; the killed writer starts again and carries on from its acknowledgements.
+    // The server restarts once, halfway.
+    let kills = 0
+    let restarted = false
+    let turn = 0
+    let unavailableAtOpen = 0
+    while (writers.some((w) => w.child.process.exitCode === null && w.child.process.signalCode === null)) {
+      // A writer started while the server restarted cannot open the store (exit 75, by design):
+      // its supervisor starts it again, as systemd or Kubernetes would.
+      for (const writer of writers.filter((w) => w.child.process.exitCode === UNAVAILABLE_AT_OPEN)) {
+        writer.child = writer.host.start(writer.args)
+        unavailableAtOpen++
+      }
+      const done = progress()
+      if (!restarted && done >= total / 2) {
+        restartImmediately(server.dir)
+        restarted = true
+      }
+      const running = writers.filter((w) => w.child.process.exitCode === null && w.child.process.signalCode === null)
+      if (kills < SIZE.kills && done >= ((kills + 1) * total) / (SIZE.kills + 2) && running.length > 0) {
+        const victim = running[turn++ % running.length]!
+        const before = victim.child.lines.length
+        await Promise.race([victim.child.waitForLine(() => victim.child.lines.length > before).catch(() => undefined), sleep(5000)])
+        await sleep(Math.floor(Math.random() * 40))
+        victim.child.process.kill('SIGKILL')
+        await victim.child.exited
+        // Killed after its last acknowledgement, it has nothing left to do.
+        if (acknowledged(victim.acks).length < SIZE.commits) victim.child = victim.host.start(victim.args)
+        else victim.killedWhenDone = true
+        kills++
+        continue
+      }
+      await sleep(50)
+    }
+    expect(await Promise.all(writers.map((w) => w.child.exited))).toEqual(writers.map((w) => (w.killedWhenDone ? 'SIGKILL' : 0)))
+    collector.process.kill('SIGKILL')
+    await collector.exited
+    expect(restarted).toBe(true)
+    expect(kills).toBe(SIZE.kills)
+    // Only processes started around the restart could not open the store.
+    expect(unavailableAtOpen).toBeLessThanOrEqual(SIZE.writers)
+    const sweeps = collector.lines.filter((l) => /^gc \d+$/.test(l)).length
+    expect(sweeps).toBeGreaterThan(0)
+
+    const store = await openStore(url)
+    onCleanup(() => store.close())
+    const labelled = (c: { message: string }) => /^w\d+ \d+ \d+$/.test(c.message)
+    for (const writer of writers) {
+      const acks = acknowledged(writer.acks)
+      expect(acks.map((a) => a.index)).toEqual([...Array(SIZE.commits).keys()])
+      const history = (await collect(store.log(writer.timeline))).reverse()
+      const ids = history.map((c) => c.id)
+      // Every acknowledged checkpoint is on the timeline its writer moved, in the order acknowledged.
+      let at = -1
+      for (const { id } of acks) {
+        const next = ids.indexOf(id, at + 1)
+        expect(next, `${writer.name}: acknowledged ${id} is not on ${writer.timeline} after the one before it`).toBeGreaterThan(at)
+        at = next
+      }
+      for (const { id } of acks) await store.getCheckpoint(id)
+      if (!writer.onShared) {
+        // Only this writer's commits, each call at most once.
+        const messages = history.filter(labelled).map((c) => c.message)
+        expect(new Set(messages).size).toBe(messages.length)
+      }
+    }
+    // The shared timeline: every call's checkpoint at most once, and nothing but the writers' calls and the seed.
+    const shared = await collect(store.log('shared'))
+    const messages = shared.filter(labelled).map((c) => c.message)
+    expect(new Set(messages).size).toBe(messages.length)
+    expect(messages.length).toBe(shared.length - 1)
+    expect((await store.fsck()).problems).toEqual([])
+    console.log(`many machines: ${total} acknowledged, ${kills} kills, ${unavailableAtOpen} restarted after the server was unreachable at open, ${sweeps} sweeps, shared history ${shared.length}`)
+  }, SCALE.timeoutMs)
+})
 
 async function objectCount(url: string): Promise<number> {
   const backend = await openPostgresBackend(url)
