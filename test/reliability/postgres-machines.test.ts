@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { initStore, openPostgresBackend, openStore, type Store } from '../../src/index.js'
+import { initStore, openPostgresBackend, openStore, readAudit, run, type Store } from '../../src/index.js'
+import { countingPipeline, freshKnobs } from '../fixtures/counting-pipeline.js'
 import { failure } from '../support/errors.js'
 import { cutProxy, type Cut } from '../support/pg-cut-proxy.js'
 import { freshSchemaUrl, privatePostgresServer, restartImmediately } from '../support/postgres.js'
@@ -11,6 +12,7 @@ import { collect, onCleanup, tempDir } from '../support/temp.js'
 import { FULL, SCALE } from './scale.js'
 
 const MACHINE = fixture('../reliability/fixtures/pg-machine.js')
+const PIPELINE_WORKER = fixture('../reliability/fixtures/pg-pipeline-worker.js')
 /** pg-machine.ts's exit status when the server did not answer as it opened the store. */
 const UNAVAILABLE_AT_OPEN = 75
 
@@ -18,13 +20,13 @@ const UNAVAILABLE_AT_OPEN = 75
  * A "machine": its own working directory, HOME and TMPDIR, so that the processes started on it
  * share nothing with the others but the store's URL.
  */
-function machine(name: string) {
+function machine(name: string, script = MACHINE) {
   const root = path.join(tempDir(`ckpt-${name}-`), name)
   const dirs = { cwd: path.join(root, 'work'), home: path.join(root, 'home'), tmp: path.join(root, 'tmp') }
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true })
   return {
     root,
-    start: (args: string[]): Child => runFixture(MACHINE, args, { HOME: dirs.home, TMPDIR: dirs.tmp, CKPT_DIR: '' }, dirs.cwd),
+    start: (args: string[]): Child => runFixture(script, args, { HOME: dirs.home, TMPDIR: dirs.tmp, CKPT_DIR: '' }, dirs.cwd),
   }
 }
 
@@ -104,8 +106,10 @@ describe('many machines on one PostgreSQL store, with faults', () => {
     expect(kills).toBe(SIZE.kills)
     // Only processes started around the restart could not open the store.
     expect(unavailableAtOpen).toBeLessThanOrEqual(SIZE.writers)
-    const sweeps = collector.lines.filter((l) => /^gc \d+$/.test(l)).length
-    expect(sweeps).toBeGreaterThan(0)
+    const sweeps = collector.lines.filter((l) => /^gc \d+ freed \d+$/.test(l))
+    // The collector swept beside the writers and found their side timelines' garbage.
+    const freed = sweeps.reduce((sum, l) => sum + Number(l.split(' ')[3]), 0)
+    expect(freed).toBeGreaterThan(0)
 
     const store = await openStore(url)
     onCleanup(() => store.close())
@@ -135,7 +139,7 @@ describe('many machines on one PostgreSQL store, with faults', () => {
     expect(new Set(messages).size).toBe(messages.length)
     expect(messages.length).toBe(shared.length - 1)
     expect((await store.fsck()).problems).toEqual([])
-    console.log(`many machines: ${total} acknowledged, ${kills} kills, ${unavailableAtOpen} restarted after the server was unreachable at open, ${sweeps} sweeps, shared history ${shared.length}`)
+    console.log(`many machines: ${total} acknowledged, ${kills} kills, ${unavailableAtOpen} restarted after the server was unreachable at open, ${sweeps.length} sweeps freeing ${freed} objects, shared history ${shared.length}`)
   }, SCALE.timeoutMs)
 })
 
@@ -200,4 +204,41 @@ describe('the cut at COMMIT: a connection lost around a ref-moving transaction',
     const again = await store.commit({ timeline: 'main', stage: 'work', output: { n: 2 }, message: 'dropped', retry: 5 })
     expect(await withMessage(store, 'main', 'dropped')).toEqual([again.id])
   }, 60_000)
+})
+
+describe('two pipeline workers on one PostgreSQL store', () => {
+  it("resume each other's failed runs, executing only the failed stage and what follows, ending with the outputs of an uninterrupted run", async () => {
+    const url = freshSchemaUrl()
+    await (await initStore(url)).close()
+    const workers = { A: machine('worker-a', PIPELINE_WORKER), B: machine('worker-b', PIPELINE_WORKER) }
+    const step = async (worker: keyof typeof workers, args: string[]) => {
+      const child = workers[worker].start([url, ...args])
+      expect(await child.exited).toBe(0)
+      return {
+        executed: child.lines.filter((l) => l.startsWith('executed ')).map((l) => l.slice('executed '.length)),
+        status: child.lines.at(-1),
+      }
+    }
+    // A fails at b (c, independent of it, still runs), B resumes; then B fails at d, A resumes.
+    const rounds = [
+      { runId: 'run-1', timeline: 'job-1', first: 'A', then: 'B', fail: 'b', firstRan: ['a', 'b', 'c'], resumed: ['b', 'd', 'e'] },
+      { runId: 'run-2', timeline: 'job-2', first: 'B', then: 'A', fail: 'd', firstRan: ['a', 'b', 'c', 'd'], resumed: ['d', 'e'] },
+    ] as const
+    for (const round of rounds) {
+      const failed = await step(round.first, ['run', round.runId, round.timeline, round.fail])
+      expect(failed).toEqual({ executed: round.firstRan, status: 'status failed' })
+      const resumed = await step(round.then, ['resume', round.runId])
+      expect(resumed).toEqual({ executed: round.resumed, status: 'status succeeded' })
+    }
+
+    const store = await openStore(url)
+    onCleanup(() => store.close())
+    expect((await readAudit(store, 'run-1')).map((e) => `${e.stage}:${e.status}`)).toEqual(['a:succeeded', 'b:failed', 'c:succeeded', 'b:succeeded', 'd:succeeded', 'e:succeeded'])
+    expect((await readAudit(store, 'run-2')).map((e) => `${e.stage}:${e.status}`)).toEqual(['a:succeeded', 'b:succeeded', 'c:succeeded', 'd:failed', 'd:succeeded', 'e:succeeded'])
+    const clean = await run({ store, pipeline: countingPipeline(freshKnobs()), inputs: { seed: 5 }, runId: 'clean', timeline: 'clean', reuse: false })
+    expect(clean.status).toBe('succeeded')
+    const cleanStages = (await store.getCheckpoint('clean')).stages
+    for (const { timeline } of rounds) expect((await store.getCheckpoint(timeline)).stages).toEqual(cleanStages)
+    expect((await store.fsck()).problems).toEqual([])
+  }, 120_000)
 })
