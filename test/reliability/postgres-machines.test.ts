@@ -185,7 +185,20 @@ describe('the cut at COMMIT: a connection lost around a ref-moving transaction',
     }, 60_000)
   }
 
-  it('fails a commit whose transaction did not commit with a retryable STORE_UNAVAILABLE, leaving nothing; run again, it applies once', async () => {
+  it('fails a commit whose COMMIT was sent when the server went out of reach for good with a STORE_UNAVAILABLE that is not retryable, as it may have applied (it did)', async () => {
+    const { proxy, store } = await storeBehindProxy(1000)
+    const applied = proxy.arm({ kind: 'after-reply' })
+    const committing = store.commit({ timeline: 'main', stage: 'work', output: { n: 3 }, message: 'unknown outcome', retry: 5 })
+    await applied
+    proxy.refuse = true
+    const err = await failure(committing)
+    proxy.refuse = false
+    expect(err.code).toBe('STORE_UNAVAILABLE')
+    expect(err.details).toMatchObject({ retryable: false, outcomeUnknown: true })
+    expect(await withMessage(store, 'main', 'unknown outcome')).toHaveLength(1)
+  }, 60_000)
+
+  it('fails a commit cut off before its COMMIT, the server then out of reach, with a retryable STORE_UNAVAILABLE, leaving nothing; run again, it applies once', async () => {
     const { url, proxy, store } = await storeBehindProxy(1000)
     const head = await store.timelines.get('main')
     const objects = await objectCount(url)

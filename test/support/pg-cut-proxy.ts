@@ -2,14 +2,14 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { afterAll } from 'vitest'
 
 /**
- * What the proxy does to the COMMIT of the next transaction that moves a ref (one that inserted a
- * reflog row), once:
+ * What the proxy does to the next transaction that moves a ref (one that inserts a reflog row),
+ * once:
  * - `after-reply`: forwards it, and cuts the client off the moment the server answers COMMIT:
  *   the transaction committed and the client never hears so;
  * - `late`: cuts the client off at once and hands the COMMIT to the server only `delayMs` later,
  *   as a connection reset in the network while the server is still busy committing;
- * - `drop`: cuts the client off and closes the server's side without forwarding it: the server
- *   rolls the transaction back.
+ * - `drop`: cuts the client off as it sends the reflog insert, before any COMMIT, and closes the
+ *   server's side: the server rolls the transaction back.
  */
 export type Cut = { readonly kind: 'after-reply' } | { readonly kind: 'late'; readonly delayMs: number } | { readonly kind: 'drop' }
 
@@ -80,18 +80,22 @@ export async function cutProxy(url: string): Promise<CutProxy> {
     client.on('data', (chunk: Buffer) => {
       for (const message of fromClient.push(chunk)) {
         const text = message.type === 'Q' || message.type === 'P' ? textOf(message.bytes) : ''
-        if (/INSERT INTO "[a-z0-9_]+"\.reflog/.test(text)) movesRef = true
+        if (/INSERT INTO "[a-z0-9_]+"\.reflog/.test(text)) {
+          movesRef = true
+          if (armed?.cut.kind === 'drop' && !cutting) {
+            cutting = armed
+            armed = undefined
+            upstream.destroy()
+            client.destroy()
+            cutting.done()
+            return
+          }
+        }
         if (message.type === 'Q' && /^BEGIN/.test(text)) movesRef = false
         if (message.type === 'Q' && /^COMMIT/.test(text) && movesRef && armed && !cutting) {
           cutting = armed
           armed = undefined
           const { cut, done } = cutting
-          if (cut.kind === 'drop') {
-            upstream.destroy()
-            client.destroy()
-            done()
-            return
-          }
           if (cut.kind === 'late') {
             client.destroy()
             setTimeout(() => {

@@ -75,12 +75,13 @@ export class PostgresRefs implements RefStore {
    */
   updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
     const txn = randomUUID()
-    // The attempt's transaction id, known once its statements are done and COMMIT may be sent.
+    // The attempt's transaction id, set once its statements are done and COMMIT is sent.
     let xid: string | undefined
-    return this.connection.transaction(
+    const updating = this.connection.transaction(
       'moving refs',
       async (client) => {
         xid = undefined
+        let attemptXid: string | undefined
         const unique = uniqueEntries(objects)
         await enterGate(client, this.connection.location.schema, [...unique.map((o) => o.key), ...requires.flat()], updates.map((u) => u.value))
         const missing = await this.#missingGroup(client, requires, unique)
@@ -95,12 +96,22 @@ export class PostgresRefs implements RefStore {
             `INSERT INTO ${this.#t.reflog} (name, old, new, time, reason, txn) VALUES ($1, $2, $3, $4, $5, $6) RETURNING pg_current_xact_id()::text AS xid`,
             [update.name, update.expected, update.value, Math.floor(update.log.time), update.log.reason, txn],
           )
-          xid ??= rows[0]?.xid
+          attemptXid ??= rows[0]?.xid
         }
+        xid = attemptXid
         return { ok: true } as RefUpdateResult
       },
       { beforeRetry: (client) => this.#committedAlready(client, updates, txn, xid) },
     )
+    return updating.catch((err: unknown) => {
+      // The server stayed out of reach after a COMMIT was sent and before anyone could learn its
+      // outcome: running the update again could apply it twice, so the error must not say retry.
+      if (xid === undefined || !(err instanceof CkptError) || err.code !== 'STORE_UNAVAILABLE') throw err
+      const { host, port, description } = this.connection.location
+      throw new CkptError('STORE_UNAVAILABLE', `lost PostgreSQL at ${host}:${port} (${description}) as a ref update's COMMIT was sent, and it did not answer again in time to tell whether that committed: look at the timeline before running it again`, {
+        details: { ...err.details, retryable: false, outcomeUnknown: true },
+      })
+    })
   }
 
   async #swap(client: Client, { name, expected, value }: RefUpdate): Promise<boolean> {
