@@ -9,12 +9,13 @@ import { bufferOf, uniqueEntries, type ValueBytes } from './value-bytes.js'
 
 /** How long a retry waits for its earlier attempt's transaction to end, once its server process is told to stop. */
 const SETTLE_TIMEOUT_MS = 10_000
+const SETTLE_POLL_MS = 20
 
 /**
  * Whether transaction `xid` committed, once it is certainly over: while it is still in progress
  * (its connection lost on the client's side but not yet on the server's), its server process is
- * terminated (PostgreSQL 14's `pg_terminate_backend(pid, timeout)` waits for it to exit). A process
- * terminated while committing finishes the commit first, so either way the answer is final.
+ * terminated, and its status read again until it is over. A process terminated while committing
+ * finishes the commit first, so either way the answer is final (PostgreSQL 13 or later).
  * `unknown` when the server no longer knows the id.
  */
 async function settledAttempt(client: Client, xid: string): Promise<'committed' | 'aborted' | 'unknown'> {
@@ -36,9 +37,10 @@ async function settledAttempt(client: Client, xid: string): Promise<'committed' 
       })
     }
     await client
-      .query(`SELECT pg_terminate_backend(pid, ${SETTLE_TIMEOUT_MS}) FROM pg_locks WHERE locktype = 'transactionid' AND transactionid = $1::xid8::xid AND mode = 'ExclusiveLock' AND granted`, [xid])
-      // Not allowed to stop it (another role): wait for it to end by itself.
-      .catch((err: { code?: unknown }) => (err.code === '42501' ? setTimeout(100) : Promise.reject(err)))
+      .query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'transactionid' AND transactionid = $1::xid8::xid AND mode = 'ExclusiveLock' AND granted`, [xid])
+      // Not allowed to stop it (another role): it is waited for all the same.
+      .catch((err: { code?: unknown }) => (err.code === '42501' ? undefined : Promise.reject(err)))
+    await setTimeout(SETTLE_POLL_MS)
   }
 }
 
