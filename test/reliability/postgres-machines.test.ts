@@ -71,7 +71,8 @@ describe('many machines on one PostgreSQL store, with faults', () => {
     let restarted = false
     let turn = 0
     let unavailableAtOpen = 0
-    while (writers.some((w) => w.child.process.exitCode === null && w.child.process.signalCode === null)) {
+    const live = (w: (typeof writers)[number]) => w.child.process.exitCode === null && w.child.process.signalCode === null
+    while (writers.some((w) => live(w) || w.child.process.exitCode === UNAVAILABLE_AT_OPEN)) {
       // A writer started while the server restarted cannot open the store (exit 75, by design):
       // its supervisor starts it again, as systemd or Kubernetes would.
       for (const writer of writers.filter((w) => w.child.process.exitCode === UNAVAILABLE_AT_OPEN)) {
@@ -83,18 +84,19 @@ describe('many machines on one PostgreSQL store, with faults', () => {
         restartImmediately(server.dir)
         restarted = true
       }
-      const running = writers.filter((w) => w.child.process.exitCode === null && w.child.process.signalCode === null)
+      const running = writers.filter(live)
       if (kills < SIZE.kills && done >= ((kills + 1) * total) / (SIZE.kills + 2) && running.length > 0) {
         const victim = running[turn++ % running.length]!
         const before = victim.child.lines.length
         await Promise.race([victim.child.waitForLine(() => victim.child.lines.length > before).catch(() => undefined), sleep(5000)])
         await sleep(Math.floor(Math.random() * 40))
         victim.child.process.kill('SIGKILL')
-        await victim.child.exited
+        // It may have ended by itself first: then that is its exit status, and it was no kill.
+        if ((await victim.child.exited) !== 'SIGKILL') continue
+        kills++
         // Killed after its last acknowledgement, it has nothing left to do.
         if (acknowledged(victim.acks).length < SIZE.commits) victim.child = victim.host.start(victim.args)
         else victim.killedWhenDone = true
-        kills++
         continue
       }
       await sleep(50)
