@@ -28,10 +28,10 @@ export function fixture(name: string): string {
   return path.join(root, 'dist/test/fixtures', name)
 }
 
-/** Runs the compiled fixture `script` with `args`; `env` adds to this process's environment. */
-export function runFixture(script: string, args: string[], env: Record<string, string> = {}): Child {
+/** Runs the compiled fixture `script` with `args`; `env` adds to this process's environment; `cwd`: its working directory. */
+export function runFixture(script: string, args: string[], env: Record<string, string> = {}, cwd?: string): Child {
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`)
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...(cwd !== undefined && { cwd }) })
   const lines: string[] = []
   const waiters: Array<{ match: (line: string) => boolean; resolve: () => void }> = []
   let partial = ''

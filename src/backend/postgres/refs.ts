@@ -1,10 +1,49 @@
 import { randomUUID } from 'node:crypto'
+import { setTimeout } from 'node:timers/promises'
+import { CkptError } from '../../errors.js'
 import type { ObjectEntry, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
 import { Rollback, type Client, type Connection } from './connection.js'
 import { enterGate } from './gate.js'
 import { tableNames } from './schema.js'
 import { fromColumn, toColumn } from './text.js'
 import { bufferOf, uniqueEntries, type ValueBytes } from './value-bytes.js'
+
+/** How long a retry waits for its earlier attempt's transaction to end, once its server process is told to stop. */
+const SETTLE_TIMEOUT_MS = 10_000
+const SETTLE_POLL_MS = 20
+
+/**
+ * Whether transaction `xid` committed, once it is certainly over: while it is still in progress
+ * (its connection lost on the client's side but not yet on the server's), its server process is
+ * terminated, and its status read again until it is over. A process terminated while committing
+ * finishes the commit first, so either way the answer is final (PostgreSQL 13 or later).
+ * `unknown` when the server no longer knows the id.
+ */
+async function settledAttempt(client: Client, xid: string): Promise<'committed' | 'aborted' | 'unknown'> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS
+  for (;;) {
+    let status: string | null
+    try {
+      status = (await client.query<{ status: string | null }>('SELECT pg_xact_status($1::xid8) AS status', [xid])).rows[0]?.status ?? null
+    } catch (err) {
+      // "transaction ID … is in the future": a crash lost the attempt before anything of it reached the log.
+      if ((err as { code?: unknown }).code === '22023') return 'aborted'
+      throw err
+    }
+    if (status === 'committed' || status === 'aborted') return status
+    if (status === null) return 'unknown'
+    if (Date.now() > deadline) {
+      throw new CkptError('STORE_UNAVAILABLE', `an earlier attempt of this ref update (PostgreSQL transaction ${xid}) is still in progress on the server; look at the timeline before running it again`, {
+        details: { retryable: false, transaction: xid },
+      })
+    }
+    await client
+      .query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'transactionid' AND transactionid = $1::xid8::xid AND mode = 'ExclusiveLock' AND granted`, [xid])
+      // Not allowed to stop it (another role): it is waited for all the same.
+      .catch((err: { code?: unknown }) => (err.code === '42501' ? undefined : Promise.reject(err)))
+    await setTimeout(SETTLE_POLL_MS)
+  }
+}
 
 const entryOf = (row: { old: string | null; new: string | null; time: string; reason: string }): ReflogEntry => ({
   old: fromColumn(row.old),
@@ -38,15 +77,19 @@ export class PostgresRefs implements RefStore {
   /**
    * One transaction: the gate, the `requires` check, the objects, then each compare-and-swap as a
    * conditional statement whose row count says whether it applied, and its reflog row. Any
-   * conflict rolls everything back. Every reflog row carries this call's `txn` id: when the
-   * connection is lost around COMMIT, the retry first looks for that id and, if the transaction
-   * did commit, reports success instead of applying it again.
+   * conflict rolls everything back. When the connection is lost once COMMIT may have been sent,
+   * the retry first settles that attempt (see {@link settledAttempt}) and, if it committed,
+   * reports success instead of applying it again.
    */
   updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
     const txn = randomUUID()
-    return this.connection.transaction(
+    // The attempt's transaction id, set once its statements are done and COMMIT is sent.
+    let xid: string | undefined
+    const updating = this.connection.transaction(
       'moving refs',
       async (client) => {
+        xid = undefined
+        let attemptXid: string | undefined
         const unique = uniqueEntries(objects)
         await enterGate(client, this.connection.location.schema, [...unique.map((o) => o.key), ...requires.flat()], updates.map((u) => toColumn(u.value)))
         const missing = await this.#missingGroup(client, requires, unique)
@@ -57,14 +100,26 @@ export class PostgresRefs implements RefStore {
             const { rows } = await client.query<{ value: string }>(`SELECT value FROM ${this.#t.refs} WHERE name = $1`, [update.name])
             throw new Rollback<RefUpdateResult>({ ok: false, name: update.name, actual: fromColumn(rows[0]?.value ?? null) })
           }
-          await client.query(`INSERT INTO ${this.#t.reflog} (name, old, new, time, reason, txn) VALUES ($1, $2, $3, $4, $5, $6)`, [
-            update.name, toColumn(update.expected), toColumn(update.value), Math.floor(update.log.time), toColumn(update.log.reason), txn,
-          ])
+          const { rows } = await client.query<{ xid: string }>(
+            `INSERT INTO ${this.#t.reflog} (name, old, new, time, reason, txn) VALUES ($1, $2, $3, $4, $5, $6) RETURNING pg_current_xact_id()::text AS xid`,
+            [update.name, toColumn(update.expected), toColumn(update.value), Math.floor(update.log.time), toColumn(update.log.reason), txn],
+          )
+          attemptXid ??= rows[0]?.xid
         }
+        xid = attemptXid
         return { ok: true } as RefUpdateResult
       },
-      { beforeRetry: (client) => this.#committedAlready(client, updates, txn) },
+      { beforeRetry: (client) => this.#committedAlready(client, updates, txn, xid) },
     )
+    return updating.catch((err: unknown) => {
+      // The server stayed out of reach after a COMMIT was sent and before anyone could learn its
+      // outcome: running the update again could apply it twice, so the error must not say retry.
+      if (xid === undefined || !(err instanceof CkptError) || err.code !== 'STORE_UNAVAILABLE') throw err
+      const { host, port, description } = this.connection.location
+      throw new CkptError('STORE_UNAVAILABLE', `lost PostgreSQL at ${host}:${port} (${description}) as a ref update's COMMIT was sent, and it did not answer again in time to tell whether that committed: look at the timeline before running it again`, {
+        details: { ...err.details, retryable: false, outcomeUnknown: true },
+      })
+    })
   }
 
   async #swap(client: Client, update: RefUpdate): Promise<boolean> {
@@ -90,9 +145,19 @@ export class PostgresRefs implements RefStore {
     return requires.find((group) => !group.some((key) => stored.has(bufferOf(key).toString('hex'))))
   }
 
-  /** `{ ok: true }` when an earlier attempt of this call committed (its reflog row is there). */
-  async #committedAlready(client: Client, updates: readonly RefUpdate[], txn: string): Promise<RefUpdateResult | undefined> {
-    if (updates.length === 0) return undefined
+  /**
+   * `{ ok: true }` when the earlier attempt of this call committed. An attempt cut off before its
+   * statements were done (`xid` unknown) never sent COMMIT. One cut off after is settled first:
+   * its COMMIT may still be on its way to the server, and the server may commit it after this
+   * retry has looked (then the retry would lose its compare-and-swap to its own earlier attempt,
+   * and a caller retrying conflicts would apply the commit twice).
+   */
+  async #committedAlready(client: Client, updates: readonly RefUpdate[], txn: string, xid: string | undefined): Promise<RefUpdateResult | undefined> {
+    if (updates.length === 0 || xid === undefined) return undefined
+    const status = await settledAttempt(client, xid)
+    if (status === 'committed') return { ok: true }
+    if (status === 'aborted') return undefined
+    // Too old for the server to say (not after a lost connection's few seconds): its reflog row tells.
     const { rows } = await client.query(`SELECT 1 FROM ${this.#t.reflog} WHERE name = $1 AND txn = $2`, [updates[0]?.name, txn])
     return rows.length > 0 ? { ok: true } : undefined
   }
