@@ -1,9 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import type { ObjectEntry, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
 import { Rollback, type Client, type Connection } from './connection.js'
-import { enterGate } from './gate.js'
 import { tableNames } from './schema.js'
-import { bufferOf, uniqueEntries, type ValueBytes } from './value-bytes.js'
+import { bufferOf, objectArguments, statementBatches, uniqueEntries, type ValueBytes } from './value-bytes.js'
+
+/** The result a conflict or a missing object raised in `ckpt_update_refs` stands for. */
+function refusal(err: unknown, requires: ReadonlyArray<readonly Uint8Array[]>): RefUpdateResult | undefined {
+  const { code, detail } = (typeof err === 'object' && err !== null ? err : {}) as { code?: string; detail?: string }
+  if (code === 'CK001' && detail !== undefined) {
+    const { name, actual } = JSON.parse(detail) as { name: string; actual: string | null }
+    return { ok: false, name, actual }
+  }
+  if (code === 'CK002' && detail !== undefined) return { ok: false, missing: requires[Number(detail) - 1] ?? [] }
+  return undefined
+}
 
 const entryOf = (row: { old: string | null; new: string | null; time: string; reason: string }): ReflogEntry => ({ old: row.old, new: row.new, time: Number(row.time), reason: row.reason })
 
@@ -30,57 +40,43 @@ export class PostgresRefs implements RefStore {
   }
 
   /**
-   * One transaction: the gate, the `requires` check, the objects, then each compare-and-swap as a
-   * conditional statement whose row count says whether it applied, and its reflog row. Any
-   * conflict rolls everything back. Every reflog row carries this call's `txn` id: when the
-   * connection is lost around COMMIT, the retry first looks for that id and, if the transaction
-   * did commit, reports success instead of applying it again.
+   * One call of `ckpt_update_refs` (functions.ts), its own transaction: the gate, the `requires`
+   * check, the objects, then each compare-and-swap and its reflog row; a conflict raises, which
+   * rolls everything back. Objects too many for one statement go first, in the same transaction.
+   * Every reflog row carries this call's `txn` id: when the connection is lost around the commit,
+   * the retry first looks for that id and, if the call did commit, reports success instead of
+   * applying it again.
    */
   updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
     const txn = randomUUID()
-    return this.connection.transaction(
-      'moving refs',
-      async (client) => {
-        const unique = uniqueEntries(objects)
-        await enterGate(client, this.connection.location.schema, [...unique.map((o) => o.key), ...requires.flat()], updates.map((u) => u.value))
-        const missing = await this.#missingGroup(client, requires, unique)
-        if (missing) throw new Rollback<RefUpdateResult>({ ok: false, missing })
-        await this.values.write(client, unique)
-        for (const update of updates) {
-          if (!(await this.#swap(client, update))) {
-            const { rows } = await client.query<{ value: string }>(`SELECT value FROM ${this.#t.refs} WHERE name = $1`, [update.name])
-            throw new Rollback<RefUpdateResult>({ ok: false, name: update.name, actual: rows[0]?.value ?? null })
-          }
-          await client.query(`INSERT INTO ${this.#t.reflog} (name, old, new, time, reason, txn) VALUES ($1, $2, $3, $4, $5, $6)`, [
-            update.name, update.expected, update.value, Math.floor(update.log.time), update.log.reason, txn,
-          ])
-        }
-        return { ok: true } as RefUpdateResult
-      },
-      { beforeRetry: (client) => this.#committedAlready(client, updates, txn) },
-    )
-  }
-
-  async #swap(client: Client, { name, expected, value }: RefUpdate): Promise<boolean> {
-    const { refs } = this.#t
-    if (expected === null && value === null) {
-      const { rows } = await client.query(`SELECT 1 FROM ${refs} WHERE name = $1 FOR UPDATE`, [name])
-      return rows.length === 0
+    const batches = statementBatches(uniqueEntries(objects))
+    const last = batches.pop() ?? []
+    const call = async (client: Client): Promise<RefUpdateResult> => {
+      for (const batch of batches) await this.values.write(client, batch)
+      const objectArgs = objectArguments(last, 9)
+      const text = `SELECT ${this.#t.updateRefs}($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::uuid, ${objectArgs.text}, $7::bytea[], $8::int[])`
+      await client.query({
+        name: `${this.#t.updateRefs}/${last.length}`,
+        text,
+        values: [
+          updates.map((u) => u.name), updates.map((u) => u.expected), updates.map((u) => u.value), updates.map((u) => Math.floor(u.log.time)),
+          updates.map((u) => u.log.reason), txn, requires.flat().map(bufferOf), requires.map((group) => group.length), ...objectArgs.values,
+        ],
+      })
+      return { ok: true }
     }
-    const result =
-      expected === null
-        ? await client.query(`INSERT INTO ${refs} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [name, value])
-        : value === null
-          ? await client.query(`DELETE FROM ${refs} WHERE name = $1 AND value = $2`, [name, expected])
-          : await client.query(`UPDATE ${refs} SET value = $3 WHERE name = $1 AND value = $2`, [name, expected, value])
-    return result.rowCount === 1
-  }
-
-  async #missingGroup(client: Client, requires: ReadonlyArray<readonly Uint8Array[]>, written: readonly ObjectEntry[]): Promise<readonly Uint8Array[] | undefined> {
-    if (requires.length === 0) return undefined
-    const { rows } = await client.query<{ key: Buffer }>(`SELECT key FROM ${this.#t.objects} WHERE key = ANY($1::bytea[]) FOR SHARE`, [requires.flat().map(bufferOf)])
-    const stored = new Set([...rows.map((r) => r.key.toString('hex')), ...written.map((o) => bufferOf(o.key).toString('hex'))])
-    return requires.find((group) => !group.some((key) => stored.has(bufferOf(key).toString('hex'))))
+    const attempt = async (client: Client): Promise<RefUpdateResult> => {
+      try {
+        return await call(client)
+      } catch (err) {
+        const refused = refusal(err, requires)
+        if (refused && batches.length > 0) throw new Rollback(refused)
+        if (refused) return refused
+        throw err
+      }
+    }
+    const options = { beforeRetry: (client: Client) => this.#committedAlready(client, updates, txn) }
+    return batches.length > 0 ? this.connection.transaction('moving refs', attempt, options) : this.connection.run('moving refs', attempt, options)
   }
 
   /** `{ ok: true }` when an earlier attempt of this call committed (its reflog row is there). */
