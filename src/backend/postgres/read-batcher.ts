@@ -1,28 +1,28 @@
-import type { Connection } from './connection.js'
-import { bufferOf, hexOf } from './value-bytes.js'
-
-/** Keys per call, and so at most this many values (chunks of up to 1 MiB) in one reply. */
-const KEYS_PER_CALL = 32
-
-interface Waiting {
-  readonly key: Uint8Array
-  readonly resolve: (value: Uint8Array | undefined) => void
+interface Waiting<K, V> {
+  readonly key: K
+  readonly resolve: (value: V | undefined) => void
   readonly reject: (err: unknown) => void
 }
 
 /**
- * Object reads asked for in the same turn of the event loop (a checkpoint's channel values, a
- * blob's chunks read ahead) sent as one call of `ckpt_get`: one round trip for all of them.
+ * Reads asked for in the same turn of the event loop (a checkpoint's channel values, a blob's
+ * chunks read ahead, HEAD and the timeline it names) sent to the server as one call: one round
+ * trip for all of them, and one snapshot.
  */
-export class ReadBatcher {
-  #waiting: Waiting[] = []
+export class ReadBatcher<K, V> {
+  #waiting: Waiting<K, V>[] = []
 
+  /**
+   * `read` fetches up to `perCall` keys at once and returns the values found by `idOf` of their
+   * keys; a key it leaves out reads as undefined.
+   */
   constructor(
-    private readonly connection: Connection,
-    private readonly getFunction: string,
+    private readonly perCall: number,
+    private readonly idOf: (key: K) => string,
+    private readonly read: (keys: readonly K[]) => Promise<Map<string, V>>,
   ) {}
 
-  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+  get(key: K): Promise<V | undefined> {
     return new Promise((resolve, reject) => {
       if (this.#waiting.length === 0) queueMicrotask(() => this.#flush())
       this.#waiting.push({ key, resolve, reject })
@@ -32,19 +32,13 @@ export class ReadBatcher {
   #flush(): void {
     const waiting = this.#waiting
     this.#waiting = []
-    for (let i = 0; i < waiting.length; i += KEYS_PER_CALL) void this.#read(waiting.slice(i, i + KEYS_PER_CALL))
+    for (let i = 0; i < waiting.length; i += this.perCall) void this.#send(waiting.slice(i, i + this.perCall))
   }
 
-  async #read(waiting: readonly Waiting[]): Promise<void> {
+  async #send(waiting: readonly Waiting<K, V>[]): Promise<void> {
     try {
-      const found = await this.connection.run('reading objects', async (client) => {
-        const { rows } = await client.query<{ k: Buffer; v: Buffer }>({ name: this.getFunction, text: `SELECT k, v FROM ${this.getFunction}($1::bytea[])`, values: [waiting.map((w) => bufferOf(w.key))] })
-        return new Map(rows.map((r) => [r.k.toString('hex'), r.v]))
-      })
-      for (const { key, resolve } of waiting) {
-        const value = found.get(hexOf(key))
-        resolve(value === undefined ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength))
-      }
+      const found = await this.read(waiting.map((w) => w.key))
+      for (const { key, resolve } of waiting) resolve(found.get(this.idOf(key)))
     } catch (err) {
       for (const { reject } of waiting) reject(err)
     }

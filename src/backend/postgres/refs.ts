@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ObjectEntry, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
 import { Rollback, type Client, type Connection } from './connection.js'
+import { ReadBatcher } from './read-batcher.js'
 import { tableNames } from './schema.js'
 import { bufferOf, objectArguments, statementBatches, uniqueEntries, type ValueBytes } from './value-bytes.js'
 
@@ -19,6 +20,12 @@ const entryOf = (row: { old: string | null; new: string | null; time: string; re
 
 export class PostgresRefs implements RefStore {
   readonly #t: ReturnType<typeof tableNames>
+  readonly #reads = new ReadBatcher<string, string>(100, (name) => name, (names) =>
+    this.connection.run('reading refs', async (client) => {
+      const { rows } = await client.query<RefEntry>({ name: `${this.#t.refs}/read`, text: `SELECT name, value FROM ${this.#t.refs} WHERE name = ANY($1::text[])`, values: [names] })
+      return new Map(rows.map((r) => [r.name, r.value]))
+    }),
+  )
 
   constructor(
     private readonly connection: Connection,
@@ -27,9 +34,9 @@ export class PostgresRefs implements RefStore {
     this.#t = tableNames(connection.location.schema)
   }
 
-  async readRef(name: string): Promise<string | undefined> {
-    const { rows } = await this.connection.run('reading a ref', (c) => c.query<{ value: string }>(`SELECT value FROM ${this.#t.refs} WHERE name = $1`, [name]))
-    return rows[0]?.value
+  /** Refs read at once (HEAD and the timeline it names, when a commit reads both) are one query. */
+  readRef(name: string): Promise<string | undefined> {
+    return this.#reads.get(name)
   }
 
   async listRefs(prefix: string): Promise<RefEntry[]> {
