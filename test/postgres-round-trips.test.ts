@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { uuid6, type Checkpoint } from '@langchain/langgraph-checkpoint'
 import { initStore, openPostgresBackend, openStore, type Backend } from '../src/index.js'
@@ -102,6 +103,36 @@ describe('round trips to PostgreSQL', () => {
       expect(tuple?.checkpoint.channel_values).toEqual(values)
     } finally {
       await store.close()
+    }
+  })
+})
+
+describe('a PostgreSQL store of schema version 1', () => {
+  it('gains the functions of version 2 when opened, and keeps its checkpoints', async () => {
+    const url = freshSchemaUrl()
+    const schema = new URL(url).searchParams.get('schema') as string
+    const store = await initStore(url, { author: 'test' })
+    const first = await store.commit({ stage: 'a', output: stageOutput(0) })
+    await store.close()
+    const sql = new pg.Client({ connectionString: url.replace(/\?.*$/, '') })
+    await sql.connect()
+    try {
+      // What version 1 held: the tables and ckpt_enter, none of the functions that batch a call.
+      for (const fn of ['ckpt_get(bytea[])', 'ckpt_has(bytea[])', 'ckpt_put(bytea[], bytea[])', 'ckpt_store(bytea[], bytea[])', 'ckpt_update_refs(text[], text[], text[], bigint[], text[], uuid, bytea[], bytea[], bytea[], int[])']) {
+        await sql.query(`DROP FUNCTION IF EXISTS "${schema}".${fn}`)
+      }
+      await sql.query(`UPDATE "${schema}".ckpt_meta SET value = '1' WHERE key = 'schema_version'`)
+      const reopened = await openStore(url)
+      try {
+        const second = await reopened.commit({ stage: 'a', output: stageOutput(1) })
+        expect(second.parents).toEqual([first.id])
+        expect(await reopened.getOutput(`${first.id}:a`)).toEqual(stageOutput(0))
+      } finally {
+        await reopened.close()
+      }
+      expect((await sql.query(`SELECT value FROM "${schema}".ckpt_meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '2' }])
+    } finally {
+      await sql.end()
     }
   })
 })
