@@ -300,7 +300,15 @@ async function postgres(): Promise<string> {
   pgRows.push({ workload: `commit a new ${fmt(large.bytes / 2 ** 30, 2)} GiB output into PostgreSQL, streamed from a file (MB/s; target ratio ≤ 1.43)`, ckpt: fmt(large.bytes / large.ckptSeconds / 1e6), baseline: `psql COPY (FORMAT binary) of the same bytes into a bytea table, 256 KiB rows ${fmt(large.bytes / large.copySeconds / 1e6)}`, ratio: fmt(large.ckptSeconds / large.copySeconds, 2), durability: 'committed transactions, both; the server\'s fsync setting for both' })
   const table = ['| workload | ckpt | baseline (same run, same server) | ckpt time ÷ baseline time | durability |', '|---|---|---|---|---|', ...pgRows.map((r) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.durability} |`)].join('\n')
   const where = process.env.CKPT_BENCH_POSTGRES_URL ? 'the server given by CKPT_BENCH_POSTGRES_URL' : 'a throwaway cluster started by .ci/postgres.sh on this machine (loopback TCP)'
-  return `## PostgreSQL\n\nMeasured on ${new Date().toISOString().slice(0, 10)}: PostgreSQL ${server.version}, ${where}, ${server.settings}. ckpt and its peers use the same server in the same run, each in its own schema.\n\n${table}\n`
+  const pgNotes = [
+    'Durability: with fsync=off (the .ci cluster) a committed transaction survives the client or the server process dying, not the machine losing power; both sides commit one transaction per checkpoint or put and wait for it, so the comparison is like with like. Against a server with fsync on, both would wait for one WAL flush per commit.',
+    'The 20-stage rows: ckpt commits each changed stage output (test/bench/baselines.ts); PostgresSaver puts the same 20 values as channels, the first put with all of them, then one changed channel per put. Bytes: pg_total_relation_size of every table of each side\'s schema (indexes and TOAST included), after a CHECKPOINT.',
+    'LangGraph rows: CkptSaver on a PostgreSQL store and PostgresSaver, the same workload as the SqliteSaver rows above (test/bench/langgraph.ts `putSteps`); getTuple is the mean of 500 reads by id.',
+    `Writers: each writer is a process of its own (test/bench/pg-writer-child.ts) sharing only the URL, committing its own outputs on its own timeline; the aggregate is all commits over the span from the first start to the last end. This machine has ${os.cpus().length} cores, shared by the server and every writer.`,
+    'Large output: a file of random bytes, committed from a stream (content-defined chunks of ~256 KiB, written 8 MiB per statement, two statements in flight), against psql `COPY … FROM STDIN (FORMAT binary)` of the same file in 256 KiB rows into a one-column bytea table with no index.',
+    '`CKPT_BENCH_ONLY=postgres npm run bench` runs only these rows and prints this section; CKPT_BENCH_POSTGRES_URL points them at a server of your own (each run makes schemas named after it, and drops them). docs/performance.md ("PostgreSQL") says what limits each figure.',
+  ]
+  return `## PostgreSQL\n\nMeasured on ${new Date().toISOString().slice(0, 10)}: PostgreSQL ${server.version}, ${where}, ${server.settings}. ckpt and its peers use the same server in the same run, each in its own schema.\n\n${table}\n\nNotes:\n${pgNotes.map((n) => `- ${n}`).join('\n')}\n`
 }
 
 const scaleFiles = Number(process.env.CKPT_BENCH_CHECKOUT_FILES ?? 50_000)
