@@ -196,9 +196,21 @@ async function writerWorkload(url: string, writers: number, commits: number): Pr
   return { writers, commits, onePerSecond, allPerSecond }
 }
 
+/**
+ * Fails at once, before the other rows' minutes, when the PostgreSQL rows could not run: no
+ * PostgreSQL installed (`.ci/postgres.sh install`; psql is needed even with CKPT_BENCH_POSTGRES_URL).
+ */
+export function checkPostgresAvailable(): void {
+  postgresBin()
+}
+
 /** The directory of PostgreSQL's programs, as .ci/postgres.sh finds them. */
 function postgresBin(): string {
-  return execFileSync('bash', ['-c', `source '${SCRIPT}'; ckpt_pg_bin`], { encoding: 'utf8' }).trim()
+  try {
+    return execFileSync('bash', ['-c', `source '${SCRIPT}'; ckpt_pg_bin`], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error('the PostgreSQL rows need PostgreSQL\'s programs (the server, and psql for the COPY baseline): run .ci/postgres.sh install')
+  }
 }
 
 const COPY_ROW = 256 * 1024

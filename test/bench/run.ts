@@ -13,7 +13,7 @@ import { hash as blake3 } from 'blake3-jit'
 import { initStore, openStore } from '../../src/index.js'
 import { langgraphBench } from './langgraph.js'
 import { hugeStreamBench, largeBench, treeBytes, writeRandomFile } from './large.js'
-import { benchServer, postgresBench } from './postgres.js'
+import { benchServer, checkPostgresAvailable, postgresBench } from './postgres.js'
 import { arrayDiffBench, directoryCheckoutBench } from './scale.js'
 import { initialStages, isomorphicGitHistory, peakRssOfChild, stageHistory } from './baselines.js'
 
@@ -329,6 +329,7 @@ if (process.env.CKPT_BENCH_ONLY === 'postgres') {
   process.exit(0)
 }
 
+checkPostgresAvailable()
 const benchStart = Date.now()
 await hashing()
 await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
