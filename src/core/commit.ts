@@ -168,7 +168,13 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
   const options = await storeStreamedOutputs(ctx, given)
   const prepared = prepareCommit(options)
   const time = commitTime(options, ctx)
+  // A commit on HEAD reads HEAD and then the timeline it names. The timeline HEAD named at this
+  // store's last such commit is read at once with HEAD: a backend may answer both in one round trip.
+  const guess = options.timeline === undefined && options.expectedHead === undefined ? headTargets.get(ctx) : undefined
+  const early = guess === undefined ? undefined : ctx.refs.read(guess)
+  early?.catch(() => undefined)
   const targetRef = await commitTarget(ctx, options.timeline)
+  if (options.timeline === undefined) headTargets.set(ctx, targetRef)
   const explicitParents = await explicitParentIds(ctx, options)
   const expectedHead = options.expectedHead === undefined ? undefined : options.expectedHead === null ? null : await ctx.resolveCheckpointId(options.expectedHead)
   const retries = explicitParents === undefined && expectedHead === undefined ? Math.max(0, options.retry ?? 0) : 0
@@ -181,7 +187,9 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
   const copiedKeys = [...prepared.outputs.values()].filter((o) => o.copied).map((o) => storedKeys(o.cid))
   const outputEntries = await ctx.objects.entriesToWrite([...prepared.outputs.values()].flatMap((o) => o.blocks), storedBefore)
   for (let attempt = 0; ; attempt++) {
-    const currentRaw = (await ctx.refs.read(targetRef)) ?? null
+    // Given an expected head, nothing needs the ref's value before the compare-and-swap checks it.
+    const currentRaw =
+      expectedHead !== undefined ? (expectedHead === null ? null : cidString(expectedHead)) : ((await (attempt === 0 && guess === targetRef ? early : ctx.refs.read(targetRef))) ?? null)
     const current = currentRaw === null ? null : ctx.refs.parseValue(targetRef, currentRaw)
     const parents = explicitParents ?? (current ? [current] : [])
     const node = await buildNode(ctx, parents, prepared, options, time)
@@ -210,6 +218,9 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
     }
   }
 }
+
+/** The timeline HEAD named at each store's last commit on HEAD. */
+const headTargets = new WeakMap<StoreContext, string>()
 
 /** Adds the outputs named by `copy` (already stored, so no blocks) to the prepared outputs; returns the checkpoint copied from. */
 async function copiedOutputs(ctx: StoreContext, options: CommitOptions, outputs: Map<string, PreparedOutput>): Promise<CID | undefined> {

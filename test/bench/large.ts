@@ -115,7 +115,7 @@ export async function largeBench(work: string, bytes: number, withGit: boolean):
   }
 }
 
-function writeRandomFile(file: string, bytes: number): void {
+export function writeRandomFile(file: string, bytes: number): void {
   const fd = openSync(file, 'w')
   const block = Buffer.alloc(64 * MiB)
   for (let left = bytes; left > 0; left -= block.length) writeSync(fd, randomFillSync(block), 0, Math.min(left, block.length))

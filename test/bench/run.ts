@@ -12,7 +12,8 @@ import { ClassicLevel } from 'classic-level'
 import { hash as blake3 } from 'blake3-jit'
 import { initStore, openStore } from '../../src/index.js'
 import { langgraphBench } from './langgraph.js'
-import { hugeStreamBench, largeBench, treeBytes } from './large.js'
+import { hugeStreamBench, largeBench, treeBytes, writeRandomFile } from './large.js'
+import { benchServer, checkPostgresAvailable, postgresBench } from './postgres.js'
 import { arrayDiffBench, directoryCheckoutBench } from './scale.js'
 import { initialStages, isomorphicGitHistory, peakRssOfChild, stageHistory } from './baselines.js'
 
@@ -265,6 +266,51 @@ async function langgraph(steps: number): Promise<number> {
   return sqlite.putsPerSecond
 }
 
+/** Issue 19: ckpt on PostgreSQL beside PostgresSaver and COPY, on one server in one run. Returns the section for docs/benchmarks.md. */
+async function postgres(): Promise<string> {
+  const server = await benchServer()
+  const largeBytes = Number(process.env.CKPT_BENCH_PG_LARGE_MIB ?? 1024) * 2 ** 20
+  const largeFile = path.join(work, 'pg-large.bin')
+  writeRandomFile(largeFile, largeBytes)
+  const sizes = {
+    steps: Number(process.env.CKPT_BENCH_PG_STEPS ?? 2000),
+    saverSteps: Number(process.env.CKPT_BENCH_PG_SAVER_STEPS ?? 2000),
+    writers: Number(process.env.CKPT_BENCH_PG_WRITERS ?? 8),
+    writerCommits: Number(process.env.CKPT_BENCH_PG_WRITER_COMMITS ?? 300),
+    largeBytes,
+    largeFile,
+  }
+  let f: Awaited<ReturnType<typeof postgresBench>>
+  try {
+    f = await postgresBench(server, sizes)
+  } finally {
+    server.stop()
+    rmSync(largeFile, { force: true })
+  }
+  const pgRows: Row[] = []
+  const durable = 'one transaction per commit or put, both; the server\'s fsync setting (above) for both'
+  const mib = (n: number) => `${fmt(n / 2 ** 20, 1)} MiB`
+  const { stages, saver, writers, large } = f
+  pgRows.push({ workload: `${fmt(stages.steps)} checkpoints, 20 stages of ~2 KB JSON, one changing (per second; target ratio ≤ 0.50)`, ckpt: fmt(stages.commitsPerSecond), baseline: `LangGraph PostgresSaver puts ${fmt(stages.saverPutsPerSecond)}`, ratio: fmt(stages.saverPutsPerSecond / stages.commitsPerSecond, 2), durability: durable })
+  pgRows.push({ workload: '… bytes in the database, pg_total_relation_size (target ratio ≤ 0.60)', ckpt: mib(stages.ckptBytes), baseline: `PostgresSaver ${mib(stages.saverBytes)}`, ratio: fmt(stages.ckptBytes / stages.saverBytes, 2), durability: 'n/a' })
+  pgRows.push({ workload: `LangGraph saver on PostgreSQL: ${fmt(saver.steps)} puts, 20 channels of 2 KB, one changing (puts/s; target ratio ≤ 0.50)`, ckpt: fmt(saver.ckpt.putsPerSecond), baseline: `PostgresSaver ${fmt(saver.postgresSaver.putsPerSecond)}`, ratio: fmt(saver.postgresSaver.putsPerSecond / saver.ckpt.putsPerSecond, 2), durability: durable })
+  pgRows.push({ workload: 'LangGraph saver on PostgreSQL: getTuple by id (ms; target ratio ≤ 1)', ckpt: fmt(saver.ckpt.getTupleMs, 3), baseline: `PostgresSaver ${fmt(saver.postgresSaver.getTupleMs, 3)}`, ratio: fmt(saver.ckpt.getTupleMs / saver.postgresSaver.getTupleMs, 2), durability: 'n/a' })
+  pgRows.push({ workload: `LangGraph saver on PostgreSQL: list all ${fmt(saver.steps)} (checkpoints/s; target ratio ≤ 0.50)`, ckpt: fmt(saver.ckpt.listAllPerSecond), baseline: `PostgresSaver ${fmt(saver.postgresSaver.listAllPerSecond)}`, ratio: fmt(saver.postgresSaver.listAllPerSecond / saver.ckpt.listAllPerSecond, 2), durability: 'n/a' })
+  pgRows.push({ workload: `${writers.writers} writer processes × ${fmt(writers.commits)} commits on their own timelines (aggregate commits/s; target ratio ≤ 0.25)`, ckpt: fmt(writers.allPerSecond), baseline: `one writer process ${fmt(writers.onePerSecond)}`, ratio: fmt(writers.onePerSecond / writers.allPerSecond, 2), durability: 'one transaction per commit' })
+  pgRows.push({ workload: `commit a new ${fmt(large.bytes / 2 ** 30, 2)} GiB output into PostgreSQL, streamed from a file (MB/s; target ratio ≤ 1.43)`, ckpt: fmt(large.bytes / large.ckptSeconds / 1e6), baseline: `psql COPY (FORMAT binary) of the same bytes into a bytea table, 256 KiB rows ${fmt(large.bytes / large.copySeconds / 1e6)}`, ratio: fmt(large.ckptSeconds / large.copySeconds, 2), durability: 'committed transactions, both; the server\'s fsync setting for both' })
+  const table = ['| workload | ckpt | baseline (same run, same server) | ckpt time ÷ baseline time | durability |', '|---|---|---|---|---|', ...pgRows.map((r) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.durability} |`)].join('\n')
+  const where = process.env.CKPT_BENCH_POSTGRES_URL ? 'the server given by CKPT_BENCH_POSTGRES_URL' : 'a throwaway cluster started by .ci/postgres.sh on this machine (loopback TCP)'
+  const pgNotes = [
+    'Durability: with fsync=off (the .ci cluster) a committed transaction survives the client or the server process dying, not the machine losing power; both sides commit one transaction per checkpoint or put and wait for it, so the comparison is like with like. Against a server with fsync on, both would wait for one WAL flush per commit.',
+    'The 20-stage rows: ckpt commits each changed stage output (test/bench/baselines.ts); PostgresSaver puts the same 20 values as channels, the first put with all of them, then one changed channel per put. Bytes: pg_total_relation_size of every table of each side\'s schema (indexes and TOAST included), after a CHECKPOINT.',
+    'LangGraph rows: CkptSaver on a PostgreSQL store and PostgresSaver, the same workload as the SqliteSaver rows above (test/bench/langgraph.ts `putSteps`); getTuple is the mean of 500 reads by id.',
+    `Writers: each writer is a process of its own (test/bench/pg-writer-child.ts) sharing only the URL, committing its own outputs on its own timeline; the aggregate is all commits over the span from the first start to the last end. This machine has ${os.cpus().length} cores, shared by the server and every writer.`,
+    'Large output: a file of random bytes, committed from a stream (content-defined chunks of ~256 KiB, written 8 MiB per statement, two statements in flight), against psql `COPY … FROM STDIN (FORMAT binary)` of the same file in 256 KiB rows into a one-column bytea table with no index.',
+    '`CKPT_BENCH_ONLY=postgres npm run bench` runs only these rows and prints this section; CKPT_BENCH_POSTGRES_URL points them at a server of your own (each run makes schemas named after it, and drops them). docs/performance.md ("PostgreSQL") says what limits each figure.',
+  ]
+  return `## PostgreSQL\n\nMeasured on ${new Date().toISOString().slice(0, 10)}: PostgreSQL ${server.version}, ${where}, ${server.settings}. ckpt and its peers use the same server in the same run, each in its own schema.\n\n${table}\n\nNotes:\n${pgNotes.map((n) => `- ${n}`).join('\n')}\n`
+}
+
 const scaleFiles = Number(process.env.CKPT_BENCH_CHECKOUT_FILES ?? 50_000)
 const scaleItems = Number(process.env.CKPT_BENCH_DIFF_ITEMS ?? 1_000_000)
 // CKPT_BENCH_ONLY=scale runs only the item-13 rows and prints them, leaving docs/benchmarks.md alone.
@@ -275,6 +321,15 @@ if (process.env.CKPT_BENCH_ONLY === 'scale') {
   process.exit(0)
 }
 
+// CKPT_BENCH_ONLY=postgres runs only the PostgreSQL rows and prints their section, leaving docs/benchmarks.md alone.
+if (process.env.CKPT_BENCH_ONLY === 'postgres') {
+  const section = await postgres()
+  rmSync(work, { recursive: true, force: true })
+  console.log(section)
+  process.exit(0)
+}
+
+checkPostgresAvailable()
 const benchStart = Date.now()
 await hashing()
 await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
@@ -287,6 +342,7 @@ await gcBench(commitCount)
 await wideDiff()
 await scale(scaleFiles, scaleItems)
 await cliStartup()
+const postgresSection = await postgres()
 rmSync(work, { recursive: true, force: true })
 const benchMinutes = (Date.now() - benchStart) / 60_000
 
@@ -306,5 +362,5 @@ const notes = [
   'Scale rows (issue 18 item 13): each operation runs in its own process (test/bench/checkout-child.ts, test/fixtures/array-diff.ts); `CKPT_BENCH_ONLY=scale npm run bench` runs only these rows and prints them.',
   'docs/performance.md explains the figures, the targets missed and what limits them.',
 ]
-const doc = `# Benchmarks\n\nProduced by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${machine}.\n\nEvery figure stands beside a baseline measured in the same run. For throughput rows, the ratio column is ckpt's time divided by the baseline's time for the same work (lower is better; 1.00 means no overhead).\n\n${table}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n`
+const doc = `# Benchmarks\n\nProduced by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${machine}.\n\nEvery figure stands beside a baseline measured in the same run. For throughput rows, the ratio column is ckpt's time divided by the baseline's time for the same work (lower is better; 1.00 means no overhead).\n\n${table}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n\n${postgresSection}`
 writeFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks.md'), doc)

@@ -159,7 +159,7 @@ async function withMessage(store: Store, timeline: string, message: string): Pro
   return (await collect(store.log(timeline))).filter((c) => c.message === message).map((c) => c.id)
 }
 
-describe('the cut at COMMIT: a connection lost around a ref-moving transaction', () => {
+describe('the cut at COMMIT: a connection lost around a ref-moving call', () => {
   async function storeBehindProxy(reconnectWindowMs = 10_000) {
     const url = freshSchemaUrl()
     await (await initStore(url)).close()
@@ -172,7 +172,8 @@ describe('the cut at COMMIT: a connection lost around a ref-moving transaction',
 
   const cases: Array<[string, Cut]> = [
     ['committed, and the client cut off as the server answered', { kind: 'after-reply' }],
-    ['cut off before the server had its COMMIT, which reaches it a moment later (the retry racing the late commit)', { kind: 'late', delayMs: 1500 }],
+    ['cut off before the server had its call, which reaches it a moment later (the retry racing the late call)', { kind: 'late', delayMs: 1500 }],
+    ['cut off before the server had its call, which reaches it at once, before the retry looks', { kind: 'late', delayMs: 0 }],
   ]
   for (const [what, cut] of cases) {
     it(`applies a commit ${what} exactly once and acknowledges it`, async () => {
@@ -187,7 +188,34 @@ describe('the cut at COMMIT: a connection lost around a ref-moving transaction',
     }, 60_000)
   }
 
-  it('fails a commit whose COMMIT was sent when the server went out of reach for good with a STORE_UNAVAILABLE that is not retryable, as it may have applied (it did)', async () => {
+  it('applies a commit once when its first attempt, held up on the server, commits while the retry waits behind it', async () => {
+    const { url, proxy, store } = await storeBehindProxy()
+    const schema = new URL(url).searchParams.get('schema')!
+    // Another session holds the refs' rows, so that the cut-off attempt waits on the server and
+    // the retry, which finds nothing applied yet, queues behind it for the same rows.
+    const blocker = new (await import('pg')).default.Client({ connectionString: url })
+    await blocker.connect()
+    onCleanup(() => blocker.end())
+    await blocker.query('BEGIN')
+    await blocker.query(`SELECT name FROM "${schema}".refs FOR UPDATE`)
+    const applied = proxy.arm({ kind: 'late', delayMs: 0 })
+    const committing = store.commit({ timeline: 'main', stage: 'work', output: { n: 4 }, message: 'queued', retry: 5 })
+    // Until both wait: the first attempt on the blocker, the retry on the first attempt.
+    for (let waiting = 0; waiting < 2; await sleep(50)) {
+      const { rows } = await blocker.query<{ n: string }>(`
+        SELECT count(DISTINCT l.pid) AS n FROM pg_locks l
+        WHERE NOT l.granted AND (pg_backend_pid() = ANY(pg_blocking_pids(l.pid)) OR EXISTS (
+          SELECT 1 FROM pg_locks f WHERE NOT f.granted AND pg_backend_pid() = ANY(pg_blocking_pids(f.pid)) AND f.pid = ANY(pg_blocking_pids(l.pid))))`)
+      waiting = Number(rows[0]?.n)
+    }
+    await blocker.query('COMMIT')
+    const checkpoint = await committing
+    await applied
+    expect(await withMessage(store, 'main', 'queued')).toEqual([checkpoint.id])
+    expect(await store.timelines.get('main')).toBe(checkpoint.id)
+  }, 60_000)
+
+  it('fails a commit whose call was answered as the server went out of reach for good with a STORE_UNAVAILABLE that is not retryable, as it may have applied (it did)', async () => {
     const { proxy, store } = await storeBehindProxy(1000)
     const applied = proxy.arm({ kind: 'after-reply' })
     const committing = store.commit({ timeline: 'main', stage: 'work', output: { n: 3 }, message: 'unknown outcome', retry: 5 })
@@ -200,7 +228,7 @@ describe('the cut at COMMIT: a connection lost around a ref-moving transaction',
     expect(await withMessage(store, 'main', 'unknown outcome')).toHaveLength(1)
   }, 60_000)
 
-  it('fails a commit cut off before its COMMIT, the server then out of reach, with a retryable STORE_UNAVAILABLE, leaving nothing; run again, it applies once', async () => {
+  it('fails a commit whose call was lost on its way, the server then out of reach, as not known to have applied (it did not); run again, it applies once', async () => {
     const { url, proxy, store } = await storeBehindProxy(1000)
     const head = await store.timelines.get('main')
     const objects = await objectCount(url)
@@ -211,8 +239,9 @@ describe('the cut at COMMIT: a connection lost around a ref-moving transaction',
     proxy.refuse = true
     const err = await failure(committing)
     proxy.refuse = false
+    // A call lost on its way and one whose answer was lost look the same from the client.
     expect(err.code).toBe('STORE_UNAVAILABLE')
-    expect(err.details).toMatchObject({ retryable: true })
+    expect(err.details).toMatchObject({ retryable: false, outcomeUnknown: true })
     expect(await store.timelines.get('main')).toBe(head)
     expect((await store.reflog('main')).length).toBe(reflog)
     expect(await objectCount(url)).toBe(objects)

@@ -2,21 +2,21 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { afterAll } from 'vitest'
 
 /**
- * What the proxy does to the next transaction that moves a ref (one that inserts a reflog row),
- * once:
- * - `after-reply`: forwards it, and cuts the client off the moment the server answers COMMIT:
- *   the transaction committed and the client never hears so;
- * - `late`: cuts the client off at once and hands the COMMIT to the server only `delayMs` later,
- *   as a connection reset in the network while the server is still busy committing;
- * - `drop`: cuts the client off as it sends the reflog insert, before any COMMIT, and closes the
- *   server's side: the server rolls the transaction back.
+ * What the proxy does to the next call that moves a ref (a call of the schema's
+ * `ckpt_update_refs`, its own transaction), once:
+ * - `after-reply`: forwards it, and cuts the client off the moment the server says it is done
+ *   (ReadyForQuery): the call committed and the client never hears so;
+ * - `late`: cuts the client off at once and hands the call to the server only `delayMs` later,
+ *   as a connection reset in the network while the call is still on its way;
+ * - `drop`: cuts the client off as it sends the call and closes the server's side: the server
+ *   never runs it.
  */
 export type Cut = { readonly kind: 'after-reply' } | { readonly kind: 'late'; readonly delayMs: number } | { readonly kind: 'drop' }
 
 export interface CutProxy {
   /** The PostgreSQL URL `url` with its host and port replaced by the proxy's. */
   readonly url: string
-  /** Arms `cut` for the next ref-moving COMMIT; resolves once it has been applied. */
+  /** Arms `cut` for the next ref-moving call; resolves once it has been applied. */
   arm(cut: Cut): Promise<void>
   /** While true, every new connection is closed at once (the server looks unreachable). */
   refuse: boolean
@@ -51,9 +51,23 @@ class MessageReader {
 
 const textOf = (bytes: Buffer) => bytes.subarray(5).toString('utf8')
 
+/** The first `count` NUL-terminated strings of a message's body. */
+function cStrings(bytes: Buffer, count: number): string[] {
+  const out: string[] = []
+  let at = 5
+  for (let i = 0; i < count; i++) {
+    const end = bytes.indexOf(0, at)
+    if (end < 0) break
+    out.push(bytes.subarray(at, end).toString('utf8'))
+    at = end + 1
+  }
+  return out
+}
+
 /**
  * A TCP proxy in front of a PostgreSQL server that reads the protocol (no TLS: the test server
- * takes plain connections on loopback) to cut one connection at a chosen point around COMMIT.
+ * takes plain connections on loopback) to cut one connection at a chosen point around a call
+ * that moves refs.
  * Closed after the test file's tests.
  */
 export async function cutProxy(url: string): Promise<CutProxy> {
@@ -71,48 +85,60 @@ export async function cutProxy(url: string): Promise<CutProxy> {
     upstream.on('error', () => undefined)
     const fromClient = new MessageReader(false)
     const fromServer = new MessageReader(true)
-    let movesRef = false
+    // Prepared statements of this connection that call ckpt_update_refs, by name.
+    const refMoving = new Set<string>()
     let cutting: { cut: Cut; done: () => void } | undefined
+    // The held call's messages, for a `late` cut, until its Sync.
+    let held: Buffer[] | undefined
+    let awaitingReply = false
     client.on('close', () => {
-      // A connection whose COMMIT is held back keeps its server side open until it is sent.
+      // A connection whose call is held back keeps its server side open until it is sent.
       if (cutting?.cut.kind !== 'late') upstream.destroy()
     })
     client.on('data', (chunk: Buffer) => {
       for (const message of fromClient.push(chunk)) {
-        const text = message.type === 'Q' || message.type === 'P' ? textOf(message.bytes) : ''
-        if (/INSERT INTO "[a-z0-9_]+"\.reflog/.test(text)) {
-          movesRef = true
-          if (armed?.cut.kind === 'drop' && !cutting) {
-            cutting = armed
-            armed = undefined
-            upstream.destroy()
-            client.destroy()
-            cutting.done()
-            return
-          }
+        if (message.type === 'P') {
+          const [name = '', text = ''] = cStrings(message.bytes, 2)
+          if (/update_refs/.test(text)) refMoving.add(name)
+          else refMoving.delete(name)
         }
-        if (message.type === 'Q' && /^BEGIN/.test(text)) movesRef = false
-        if (message.type === 'Q' && /^COMMIT/.test(text) && movesRef && armed && !cutting) {
+        const moves = (message.type === 'B' && refMoving.has(cStrings(message.bytes, 2)[1] ?? '')) || (message.type === 'Q' && /update_refs/.test(textOf(message.bytes)))
+        if (moves && armed && !cutting) {
           cutting = armed
           armed = undefined
           const { cut, done } = cutting
+          if (cut.kind === 'drop') {
+            upstream.destroy()
+            client.destroy()
+            return done()
+          }
           if (cut.kind === 'late') {
             client.destroy()
-            setTimeout(() => {
-              upstream.write(message.bytes)
-              // Give the server time to commit before its side closes too.
-              setTimeout(() => (upstream.destroy(), done()), 200)
-            }, cut.delayMs)
-            return
+            held = []
           }
+          if (cut.kind === 'after-reply') awaitingReply = true
         }
-        upstream.write(message.bytes)
+        if (!held) {
+          upstream.write(message.bytes)
+          continue
+        }
+        held.push(message.bytes)
+        if (message.type === 'S' || message.type === 'Q') {
+          const call = held
+          const { cut, done } = cutting!
+          setTimeout(() => {
+            for (const bytes of call) upstream.write(bytes)
+            // Give the server time to run and commit it before its side closes too.
+            setTimeout(() => (upstream.destroy(), done()), 500)
+          }, cut.kind === 'late' ? cut.delayMs : 0)
+          return
+        }
       }
     })
     upstream.on('data', (chunk: Buffer) => {
       for (const message of fromServer.push(chunk)) {
-        if (cutting?.cut.kind === 'after-reply' && message.type === 'C' && textOf(message.bytes).startsWith('COMMIT')) {
-          const { done } = cutting
+        if (awaitingReply && message.type === 'Z') {
+          const { done } = cutting!
           client.destroy()
           upstream.destroy()
           done()

@@ -14,6 +14,16 @@ export class Rollback<T> {
   constructor(readonly result: T) {}
 }
 
+export interface RetryOptions<T> {
+  /** Whether a lost connection or a serialization failure runs the task again. Default true. */
+  readonly retry?: boolean
+  /**
+   * Run before each retry: a result ends the call with it (an earlier attempt turned out to have
+   * committed), undefined runs the task again.
+   */
+  readonly beforeRetry?: (client: Client) => Promise<T | undefined>
+}
+
 /** How long a call keeps retrying, by default, while the server restarts or the connection is re-made. */
 export const RECONNECT_WINDOW_MS = 30_000
 const RETRY_DELAY_MS = 100
@@ -45,13 +55,14 @@ export class Connection {
    * PostgreSQL asks for a retry (for the reconnect window). Only for tasks that are safe
    * to run twice: reads, and writes that are idempotent or that check whether they already applied.
    */
-  async run<T>(doing: string, task: (client: Client) => Promise<T>, { retry = true } = {}): Promise<T> {
+  async run<T>(doing: string, task: (client: Client) => Promise<T>, { retry = true, beforeRetry }: RetryOptions<T> = {}): Promise<T> {
     const deadline = Date.now() + this.reconnectWindowMs
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       let client: Client | undefined
       try {
         client = await this.pool.connect()
-        const result = await task(client)
+        const settled = attempt > 0 && beforeRetry ? await beforeRetry(client) : undefined
+        const result = settled !== undefined ? settled : await task(client)
         client.release()
         return result
       } catch (err) {
@@ -64,16 +75,10 @@ export class Connection {
   }
 
   /** Runs `task` inside BEGIN … COMMIT on one connection, rolling back when it throws. */
-  async transaction<T>(doing: string, task: (client: Client) => Promise<T>, options: { retry?: boolean; beforeRetry?: (client: Client) => Promise<T | undefined> } = {}): Promise<T> {
-    let attempted = false
+  async transaction<T>(doing: string, task: (client: Client) => Promise<T>, options: RetryOptions<T> = {}): Promise<T> {
     return this.run(
       doing,
       async (client) => {
-        if (attempted && options.beforeRetry) {
-          const settled = await options.beforeRetry(client)
-          if (settled !== undefined) return settled
-        }
-        attempted = true
         await client.query('BEGIN')
         try {
           const result = await task(client)
@@ -85,7 +90,7 @@ export class Connection {
           throw err
         }
       },
-      { retry: options.retry },
+      options,
     )
   }
 

@@ -1,9 +1,9 @@
 import type { KeyRange, ObjectEntry, ObjectStore, ReclaimResult, Sweep } from '../interface.js'
 import type { Connection } from './connection.js'
-import { enterGate } from './gate.js'
+import { ReadBatcher } from './read-batcher.js'
 import { tableNames } from './schema.js'
 import { beginPostgresSweep } from './sweep.js'
-import { bufferOf, uniqueEntries, type ValueBytes } from './value-bytes.js'
+import { bufferOf, hexOf, statementBatches, uniqueEntries, type ValueBytes } from './value-bytes.js'
 
 /** Keys per page when listing, so a listing never holds the whole table in memory. */
 const PAGE = 1000
@@ -12,44 +12,45 @@ const bytesOf = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset
 
 export class PostgresObjects implements ObjectStore {
   readonly #objects: string
+  readonly #t: ReturnType<typeof tableNames>
+  /** Keys per call, and so at most this many values (chunks of up to 1 MiB) in one reply. */
+  readonly #reads = new ReadBatcher<Uint8Array, Uint8Array>(32, hexOf, (keys) =>
+    this.connection.run('reading objects', async (client) => {
+      const { rows } = await client.query<{ k: Buffer; v: Buffer }>({ name: this.#t.get, text: `SELECT k, v FROM ${this.#t.get}($1::bytea[])`, values: [keys.map(bufferOf)] })
+      return new Map(rows.map((r) => [r.k.toString('hex'), bytesOf(r.v)]))
+    }),
+  )
 
   constructor(
     private readonly connection: Connection,
     private readonly values: ValueBytes,
     private readonly lockKey: number,
   ) {
-    this.#objects = tableNames(connection.location.schema).objects
+    this.#t = tableNames(connection.location.schema)
+    this.#objects = this.#t.objects
   }
 
-  get #schema(): string {
-    return this.connection.location.schema
-  }
-
+  /** Reads asked for in the same turn of the event loop go to the server as one call. */
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.connection.transaction('reading an object', async (client) => {
-      await enterGate(client, this.#schema, [key])
-      return this.values.read(client, key)
-    })
+    return this.#reads.get(key)
   }
 
   has(keys: readonly Uint8Array[]): Promise<boolean[]> {
     if (keys.length === 0) return Promise.resolve([])
-    return this.connection.transaction('looking objects up', async (client) => {
-      await enterGate(client, this.#schema, keys)
-      const { rows } = await client.query<{ key: Buffer }>(`SELECT key FROM ${this.#objects} WHERE key = ANY($1::bytea[])`, [keys.map(bufferOf)])
+    return this.connection.run('looking objects up', async (client) => {
+      const { rows } = await client.query<{ key: Buffer }>({ name: this.#t.has, text: `SELECT k AS key FROM ${this.#t.has}($1::bytea[]) AS k`, values: [keys.map(bufferOf)] })
       const found = new Set(rows.map((r) => r.key.toString('hex')))
       return keys.map((key) => found.has(bufferOf(key).toString('hex')))
     })
   }
 
-  // Every transaction commits synchronously (PostgreSQL's own durability), so deferSync changes nothing.
+  // Every statement commits synchronously (PostgreSQL's own durability), so deferSync changes nothing.
+  // What fits one statement is one call, its own transaction; more takes one transaction.
   async putMany(entries: readonly ObjectEntry[]): Promise<void> {
     if (entries.length === 0) return
     const unique = uniqueEntries(entries)
-    await this.connection.transaction('storing objects', async (client) => {
-      await enterGate(client, this.#schema, unique.map((e) => e.key))
-      await this.values.write(client, unique)
-    })
+    if (statementBatches(unique).length === 1) await this.connection.run('storing objects', (client) => this.values.write(client, unique))
+    else await this.connection.transaction('storing objects', (client) => this.values.write(client, unique))
   }
 
   async *keys(range: KeyRange = {}): AsyncIterable<Uint8Array> {

@@ -3,10 +3,10 @@ import { setTimeout } from 'node:timers/promises'
 import { CkptError } from '../../errors.js'
 import type { ObjectEntry, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
 import { Rollback, type Client, type Connection } from './connection.js'
-import { enterGate } from './gate.js'
+import { ReadBatcher } from './read-batcher.js'
 import { tableNames } from './schema.js'
 import { fromColumn, toColumn } from './text.js'
-import { bufferOf, uniqueEntries, type ValueBytes } from './value-bytes.js'
+import { bufferOf, objectArguments, statementBatches, uniqueEntries, type ValueBytes } from './value-bytes.js'
 
 /** How long a retry waits for its earlier attempt's transaction to end, once its server process is told to stop. */
 const SETTLE_TIMEOUT_MS = 10_000
@@ -45,6 +45,17 @@ async function settledAttempt(client: Client, xid: string): Promise<'committed' 
   }
 }
 
+/** The result a conflict or a missing object raised in `ckpt_update_refs` stands for. */
+function refusal(err: unknown, requires: ReadonlyArray<readonly Uint8Array[]>): RefUpdateResult | undefined {
+  const { code, detail } = (typeof err === 'object' && err !== null ? err : {}) as { code?: string; detail?: string }
+  if (code === 'CK001' && detail !== undefined) {
+    const { name, actual } = JSON.parse(detail) as { name: string; actual: string | null }
+    return { ok: false, name, actual: fromColumn(actual) }
+  }
+  if (code === 'CK002' && detail !== undefined) return { ok: false, missing: requires[Number(detail) - 1] ?? [] }
+  return undefined
+}
+
 const entryOf = (row: { old: string | null; new: string | null; time: string; reason: string }): ReflogEntry => ({
   old: fromColumn(row.old),
   new: fromColumn(row.new),
@@ -54,6 +65,12 @@ const entryOf = (row: { old: string | null; new: string | null; time: string; re
 
 export class PostgresRefs implements RefStore {
   readonly #t: ReturnType<typeof tableNames>
+  readonly #reads = new ReadBatcher<string, string>(100, (name) => name, (names) =>
+    this.connection.run('reading refs', async (client) => {
+      const { rows } = await client.query<RefEntry>({ name: `${this.#t.refs}/read`, text: `SELECT name, value FROM ${this.#t.refs} WHERE name = ANY($1::text[])`, values: [names] })
+      return new Map(rows.map((r) => [r.name, fromColumn(r.value)]))
+    }),
+  )
 
   constructor(
     private readonly connection: Connection,
@@ -62,9 +79,9 @@ export class PostgresRefs implements RefStore {
     this.#t = tableNames(connection.location.schema)
   }
 
-  async readRef(name: string): Promise<string | undefined> {
-    const { rows } = await this.connection.run('reading a ref', (c) => c.query<{ value: string }>(`SELECT value FROM ${this.#t.refs} WHERE name = $1`, [name]))
-    return fromColumn(rows[0]?.value ?? null) ?? undefined
+  /** Refs read at once (HEAD and the timeline it names, when a commit reads both) are one query. */
+  readRef(name: string): Promise<string | undefined> {
+    return this.#reads.get(name)
   }
 
   async listRefs(prefix: string): Promise<RefEntry[]> {
@@ -75,89 +92,94 @@ export class PostgresRefs implements RefStore {
   }
 
   /**
-   * One transaction: the gate, the `requires` check, the objects, then each compare-and-swap as a
-   * conditional statement whose row count says whether it applied, and its reflog row. Any
-   * conflict rolls everything back. When the connection is lost once COMMIT may have been sent,
-   * the retry first settles that attempt (see {@link settledAttempt}) and, if it committed,
-   * reports success instead of applying it again.
+   * One call of `ckpt_update_refs` (functions.ts), its own transaction: the gate, the `requires`
+   * check, the objects, then each compare-and-swap and its reflog row; a conflict raises, which
+   * rolls everything back. Objects too many for one statement go first, in one transaction with
+   * the call.
+   *
+   * Every reflog row carries this call's `txn` id, so that a call retried after its connection
+   * was lost is never applied twice:
+   * - before a retry, an earlier attempt that committed (its `txn` row is there) ends the call as
+   *   applied; one in a transaction whose COMMIT may still be on its way is first settled (see
+   *   {@link settledAttempt});
+   * - an earlier attempt still running on the server when the retry looked holds the refs' rows,
+   *   so the retry waits for it and then loses its compare-and-swap to it: a conflict met by a
+   *   retry is reported as applied when the `txn` row is there after all;
+   * - when the server stays out of reach after the call was sent, its outcome is unknown, and the
+   *   error says so instead of inviting a retry.
    */
-  updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
+  async updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
     const txn = randomUUID()
-    // The attempt's transaction id, set once its statements are done and COMMIT is sent.
+    const batches = statementBatches(uniqueEntries(objects))
+    const last = batches.pop() ?? []
+    const inTransaction = batches.length > 0
+    let attempts = 0
+    // Whether any attempt's ref-moving call may have reached the server (an attempt cut off may
+    // still apply), and the latest attempt's transaction id once only its COMMIT is left to send.
+    let sent = false
     let xid: string | undefined
-    const updating = this.connection.transaction(
-      'moving refs',
-      async (client) => {
-        xid = undefined
-        let attemptXid: string | undefined
-        const unique = uniqueEntries(objects)
-        await enterGate(client, this.connection.location.schema, [...unique.map((o) => o.key), ...requires.flat()], updates.map((u) => toColumn(u.value)))
-        const missing = await this.#missingGroup(client, requires, unique)
-        if (missing) throw new Rollback<RefUpdateResult>({ ok: false, missing })
-        await this.values.write(client, unique)
-        for (const update of updates) {
-          if (!(await this.#swap(client, update))) {
-            const { rows } = await client.query<{ value: string }>(`SELECT value FROM ${this.#t.refs} WHERE name = $1`, [update.name])
-            throw new Rollback<RefUpdateResult>({ ok: false, name: update.name, actual: fromColumn(rows[0]?.value ?? null) })
-          }
-          const { rows } = await client.query<{ xid: string }>(
-            `INSERT INTO ${this.#t.reflog} (name, old, new, time, reason, txn) VALUES ($1, $2, $3, $4, $5, $6) RETURNING pg_current_xact_id()::text AS xid`,
-            [update.name, toColumn(update.expected), toColumn(update.value), Math.floor(update.log.time), toColumn(update.log.reason), txn],
-          )
-          attemptXid ??= rows[0]?.xid
-        }
-        xid = attemptXid
-        return { ok: true } as RefUpdateResult
-      },
-      { beforeRetry: (client) => this.#committedAlready(client, updates, txn, xid) },
-    )
-    return updating.catch((err: unknown) => {
-      // The server stayed out of reach after a COMMIT was sent and before anyone could learn its
-      // outcome: running the update again could apply it twice, so the error must not say retry.
-      if (xid === undefined || !(err instanceof CkptError) || err.code !== 'STORE_UNAVAILABLE') throw err
+    const call = async (client: Client): Promise<RefUpdateResult> => {
+      attempts++
+      xid = undefined
+      for (const batch of batches) await this.values.write(client, batch)
+      const objectArgs = objectArguments(last, 9)
+      const text = `SELECT ${this.#t.updateRefs}($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::uuid, ${objectArgs.text}, $7::bytea[], $8::int[])`
+      sent = true
+      await client.query({
+        name: `${this.#t.updateRefs}/${last.length}`,
+        text,
+        values: [
+          updates.map((u) => u.name), updates.map((u) => toColumn(u.expected)), updates.map((u) => toColumn(u.value)), updates.map((u) => Math.floor(u.log.time)),
+          updates.map((u) => toColumn(u.log.reason)), txn, requires.flat().map(bufferOf), requires.map((group) => group.length), ...objectArgs.values,
+        ],
+      })
+      if (inTransaction) xid = (await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0]?.xid
+      return { ok: true }
+    }
+    const attempt = async (client: Client): Promise<RefUpdateResult> => {
+      try {
+        return await call(client)
+      } catch (err) {
+        const refused = refusal(err, requires)
+        if (refused && inTransaction) throw new Rollback(refused)
+        if (refused) return refused
+        throw err
+      }
+    }
+    const options = { beforeRetry: (client: Client) => this.#committedAlready(client, updates, txn, xid) }
+    let result: RefUpdateResult
+    try {
+      result = inTransaction ? await this.connection.transaction('moving refs', attempt, options) : await this.connection.run('moving refs', attempt, options)
+    } catch (err) {
+      if (!sent || !(err instanceof CkptError) || err.code !== 'STORE_UNAVAILABLE') throw err
       const { host, port, description } = this.connection.location
-      throw new CkptError('STORE_UNAVAILABLE', `lost PostgreSQL at ${host}:${port} (${description}) as a ref update's COMMIT was sent, and it did not answer again in time to tell whether that committed: look at the timeline before running it again`, {
+      throw new CkptError('STORE_UNAVAILABLE', `lost PostgreSQL at ${host}:${port} (${description}) after a ref update was sent, and it did not answer again in time to tell whether that applied: look at the timeline before running it again`, {
         details: { ...err.details, retryable: false, outcomeUnknown: true },
       })
-    })
-  }
-
-  async #swap(client: Client, update: RefUpdate): Promise<boolean> {
-    const { refs } = this.#t
-    const [name, expected, value] = [update.name, toColumn(update.expected), toColumn(update.value)]
-    if (expected === null && value === null) {
-      const { rows } = await client.query(`SELECT 1 FROM ${refs} WHERE name = $1 FOR UPDATE`, [name])
-      return rows.length === 0
     }
-    const result =
-      expected === null
-        ? await client.query(`INSERT INTO ${refs} (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, [name, value])
-        : value === null
-          ? await client.query(`DELETE FROM ${refs} WHERE name = $1 AND value = $2`, [name, expected])
-          : await client.query(`UPDATE ${refs} SET value = $3 WHERE name = $1 AND value = $2`, [name, expected, value])
-    return result.rowCount === 1
+    if (!result.ok && 'name' in result && attempts > 1 && (await this.#applied(updates, txn))) return { ok: true }
+    return result
   }
 
-  async #missingGroup(client: Client, requires: ReadonlyArray<readonly Uint8Array[]>, written: readonly ObjectEntry[]): Promise<readonly Uint8Array[] | undefined> {
-    if (requires.length === 0) return undefined
-    const { rows } = await client.query<{ key: Buffer }>(`SELECT key FROM ${this.#t.objects} WHERE key = ANY($1::bytea[]) FOR SHARE`, [requires.flat().map(bufferOf)])
-    const stored = new Set([...rows.map((r) => r.key.toString('hex')), ...written.map((o) => bufferOf(o.key).toString('hex'))])
-    return requires.find((group) => !group.some((key) => stored.has(bufferOf(key).toString('hex'))))
+  /** Whether a call's reflog rows are there: an attempt of it committed. */
+  async #applied(updates: readonly RefUpdate[], txn: string): Promise<boolean> {
+    if (updates.length === 0) return false
+    const { rows } = await this.connection.run('moving refs', (c) => c.query(`SELECT 1 FROM ${this.#t.reflog} WHERE name = $1 AND txn = $2`, [updates[0]?.name, txn]))
+    return rows.length > 0
   }
 
   /**
-   * `{ ok: true }` when the earlier attempt of this call committed. An attempt cut off before its
-   * statements were done (`xid` unknown) never sent COMMIT. One cut off after is settled first:
-   * its COMMIT may still be on its way to the server, and the server may commit it after this
-   * retry has looked (then the retry would lose its compare-and-swap to its own earlier attempt,
-   * and a caller retrying conflicts would apply the commit twice).
+   * `{ ok: true }` when the earlier attempt of this call committed. One cut off in a transaction
+   * after its call (`xid` known) is settled first: its COMMIT may still be on its way to the
+   * server, and the server may commit it after this retry has looked.
    */
   async #committedAlready(client: Client, updates: readonly RefUpdate[], txn: string, xid: string | undefined): Promise<RefUpdateResult | undefined> {
-    if (updates.length === 0 || xid === undefined) return undefined
-    const status = await settledAttempt(client, xid)
-    if (status === 'committed') return { ok: true }
-    if (status === 'aborted') return undefined
-    // Too old for the server to say (not after a lost connection's few seconds): its reflog row tells.
+    if (updates.length === 0) return undefined
+    if (xid !== undefined) {
+      const status = await settledAttempt(client, xid)
+      if (status === 'committed') return { ok: true }
+      if (status === 'aborted') return undefined
+    }
     const { rows } = await client.query(`SELECT 1 FROM ${this.#t.reflog} WHERE name = $1 AND txn = $2`, [updates[0]?.name, txn])
     return rows.length > 0 ? { ok: true } : undefined
   }
@@ -184,7 +206,7 @@ export class PostgresRefs implements RefStore {
 
   async expireReflog(name: string, before: number, values: readonly string[] = []): Promise<number> {
     const { rowCount } = await this.connection.run('expiring a reflog', (c) =>
-      c.query(`DELETE FROM ${this.#t.reflog} WHERE name = $1 AND (time < $2 OR new = ANY($3::text[]))`, [name, Math.floor(before), values.map((v) => toColumn(v))]),
+      c.query(`DELETE FROM ${this.#t.reflog} WHERE name = $1 AND (time < $2 OR new = ANY($3::text[]))`, [name, Math.floor(before), [...values]]),
     )
     return rowCount ?? 0
   }

@@ -1,20 +1,15 @@
 import { CkptError } from '../../errors.js'
 import type { Client, Connection } from './connection.js'
+import { functionStatements } from './functions.js'
+import { LOCK, tableNames } from './schema-names.js'
 
 /** The version of the tables below (docs/format.md, "PostgreSQL"). A newer one is refused. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 /** Every table a store's schema holds. A schema holding any other table is not ours. */
 export const TABLES = ['ckpt_meta', 'objects', 'refs', 'reflog', 'touches'] as const
 
-/** Advisory lock ids (two-int form: the schema's hash, then one of these). */
-export const LOCK = { init: 0, turn: 1, gate: 2 } as const
-
-/** Schema-qualified names, safe to put in SQL: the schema name is checked by the URL parser. */
-export function tableNames(schema: string) {
-  const q = (table: string) => `"${schema}".${table}`
-  return { meta: q('ckpt_meta'), objects: q('objects'), refs: q('refs'), reflog: q('reflog'), touches: q('touches'), enter: q('ckpt_enter') }
-}
+export { LOCK, tableNames } from './schema-names.js'
 
 function createStatements(schema: string, lockKey: number): string[] {
   const t = tableNames(schema)
@@ -28,17 +23,7 @@ function createStatements(schema: string, lockKey: number): string[] {
     `CREATE TABLE ${t.reflog} (id bigserial PRIMARY KEY, name text COLLATE "C" NOT NULL, old text, new text, time bigint NOT NULL, reason text NOT NULL, txn uuid NOT NULL)`,
     `CREATE INDEX reflog_name ON ${t.reflog} (name, id)`,
     `CREATE TABLE ${t.touches} (id bigserial PRIMARY KEY, key bytea, ref_value text)`,
-    // Every object read, probe and write and every ref update calls this first in its transaction
-    // (docs/backends.md, "PostgreSQL: sweeps"): it waits while a sweep holds the store, and while
-    // a sweep runs it records what the caller touches.
-    `CREATE FUNCTION ${t.enter}(keys bytea[], ref_values text[]) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_advisory_xact_lock_shared(${lockKey}, ${LOCK.gate});
-  IF NOT pg_try_advisory_xact_lock_shared(${lockKey}, ${LOCK.turn}) THEN
-    INSERT INTO ${t.touches} (key) SELECT k FROM unnest(keys) AS k;
-    INSERT INTO ${t.touches} (ref_value) SELECT v FROM unnest(ref_values) AS v WHERE v IS NOT NULL;
-  END IF;
-END $$`,
+    ...functionStatements(schema, lockKey),
     `INSERT INTO ${t.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}'), ('application', 'ckpt')`,
   ]
 }
@@ -62,8 +47,8 @@ export async function prepareSchema(connection: Connection, create: boolean): Pr
     if (tables.length === 0) {
       if (!create) throw new CkptError('NOT_A_STORE', `${description} holds no ckpt store (schema "${schema}" has no ckpt tables); create one with init`, { details: { path: description } })
       await createSchema(client, schema, lockKey, description)
-    } else {
-      await checkSchema(client, schema, tables, description)
+    } else if ((await checkSchema(client, schema, tables, description)) < SCHEMA_VERSION) {
+      await upgradeSchema(client, schema, lockKey)
     }
     return lockKey
   }, { retry: false })
@@ -92,7 +77,8 @@ async function createSchema(client: Client, schema: string, lockKey: number, des
   }
 }
 
-async function checkSchema(client: Client, schema: string, tables: string[], description: string): Promise<void> {
+/** The store's schema version, once checked to be one this build reads. */
+async function checkSchema(client: Client, schema: string, tables: string[], description: string): Promise<number> {
   const foreign = tables.filter((name) => !(TABLES as readonly string[]).includes(name))
   if (foreign.length > 0 || !tables.includes('ckpt_meta')) {
     throw new CkptError('NOT_A_STORE', `${description} is not a ckpt store: schema "${schema}" holds tables that are not ckpt's (${(foreign.length > 0 ? foreign : tables).slice(0, 5).join(', ')}); name another schema with ?schema=`, {
@@ -109,5 +95,24 @@ async function checkSchema(client: Client, schema: string, tables: string[], des
     throw new CkptError('UNSUPPORTED_FORMAT', `${description} holds a ckpt store of PostgreSQL schema version ${version}; this ckpt reads version ${SCHEMA_VERSION}`, {
       details: { path: description, format: version },
     })
+  }
+  return version
+}
+
+/**
+ * Version 1 sent each statement of a call on its own; version 2 adds the functions that make each
+ * call one round trip (functions.ts). The tables are the same, so the upgrade adds the functions.
+ */
+async function upgradeSchema(client: Client, schema: string, lockKey: number): Promise<void> {
+  const t = tableNames(schema)
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [lockKey, LOCK.init])
+    for (const statement of functionStatements(schema, lockKey)) await client.query(statement)
+    await client.query(`UPDATE ${t.meta} SET value = $1 WHERE key = 'schema_version' AND value::int < $1::int`, [String(SCHEMA_VERSION)])
+    await client.query('COMMIT')
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw err
   }
 }

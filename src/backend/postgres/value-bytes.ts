@@ -17,15 +17,7 @@ export interface ValueBytes {
   remove(client: Client, keys: readonly Uint8Array[]): Promise<{ deleted: number; bytes: number }>
 }
 
-/** Milliseconds by the server's clock, so that machines with skewed clocks agree. */
-export const SERVER_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
-/**
- * A rewritten key keeps its stored bytes when they are equal (assigning the old value keeps its
- * TOAST pointer, so a re-sent chunk is not written again), and takes the new ones otherwise, as
- * LevelDB does (the stat cache rewrites its keys).
- */
-const KEEP_OR_OVERWRITE = `value = CASE WHEN octet_length(objects.value) = octet_length(EXCLUDED.value) AND objects.value = EXCLUDED.value THEN objects.value ELSE EXCLUDED.value END`
-/** Rows per INSERT statement, and their bytes: buffers go as binary parameters. */
+/** Rows per statement, and their bytes: each value goes as a binary parameter of its own. */
 const ROWS_PER_STATEMENT = 200
 const BYTES_PER_STATEMENT = 16 * 1024 * 1024
 
@@ -34,30 +26,18 @@ const buffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.by
 
 export class TableValueBytes implements ValueBytes {
   readonly #objects: string
+  readonly #put: string
 
   constructor(schema: string) {
     this.#objects = tableNames(schema).objects
+    this.#put = tableNames(schema).put
   }
 
   async write(client: Client, entries: readonly ObjectEntry[]): Promise<void> {
-    let batch: ObjectEntry[] = []
-    let bytes = 0
-    const flush = async () => {
-      if (batch.length === 0) return
-      const rows = batch.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, ${SERVER_MS})`).join(', ')
-      await client.query(
-        `INSERT INTO ${this.#objects} (key, value, written_at) VALUES ${rows} ON CONFLICT (key) DO UPDATE SET written_at = EXCLUDED.written_at, ${KEEP_OR_OVERWRITE}`,
-        batch.flatMap((e) => [buffer(e.key), buffer(e.value)]),
-      )
-      batch = []
-      bytes = 0
+    for (const batch of statementBatches(entries)) {
+      const { text, values } = objectArguments(batch, 1)
+      await client.query({ name: `${this.#put}/${batch.length}`, text: `SELECT ${this.#put}(${text})`, values })
     }
-    for (const entry of entries) {
-      if (batch.length >= ROWS_PER_STATEMENT || bytes + entry.value.length > BYTES_PER_STATEMENT) await flush()
-      batch.push(entry)
-      bytes += entry.value.length
-    }
-    await flush()
   }
 
   async read(client: Client, key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -75,6 +55,37 @@ export class TableValueBytes implements ValueBytes {
     const { rows } = await client.query<{ size: number }>(`DELETE FROM ${this.#objects} WHERE key = ANY($1::bytea[]) RETURNING octet_length(value) AS size`, [keys.map(buffer)])
     return { deleted: rows.length, bytes: rows.reduce((sum, r) => sum + r.size, 0) }
   }
+}
+
+/**
+ * The entries, sorted by key (so that two writers of the same keys lock them in the same order),
+ * in groups small enough for one statement each.
+ */
+export function statementBatches(entries: readonly ObjectEntry[]): ObjectEntry[][] {
+  const sorted = [...entries].sort((a, b) => Buffer.compare(buffer(a.key), buffer(b.key)))
+  const batches: ObjectEntry[][] = []
+  let batch: ObjectEntry[] = []
+  let bytes = 0
+  for (const entry of sorted) {
+    if (batch.length > 0 && (batch.length >= ROWS_PER_STATEMENT || bytes + entry.value.length > BYTES_PER_STATEMENT)) {
+      batches.push(batch)
+      batch = []
+      bytes = 0
+    }
+    batch.push(entry)
+    bytes += entry.value.length
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
+}
+
+/**
+ * The keys as one bytea[] parameter and the values as an array of binary parameters (node-postgres
+ * would send an array of buffers as hex text, twice their size), numbered from `first`.
+ */
+export function objectArguments(entries: readonly ObjectEntry[], first: number): { text: string; values: unknown[] } {
+  const slots = entries.map((_, i) => `$${first + 1 + i}::bytea`).join(', ')
+  return { text: `$${first}::bytea[], ARRAY[${slots}]::bytea[]`, values: [entries.map((e) => buffer(e.key)), ...entries.map((e) => buffer(e.value))] }
 }
 
 /** Entries with each key once (the last value wins; content addressing makes them equal). */
