@@ -84,6 +84,8 @@ describe('processes sharing only a PostgreSQL URL', () => {
     try {
       await backend.refs.updateRefs([{ name: 'r', expected: null, value: 'a', log: { time: 1, reason: 'x' } }])
       haltServer(server.dir)
+      // As a process started now finds it: its pool has no connection from before the halt.
+      await sleep(200)
       const err = await failure(backend.refs.updateRefs([{ name: 'r', expected: 'a', value: 'b', log: { time: 2, reason: 'y' } }]))
       expect(err.code).toBe('STORE_UNAVAILABLE')
       expect(err.details).toMatchObject({ retryable: true, port: Number(new URL(url).port) })
