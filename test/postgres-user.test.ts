@@ -1,0 +1,175 @@
+import path from 'node:path'
+import pg from 'pg'
+import { describe, expect, it } from 'vitest'
+import { initStore, openPostgresBackend, openStore } from '../src/index.js'
+import { ckpt, jsonLines } from './support/cli.js'
+import { failure } from './support/errors.js'
+import { freshSchemaUrl, postgresServer } from './support/postgres.js'
+import { onCleanup, tempDir } from './support/temp.js'
+
+/*
+ * What a new user, or a hostile one, meets when pointing ckpt at PostgreSQL with an unusual URL,
+ * a role short of rights or a server that is not what the URL promised: one error with a stable
+ * code naming the offending part, nothing written, and never the password.
+ */
+
+const schemaOf = (url: string) => new URL(url).searchParams.get('schema') as string
+const passwordOf = (url: string) => decodeURIComponent(new URL(url).password)
+
+/** `url` with its password moved from `user:password@` into `?password=`. */
+function passwordInQuery(url: string): string {
+  const u = new URL(url)
+  const password = decodeURIComponent(u.password)
+  u.password = ''
+  u.searchParams.set('password', password)
+  return u.href
+}
+
+/** `url` with `name=value` added to its query. */
+function withParameter(url: string, name: string, value: string): string {
+  const u = new URL(url)
+  u.searchParams.append(name, value)
+  return u.href
+}
+
+async function sql(text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: postgresServer().url })
+  await client.connect()
+  try {
+    return await client.query(text, params)
+  } finally {
+    await client.end()
+  }
+}
+
+async function tablesIn(schema: string): Promise<number> {
+  const { rows } = await sql('SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1', [schema])
+  return (rows[0] as { n: number }).n
+}
+
+describe('a postgres URL with unusual parts', () => {
+  it('never prints a password given as ?password=, and refuses to record such a URL as a remote', async () => {
+    const url = passwordInQuery(freshSchemaUrl())
+    const password = passwordOf(postgresServer().url)
+    const cwd = tempDir('ckpt-cwd-')
+    const init = ckpt(cwd, ['--store', url, 'init', '--json'])
+    expect(init.code).toBe(0)
+    const status = ckpt(cwd, ['--store', url, 'status', '--json'])
+    expect(status.code).toBe(0)
+    expect(jsonLines(status.stdout)[0]).toMatchObject({ store: expect.not.stringContaining('password') })
+    const again = ckpt(cwd, ['--store', url, 'init'])
+    expect(again.code).toBe(3)
+    for (const r of [init, status, again]) expect(r.stdout + r.stderr).not.toContain(password)
+
+    const level = await initStore(path.join(tempDir(), 'level'))
+    onCleanup(() => level.close())
+    const refused = await failure(level.remotes.add('pg', url))
+    expect(refused.code).toBe('INVALID_ARGUMENT')
+    expect(refused.message).not.toContain(password)
+    expect(await level.remotes.list()).toEqual([])
+  })
+
+  it('refuses a query parameter that neither ckpt nor node-postgres reads, such as a misspelt schema, before connecting', async () => {
+    const url = freshSchemaUrl()
+    const misspelt = await failure(initStore(withParameter(url, 'shema', 'team_a')))
+    expect(misspelt.code).toBe('INVALID_ARGUMENT')
+    expect(misspelt.details).toMatchObject({ parameter: 'shema' })
+    expect(misspelt.message).not.toContain(passwordOf(url))
+    const twice = await failure(initStore(withParameter(url, 'schema', 'other')))
+    expect(twice.code).toBe('INVALID_ARGUMENT')
+    expect(twice.details).toMatchObject({ parameter: 'schema' })
+    expect(await tablesIn(schemaOf(url))).toBe(0)
+    expect(await tablesIn('other')).toBe(0)
+  })
+
+  it('refuses a schema name PostgreSQL reserves (pg_…) as INVALID_ARGUMENT naming it', async () => {
+    const url = new URL(freshSchemaUrl())
+    url.searchParams.set('schema', 'pg_toast')
+    const err = await failure(initStore(url.href))
+    expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(err.message).toContain('pg_toast')
+  })
+
+  it('names the file when a certificate the URL names (sslrootcert) cannot be read, instead of calling the server unreachable', async () => {
+    const missing = path.join(tempDir(), 'no-such-ca.pem')
+    const err = await failure(openStore(withParameter(freshSchemaUrl(), 'sslrootcert', missing)))
+    expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(err.message).toContain(missing)
+  })
+})
+
+describe('a server or a role that is not what the URL promised', () => {
+  it('is STORE_UNAVAILABLE naming the user and PGPASSWORD when the server asks for a password the URL does not give', async () => {
+    const u = new URL(freshSchemaUrl())
+    u.password = ''
+    const saved = { PGPASSWORD: process.env.PGPASSWORD, PGPASSFILE: process.env.PGPASSFILE }
+    delete process.env.PGPASSWORD
+    process.env.PGPASSFILE = path.join(tempDir(), 'no-pgpass')
+    try {
+      const err = await failure(openStore(u.href))
+      expect(err.code).toBe('STORE_UNAVAILABLE')
+      expect(err.message).toContain(`"${u.username}"`)
+      expect(err.message).toContain('PGPASSWORD')
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
+  })
+
+  it('is STORE_UNAVAILABLE naming sslmode when the URL asks for SSL and the server offers none', async () => {
+    const url = withParameter(freshSchemaUrl(), 'ssl', 'true')
+    const err = await failure(initStore(url))
+    expect(err.code).toBe('STORE_UNAVAILABLE')
+    expect(err.message).toContain('SSL')
+    expect(await tablesIn(schemaOf(url))).toBe(0)
+  })
+
+  it("is STORE_UNAVAILABLE naming the role when the role may not write the store's tables, and the store is unchanged", async () => {
+    const url = freshSchemaUrl()
+    const store = await initStore(url)
+    const first = await store.commit({ stage: 'load', output: { rows: 1 } })
+    await store.close()
+    const role = decodeURIComponent(new URL(url).username)
+    await sql(`REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schemaOf(url)}" FROM "${role}"`)
+    const reader = await openStore(url)
+    onCleanup(() => reader.close())
+    const err = await failure(reader.commit({ stage: 'load', output: { rows: 2 } }))
+    expect(err.code).toBe('STORE_UNAVAILABLE')
+    expect(err.message).toContain(`"${role}"`)
+    expect((await reader.head()).checkpoint).toBe(first.id)
+  })
+
+  it('is a retryable STORE_UNAVAILABLE naming statement_timeout when the server cancels a statement for taking too long', async () => {
+    const url = freshSchemaUrl()
+    const store = await initStore(url)
+    await store.close()
+    const locker = new pg.Client({ connectionString: postgresServer().url })
+    await locker.connect()
+    onCleanup(() => locker.end())
+    await locker.query('BEGIN')
+    await locker.query(`LOCK TABLE "${schemaOf(url)}".ckpt_meta IN ACCESS EXCLUSIVE MODE`)
+    const err = await failure(openStore(withParameter(url, 'statement_timeout', '200')))
+    await locker.query('ROLLBACK')
+    expect(err.code).toBe('STORE_UNAVAILABLE')
+    expect(err.message).toContain('statement_timeout')
+    expect(err.details).toMatchObject({ retryable: true })
+  })
+})
+
+describe('init on PostgreSQL', () => {
+  it('lets exactly one of several racing inits on one schema create the store; the others are STORE_EXISTS', async () => {
+    for (let round = 0; round < 3; round++) {
+      const url = freshSchemaUrl()
+      // Tables without a store, as a crashed init leaves them: the inits below all reach the
+      // format ref at once instead of queueing behind the one that creates the tables.
+      await (await openPostgresBackend(url, { create: true })).close()
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => initStore(url)))
+      const made = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+      for (const store of made) onCleanup(() => store.close())
+      expect(made).toHaveLength(1)
+      for (const r of results) if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toBe('STORE_EXISTS')
+    }
+  })
+})
