@@ -21,7 +21,12 @@ const URL_SCHEME = /^[a-z][a-z0-9+.-]+:/i
  * library to pick its backend by scheme (and refuse one it does not know); else a path, made absolute.
  */
 export function storeLocation(given: string, cwd = process.cwd()): string {
-  return URL_SCHEME.test(given) ? given : path.resolve(cwd, given)
+  return isUrlLocation(given) ? given : path.resolve(cwd, given)
+}
+
+/** True when `given` is a URL (`postgres://…`, `memory:`), not a path. */
+export function isUrlLocation(given: string): boolean {
+  return URL_SCHEME.test(given)
 }
 
 /** A location or message fit to print: the password of any URL in it (`user:password@`, `?password=`) left out. */

@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { initStore, openPostgresBackend, openStore } from '../src/index.js'
+import { cloneStore, initStore, openPostgresBackend, openStore } from '../src/index.js'
 import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { freshSchemaUrl, postgresServer } from './support/postgres.js'
@@ -171,5 +172,30 @@ describe('init on PostgreSQL', () => {
       expect(made).toHaveLength(1)
       for (const r of results) if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toBe('STORE_EXISTS')
     }
+  })
+})
+
+describe('ckpt init and clone with a postgres URL', () => {
+  it('inits the store at a postgres URL given as init\'s argument, as with --store', async () => {
+    const url = freshSchemaUrl()
+    const r = ckpt(tempDir('ckpt-cwd-'), ['init', url, '--json'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const store = await openStore(url)
+    onCleanup(() => store.close())
+    expect((await store.head()).timeline).toBe('main')
+  })
+
+  it('creates nothing where a clone was to go when its source holds no store or cannot be reached', async () => {
+    const into = path.join(tempDir(), 'clone')
+    const none = new URL(freshSchemaUrl())
+    none.password = ''
+    const err = await failure(cloneStore(none.href, into))
+    expect(err.code).not.toBe('INVALID_ARGUMENT')
+    expect(existsSync(into)).toBe(false)
+    const target = freshSchemaUrl()
+    const fromNowhere = await failure(cloneStore(path.join(tempDir(), 'no-store'), target))
+    expect(fromNowhere.code).toBe('NOT_A_STORE')
+    expect(await tablesIn(schemaOf(target))).toBe(0)
   })
 })
