@@ -83,6 +83,15 @@ describe('a postgres URL with unusual parts', () => {
     expect(await tablesIn('other')).toBe(0)
   })
 
+  it('takes a URL with a user and no host, connecting to the unix socket of ?host=/dir as libpq does', async () => {
+    const socketDir = tempDir('ckpt-socket-')
+    const url = `postgres://ckpt:not-this-one@/ckpt?host=${encodeURIComponent(socketDir)}&port=5999&schema=s`
+    const err = await failure(openStore(url))
+    expect(err.code).toBe('STORE_UNAVAILABLE')
+    expect(err.message).toContain(`${socketDir}:5999`)
+    expect(err.message).not.toContain('not-this-one')
+  })
+
   it('refuses a schema name PostgreSQL reserves (pg_…) as INVALID_ARGUMENT naming it', async () => {
     const url = new URL(freshSchemaUrl())
     url.searchParams.set('schema', 'pg_toast')

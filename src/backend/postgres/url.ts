@@ -56,7 +56,7 @@ export function isPostgresUrl(location: string): boolean {
 export function parsePostgresUrl(location: string): PostgresLocation {
   let url: URL
   try {
-    url = new URL(location)
+    url = new URL(withHostForSocket(location))
   } catch {
     throw new CkptError('INVALID_ARGUMENT', `${quoted(redactUrlText(location))} is not a PostgreSQL URL (postgres://user@host:port/database?schema=name)`)
   }
@@ -92,6 +92,15 @@ export function parsePostgresUrl(location: string): PostgresLocation {
   const forPg = new URL(url.href)
   forPg.searchParams.delete('schema')
   return { host, port, user, password, database, schema, connectionString: forPg.href, description }
+}
+
+/**
+ * `postgres://user@/db?host=/run/postgresql`: libpq and node-postgres take a user with no host,
+ * the socket folder being in `host=`; a WHATWG URL refuses credentials without a host, so a
+ * placeholder host is put in (node-postgres takes `host=` over it, as it does over any host).
+ */
+function withHostForSocket(location: string): string {
+  return /^postgres(ql)?:\/\/[^/?#]*@\//i.test(location) && /[?&]host=/.test(location) ? location.replace('@/', '@localhost/') : location
 }
 
 /** Refuses a parameter ckpt does not take, or one given twice (which of the two would count is unclear). */
