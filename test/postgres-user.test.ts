@@ -208,3 +208,19 @@ describe('ckpt init and clone with a postgres URL', () => {
     expect(await tablesIn(schemaOf(target))).toBe(0)
   })
 })
+
+describe('remotes of a PostgreSQL store', () => {
+  it('lists a remote recorded with a password (by an older ckpt, or by SQL) without it, in text, with -v and in --json', async () => {
+    const url = freshSchemaUrl()
+    await (await initStore(url)).close()
+    await sql(`INSERT INTO "${schemaOf(url)}".refs (name, value) VALUES ('remote/old', 'postgres://me:hunter2-secret@db.example:5432/x?schema=s&password=hunter2-secret')`)
+    const cwd = tempDir('ckpt-cwd-')
+    const text = ckpt(cwd, ['--store', url, 'remote', '-v'])
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain('old  postgres://me@db.example:5432/x?schema=s')
+    const json = ckpt(cwd, ['--store', url, 'remote', '--json'])
+    expect(json.code).toBe(0)
+    expect(jsonLines(json.stdout)).toEqual([{ name: 'old', location: 'postgres://me@db.example:5432/x?schema=s' }])
+    for (const r of [text, json]) expect(r.stdout + r.stderr).not.toContain('hunter2')
+  })
+})
