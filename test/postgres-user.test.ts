@@ -70,6 +70,15 @@ describe('a postgres URL with unusual parts', () => {
     expect(await level.remotes.list()).toEqual([])
   })
 
+  it('never prints the password of a URL it cannot parse, even a password holding @ or /', async () => {
+    for (const url of ['postgres://me:se@cret@host:99999/db', 'postgres://me:a/secret@host:5432/db', 'postgres://me:secret@host:5432:1/db']) {
+      const err = await failure(openStore(url))
+      expect(err.code).toBe('INVALID_ARGUMENT')
+      expect(err.message).toContain('postgres://me')
+      expect(err.message).not.toMatch(/cret/)
+    }
+  })
+
   it('refuses a query parameter that neither ckpt nor node-postgres reads, such as a misspelt schema, before connecting', async () => {
     const url = freshSchemaUrl()
     const misspelt = await failure(initStore(withParameter(url, 'shema', 'team_a')))

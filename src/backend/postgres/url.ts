@@ -121,5 +121,6 @@ function checkParameters(params: URLSearchParams, description: string): void {
 
 /** A URL-like text with any `user:password@` cut to `user@` and any `password=` parameter cut out, for messages about unparsable input. */
 export function redactUrlText(text: string): string {
-  return text.replace(/\/\/([^/@:]*):[^@/]*@/, '//$1@').replace(/([?&])password=[^&#]*(&)?/gi, (_, separator: string, next?: string) => (next ? separator : ''))
+  // To the last @: a password that breaks the URL may itself hold @ or /.
+  return text.replace(/\/\/([^/@:]*):.*@/s, '//$1@').replace(/([?&])password=[^&#]*(&)?/gi, (_, separator: string, next?: string) => (next ? separator : ''))
 }
