@@ -233,3 +233,19 @@ describe('remotes of a PostgreSQL store', () => {
     for (const r of [text, json]) expect(r.stdout + r.stderr).not.toContain('hunter2')
   })
 })
+
+describe('options of a PostgreSQL store', () => {
+  it('refuses a pool of one connection, with which gc could not run (its sweep holds one while it reads with another), writing nothing', async () => {
+    const url = freshSchemaUrl()
+    const err = await failure(initStore(url, { postgres: { poolSize: 1 } }))
+    expect(err.code).toBe('INVALID_ARGUMENT')
+    expect(err.details).toMatchObject({ option: 'postgres.poolSize' })
+    const direct = await failure(openPostgresBackend(url, { create: true, poolSize: 1 }))
+    expect(direct.code).toBe('INVALID_ARGUMENT')
+    expect(await tablesIn(schemaOf(url))).toBe(0)
+    const store = await initStore(url, { postgres: { poolSize: 2 } })
+    onCleanup(() => store.close())
+    await store.commit({ stage: 's', output: { rows: 1 } })
+    expect((await store.gc({ prune: 0 })).kept).toBeGreaterThan(0)
+  })
+})
