@@ -68,7 +68,9 @@ export function storeError(err: unknown, location: PostgresLocation, doing: stri
       details: { host: location.host, port: location.port, user: role },
     })
   }
-  if (/does not support SSL|certificate|ERR_TLS|SSL routines/i.test(`${detail} ${codeOf(err) ?? ''}`)) {
+  // node-postgres's and Node's TLS errors carry no SQLSTATE (five characters), unlike the server's.
+  const sqlState = codeOf(err)
+  if (!(typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState)) && /does not support SSL|certificate|ERR_TLS|SSL routines/i.test(`${detail} ${sqlState ?? ''}`)) {
     return new CkptError('STORE_UNAVAILABLE', `PostgreSQL at ${where} (${location.description}) could not be reached over SSL as the URL asks (ssl, sslmode): ${detail}`, {
       details: { host: location.host, port: location.port },
     })
