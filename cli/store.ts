@@ -21,12 +21,19 @@ const URL_SCHEME = /^[a-z][a-z0-9+.-]+:/i
  * library to pick its backend by scheme (and refuse one it does not know); else a path, made absolute.
  */
 export function storeLocation(given: string, cwd = process.cwd()): string {
-  return URL_SCHEME.test(given) ? given : path.resolve(cwd, given)
+  return isUrlLocation(given) ? given : path.resolve(cwd, given)
 }
 
-/** A location or message fit to print: the password of any URL in it left out. */
+/** True when `given` is a URL (`postgres://…`, `memory:`), not a path. */
+export function isUrlLocation(given: string): boolean {
+  return URL_SCHEME.test(given)
+}
+
+/** A location or message fit to print: the password of any URL in it (`user:password@`, `?password=`) left out. */
 export function withoutPasswords(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]+:\/\/[^/@:\s]*):[^/@\s]*@/gi, '$1@')
+  return text
+    .replace(/([a-z][a-z0-9+.-]+:\/\/[^/@:\s]*):[^/@\s]*@/gi, '$1@')
+    .replace(/([?&])password=[^&#\s"']*(&)?/gi, (_, separator: string, next?: string) => (next ? separator : ''))
 }
 
 /** `--store DIR|URL`, else `$CKPT_DIR`, else the nearest `.ckpt/` at or above the working directory. */

@@ -33,9 +33,11 @@ export const remoteCommand = {
     y
       .positional('action', { type: 'string', choices: ['add', 'remove', 'list'], describe: 'add NAME LOCATION, remove NAME, or list (the default)' })
       .positional('name', { type: 'string' })
-      .positional('location', { type: 'string', describe: 'The other store\'s folder' })
+      .positional('location', { type: 'string', describe: 'The other store\'s folder or URL (postgres://…)' })
       .option('json', { type: 'boolean', describe: 'List as JSON lines' })
+      .option('verbose', { alias: 'v', type: 'boolean', describe: 'Taken as git takes it; the list always shows locations' })
       .example('$0 remote add team /mnt/shared/.ckpt', 'a shared store on a mounted disk')
+      .example('$0 remote add team postgres://me@db:5432/ckpt?schema=team', 'a store on PostgreSQL (its password in PGPASSWORD or ~/.pgpass)')
       .example('$0 remote', 'list remotes'),
   handler: async (args: Args & { action?: string; name?: string; location?: string }) => {
     const { CkptError } = await library()
@@ -50,9 +52,10 @@ export const remoteCommand = {
         await store.remotes.remove(args.name)
         return out.line(`Removed remote ${args.name}`)
       }
-      for (const r of await store.remotes.list()) {
-        if (args.json) jsonLine(r)
-        else out.line(`${r.name}  ${r.location}`)
+      // ckpt records no password, but an older build or a hand-made ref may have.
+      for (const { name, location } of await store.remotes.list()) {
+        if (args.json) jsonLine({ name, location: withoutPasswords(location) })
+        else out.line(`${name}  ${withoutPasswords(location)}`)
       }
     })
   },

@@ -20,14 +20,21 @@ export async function initializeStore(backend: Backend, clock: () => number, { r
   const refs = new RefDb(backend.refs, clock)
   const existing = await backend.refs.readRef(FORMAT_REF)
   if (existing !== undefined && resumeCrashedInit && existing === String(FORMAT_VERSION)) return
-  if (existing !== undefined) throw new CkptError('STORE_EXISTS', `${backend.description} already holds a ckpt store`)
-  await refs.update(
-    [
-      { ref: FORMAT_REF, expected: null, value: String(FORMAT_VERSION) },
-      { ref: HEAD, expected: null, value: headValue({ kind: 'timeline', timeline: DEFAULT_TIMELINE }) },
-    ],
-    'init',
-  )
+  const exists = () => new CkptError('STORE_EXISTS', `${backend.description} already holds a ckpt store`, { details: { path: backend.description } })
+  if (existing !== undefined) throw exists()
+  try {
+    await refs.update(
+      [
+        { ref: FORMAT_REF, expected: null, value: String(FORMAT_VERSION) },
+        { ref: HEAD, expected: null, value: headValue({ kind: 'timeline', timeline: DEFAULT_TIMELINE }) },
+      ],
+      'init',
+    )
+  } catch (err) {
+    // Another init on a backend shared by processes (PostgreSQL) wrote the format ref first.
+    if (isCkptError(err, 'REF_CONFLICT') && (await backend.refs.readRef(FORMAT_REF)) !== undefined) throw exists()
+    throw err
+  }
 }
 
 /**

@@ -74,6 +74,8 @@ export async function repairStoreDatabase(dir: string): Promise<void> {
 export async function cloneStore(from: string, location: string, options: StoreOptions = {}): Promise<Store> {
   // A location origin cannot record (a URL holding a password) is refused before anything is made.
   backends.canonical(from)
+  // So is a source that holds no store or cannot be reached: the clone must not leave an empty store behind.
+  await (await openStore(from)).close()
   const store = await initStore(location, options)
   try {
     await store.remotes.add('origin', from)

@@ -1,3 +1,4 @@
+import { CkptError } from '../../errors.js'
 import { NO_CAPABILITIES, type Backend, type BackendSupports } from '../interface.js'
 import { Connection, loadDriver } from './connection.js'
 import { storeError } from './errors.js'
@@ -12,7 +13,7 @@ export { isPostgresUrl } from './url.js'
 export interface PostgresBackendOptions {
   /** Creates the store's tables when the schema holds none (the store's init). Default false. */
   readonly create?: boolean
-  /** Connections in this process's pool. Default 10. */
+  /** Connections in this process's pool. Default 10, at least {@link MIN_POOL_SIZE}. */
   readonly poolSize?: number
   /**
    * How long a call keeps trying while the connection is lost (a server restart) before it fails
@@ -35,8 +36,14 @@ export interface PostgresBackendOptions {
  */
 const POSTGRES_SUPPORTS: BackendSupports = Object.freeze({ ...NO_CAPABILITIES, reclaim: true, forgetWrites: true })
 
+/** gc's sweep holds one connection for its whole run while it reads refs and objects with another. */
+export const MIN_POOL_SIZE = 2
+
 export async function openPostgresBackend(url: string, options: PostgresBackendOptions = {}): Promise<Backend> {
   const location = parsePostgresUrl(url)
+  if (options.poolSize !== undefined && !(Number.isInteger(options.poolSize) && options.poolSize >= MIN_POOL_SIZE)) {
+    throw new CkptError('INVALID_ARGUMENT', `poolSize must be a whole number of connections, at least ${MIN_POOL_SIZE}, not ${JSON.stringify(options.poolSize)}`, { details: { option: 'poolSize' } })
+  }
   const connection = new Connection(await loadDriver(), location, options.poolSize ?? 10, options.reconnectWindowMs)
   let lockKey: number
   try {

@@ -1,11 +1,11 @@
 import { CkptError } from '../../errors.js'
 import type { BackendProvider } from '../registry.js'
-import { openPostgresBackend } from './index.js'
+import { MIN_POOL_SIZE, openPostgresBackend } from './index.js'
 import { parsePostgresUrl } from './url.js'
 
 /** Options of a store on PostgreSQL: `openStore(url, { postgres: { poolSize: 4 } })`. */
 export interface PostgresStoreOptions {
-  /** Connections in this process's pool. Default 10. */
+  /** Connections in this process's pool. Default 10, at least 2. */
   readonly poolSize?: number
   /** How long a call keeps trying while the server is unreachable (a restart) before STORE_UNAVAILABLE. Default 30000 ms. */
   readonly reconnectWindowMs?: number
@@ -46,8 +46,10 @@ function recordableUrl(location: string): string {
 
 function checked(options: PostgresStoreOptions): PostgresStoreOptions {
   const { poolSize, reconnectWindowMs } = options
-  if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= 1)) {
-    throw new CkptError('INVALID_ARGUMENT', `postgres.poolSize must be a whole number of connections, at least 1, not ${JSON.stringify(poolSize)}`, { details: { option: 'postgres.poolSize' } })
+  if (poolSize !== undefined && !(Number.isInteger(poolSize) && poolSize >= MIN_POOL_SIZE)) {
+    throw new CkptError('INVALID_ARGUMENT', `postgres.poolSize must be a whole number of connections, at least ${MIN_POOL_SIZE} (gc's sweep holds one while it reads with another), not ${JSON.stringify(poolSize)}`, {
+      details: { option: 'postgres.poolSize' },
+    })
   }
   if (reconnectWindowMs !== undefined && !(Number.isFinite(reconnectWindowMs) && reconnectWindowMs >= 0)) {
     throw new CkptError('INVALID_ARGUMENT', `postgres.reconnectWindowMs must be a number of milliseconds, 0 or more, not ${JSON.stringify(reconnectWindowMs)}`, {
