@@ -151,8 +151,9 @@ export class PostgresRefs implements RefStore {
     try {
       result = inTransaction ? await this.connection.transaction('moving refs', attempt, options) : await this.connection.run('moving refs', attempt, options)
     } catch (err) {
-      // Only a lost server leaves the outcome open; a refusal (read-only, login) is an answer.
-      if (!sent || !(err instanceof CkptError) || err.details.retryable !== true) throw err
+      // Only a lost server (or a client-side timeout) leaves the outcome open; an answer from the
+      // server (read-only, a statement cancelled by a timeout: rolled back) carries its SQLSTATE.
+      if (!sent || !(err instanceof CkptError) || err.details.retryable !== true || err.details.sqlState !== undefined) throw err
       const { host, port, description } = this.connection.location
       throw new CkptError('STORE_UNAVAILABLE', `lost PostgreSQL at ${host}:${port} (${description}) after a ref update was sent, and it did not answer again in time to tell whether that applied: look at the timeline before running it again`, {
         details: { ...err.details, retryable: false, outcomeUnknown: true },
