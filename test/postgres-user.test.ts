@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { cloneStore, initStore, openPostgresBackend, openStore } from '../src/index.js'
 import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
-import { freshSchemaUrl, postgresServer } from './support/postgres.js'
+import { freshSchemaUrl, postgresServer, privatePostgresServer } from './support/postgres.js'
 import { onCleanup, tempDir } from './support/temp.js'
 
 /*
@@ -144,6 +144,25 @@ describe('a server or a role that is not what the URL promised', () => {
     expect(err.message).toContain('SSL')
     expect(await tablesIn(schemaOf(url))).toBe(0)
   })
+
+  it('inits a store in a schema an administrator made for a role that may not create schemas in the database', async () => {
+    // A server of its own: taking CREATE on the database away would stop other files' tests.
+    const server = privatePostgresServer()
+    const url = freshSchemaUrl(server)
+    const admin = new pg.Client({ connectionString: server.url })
+    await admin.connect()
+    onCleanup(() => admin.end())
+    const role = decodeURIComponent(new URL(server.url).username)
+    const database = new URL(server.url).pathname.slice(1)
+    await admin.query(`CREATE SCHEMA "${schemaOf(url)}"`)
+    await admin.query(`REVOKE CREATE ON DATABASE "${database}" FROM "${role}"`)
+    const store = await initStore(url)
+    onCleanup(() => store.close())
+    const first = await store.commit({ stage: 'load', output: { rows: 1 } })
+    expect((await store.head()).checkpoint).toBe(first.id)
+    const elsewhere = await failure(initStore(freshSchemaUrl(server)))
+    expect(elsewhere.code).toBe('STORE_UNAVAILABLE')
+  }, 60_000)
 
   it("is STORE_UNAVAILABLE naming the role when the role may not write the store's tables, and the store is unchanged", async () => {
     const url = freshSchemaUrl()

@@ -94,7 +94,7 @@ export function storeError(err: unknown, location: PostgresLocation, doing: stri
     })
   }
   if (state === NO_PRIVILEGE) {
-    return new CkptError('STORE_UNAVAILABLE', `the role ${quoted(role)} may not do this on the store at ${location.description} (PostgreSQL at ${where} refused ${doing}: ${detail}); init needs CREATE on the database, and a store's users need USAGE on its schema and SELECT, INSERT, UPDATE, DELETE on its tables`, {
+    return new CkptError('STORE_UNAVAILABLE', `the role ${quoted(role)} may not do this on the store at ${location.description} (PostgreSQL at ${where} refused ${doing}: ${detail}); init needs CREATE on the database (or on a schema made for the store beforehand), and a store's users need USAGE on its schema and SELECT, INSERT, UPDATE, DELETE on its tables`, {
       details: { host: location.host, port: location.port, sqlState: state, user: role },
     })
   }

@@ -14,7 +14,6 @@ export { LOCK, tableNames } from './schema-names.js'
 function createStatements(schema: string, lockKey: number): string[] {
   const t = tableNames(schema)
   return [
-    `CREATE SCHEMA IF NOT EXISTS "${schema}"`,
     `CREATE TABLE ${t.meta} (key text PRIMARY KEY, value text NOT NULL)`,
     // written_at: ms by the server's clock; NULL once forgotten (forgetWritesBefore).
     `CREATE TABLE ${t.objects} (key bytea PRIMARY KEY, value bytea NOT NULL, written_at bigint)`,
@@ -68,7 +67,13 @@ async function createSchema(client: Client, schema: string, lockKey: number, des
     // Two processes creating one store at once: the second finds the tables and checks them.
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [lockKey, LOCK.init])
     const tables = await tablesIn(client, schema)
-    if (tables.length === 0) for (const statement of createStatements(schema, lockKey)) await client.query(statement)
+    if (tables.length === 0) {
+      // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the whole database even
+      // when the schema is there, and a role an administrator gave its own schema has not.
+      const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
+      if (rowCount === 0) await client.query(`CREATE SCHEMA "${schema}"`)
+      for (const statement of createStatements(schema, lockKey)) await client.query(statement)
+    }
     await client.query('COMMIT')
     if (tables.length > 0) await checkSchema(client, schema, tables, description)
   } catch (err) {
