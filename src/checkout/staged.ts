@@ -8,10 +8,10 @@ import type { CheckpointNode } from '../model/checkpoint.js'
 import type { ObjectDb } from '../core/objects.js'
 import { fileSystemError, onPath } from '../io/fs-errors.js'
 import { mkdirDurable } from '../io/sync-dir.js'
-import { CHECKOUT_MANIFEST, ManifestWriter, recordOf } from './manifest.js'
+import { CHECKOUT_MANIFEST, ManifestWriter } from './manifest.js'
+import { FileSink } from './file-sink.js'
 import { OutputNames, checkNameLength, fitsPathMax, type RenamedOutput } from './names.js'
-import { plannedFiles } from './planned.js'
-import { writeNewFile } from './write-file.js'
+import { plannedBatches, plannedFiles } from './planned.js'
 
 export interface StagedResult {
   readonly written: string[]
@@ -45,38 +45,54 @@ export async function writeStaged(
   const created = await onPath(dir, () => mkdirDurable(root), 'cannot create the checkout folder')
   const staging = path.join(root, `.ckpt-tmp-${randomBytes(6).toString('hex')}`)
   let manifest: ManifestWriter | undefined
+  let sink: FileSink | undefined
   try {
     await onPath(dir, () => mkdir(staging), 'cannot write into')
-    manifest = await onPath(dir, () => ManifestWriter.create(root, cidString(checkpoint)), 'cannot write into')
+    const writing = await onPath(dir, () => ManifestWriter.create(root, cidString(checkpoint)), 'cannot write into')
+    manifest = writing
+    let count = 0
+    const files = new FileSink(root, (name, recorded) => {
+      writing.add(name, recorded)
+      onProgress?.(++count, total)
+    })
+    sink = files
     const names = new OutputNames([CHECKOUT_MANIFEST])
     const folders = new Set<string>(['.'])
     const outputs = new Set<string>()
     const written: string[] = []
-    for await (const file of plannedFiles(objects, node, names)) {
-      checkNameLength(root, file.name)
-      if (!fitsPathMax(staging, file.name)) throw new StagingTooDeep()
-      makeFolders(staging, path.dirname(file.name), folders)
-      const target = path.join(staging, file.name)
-      const stat = await writeNewFile(target, file.content(), false).catch((err: unknown) => {
-        throw fileSystemError(err, path.join(root, file.name), 'cannot write')
-      })
-      manifest.add(file.name, recordOf(stat))
-      written.push(file.name)
-      outputs.add(file.name.split('/', 1)[0] as string)
-      onProgress?.(written.length, total)
+    for await (const batch of plannedBatches(objects, node, names)) {
+      for (const file of batch) {
+        checkNameLength(root, file.name)
+        if (!fitsPathMax(staging, file.name)) throw new StagingTooDeep()
+        makeFolders(staging, path.dirname(file.name), folders)
+        // A blob of one block (every small file) is read whole; larger ones are streamed.
+        const block = file.blob && (await objects.getBlock(file.blob))
+        // Names are plain relative paths (checked in the tree, made by OutputNames): joined as they are.
+        await files.add(file.name, `${staging}/${file.name}`, block, file.content)
+        written.push(file.name)
+        outputs.add(outputOf(file.name))
+      }
     }
+    await files.finish()
     for (const output of outputs) moveOut(staging, root, output)
     // The manifest goes last, so it never lists a file that is not there.
-    await manifest.finish(false)
+    await writing.finish(false)
     await rmdir(staging)
     return { written, renamed: names.renamed }
   } catch (err) {
+    await sink?.abandon()
     await manifest?.discard()
     await rm(staging, { recursive: true, force: true })
     for (const folder of created.reverse()) await rmdir(folder).catch(() => undefined)
     if (err instanceof StagingTooDeep) return undefined
     throw err
   }
+}
+
+/** The top-level entry of the checkout folder that `name` is in, or is. */
+function outputOf(name: string): string {
+  const slash = name.indexOf('/')
+  return slash < 0 ? name : name.slice(0, slash)
 }
 
 /** Creates `folder` (relative to `staging`) and its parents the first time each is asked for. */

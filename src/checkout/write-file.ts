@@ -42,7 +42,7 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
     gatheredBytes += next.value.length
     if (gatheredBytes > SMALL_FILE_BYTES) break
   }
-  if (gatheredBytes <= SMALL_FILE_BYTES && !durable) return writeSmallFile(file, gathered)
+  if (gatheredBytes <= SMALL_FILE_BYTES && !durable) return writeNewFileSync(file, gathered)
   const handle = await open(file, 'wx')
   let written: BigIntStats
   try {
@@ -70,7 +70,8 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
   return written
 }
 
-function writeSmallFile(file: string, pieces: readonly Uint8Array[]): BigIntStats {
+/** {@link writeNewFile} with blocking calls, for content already in memory; not fsynced. */
+export function writeNewFileSync(file: string, pieces: readonly Uint8Array[]): BigIntStats {
   const fd = openSync(file, 'wx')
   let written: BigIntStats
   try {
