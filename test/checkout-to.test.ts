@@ -223,6 +223,23 @@ describe('checkout --to a new or empty folder that fails part-way', () => {
   })
 })
 
+describe('checkout --to progress', () => {
+  it('counts up to the number of files written, into a new folder and into one already used', async () => {
+    const { store } = await tempStore()
+    const files = new Map<string, Uint8Array>()
+    for (let i = 0; i < 600; i++) files.set(`d${i % 7}/f${i}.txt`, text(`file ${i}\n`))
+    await store.commit({ outputs: { frames: new Directory(files), report: { video: text('bytes inside JSON') }, raw: text('raw') } })
+    const target = path.join(tempDir(), 'out')
+    for (let round = 0; round < 2; round++) {
+      const seen: Array<[number, number]> = []
+      const { written } = await store.checkout('main', { to: target, onProgress: (done, total) => seen.push([done, total]) })
+      expect(written.length).toBe(603)
+      expect(seen.at(-1)).toEqual([603, 603])
+      expect(seen.every(([done, total], i) => done === i + 1 && total === 603)).toBe(true)
+    }
+  })
+})
+
 describe('checkout --to of a large folder output', () => {
   it('streams 20,000 small files in a 64 MB heap', async () => {
     const count = 20_000

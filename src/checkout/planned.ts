@@ -2,7 +2,7 @@ import { RAW_CODE, cidString, type CID } from '../model/cid.js'
 import { blobLinks, linksToJson } from '../model/value.js'
 import { checkStageName } from '../refs/names.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
-import { treeLeaves } from '../model/tree.js'
+import { treeLeaves, treeSummary } from '../model/tree.js'
 import type { ObjectDb } from '../core/objects.js'
 import type { OutputNames } from './names.js'
 
@@ -46,6 +46,20 @@ export async function* plannedBatches(objects: ObjectDb, node: CheckpointNode, n
       }
     }
   }
+}
+
+/**
+ * How many files a checkout of `node` writes, for progress: a folder output's count is read from
+ * its tree's root node (a figure stored when it was built), not by walking the tree.
+ */
+export async function countPlanned(objects: ObjectDb, node: CheckpointNode): Promise<number> {
+  let count = 0
+  for (const [stage, output] of node.stages) {
+    if (node.trees.includes(stage)) count += treeSummary(await objects.getNode(output))?.files ?? 0
+    else if (output.code === RAW_CODE) count++
+    else count += 1 + new Set(blobLinks(await objects.getNode(output)).map((link) => cidString(link))).size
+  }
+  return count
 }
 
 /** The checkout names of a folder output's subfolders, remembering the last one asked for: files come sorted, so mostly the same. */

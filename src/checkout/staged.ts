@@ -11,7 +11,7 @@ import { mkdirDurable } from '../io/sync-dir.js'
 import { CHECKOUT_MANIFEST, ManifestWriter } from './manifest.js'
 import { FileSink } from './file-sink.js'
 import { OutputNames, checkNameLength, fitsPathMax, type RenamedOutput } from './names.js'
-import { plannedBatches, plannedFiles } from './planned.js'
+import { countPlanned, plannedBatches } from './planned.js'
 
 export interface StagedResult {
   readonly written: string[]
@@ -41,7 +41,7 @@ export async function writeStaged(
   dir: string,
   onProgress: ((written: number, total: number) => void) | undefined,
 ): Promise<StagedResult | undefined> {
-  const total = onProgress ? await countFiles(objects, node) : 0
+  const total = onProgress ? await countPlanned(objects, node) : 0
   const created = await onPath(dir, () => mkdirDurable(root), 'cannot create the checkout folder')
   const staging = path.join(root, `.ckpt-tmp-${randomBytes(6).toString('hex')}`)
   let manifest: ManifestWriter | undefined
@@ -115,10 +115,4 @@ function moveOut(staging: string, root: string, name: string): void {
     }
     throw fileSystemError(err, target, 'cannot move into place')
   }
-}
-
-async function countFiles(objects: ObjectDb, node: CheckpointNode): Promise<number> {
-  let count = 0
-  for await (const _ of plannedFiles(objects, node, new OutputNames([CHECKOUT_MANIFEST]))) count++
-  return count
 }
