@@ -8,7 +8,7 @@ import { WriterThread, type FileToWrite } from './writer-thread.js'
 const WRITTEN_HERE_FIRST = 256
 /** Files up to this size go to the writer thread; larger ones cost more to copy than to write here. */
 const THREAD_FILE_BYTES = 64 * 1024
-const BATCH_FILES = 64
+const BATCH_FILES = 256
 const BATCH_BYTES = 1024 * 1024
 /** Batches handed to the thread and not yet done: keeps it busy, and memory bounded. */
 const BATCHES_IN_FLIGHT = 4

@@ -27,11 +27,11 @@ parentPort.on('message', ({ id, paths, data, ends }) => {
       stats.push([Number(stat.size), String(stat.ino), String(stat.mtimeNs)])
     } catch (err) {
       if (fd !== undefined) { closeSync(fd); rmSync(path, { force: true }) }
-      return parentPort.postMessage({ id, failed: { index: i, code: err.code, message: err.message } })
+      return parentPort.postMessage({ id, failed: { index: i, code: err.code, message: err.message }, data }, [data.buffer])
     }
     closeSync(fd)
   }
-  parentPort.postMessage({ id, stats })
+  parentPort.postMessage({ id, stats, data }, [data.buffer])
 })
 `
 
@@ -41,8 +41,12 @@ export interface FileToWrite {
   readonly bytes: Uint8Array
 }
 
+/** The least a batch buffer holds: the caller's batches are about 1 MiB. Buffers go back and forth, so new ones are seldom made. */
+const BUFFER_BYTES = 1280 * 1024
+
 interface Reply {
   readonly id: number
+  readonly data: Uint8Array
   readonly stats?: Array<[number, string, string]>
   readonly failed?: { index: number; code?: string; message: string }
 }
@@ -53,9 +57,12 @@ export class WriterThread {
   readonly #waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>()
   #nextId = 0
   #failure: Error | undefined
+  /** Buffers the thread has handed back, for the next batches: allocating a fresh one each time cost more than passing it. */
+  readonly #spare: ArrayBuffer[] = []
 
   constructor() {
     this.#worker.on('message', (reply: Reply) => {
+      this.#spare.push(reply.data.buffer as ArrayBuffer)
       this.#waiting.get(reply.id)?.resolve(reply)
       this.#waiting.delete(reply.id)
     })
@@ -72,7 +79,9 @@ export class WriterThread {
     const id = this.#nextId++
     const replied = new Promise<Reply>((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
     // One string and one buffer (handed over, not copied) cost far less to pass than an object per file.
-    const data = new Uint8Array(files.reduce((sum, f) => sum + f.bytes.length, 0))
+    const size = files.reduce((sum, f) => sum + f.bytes.length, 0)
+    const spare = this.#spare.pop()
+    const data = new Uint8Array(spare && spare.byteLength >= size ? spare : new ArrayBuffer(Math.max(size, BUFFER_BYTES)))
     const ends = new Uint32Array(files.length)
     let at = 0
     files.forEach((file, i) => {
