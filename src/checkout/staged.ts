@@ -77,7 +77,8 @@ export async function writeStaged(
     for (const output of outputs) moveOut(staging, root, output)
     // The manifest goes last, so it never lists a file that is not there.
     await writing.finish(false)
-    await rmdir(staging)
+    // The checkout is complete: an empty staging folder that cannot be removed is no failure.
+    await rmdir(staging).catch(() => undefined)
     return { written, renamed: names.renamed }
   } catch (err) {
     await sink?.abandon()
