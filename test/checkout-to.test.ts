@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process'
 import { CKPT, ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { tempDir, tempStore } from './support/temp.js'
+import { deleteObject } from './support/plant.js'
+import { RAW_CODE, cidOf } from '../src/model/cid.js'
 
 const text = (s: string) => new TextEncoder().encode(s)
 const MANIFEST = '.ckpt-checkout.json'
@@ -198,6 +200,43 @@ describe('checkout --to and commit --file report file-system problems as errors,
     expect(missing.stderr).toContain('missing.car')
     mkdirSync(path.join(work, 'folder.car'))
     expect(ckpt(work, ['import', 'folder.car']).code).toBe(2)
+  })
+})
+
+describe('checkout --to a new or empty folder that fails part-way', () => {
+  it('leaves nothing behind: no new folder, and an empty folder empty', async () => {
+    const { store, dir } = await tempStore()
+    const files = new Map<string, Uint8Array>()
+    for (let i = 0; i < 1_000; i++) files.set(`d${Math.floor(i / 100)}/f${i}.txt`, text(`file ${i}\n`))
+    await store.commit({ stage: 'frames', output: new Directory(files) })
+    await store.close()
+    // A blob late in the walk, after hundreds of files are written.
+    await deleteObject(dir, cidOf(RAW_CODE, text('file 900\n')).toString())
+    const parent = tempDir()
+    const empty = tempDir()
+    for (const target of [path.join(parent, 'new', 'out'), empty]) {
+      const run = ckpt(parent, ['--store', dir, 'checkout', 'main', '--to', target])
+      expect(run.code).toBe(4)
+    }
+    expect(readdirSync(parent)).toEqual([])
+    expect(readdirSync(empty)).toEqual([])
+  })
+})
+
+describe('checkout --to progress', () => {
+  it('counts up to the number of files written, into a new folder and into one already used', async () => {
+    const { store } = await tempStore()
+    const files = new Map<string, Uint8Array>()
+    for (let i = 0; i < 600; i++) files.set(`d${i % 7}/f${i}.txt`, text(`file ${i}\n`))
+    await store.commit({ outputs: { frames: new Directory(files), report: { video: text('bytes inside JSON') }, raw: text('raw') } })
+    const target = path.join(tempDir(), 'out')
+    for (let round = 0; round < 2; round++) {
+      const seen: Array<[number, number]> = []
+      const { written } = await store.checkout('main', { to: target, onProgress: (done, total) => seen.push([done, total]) })
+      expect(written.length).toBe(603)
+      expect(seen.at(-1)).toEqual([603, 603])
+      expect(seen.every(([done, total], i) => done === i + 1 && total === 603)).toBe(true)
+    }
   })
 })
 

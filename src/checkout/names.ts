@@ -55,8 +55,18 @@ export class OutputNames {
 
 const encoder = new TextEncoder()
 
+/** A UTF-16 code unit takes at most 3 bytes of UTF-8: text this short fits without being measured. */
+const surelyFits = (text: string, maxBytes: number) => text.length * 3 <= maxBytes
+
+/** Whether the path `folder/relative` is within the kernel's PATH_MAX. */
+export function fitsPathMax(folder: string, relative: string): boolean {
+  const full = `${folder}/${relative}`
+  return surelyFits(full, PATH_MAX_BYTES) || encoder.encode(full).length <= PATH_MAX_BYTES
+}
+
 /** INVALID_ARGUMENT when a file system could not hold `relative` under `root`: checked before anything is written. */
 export function checkNameLength(root: string, relative: string): void {
+  if (surelyFits(relative, NAME_MAX_BYTES) && surelyFits(`${root}/${relative}`, PATH_MAX_BYTES)) return
   for (const part of relative.split('/')) {
     const bytes = encoder.encode(part).length
     if (bytes > NAME_MAX_BYTES) {

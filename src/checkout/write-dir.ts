@@ -1,19 +1,17 @@
-import { randomBytes } from 'node:crypto'
-import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs'
-import { lstat, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
+import { lstat, mkdir, readdir, rm, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError, quoted } from '../errors.js'
-import { RAW_CODE, cidString, type CID } from '../model/cid.js'
-import { blobLinks, linksToJson } from '../model/value.js'
-import { writeAllAt } from '../io/write-all.js'
+import { cidString, type CID } from '../model/cid.js'
 import { fileSystemError, onPath } from '../io/fs-errors.js'
 import { mkdirDurable, syncDirectory } from '../io/sync-dir.js'
-import { checkStageName } from '../refs/names.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
-import { checkTreePath, treeEntries } from '../model/tree.js'
 import type { ObjectDb } from '../core/objects.js'
 import { CHECKOUT_MANIFEST, ManifestWriter, isRecordedFile, readManifest, recordOf, type RecordedFile } from './manifest.js'
 import { OutputNames, checkNameLength, type RenamedOutput } from './names.js'
+import { plannedFiles } from './planned.js'
+import { writeStaged } from './staged.js'
+import { writeAtomically } from './write-file.js'
 
 export { CHECKOUT_MANIFEST } from './manifest.js'
 
@@ -29,11 +27,6 @@ export interface CheckoutDirResult {
   readonly renamed: RenamedOutput[]
 }
 
-interface PlannedFile {
-  readonly name: string
-  readonly content: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>
-}
-
 /** Files written at once: enough to keep the disk and the thread pool busy with small files. */
 const CONCURRENT_FILES = 16
 
@@ -42,13 +35,19 @@ const CONCURRENT_FILES = 16
  * appear as `{ "/": id }` links and are written to `<stage>.blobs/<id>`), bytes as `<stage>`,
  * directories as the folder `<stage>/`. Names that collide get `~2`, `~3`, … and are reported.
  *
- * Everything is checked before the first write (names the file system cannot hold, files ckpt
- * did not write, folders in the way). Each file is written to a temporary name and renamed, so
- * no file is ever half-written under its final name. Files are streamed from the tree, and the
- * manifest to disk, so memory stays bounded by the number of names, not their contents.
+ * A new or empty folder is written through a staging folder in one pass (staged.ts), unless
+ * files are fsynced. Otherwise everything is checked before the first write (names the file
+ * system cannot hold, files ckpt did not write, folders in the way), and each file is written to
+ * a temporary name and renamed. Either way no file is ever half-written under its final name.
+ * Files are streamed from the tree, and the manifest to disk, so memory stays bounded by the
+ * number of names, not their contents.
  */
 export async function writeCheckoutDir(objects: ObjectDb, checkpoint: CID, node: CheckpointNode, dir: string, options: CheckoutDirOptions): Promise<CheckoutDirResult> {
   const root = path.resolve(dir)
+  if (!options.durable && (await isNewOrEmpty(root))) {
+    const staged = await writeStaged(objects, checkpoint, node, root, dir, options.onProgress)
+    if (staged) return staged
+  }
   const existing = await stat(root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined
     throw fileSystemError(err, dir, 'cannot check out into')
@@ -94,33 +93,6 @@ export async function writeCheckoutDir(objects: ObjectDb, checkpoint: CID, node:
   await manifest.finish(options.durable)
   if (options.durable) await syncDirectory(root)
   return { written, renamed: names.renamed }
-}
-
-/** Every file a checkout of `node` writes, named by `names`, read from the store only when written. */
-async function* plannedFiles(objects: ObjectDb, node: CheckpointNode, names: OutputNames): AsyncGenerator<PlannedFile> {
-  for (const [stage, output] of node.stages) {
-    checkStageName(stage)
-    if (node.trees.includes(stage)) {
-      const top = names.folder(stage, `${stage}\0`, '', stage)
-      for await (const entry of treeEntries(output, (cid) => objects.getNode(cid))) {
-        checkTreePath(entry.path)
-        const parts = entry.path.split('/')
-        let folder = top
-        for (let i = 0; i < parts.length - 1; i++) folder = names.folder(stage, `${stage}\0${parts.slice(0, i + 1).join('/')}`, folder, parts[i] as string)
-        yield { name: names.file(stage, folder, parts.at(-1) as string), content: () => objects.readBlob(entry.cid) }
-      }
-    } else if (output.code === RAW_CODE) {
-      yield { name: names.file(stage, '', stage), content: () => objects.readBlob(output) }
-    } else {
-      const value = await objects.getNode(output)
-      yield { name: names.file(stage, '', `${stage}.json`), content: () => [new TextEncoder().encode(prettyJson(value) + '\n')] }
-      const links = new Map(blobLinks(value).map((link) => [cidString(link), link]))
-      for (const [id, link] of links) {
-        const blobs = names.folder(stage, `${stage}\0.blobs`, '', `${stage}.blobs`)
-        yield { name: names.file(stage, blobs, id), content: () => objects.readBlob(link) }
-      }
-    }
-  }
 }
 
 /**
@@ -204,6 +176,16 @@ class TargetFolder {
   }
 }
 
+/** Whether `root` does not exist, or is a real folder (not a link to one) with nothing in it. Undecided (an error) counts as no. */
+async function isNewOrEmpty(root: string): Promise<boolean> {
+  try {
+    const found = await lstat(root)
+    return found.isDirectory() && (await readdir(root)).length === 0
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT'
+  }
+}
+
 async function lstatOf(file: string): Promise<BigIntStats | undefined> {
   return lstat(file, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
@@ -228,85 +210,4 @@ async function forEachConcurrently<T>(items: AsyncIterable<T>, limit: number, wo
   }
   await Promise.all(Array.from({ length: limit }, worker))
   if (failure) throw failure.err
-}
-
-function prettyJson(node: unknown): string {
-  // Integers beyond 2^53 decode as BigInt (only stores written by other tools hold them).
-  return JSON.stringify(linksToJson(node), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2)
-}
-
-const WRITE_BATCH_BYTES = 8 * 1024 * 1024
-/** Files up to this size, when not fsynced, are written with a few blocking calls: far cheaper than a trip through the thread pool each. */
-const SMALL_FILE_BYTES = 256 * 1024
-
-/** Temporary names: `.ckpt-tmp-` and hex digits, unique per process by a random prefix and a counter. */
-const tempPrefix = randomBytes(4).toString('hex')
-let tempCounter = 0
-const tempName = (folder: string) => path.join(folder, `.ckpt-tmp-${tempPrefix}${(tempCounter++).toString(16).padStart(8, '0')}`)
-
-/**
- * Writes under a temporary name in the same folder, fsyncs when `durable`, then renames: the final
- * name never holds a partial file. Returns the file's stat, taken before the rename (which keeps it).
- */
-async function writeAtomically(target: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean): Promise<BigIntStats> {
-  // A short temporary name of its own, so a name near the length limit still has room.
-  const temp = tempName(path.dirname(target))
-  const pieces = Symbol.asyncIterator in content ? content[Symbol.asyncIterator]() : toAsync(content)
-  // Pieces are gathered into large vectored writes: one system call per few MiB, not per chunk.
-  let gathered: Uint8Array[] = []
-  let gatheredBytes = 0
-  for (;;) {
-    const next = await pieces.next()
-    if (next.done) break
-    gathered.push(next.value)
-    gatheredBytes += next.value.length
-    if (gatheredBytes > SMALL_FILE_BYTES) break
-  }
-  if (gatheredBytes <= SMALL_FILE_BYTES && !durable) return writeSmallFile(temp, target, gathered)
-  const handle = await open(temp, 'wx')
-  let written: BigIntStats
-  try {
-    let position = await writeAllAt(handle, gathered, 0)
-    gathered = []
-    gatheredBytes = 0
-    for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
-      gathered.push(next.value)
-      gatheredBytes += next.value.length
-      if (gatheredBytes >= WRITE_BATCH_BYTES) {
-        position = await writeAllAt(handle, gathered, position)
-        gathered = []
-        gatheredBytes = 0
-      }
-    }
-    await writeAllAt(handle, gathered, position)
-    if (durable) await handle.sync()
-    written = await handle.stat({ bigint: true })
-  } catch (err) {
-    await handle.close()
-    await rm(temp, { force: true })
-    throw err
-  }
-  await handle.close()
-  await rename(temp, target)
-  return written
-}
-
-function writeSmallFile(temp: string, target: string, pieces: readonly Uint8Array[]): BigIntStats {
-  const fd = openSync(temp, 'wx')
-  let written: BigIntStats
-  try {
-    for (const piece of pieces) for (let at = 0; at < piece.length; ) at += writeSync(fd, piece, at)
-    written = fstatSync(fd, { bigint: true })
-  } catch (err) {
-    closeSync(fd)
-    rmSync(temp, { force: true })
-    throw err
-  }
-  closeSync(fd)
-  renameSync(temp, target)
-  return written
-}
-
-async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items
 }

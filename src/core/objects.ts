@@ -207,6 +207,14 @@ export class ObjectDb {
   }
 
   /**
+   * The verified bytes of `cid` when it is stored as one block, as every blob of up to
+   * CHUNK_THRESHOLD bytes is; undefined for a chunked blob, to be read as a stream. NOT_FOUND when absent.
+   */
+  async getBlock(cid: CID): Promise<Uint8Array | undefined> {
+    return (await this.#blob(cid)).bytes
+  }
+
+  /**
    * Compares the manifest's chunk sizes with what is stored before a whole read allocates its
    * buffer, so a damaged manifest cannot make a read allocate what the store does not hold.
    */

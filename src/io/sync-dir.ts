@@ -35,8 +35,9 @@ export async function writeFileSynced(file: string, text: string): Promise<void>
  * Creates `dir` (and missing parents) and makes each new directory's name durable in its parent.
  * One level at a time, never `mkdir -p`'s retry loop, which spins forever where mkdir fails with
  * ENOENT under an existing folder (/proc). A path through a file fails with ENOTDIR.
+ * Returns the folders it created, outermost first.
  */
-export async function mkdirDurable(dir: string): Promise<void> {
+export async function mkdirDurable(dir: string): Promise<string[]> {
   const missing: string[] = []
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
     const found = await stat(current).catch((err: NodeJS.ErrnoException) => {
@@ -54,4 +55,5 @@ export async function mkdirDurable(dir: string): Promise<void> {
     })
     await syncDirectory(path.dirname(created))
   }
+  return missing
 }

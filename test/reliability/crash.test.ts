@@ -4,7 +4,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { cloneStore, openStore, type Store } from '../../src/index.js'
+import { Directory, cloneStore, openStore, type Store } from '../../src/index.js'
 import { CKPT, ckpt } from '../support/cli.js'
 import { git, gitFsck } from '../support/git.js'
 import { prng, pseudoRandomBytes } from '../support/random.js'
@@ -228,6 +228,39 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
         } else {
           // Anything else is a temporary file, never one of the final names.
           expect(name).toMatch(/\.ckpt-tmp-[0-9a-f]+$/)
+        }
+      }
+    }
+  }, SCALE.timeoutMs)
+
+  it('never leaves a partial folder output when checkout --to a new folder is killed: the folder is whole or absent', async () => {
+    const { store: creator, dir } = await tempStore()
+    const count = 3_000
+    const files = new Map<string, Uint8Array>()
+    for (let i = 0; i < count; i++) files.set(`d${i % 30}/f${i}.txt`, new TextEncoder().encode(`file ${i}\n`))
+    await creator.commit({ stage: 'frames', output: new Directory(files) })
+    await creator.close()
+    const random = prng(11)
+    for (let round = 0; round < 6; round++) {
+      const parent = tempDir()
+      const target = path.join(parent, 'out')
+      const checkout = await startReady(fixture('checkout-loop.js'), [dir, target])
+      // Killed once the target folder is there, while the files are being written.
+      while (!existsSync(target)) await sleep(2)
+      await sleep(Math.floor(random() * 200))
+      checkout.child.kill('SIGKILL')
+      await checkout.exited
+      // Nothing is written beside the folder named.
+      expect(readdirSync(parent).filter((name) => name !== 'out')).toEqual([])
+      for (const name of existsSync(target) ? readdirSync(target) : []) {
+        if (name === 'frames') {
+          const found = readdirSync(path.join(target, name), { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+          expect(found.length).toBe(count)
+          expect(readFileSync(path.join(target, 'frames', 'd7', 'f1237.txt'), 'utf8')).toBe('file 1237\n')
+        } else if (name === '.ckpt-checkout.json') {
+          expect(() => JSON.parse(readFileSync(path.join(target, name), 'utf8'))).not.toThrow()
+        } else {
+          expect(name).toMatch(/^\.ckpt-tmp-[0-9a-f]+$/)
         }
       }
     }

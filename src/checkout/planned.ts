@@ -1,0 +1,98 @@
+import { RAW_CODE, cidString, type CID } from '../model/cid.js'
+import { blobLinks, linksToJson } from '../model/value.js'
+import { checkStageName } from '../refs/names.js'
+import type { CheckpointNode } from '../model/checkpoint.js'
+import { treeLeaves, treeSummary } from '../model/tree.js'
+import type { ObjectDb } from '../core/objects.js'
+import type { OutputNames } from './names.js'
+
+/** One file a checkout writes: its path relative to the checkout folder, and its bytes, read when asked. */
+export interface PlannedFile {
+  readonly name: string
+  readonly content: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+  /** The blob holding the content, when it is one (not JSON written out as text). */
+  readonly blob?: CID
+}
+
+/** Every file a checkout of `node` writes, named by `names`, read from the store only when written. */
+export async function* plannedFiles(objects: ObjectDb, node: CheckpointNode, names: OutputNames): AsyncGenerator<PlannedFile> {
+  for await (const batch of plannedBatches(objects, node, names)) yield* batch
+}
+
+/** {@link plannedFiles} in batches: a leaf of a folder output's tree at a time (about 32 files). */
+export async function* plannedBatches(objects: ObjectDb, node: CheckpointNode, names: OutputNames): AsyncGenerator<PlannedFile[]> {
+  const blobFile = (name: string, blob: CID): PlannedFile => ({ name, blob, content: () => objects.readBlob(blob) })
+  for (const [stage, output] of node.stages) {
+    checkStageName(stage)
+    if (node.trees.includes(stage)) {
+      const folders = new FolderNames(names, stage)
+      // Tree entries are checked as safe relative paths when their leaf is read (model/tree.ts).
+      for await (const leaf of treeLeaves(output, (cid) => objects.getNode(cid))) {
+        yield leaf.map((entry) => {
+          const slash = entry.path.lastIndexOf('/')
+          const folder = folders.of(slash < 0 ? '' : entry.path.slice(0, slash))
+          return blobFile(names.file(stage, folder, entry.path.slice(slash + 1)), entry.cid)
+        })
+      }
+    } else if (output.code === RAW_CODE) {
+      yield [blobFile(names.file(stage, '', stage), output)]
+    } else {
+      const value = await objects.getNode(output)
+      yield [{ name: names.file(stage, '', `${stage}.json`), content: () => [new TextEncoder().encode(prettyJson(value) + '\n')] }]
+      const links = new Map(blobLinks(value).map((link) => [cidString(link), link]))
+      for (const [id, link] of links) {
+        const blobs = names.folder(stage, `${stage}\0.blobs`, '', `${stage}.blobs`)
+        yield [blobFile(names.file(stage, blobs, id), link)]
+      }
+    }
+  }
+}
+
+/**
+ * How many files a checkout of `node` writes, for progress: a folder output's count is read from
+ * its tree's root node (a figure stored when it was built), not by walking the tree.
+ */
+export async function countPlanned(objects: ObjectDb, node: CheckpointNode): Promise<number> {
+  let count = 0
+  for (const [stage, output] of node.stages) {
+    if (node.trees.includes(stage)) count += treeSummary(await objects.getNode(output))?.files ?? 0
+    else if (output.code === RAW_CODE) count++
+    else count += 1 + new Set(blobLinks(await objects.getNode(output)).map((link) => cidString(link))).size
+  }
+  return count
+}
+
+/** The checkout names of a folder output's subfolders, remembering the last one asked for: files come sorted, so mostly the same. */
+class FolderNames {
+  readonly #top: string
+  #lastPath = ''
+  #lastName: string
+
+  constructor(
+    readonly names: OutputNames,
+    readonly stage: string,
+  ) {
+    // The output's own folder is named even when it holds no file, as it always was.
+    this.#top = names.folder(stage, `${stage}\0`, '', stage)
+    this.#lastName = this.#top
+  }
+
+  /** The name of the folder at `logical` ('' for the output's own folder), made up the first time. */
+  of(logical: string): string {
+    if (logical === this.#lastPath) return this.#lastName
+    const { names, stage } = this
+    let folder = this.#top
+    if (logical !== '') {
+      const parts = logical.split('/')
+      for (let i = 0; i < parts.length; i++) folder = names.folder(stage, `${stage}\0${parts.slice(0, i + 1).join('/')}`, folder, parts[i] as string)
+    }
+    this.#lastPath = logical
+    this.#lastName = folder
+    return folder
+  }
+}
+
+function prettyJson(node: unknown): string {
+  // Integers beyond 2^53 decode as BigInt (only stores written by other tools hold them).
+  return JSON.stringify(linksToJson(node), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2)
+}

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, renameSync } from 'node:fs'
+import { mkdir, rm, rmdir } from 'node:fs/promises'
+import path from 'node:path'
+import { CkptError } from '../errors.js'
+import { cidString, type CID } from '../model/cid.js'
+import type { CheckpointNode } from '../model/checkpoint.js'
+import type { ObjectDb } from '../core/objects.js'
+import { fileSystemError, onPath } from '../io/fs-errors.js'
+import { mkdirDurable } from '../io/sync-dir.js'
+import { CHECKOUT_MANIFEST, ManifestWriter } from './manifest.js'
+import { FileSink } from './file-sink.js'
+import { OutputNames, checkNameLength, fitsPathMax, type RenamedOutput } from './names.js'
+import { countPlanned, plannedBatches } from './planned.js'
+
+export interface StagedResult {
+  readonly written: string[]
+  readonly renamed: RenamedOutput[]
+}
+
+/** Thrown inside {@link writeStaged} when a name fits the checkout folder but not the staging folder. */
+class StagingTooDeep extends Error {}
+
+/**
+ * Checks out into `root`, a folder that does not exist yet or is empty, in one pass. Every file is
+ * written under its final name inside a staging folder `.ckpt-tmp-…` in `root`, and each output
+ * (a file, or a whole folder) is renamed out of it once all of it is written: one rename per
+ * output instead of a temporary name and a rename per file. Nothing can be in the way, so names
+ * are checked as the files are written; on any failure the staging folder, and the folders this
+ * created, are removed. A killed checkout leaves whole outputs and the staging folder, never a
+ * partial output under its final name. Not fsynced: the caller takes this path in process mode only.
+ *
+ * Returns undefined, having written nothing, when a path would fit `root` but is too long for
+ * the staging folder; the caller then checks out file by file.
+ */
+export async function writeStaged(
+  objects: ObjectDb,
+  checkpoint: CID,
+  node: CheckpointNode,
+  root: string,
+  dir: string,
+  onProgress: ((written: number, total: number) => void) | undefined,
+): Promise<StagedResult | undefined> {
+  const total = onProgress ? await countPlanned(objects, node) : 0
+  const created = await onPath(dir, () => mkdirDurable(root), 'cannot create the checkout folder')
+  const staging = path.join(root, `.ckpt-tmp-${randomBytes(6).toString('hex')}`)
+  let manifest: ManifestWriter | undefined
+  let sink: FileSink | undefined
+  try {
+    await onPath(dir, () => mkdir(staging), 'cannot write into')
+    const writing = await onPath(dir, () => ManifestWriter.create(root, cidString(checkpoint)), 'cannot write into')
+    manifest = writing
+    let count = 0
+    const files = new FileSink(root, (name, recorded) => {
+      writing.add(name, recorded)
+      onProgress?.(++count, total)
+    })
+    sink = files
+    const names = new OutputNames([CHECKOUT_MANIFEST])
+    const folders = new Set<string>(['.'])
+    const outputs = new Set<string>()
+    const written: string[] = []
+    for await (const batch of plannedBatches(objects, node, names)) {
+      for (const file of batch) {
+        checkNameLength(root, file.name)
+        if (!fitsPathMax(staging, file.name)) throw new StagingTooDeep()
+        makeFolders(staging, path.dirname(file.name), folders)
+        // A blob of one block (every small file) is read whole; larger ones are streamed.
+        const block = file.blob && (await objects.getBlock(file.blob))
+        // Names are plain relative paths (checked in the tree, made by OutputNames): joined as they are.
+        await files.add(file.name, `${staging}/${file.name}`, block, file.content)
+        written.push(file.name)
+        outputs.add(outputOf(file.name))
+      }
+    }
+    await files.finish()
+    for (const output of outputs) moveOut(staging, root, output)
+    // The manifest goes last, so it never lists a file that is not there.
+    await writing.finish(false)
+    // The checkout is complete: an empty staging folder that cannot be removed is no failure.
+    await rmdir(staging).catch(() => undefined)
+    return { written, renamed: names.renamed }
+  } catch (err) {
+    await sink?.abandon()
+    await manifest?.discard()
+    await rm(staging, { recursive: true, force: true })
+    for (const folder of created.reverse()) await rmdir(folder).catch(() => undefined)
+    if (err instanceof StagingTooDeep) return undefined
+    throw err
+  }
+}
+
+/** The top-level entry of the checkout folder that `name` is in, or is. */
+function outputOf(name: string): string {
+  const slash = name.indexOf('/')
+  return slash < 0 ? name : name.slice(0, slash)
+}
+
+/** Creates `folder` (relative to `staging`) and its parents the first time each is asked for. */
+function makeFolders(staging: string, folder: string, made: Set<string>): void {
+  if (made.has(folder)) return
+  makeFolders(staging, path.dirname(folder), made)
+  mkdirSync(path.join(staging, folder))
+  made.add(folder)
+}
+
+/** Renames one finished output from the staging folder into the checkout folder. */
+function moveOut(staging: string, root: string, name: string): void {
+  const target = path.join(root, name)
+  try {
+    renameSync(path.join(staging, name), target)
+  } catch (err) {
+    // Only something made in `root` during the checkout can be in the way: it is left as it is.
+    if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
+      throw new CkptError('WOULD_OVERWRITE', `${target} appeared during the checkout; checkout does not replace it`, { details: { path: target } })
+    }
+    throw fileSystemError(err, target, 'cannot move into place')
+  }
+}
