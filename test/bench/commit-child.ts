@@ -7,7 +7,7 @@ import path from 'node:path'
 import { initStore, openStore } from '../../src/index.js'
 
 const [storeDir, file, stage] = process.argv.slice(2) as [string, string, string]
-const options = { author: 'bench', durability: 'fsync' } as const
+const options = { author: 'bench', level: { durability: 'fsync' } } as const
 const store = existsSync(path.join(storeDir, 'ckpt-store.json')) ? await openStore(storeDir, options) : await initStore(storeDir, options)
 const start = process.hrtime.bigint()
 const checkpoint = await store.commit({ stage, output: createReadStream(file, { highWaterMark: 1024 * 1024 }) })
