@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { CkptError } from '../errors.js'
 import type { RecordedFile } from './manifest.js'
+import type { WriteBatch, WriteReply } from './writer-worker.js'
 
 /*
  * Creating a small file costs its open, write, fstat and close, about as much as everything else a
@@ -10,30 +11,12 @@ import type { RecordedFile } from './manifest.js'
  * anything already there) in folders the caller has made; it knows nothing of the store.
  */
 
-// Evaluated as a CommonJS script in the worker, so it runs the same from dist/ and from sources under test.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
-const { openSync, writeSync, fstatSync, closeSync, rmSync } = require('node:fs')
-parentPort.on('message', ({ id, paths, data, ends }) => {
-  const files = paths.split('\\0')
-  const stats = []
-  for (let i = 0, start = 0; i < files.length; start = ends[i++]) {
-    const path = files[i]
-    let fd
-    try {
-      fd = openSync(path, 'wx')
-      for (let at = start; at < ends[i]; ) at += writeSync(fd, data, at, ends[i] - at)
-      const stat = fstatSync(fd, { bigint: true })
-      stats.push([Number(stat.size), String(stat.ino), String(stat.mtimeNs)])
-    } catch (err) {
-      if (fd !== undefined) { closeSync(fd); rmSync(path, { force: true }) }
-      return parentPort.postMessage({ id, failed: { index: i, code: err.code, message: err.message }, data }, [data.buffer])
-    }
-    closeSync(fd)
-  }
-  parentPort.postMessage({ id, stats, data }, [data.buffer])
-})
-`
+/** The worker module, from dist/ also when this file runs from its sources under test. */
+function workerUrl(): URL {
+  const here = import.meta.url
+  if (!here.endsWith('.ts')) return new URL('./writer-worker.js', here)
+  return new URL(here.replace(/\/src\/checkout\/writer-thread\.ts$/, '/dist/src/checkout/writer-worker.js'))
+}
 
 export interface FileToWrite {
   /** Absolute path of a file that does not exist yet, in a folder that does. */
@@ -44,24 +27,17 @@ export interface FileToWrite {
 /** The least a batch buffer holds: the caller's batches are about 1 MiB. Buffers go back and forth, so new ones are seldom made. */
 const BUFFER_BYTES = 1280 * 1024
 
-interface Reply {
-  readonly id: number
-  readonly data: Uint8Array
-  readonly stats?: Array<[number, string, string]>
-  readonly failed?: { index: number; code?: string; message: string }
-}
-
 /** A thread that writes batches of small files, in the order given. Call {@link close} when done, also on failure. */
 export class WriterThread {
-  readonly #worker = new Worker(WORKER_SOURCE, { eval: true })
-  readonly #waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>()
+  readonly #worker = new Worker(workerUrl())
+  readonly #waiting = new Map<number, { resolve: (reply: WriteReply) => void; reject: (err: Error) => void }>()
   #nextId = 0
   #failure: Error | undefined
   /** Buffers the thread has handed back, for the next batches: allocating a fresh one each time cost more than passing it. */
   readonly #spare: ArrayBuffer[] = []
 
   constructor() {
-    this.#worker.on('message', (reply: Reply) => {
+    this.#worker.on('message', (reply: WriteReply) => {
       this.#spare.push(reply.data.buffer as ArrayBuffer)
       this.#waiting.get(reply.id)?.resolve(reply)
       this.#waiting.delete(reply.id)
@@ -77,7 +53,7 @@ export class WriterThread {
   async write(files: readonly FileToWrite[]): Promise<RecordedFile[]> {
     if (this.#failure) throw this.#error()
     const id = this.#nextId++
-    const replied = new Promise<Reply>((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
+    const replied = new Promise<WriteReply>((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
     // One string and one buffer (handed over, not copied) cost far less to pass than an object per file.
     const size = files.reduce((sum, f) => sum + f.bytes.length, 0)
     const spare = this.#spare.pop()
@@ -88,7 +64,8 @@ export class WriterThread {
       data.set(file.bytes, at)
       ends[i] = at += file.bytes.length
     })
-    this.#worker.postMessage({ id, paths: files.map((f) => f.path).join('\0'), data, ends }, [data.buffer])
+    const batch: WriteBatch = { id, paths: files.map((f) => f.path).join('\0'), data, ends }
+    this.#worker.postMessage(batch, [data.buffer])
     const reply = await replied
     if (reply.failed) {
       const { index, code, message } = reply.failed

@@ -1,0 +1,55 @@
+import { closeSync, fstatSync, openSync, rmSync, writeSync } from 'node:fs'
+import { parentPort } from 'node:worker_threads'
+
+/*
+ * The file-writing thread of writer-thread.ts: creates each file of a batch (O_EXCL, so never
+ * through anything already at its path), writes its bytes and reports what the file system
+ * recorded. It knows nothing of the store.
+ */
+
+/** One batch: the files' paths joined by NUL, their bytes back to back, and where each ends. */
+export interface WriteBatch {
+  readonly id: number
+  readonly paths: string
+  readonly data: Uint8Array
+  readonly ends: Uint32Array
+}
+
+/** The batch's buffer comes back with the answer, to be used again. */
+export interface WriteReply {
+  readonly id: number
+  readonly data: Uint8Array
+  /** Per file written: size, inode and mtime in ns (as strings: bigints do not cross as plain data). */
+  readonly stats?: Array<[number, string, string]>
+  /** The first file that failed; the ones before it are written, it and the ones after are not. */
+  readonly failed?: { readonly index: number; readonly code?: string; readonly message: string }
+}
+
+function writeBatch({ id, paths, data, ends }: WriteBatch): WriteReply {
+  const files = paths.split('\0')
+  const stats: Array<[number, string, string]> = []
+  for (let i = 0, start = 0; i < files.length; start = ends[i++]!) {
+    const path = files[i]!
+    let fd: number | undefined
+    try {
+      fd = openSync(path, 'wx')
+      for (let at = start; at < ends[i]!; ) at += writeSync(fd, data, at, ends[i]! - at)
+      const stat = fstatSync(fd, { bigint: true })
+      stats.push([Number(stat.size), String(stat.ino), String(stat.mtimeNs)])
+    } catch (err) {
+      if (fd !== undefined) {
+        closeSync(fd)
+        rmSync(path, { force: true })
+      }
+      const { code, message } = err as NodeJS.ErrnoException
+      return { id, data, failed: { index: i, ...(code !== undefined && { code }), message } }
+    }
+    closeSync(fd)
+  }
+  return { id, data, stats }
+}
+
+parentPort?.on('message', (batch: WriteBatch) => {
+  const reply = writeBatch(batch)
+  parentPort!.postMessage(reply, [reply.data.buffer as ArrayBuffer])
+})
