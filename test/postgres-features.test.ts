@@ -3,7 +3,6 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
-import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { Directory, initStore, openStore, replay, resume, run, shortIdOf, type Store } from '../src/index.js'
 import { EXIT_CODES } from '../cli/exit-codes.js'
@@ -11,7 +10,7 @@ import { countingPipeline, freshKnobs } from './fixtures/counting-pipeline.js'
 import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { git, gitFsck } from './support/git.js'
-import { freshSchemaUrl, postgresServer } from './support/postgres.js'
+import { freshSchemaUrl, postgresServer, sql } from './support/postgres.js'
 import { pseudoRandomBytes } from './support/random.js'
 import { collect, onCleanup, steppingClock, tempDir } from './support/temp.js'
 
@@ -43,16 +42,6 @@ async function reopened(location: string): Promise<Store> {
   return store
 }
 
-/** Runs SQL as the test role, outside ckpt. */
-async function sql(text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: postgresServer().url })
-  await client.connect()
-  try {
-    return await client.query(text, params)
-  } finally {
-    await client.end()
-  }
-}
 
 /** The `objects` key of an object id (docs/format.md): the CID's bytes. */
 const objectKey = (id: string) => Buffer.from(CID.parse(id).bytes)

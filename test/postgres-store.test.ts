@@ -1,20 +1,9 @@
-import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { initStoreOn, openPostgresBackend, openStoreOn, type Backend, type Store } from '../src/index.js'
 import { failure } from './support/errors.js'
-import { closedPort, freshSchemaUrl, postgresServer } from './support/postgres.js'
+import { closedPort, freshSchemaUrl, sql } from './support/postgres.js'
 import { collect, onCleanup } from './support/temp.js'
 
-/** Runs SQL as the test role, outside ckpt. */
-async function sql(text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: postgresServer().url })
-  await client.connect()
-  try {
-    return await client.query(text, params)
-  } finally {
-    await client.end()
-  }
-}
 
 const schemaOf = (url: string) => new URL(url).searchParams.get('schema') as string
 const passwordOf = (url: string) => decodeURIComponent(new URL(url).password)

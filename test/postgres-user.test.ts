@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { cloneStore, initStore, openPostgresBackend, openStore } from '../src/index.js'
 import { ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
-import { freshSchemaUrl, postgresServer, privatePostgresServer } from './support/postgres.js'
+import { freshSchemaUrl, postgresServer, privatePostgresServer, sql } from './support/postgres.js'
 import { onCleanup, tempDir } from './support/temp.js'
 
 /*
@@ -33,15 +33,6 @@ function withParameter(url: string, name: string, value: string): string {
   return u.href
 }
 
-async function sql(text: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: postgresServer().url })
-  await client.connect()
-  try {
-    return await client.query(text, params)
-  } finally {
-    await client.end()
-  }
-}
 
 async function tablesIn(schema: string): Promise<number> {
   const { rows } = await sql('SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1', [schema])

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import { CkptError } from '../errors.js'
+import { WorkerCalls } from '../io/worker-calls.js'
 import type { RecordedFile } from './manifest.js'
 import type { WriteBatch, WriteReply } from './writer-worker.js'
 
@@ -29,31 +29,15 @@ const BUFFER_BYTES = 1280 * 1024
 
 /** A thread that writes batches of small files, in the order given. Call {@link close} when done, also on failure. */
 export class WriterThread {
-  readonly #worker = new Worker(workerUrl())
-  readonly #waiting = new Map<number, { resolve: (reply: WriteReply) => void; reject: (err: Error) => void }>()
-  #nextId = 0
-  #failure: Error | undefined
   /** Buffers the thread has handed back, for the next batches: allocating a fresh one each time cost more than passing it. */
   readonly #spare: ArrayBuffer[] = []
-
-  constructor() {
-    this.#worker.on('message', (reply: WriteReply) => {
-      this.#spare.push(reply.data.buffer as ArrayBuffer)
-      this.#waiting.get(reply.id)?.resolve(reply)
-      this.#waiting.delete(reply.id)
-    })
-    this.#worker.on('error', (err) => this.#fail(err))
-    this.#worker.on('exit', () => this.#fail(new Error('the file-writing thread exited')))
-  }
+  readonly #thread = new WorkerCalls<WriteReply>(new Worker(workerUrl()), 'writing files', (reply) => this.#spare.push(reply.data.buffer as ArrayBuffer))
 
   /**
    * Creates and writes each file; resolves with what the file system recorded of each. On the first
    * failure, the files before it stay written and the error (an errno error naming the file) is thrown.
    */
   async write(files: readonly FileToWrite[]): Promise<RecordedFile[]> {
-    if (this.#failure) throw this.#error()
-    const id = this.#nextId++
-    const replied = new Promise<WriteReply>((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
     // One string and one buffer (handed over, not copied) cost far less to pass than an object per file.
     const size = files.reduce((sum, f) => sum + f.bytes.length, 0)
     const spare = this.#spare.pop()
@@ -64,9 +48,8 @@ export class WriterThread {
       data.set(file.bytes, at)
       ends[i] = at += file.bytes.length
     })
-    const batch: WriteBatch = { id, paths: files.map((f) => f.path).join('\0'), data, ends }
-    this.#worker.postMessage(batch, [data.buffer])
-    const reply = await replied
+    const batch: Omit<WriteBatch, 'id'> = { paths: files.map((f) => f.path).join('\0'), data, ends }
+    const reply = await this.#thread.call(batch, [data.buffer as ArrayBuffer])
     if (reply.failed) {
       const { index, code, message } = reply.failed
       throw Object.assign(new Error(message), { code, path: files[index]?.path, written: index })
@@ -74,19 +57,7 @@ export class WriterThread {
     return (reply.stats ?? []).map(([size, ino, mtimeNs]) => ({ size, ino, mtimeNs }))
   }
 
-  async close(): Promise<void> {
-    this.#failure ??= new Error('closed')
-    await this.#worker.terminate()
-  }
-
-  #fail(err: Error): void {
-    this.#failure ??= err
-    for (const { reject } of this.#waiting.values()) reject(this.#error())
-    this.#waiting.clear()
-  }
-
-  #error(): CkptError {
-    const cause = this.#failure as Error
-    return new CkptError('IO_ERROR', `writing files on a worker thread failed: ${cause.message}`, { cause })
+  close(): Promise<void> {
+    return this.#thread.close()
   }
 }

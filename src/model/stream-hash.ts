@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { CkptError } from '../errors.js'
+import { WorkerCalls } from '../io/worker-calls.js'
 
 /*
  * Hashing of large blobs on worker threads: when storing, each chunk's BLAKE3 (its id) and the
@@ -56,7 +56,7 @@ interface Reply {
  */
 export class BlobHasher {
   readonly #ids = new ChunkHasher()
-  readonly #whole = new HashThread()
+  readonly #whole = hashThread()
 
   /** See {@link ChunkHasher.hashChunks}. */
   hashChunks(chunks: Uint8Array[]): Promise<{ chunks: Uint8Array[]; digests: Uint8Array[] }> {
@@ -81,7 +81,7 @@ export class BlobHasher {
 
 /** Chunk ids (BLAKE3-256 of each chunk) on a thread of its own: for storing, and for verifying reads. */
 export class ChunkHasher {
-  readonly #thread = new HashThread()
+  readonly #thread = hashThread()
 
   /**
    * Each chunk's BLAKE3-256, and the chunks back. The chunks are handed to the worker thread and
@@ -98,48 +98,11 @@ export class ChunkHasher {
   }
 }
 
-function transferable(chunks: Uint8Array[]): Uint8Array[] {
-  return chunks.map((c) => (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : new Uint8Array(c)))
+/** A hashing worker thread, answering calls in order. */
+function hashThread(): WorkerCalls<Reply> {
+  return new WorkerCalls<Reply>(new Worker(WORKER_SOURCE, { eval: true, workerData: hashModules() }), 'hashing')
 }
 
-/** One worker thread answering calls in order. */
-class HashThread {
-  readonly #worker: Worker
-  readonly #waiting = new Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>()
-  #nextId = 0
-  #failure: Error | undefined
-
-  constructor() {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: hashModules() })
-    this.#worker.on('message', (reply: Reply) => {
-      this.#waiting.get(reply.id)?.resolve(reply)
-      this.#waiting.delete(reply.id)
-    })
-    this.#worker.on('error', (err) => this.#fail(err))
-    this.#worker.on('exit', () => this.#fail(new Error('the hashing thread exited')))
-  }
-
-  call(message: object, transfer: ArrayBuffer[]): Promise<Reply> {
-    if (this.#failure) return Promise.reject(this.#error())
-    const id = this.#nextId++
-    const reply = new Promise<Reply>((resolve, reject) => this.#waiting.set(id, { resolve, reject }))
-    this.#worker.postMessage({ ...message, id }, transfer)
-    return reply
-  }
-
-  async close(): Promise<void> {
-    this.#failure ??= new Error('closed')
-    await this.#worker.terminate()
-  }
-
-  #fail(err: Error): void {
-    this.#failure ??= err
-    for (const { reject } of this.#waiting.values()) reject(this.#error())
-    this.#waiting.clear()
-  }
-
-  #error(): CkptError {
-    const cause = this.#failure as Error
-    return new CkptError('IO_ERROR', `hashing on a worker thread failed: ${cause.message}`, { cause })
-  }
+function transferable(chunks: Uint8Array[]): Uint8Array[] {
+  return chunks.map((c) => (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : new Uint8Array(c)))
 }

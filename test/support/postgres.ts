@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 import { afterAll } from 'vitest'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -55,6 +56,17 @@ export function restartImmediately(dir: string): void {
 /** Stops the server in `dir` as a crash would, until {@link restartImmediately}. */
 export function haltServer(dir: string): void {
   execFileSync(SCRIPT, ['halt', dir])
+}
+
+/** Runs SQL as the test role on the shared server, outside ckpt. */
+export async function sql(text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: postgresServer().url })
+  await client.connect()
+  try {
+    return await client.query(text, params)
+  } finally {
+    await client.end()
+  }
 }
 
 /** A URL naming a schema no other test uses, so test files can run in parallel on one server. */
