@@ -6,7 +6,7 @@ import { initStore, openPostgresBackend, openStore, readAudit, run, type Store }
 import { countingPipeline, freshKnobs } from '../fixtures/counting-pipeline.js'
 import { failure } from '../support/errors.js'
 import { cutProxy, type Cut } from '../support/pg-cut-proxy.js'
-import { freshSchemaUrl, privatePostgresServer, restartImmediately } from '../support/postgres.js'
+import { freshSchemaUrl, privatePostgresServer, restartImmediately, sql } from '../support/postgres.js'
 import { fixture, runFixture, type Child } from '../support/processes.js'
 import { collect, onCleanup, tempDir } from '../support/temp.js'
 import { FULL, SCALE } from './scale.js'
@@ -160,11 +160,13 @@ async function withMessage(store: Store, timeline: string, message: string): Pro
 }
 
 describe('the cut at COMMIT: a connection lost around a ref-moving call', () => {
-  async function storeBehindProxy(reconnectWindowMs = 10_000) {
+  async function storeBehindProxy(reconnectWindowMs = 10_000, parameters: Record<string, string> = {}) {
     const url = freshSchemaUrl()
     await (await initStore(url)).close()
     const proxy = await cutProxy(url)
-    const store = await openStore(proxy.url, { postgres: { reconnectWindowMs } })
+    const proxied = new URL(proxy.url)
+    for (const [name, value] of Object.entries(parameters)) proxied.searchParams.set(name, value)
+    const store = await openStore(proxied.href, { postgres: { reconnectWindowMs } })
     onCleanup(() => store.close())
     await store.commit({ timeline: 'main', stage: 'seed', output: { seed: true } })
     return { url, proxy, store }
@@ -213,6 +215,22 @@ describe('the cut at COMMIT: a connection lost around a ref-moving call', () => 
     await applied
     expect(await withMessage(store, 'main', 'queued')).toEqual([checkpoint.id])
     expect(await store.timelines.get('main')).toBe(checkpoint.id)
+  }, 60_000)
+
+  it('fails a commit as of unknown outcome when its retry times out behind its own first attempt, still running on the server, which then applies once', async () => {
+    const { url, proxy, store } = await storeBehindProxy(10_000, { lock_timeout: '1000' })
+    const schema = new URL(url).searchParams.get('schema')!
+    // The first attempt holds the ref's row for 3 s before it commits; the retry waits for it
+    // only 1 s (lock_timeout) and gives up while the first attempt is still running.
+    await sql(`CREATE FUNCTION "${schema}".slow_reflog() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$`)
+    await sql(`CREATE TRIGGER slow BEFORE INSERT ON "${schema}".reflog FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_reflog()`)
+    const applied = proxy.arm({ kind: 'late', delayMs: 0 })
+    const err = await failure(store.commit({ timeline: 'main', stage: 'work', output: { n: 6 }, message: 'slow', retry: 5 }))
+    await applied
+    expect(err.code).toBe('STORE_UNAVAILABLE')
+    expect(err.details).toMatchObject({ retryable: false, outcomeUnknown: true })
+    for (let tries = 0; (await withMessage(store, 'main', 'slow')).length === 0 && tries < 100; tries++) await sleep(100)
+    expect(await withMessage(store, 'main', 'slow')).toHaveLength(1)
   }, 60_000)
 
   it('fails a commit whose call was answered as the server went out of reach for good with a STORE_UNAVAILABLE that is not retryable, as it may have applied (it did)', async () => {

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout } from 'node:timers/promises'
 import { CkptError } from '../../errors.js'
 import type { ObjectEntry, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
+import type pg from 'pg'
 import { Rollback, type Client, type Connection } from './connection.js'
+import { isConnectionLoss } from './errors.js'
 import { ReadBatcher } from './read-batcher.js'
 import { tableNames } from './schema.js'
 import { fromColumn, toColumn } from './text.js'
@@ -105,8 +107,9 @@ export class PostgresRefs implements RefStore {
    * - an earlier attempt still running on the server when the retry looked holds the refs' rows,
    *   so the retry waits for it and then loses its compare-and-swap to it: a conflict met by a
    *   retry is reported as applied when the `txn` row is there after all;
-   * - when the server stays out of reach after the call was sent, its outcome is unknown, and the
-   *   error says so instead of inviting a retry.
+   * - once a call went unanswered (its connection lost after it was sent), it may still apply on
+   *   the server at any time, so a call that then ends in any error (the server out of reach, a
+   *   retry cancelled by a lock timeout) says its outcome is unknown instead of inviting a retry.
    */
   async updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
     const txn = randomUUID()
@@ -114,9 +117,10 @@ export class PostgresRefs implements RefStore {
     const last = batches.pop() ?? []
     const inTransaction = batches.length > 0
     let attempts = 0
-    // Whether any attempt's ref-moving call may have reached the server (an attempt cut off may
-    // still apply), and the latest attempt's transaction id once only its COMMIT is left to send.
-    let sent = false
+    // Whether an attempt's call, its own transaction, went unanswered: it may still apply.
+    let unanswered = false
+    // In an explicit transaction, the latest attempt's id once only its COMMIT is left to send
+    // (a retry settles it; without one, whether it committed is unknown).
     let xid: string | undefined
     const call = async (client: Client): Promise<RefUpdateResult> => {
       attempts++
@@ -124,8 +128,7 @@ export class PostgresRefs implements RefStore {
       for (const batch of batches) await this.values.write(client, batch)
       const objectArgs = objectArguments(last, 9)
       const text = `SELECT ${this.#t.updateRefs}($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::uuid, ${objectArgs.text}, $7::bytea[], $8::int[])`
-      sent = true
-      await client.query({
+      await this.#sendCall(client, !inTransaction, () => (unanswered = true), {
         name: `${this.#t.updateRefs}/${last.length}`,
         text,
         values: [
@@ -151,16 +154,24 @@ export class PostgresRefs implements RefStore {
     try {
       result = inTransaction ? await this.connection.transaction('moving refs', attempt, options) : await this.connection.run('moving refs', attempt, options)
     } catch (err) {
-      // Only a lost server (or a client-side timeout) leaves the outcome open; an answer from the
-      // server (read-only, a statement cancelled by a timeout: rolled back) carries its SQLSTATE.
-      if (!sent || !(err instanceof CkptError) || err.details.retryable !== true || err.details.sqlState !== undefined) throw err
+      if (!(unanswered || xid !== undefined) || !(err instanceof CkptError)) throw err
       const { host, port, description } = this.connection.location
-      throw new CkptError('STORE_UNAVAILABLE', `lost PostgreSQL at ${host}:${port} (${description}) after a ref update was sent, and it did not answer again in time to tell whether that applied: look at the timeline before running it again`, {
+      throw new CkptError('STORE_UNAVAILABLE', `PostgreSQL at ${host}:${port} (${description}) did not answer a ref update that was sent, which may still apply, and the update then failed (${err.message}): look at the timeline before running it again`, {
         details: { ...err.details, retryable: false, outcomeUnknown: true },
       })
     }
     if (!result.ok && 'name' in result && attempts > 1 && (await this.#applied(updates, txn))) return { ok: true }
     return result
+  }
+
+  /** Sends the ref-moving call; `onLost` hears when its connection was lost before the answer, if `mayApplyAlone`. */
+  async #sendCall(client: Client, mayApplyAlone: boolean, onLost: () => void, query: pg.QueryConfig): Promise<void> {
+    try {
+      await client.query(query)
+    } catch (err) {
+      if (mayApplyAlone && isConnectionLoss(err)) onLost()
+      throw err
+    }
   }
 
   /** Whether a call's reflog rows are there: an attempt of it committed. */
