@@ -256,3 +256,29 @@ describe('checkout --to of a large folder output', () => {
     expect(readFileSync(path.join(target, 'frames', 'd7', 'f7123.txt'), 'utf8')).toBe('file 7123\n')
   }, 180_000)
 })
+
+describe('checkout --to a new folder, beside someone writing into it', () => {
+  it('never replaces a file that appeared at an output\'s name during the checkout, and leaves no output of its own behind', async () => {
+    const { store } = await tempStore()
+    const files = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}.txt`, text(`frame ${i}`)]))
+    const checkpoint = await store.commit({ outputs: { a: { v: 1 }, frames: new Directory(files), z: text('ours') } })
+    const target = path.join(tempDir(), 'out')
+    const theirs = Buffer.from('a file the user made meanwhile')
+    let planted = false
+    const err = await failure(
+      store.checkout(checkpoint.id, {
+        to: target,
+        onProgress: () => {
+          if (planted) return
+          planted = true
+          writeFileSync(path.join(target, 'z'), theirs)
+        },
+      }),
+    )
+    expect(planted).toBe(true)
+    expect(err.code).toBe('WOULD_OVERWRITE')
+    expect(readFileSync(path.join(target, 'z'))).toEqual(theirs)
+    expect(readdirSync(target)).toEqual(['z'])
+    await store.close()
+  })
+})

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, renameSync } from 'node:fs'
+import { linkSync, lstatSync, mkdirSync, renameSync, unlinkSync } from 'node:fs'
 import { mkdir, rm, rmdir } from 'node:fs/promises'
 import path from 'node:path'
 import { CkptError } from '../errors.js'
@@ -26,8 +26,9 @@ class StagingTooDeep extends Error {}
  * written under its final name inside a staging folder `.ckpt-tmp-…` in `root`, and each output
  * (a file, or a whole folder) is renamed out of it once all of it is written: one rename per
  * output instead of a temporary name and a rename per file. Nothing can be in the way, so names
- * are checked as the files are written; on any failure the staging folder, and the folders this
- * created, are removed. A killed checkout leaves whole outputs and the staging folder, never a
+ * are checked as the files are written. An output never replaces what appeared at its name
+ * meanwhile (WOULD_OVERWRITE); on any failure the staging folder, the outputs already moved and
+ * the folders this created are removed, so the folder is as it was. A killed checkout leaves whole outputs and the staging folder, never a
  * partial output under its final name. Not fsynced: the caller takes this path in process mode only.
  *
  * Returns undefined, having written nothing, when a path would fit `root` but is too long for
@@ -46,6 +47,8 @@ export async function writeStaged(
   const staging = path.join(root, `.ckpt-tmp-${randomBytes(6).toString('hex')}`)
   let manifest: ManifestWriter | undefined
   let sink: FileSink | undefined
+  // Outputs already renamed into `root`, which was empty: on failure they go too.
+  const moved: string[] = []
   try {
     await onPath(dir, () => mkdir(staging), 'cannot write into')
     const writing = await onPath(dir, () => ManifestWriter.create(root, cidString(checkpoint)), 'cannot write into')
@@ -74,7 +77,10 @@ export async function writeStaged(
       }
     }
     await files.finish()
-    for (const output of outputs) moveOut(staging, root, output)
+    for (const output of outputs) {
+      moveOut(staging, root, output)
+      moved.push(output)
+    }
     // The manifest goes last, so it never lists a file that is not there.
     await writing.finish(false)
     // The checkout is complete: an empty staging folder that cannot be removed is no failure.
@@ -84,6 +90,7 @@ export async function writeStaged(
     await sink?.abandon()
     await manifest?.discard()
     await rm(staging, { recursive: true, force: true })
+    for (const output of moved) await rm(path.join(root, output), { recursive: true, force: true })
     for (const folder of created.reverse()) await rmdir(folder).catch(() => undefined)
     if (err instanceof StagingTooDeep) return undefined
     throw err
@@ -104,16 +111,37 @@ function makeFolders(staging: string, folder: string, made: Set<string>): void {
   made.add(folder)
 }
 
-/** Renames one finished output from the staging folder into the checkout folder. */
+/**
+ * Moves one finished output from the staging folder into the checkout folder, never over anything
+ * there: only something made in `root` during the checkout (a user's file, another checkout) can
+ * be, and it is left as it is. A file is linked (which refuses an existing name) and then
+ * unlinked from the staging folder; a folder is renamed once nothing is at its name.
+ */
 function moveOut(staging: string, root: string, name: string): void {
+  const source = path.join(staging, name)
   const target = path.join(root, name)
+  const inTheWay = () => new CkptError('WOULD_OVERWRITE', `${target} appeared during the checkout; checkout does not replace it`, { details: { path: target } })
   try {
-    renameSync(path.join(staging, name), target)
-  } catch (err) {
-    // Only something made in `root` during the checkout can be in the way: it is left as it is.
-    if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY') {
-      throw new CkptError('WOULD_OVERWRITE', `${target} appeared during the checkout; checkout does not replace it`, { details: { path: target } })
+    if (lstatSync(source).isDirectory()) {
+      if (lstatSync(target, { throwIfNoEntry: false })) throw inTheWay()
+      renameSync(source, target)
+      return
     }
+    try {
+      linkSync(source, target)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') throw inTheWay()
+      // A file system without hard links: the same check as for a folder, then a rename.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err
+      if (lstatSync(target, { throwIfNoEntry: false })) throw inTheWay()
+      renameSync(source, target)
+      return
+    }
+    unlinkSync(source)
+  } catch (err) {
+    if (err instanceof CkptError) throw err
+    if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY') throw inTheWay()
     throw fileSystemError(err, target, 'cannot move into place')
   }
 }
