@@ -150,9 +150,10 @@ export class PostgresRefs implements RefStore {
       }
     }
     const options = { beforeRetry: (client: Client) => this.#committedAlready(client, updates, txn, xid) }
-    let result: RefUpdateResult
     try {
-      result = inTransaction ? await this.connection.transaction('moving refs', attempt, options) : await this.connection.run('moving refs', attempt, options)
+      const result = inTransaction ? await this.connection.transaction('moving refs', attempt, options) : await this.connection.run('moving refs', attempt, options)
+      if (!result.ok && 'name' in result && attempts > 1 && (await this.#applied(updates, txn))) return { ok: true }
+      return result
     } catch (err) {
       if (!(unanswered || xid !== undefined) || !(err instanceof CkptError)) throw err
       const { host, port, description } = this.connection.location
@@ -160,8 +161,6 @@ export class PostgresRefs implements RefStore {
         details: { ...err.details, retryable: false, outcomeUnknown: true },
       })
     }
-    if (!result.ok && 'name' in result && attempts > 1 && (await this.#applied(updates, txn))) return { ok: true }
-    return result
   }
 
   /** Sends the ref-moving call; `onLost` hears when its connection was lost before the answer, if `mayApplyAlone`. */
