@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { initStore, openPostgresBackend, openStore, readAudit, run, type Store } from '../../src/index.js'
 import { countingPipeline, freshKnobs } from '../fixtures/counting-pipeline.js'
 import { failure } from '../support/errors.js'
-import { cutProxy, type Cut } from '../support/pg-cut-proxy.js'
+import { cutProxy, type Cut, type CutProxy } from '../support/pg-cut-proxy.js'
 import { freshSchemaUrl, privatePostgresServer, restartImmediately, sql } from '../support/postgres.js'
 import { fixture, runFixture, type Child } from '../support/processes.js'
 import { collect, onCleanup, tempDir } from '../support/temp.js'
@@ -145,6 +145,20 @@ describe('many machines on one PostgreSQL store, with faults', () => {
   }, SCALE.timeoutMs)
 })
 
+/**
+ * Commits `message` through `proxy` with `cut` armed for its call, then makes the server look
+ * unreachable until the commit has failed: that failure.
+ */
+async function commitCutOffForGood(proxy: CutProxy, store: Store, cut: Cut, message: string) {
+  const applied = proxy.arm(cut)
+  const committing = store.commit({ timeline: 'main', stage: 'work', output: { message }, message, retry: 5 })
+  await applied
+  proxy.refuse = true
+  const err = await failure(committing)
+  proxy.refuse = false
+  return err
+}
+
 async function objectCount(url: string): Promise<number> {
   const backend = await openPostgresBackend(url)
   try {
@@ -235,12 +249,7 @@ describe('the cut at COMMIT: a connection lost around a ref-moving call', () => 
 
   it('fails a commit whose call was answered as the server went out of reach for good with a STORE_UNAVAILABLE that is not retryable, as it may have applied (it did)', async () => {
     const { proxy, store } = await storeBehindProxy(1000)
-    const applied = proxy.arm({ kind: 'after-reply' })
-    const committing = store.commit({ timeline: 'main', stage: 'work', output: { n: 3 }, message: 'unknown outcome', retry: 5 })
-    await applied
-    proxy.refuse = true
-    const err = await failure(committing)
-    proxy.refuse = false
+    const err = await commitCutOffForGood(proxy, store, { kind: 'after-reply' }, 'unknown outcome')
     expect(err.code).toBe('STORE_UNAVAILABLE')
     expect(err.details).toMatchObject({ retryable: false, outcomeUnknown: true })
     expect(await withMessage(store, 'main', 'unknown outcome')).toHaveLength(1)
@@ -251,19 +260,14 @@ describe('the cut at COMMIT: a connection lost around a ref-moving call', () => 
     const head = await store.timelines.get('main')
     const objects = await objectCount(url)
     const reflog = (await store.reflog('main')).length
-    const applied = proxy.arm({ kind: 'drop' })
-    const committing = store.commit({ timeline: 'main', stage: 'work', output: { n: 2 }, message: 'dropped', retry: 5 })
-    await applied
-    proxy.refuse = true
-    const err = await failure(committing)
-    proxy.refuse = false
+    const err = await commitCutOffForGood(proxy, store, { kind: 'drop' }, 'dropped')
     // A call lost on its way and one whose answer was lost look the same from the client.
     expect(err.code).toBe('STORE_UNAVAILABLE')
     expect(err.details).toMatchObject({ retryable: false, outcomeUnknown: true })
     expect(await store.timelines.get('main')).toBe(head)
     expect((await store.reflog('main')).length).toBe(reflog)
     expect(await objectCount(url)).toBe(objects)
-    const again = await store.commit({ timeline: 'main', stage: 'work', output: { n: 2 }, message: 'dropped', retry: 5 })
+    const again = await store.commit({ timeline: 'main', stage: 'work', output: { message: 'dropped' }, message: 'dropped', retry: 5 })
     expect(await withMessage(store, 'main', 'dropped')).toEqual([again.id])
   }, 60_000)
 })

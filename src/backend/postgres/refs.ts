@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout } from 'node:timers/promises'
 import { CkptError } from '../../errors.js'
 import type { ObjectEntry, RefEntry, RefStore, RefUpdate, RefUpdateResult, ReflogEntry } from '../interface.js'
-import type pg from 'pg'
 import { Rollback, type Client, type Connection } from './connection.js'
 import { isConnectionLoss } from './errors.js'
 import { ReadBatcher } from './read-batcher.js'
@@ -128,14 +127,20 @@ export class PostgresRefs implements RefStore {
       for (const batch of batches) await this.values.write(client, batch)
       const objectArgs = objectArguments(last, 9)
       const text = `SELECT ${this.#t.updateRefs}($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::uuid, ${objectArgs.text}, $7::bytea[], $8::int[])`
-      await this.#sendCall(client, !inTransaction, () => (unanswered = true), {
-        name: `${this.#t.updateRefs}/${last.length}`,
-        text,
-        values: [
-          updates.map((u) => u.name), updates.map((u) => toColumn(u.expected)), updates.map((u) => toColumn(u.value)), updates.map((u) => Math.floor(u.log.time)),
-          updates.map((u) => toColumn(u.log.reason)), txn, requires.flat().map(bufferOf), requires.map((group) => group.length), ...objectArgs.values,
-        ],
-      })
+      try {
+        await client.query({
+          name: `${this.#t.updateRefs}/${last.length}`,
+          text,
+          values: [
+            updates.map((u) => u.name), updates.map((u) => toColumn(u.expected)), updates.map((u) => toColumn(u.value)), updates.map((u) => Math.floor(u.log.time)),
+            updates.map((u) => toColumn(u.log.reason)), txn, requires.flat().map(bufferOf), requires.map((group) => group.length), ...objectArgs.values,
+          ],
+        })
+      } catch (err) {
+        // Its own transaction, the call may still commit on the server; in BEGIN it cannot without our COMMIT.
+        if (!inTransaction && isConnectionLoss(err)) unanswered = true
+        throw err
+      }
       if (inTransaction) xid = (await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0]?.xid
       return { ok: true }
     }
@@ -152,7 +157,7 @@ export class PostgresRefs implements RefStore {
     const options = { beforeRetry: (client: Client) => this.#committedAlready(client, updates, txn, xid) }
     try {
       const result = inTransaction ? await this.connection.transaction('moving refs', attempt, options) : await this.connection.run('moving refs', attempt, options)
-      if (!result.ok && 'name' in result && attempts > 1 && (await this.#applied(updates, txn))) return { ok: true }
+      if (!result.ok && 'name' in result && attempts > 1 && (await this.connection.run('moving refs', (c) => this.#applied(c, updates, txn)))) return { ok: true }
       return result
     } catch (err) {
       if (!(unanswered || xid !== undefined) || !(err instanceof CkptError)) throw err
@@ -163,20 +168,10 @@ export class PostgresRefs implements RefStore {
     }
   }
 
-  /** Sends the ref-moving call; `onLost` hears when its connection was lost before the answer, if `mayApplyAlone`. */
-  async #sendCall(client: Client, mayApplyAlone: boolean, onLost: () => void, query: pg.QueryConfig): Promise<void> {
-    try {
-      await client.query(query)
-    } catch (err) {
-      if (mayApplyAlone && isConnectionLoss(err)) onLost()
-      throw err
-    }
-  }
-
   /** Whether a call's reflog rows are there: an attempt of it committed. */
-  async #applied(updates: readonly RefUpdate[], txn: string): Promise<boolean> {
+  async #applied(client: Client, updates: readonly RefUpdate[], txn: string): Promise<boolean> {
     if (updates.length === 0) return false
-    const { rows } = await this.connection.run('moving refs', (c) => c.query(`SELECT 1 FROM ${this.#t.reflog} WHERE name = $1 AND txn = $2`, [updates[0]?.name, txn]))
+    const { rows } = await client.query(`SELECT 1 FROM ${this.#t.reflog} WHERE name = $1 AND txn = $2`, [updates[0]?.name, txn])
     return rows.length > 0
   }
 
@@ -192,8 +187,7 @@ export class PostgresRefs implements RefStore {
       if (status === 'committed') return { ok: true }
       if (status === 'aborted') return undefined
     }
-    const { rows } = await client.query(`SELECT 1 FROM ${this.#t.reflog} WHERE name = $1 AND txn = $2`, [updates[0]?.name, txn])
-    return rows.length > 0 ? { ok: true } : undefined
+    return (await this.#applied(client, updates, txn)) ? { ok: true } : undefined
   }
 
   async readReflog(name: string, options: { readonly newestFirst?: boolean; readonly limit?: number } = {}): Promise<ReflogEntry[]> {
