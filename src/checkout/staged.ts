@@ -121,22 +121,20 @@ function moveOut(staging: string, root: string, name: string): void {
   const source = path.join(staging, name)
   const target = path.join(root, name)
   const inTheWay = () => new CkptError('WOULD_OVERWRITE', `${target} appeared during the checkout; checkout does not replace it`, { details: { path: target } })
+  const renameIfFree = () => {
+    if (lstatSync(target, { throwIfNoEntry: false })) throw inTheWay()
+    renameSync(source, target)
+  }
   try {
-    if (lstatSync(source).isDirectory()) {
-      if (lstatSync(target, { throwIfNoEntry: false })) throw inTheWay()
-      renameSync(source, target)
-      return
-    }
+    if (lstatSync(source).isDirectory()) return renameIfFree()
     try {
       linkSync(source, target)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EEXIST') throw inTheWay()
-      // A file system without hard links: the same check as for a folder, then a rename.
+      // A file system without hard links: the same check as for a folder.
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err
-      if (lstatSync(target, { throwIfNoEntry: false })) throw inTheWay()
-      renameSync(source, target)
-      return
+      return renameIfFree()
     }
     unlinkSync(source)
   } catch (err) {
