@@ -251,6 +251,10 @@ describe('gc', () => {
 /** Every acknowledged checkpoint is in main's history, reads back with every output, and fsck is clean. */
 async function assertAcknowledgedIntact(store: Store, acknowledged: readonly string[]): Promise<void> {
   expect(acknowledged.length).toBeGreaterThan(0)
+  // Each acknowledged checkpoint by itself first, so a failure names what was lost.
+  const unreadable: string[] = []
+  for (const id of acknowledged) await store.getCheckpoint(id).catch(() => unreadable.push(id))
+  expect(unreadable).toEqual([])
   const history = new Set((await collect(store.log('main'))).map((c) => c.id))
   for (const id of acknowledged) {
     expect(history.has(id)).toBe(true)

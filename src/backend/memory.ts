@@ -39,9 +39,8 @@ class MemoryObjects implements ObjectStore {
 
   constructor(private readonly gate: SweepGate) {}
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    await this.gate.enter([key])
-    return this.#read(key)
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.gate.run([key], [], async () => this.#read(key))
   }
 
   #read(key: Uint8Array): Uint8Array | undefined {
@@ -49,14 +48,16 @@ class MemoryObjects implements ObjectStore {
     return value && Uint8Array.from(value)
   }
 
-  async has(keys: readonly Uint8Array[]): Promise<boolean[]> {
-    await this.gate.enter(keys)
-    return keys.map((key) => this.#values.has(keyOf(key)))
+  has(keys: readonly Uint8Array[]): Promise<boolean[]> {
+    return this.gate.run(keys, [], async () => keys.map((key) => this.#values.has(keyOf(key))))
   }
 
-  async putMany(entries: readonly ObjectEntry[]): Promise<void> {
-    await this.gate.enter(entries.map((e) => e.key))
-    this.store(entries)
+  putMany(entries: readonly ObjectEntry[]): Promise<void> {
+    return this.gate.run(
+      entries.map((e) => e.key),
+      [],
+      async () => this.store(entries),
+    )
   }
 
   holds(key: Uint8Array): boolean {
@@ -130,11 +131,15 @@ class MemoryRefs implements RefStore {
       .map(([name, value]) => ({ name, value }))
   }
 
-  async updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
-    await this.gate.enter(
+  updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
+    return this.gate.run(
       [...objects.map((o) => o.key), ...requires.flat()],
       updates.map((u) => u.value),
+      async () => this.#applyUpdates(updates, objects, requires),
     )
+  }
+
+  #applyUpdates(updates: readonly RefUpdate[], objects: readonly ObjectEntry[], requires: ReadonlyArray<readonly Uint8Array[]>): RefUpdateResult {
     const missing = requires.find((group) => !group.some((key) => this.objects.holds(key) || objects.some((o) => Buffer.compare(o.key, key) === 0)))
     if (missing) return { ok: false, missing }
     // Objects first; the check and the moves below then run without yielding, so they are atomic.

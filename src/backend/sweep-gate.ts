@@ -11,36 +11,54 @@ interface Session {
   refValues: string[]
 }
 
+/** One object or ref call: what it touches. */
+interface Call {
+  readonly keys: readonly Uint8Array[]
+  readonly refValues: readonly (string | null)[]
+}
+
 /**
  * The part of the sweep contract every backend shares (interface.ts, `Sweep`): it records what
  * other callers touch while a sweep runs, holds them while the sweep deletes, and lets one sweep
- * run at a time. Backends call {@link SweepGate.enter} first thing in every object read, probe and
- * write and every ref update.
+ * run at a time. Backends run every object read, probe and write and every ref update through
+ * {@link SweepGate.run}.
  */
 export class SweepGate {
   #session: Session | undefined
   #held: Promise<void> | undefined
   #release: (() => void) | undefined
   #turn: Promise<void> = Promise.resolve()
+  /**
+   * Calls that passed the gate and have not settled. A sweep that begins meanwhile counts their
+   * touches too: such a call may move a ref after the collector read the refs.
+   */
+  readonly #underWay = new Set<Call>()
 
   /**
-   * Records `keys` and `refValues` as touched when a sweep is running. Returns undefined when the
-   * caller may go on at once, or a promise to await when a sweep holds the store. Synchronous on
-   * the fast path so that no call can slip between a sweep's `hold` and its `drain`.
+   * Runs `task`, the call itself, once no sweep holds the store; its `keys` and `refValues` count
+   * as touched by a sweep running now or beginning before the task settles. Passing the gate is
+   * synchronous when nothing holds it, so that no call can slip between a sweep's `hold` and its
+   * `drain`.
    */
-  enter(keys: readonly Uint8Array[], refValues: readonly (string | null)[] = []): Promise<void> | undefined {
-    if (this.#held) return this.#waitThenEnter(keys, refValues)
-    const session = this.#session
-    if (session) {
-      for (const key of keys) session.keys.push(Uint8Array.from(key))
-      for (const value of refValues) if (value !== null) session.refValues.push(value)
+  run<T>(keys: readonly Uint8Array[], refValues: readonly (string | null)[], task: () => Promise<T>): Promise<T> {
+    if (this.#held) return this.#waitThenRun(keys, refValues, task)
+    const call: Call = { keys, refValues }
+    if (this.#session) record(this.#session, call)
+    this.#underWay.add(call)
+    const settled = () => void this.#underWay.delete(call)
+    let running: Promise<T>
+    try {
+      running = task()
+    } catch (err) {
+      running = Promise.reject(err)
     }
-    return undefined
+    running.then(settled, settled)
+    return running
   }
 
-  async #waitThenEnter(keys: readonly Uint8Array[], refValues: readonly (string | null)[]): Promise<void> {
+  async #waitThenRun<T>(keys: readonly Uint8Array[], refValues: readonly (string | null)[], task: () => Promise<T>): Promise<T> {
     while (this.#held) await this.#held
-    await this.enter(keys, refValues)
+    return this.run(keys, refValues, task)
   }
 
   /** Runs `task` when no sweep (or other exclusive task, such as reclaiming space) is running. */
@@ -65,6 +83,7 @@ export class SweepGate {
   async begin(access: SweepAccess): Promise<Sweep> {
     const done = await this.#takeTurn()
     const session: Session = { keys: [], refValues: [] }
+    for (const call of this.#underWay) record(session, call)
     this.#session = session
     let ended = false
     let held = false
@@ -97,4 +116,9 @@ export class SweepGate {
       end,
     }
   }
+}
+
+function record(session: Session, call: Call): void {
+  for (const key of call.keys) session.keys.push(Uint8Array.from(key))
+  for (const value of call.refValues) if (value !== null) session.refValues.push(value)
 }

@@ -140,9 +140,8 @@ class LevelObjects implements Required<ObjectStore> {
     private readonly gate: SweepGate,
   ) {}
 
-  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    await this.gate.enter([key])
-    return this.#read(key)
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.gate.run([key], [], () => this.#read(key))
   }
 
   async #read(key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -166,8 +165,11 @@ class LevelObjects implements Required<ObjectStore> {
     return location === undefined ? undefined : decodeLocation(location)
   }
 
-  async has(keys: readonly Uint8Array[]): Promise<boolean[]> {
-    await this.gate.enter(keys)
+  has(keys: readonly Uint8Array[]): Promise<boolean[]> {
+    return this.gate.run(keys, [], () => this.#has(keys))
+  }
+
+  async #has(keys: readonly Uint8Array[]): Promise<boolean[]> {
     const inline = await wrapIo(() => this.writes.hasMany(keys.map((key) => prefixed(OBJECT, key))))
     const missing = keys.filter((_, i) => !inline[i])
     if (missing.length === 0) return inline
@@ -178,10 +180,15 @@ class LevelObjects implements Required<ObjectStore> {
 
   async putMany(entries: readonly ObjectEntry[], options: PutOptions = {}): Promise<void> {
     if (entries.length === 0) return
-    await this.gate.enter(entries.map((e) => e.key))
-    const ops = await this.objectOps(entries)
-    // A later synced batch makes this one durable too: LevelDB's log is written in order.
-    await this.writeIndexed(ops, this.sync && options.deferSync !== true)
+    await this.gate.run(
+      entries.map((e) => e.key),
+      [],
+      async () => {
+        const ops = await this.objectOps(entries)
+        // A later synced batch makes this one durable too: LevelDB's log is written in order.
+        await this.writeIndexed(ops, this.sync && options.deferSync !== true)
+      },
+    )
   }
 
   /** Writes `ops`; when that fails, the pack bytes they would have indexed are given back. */
@@ -429,11 +436,12 @@ class LevelRefs implements RefStore {
   }
 
   updateRefs(updates: readonly RefUpdate[], objects: readonly ObjectEntry[] = [], requires: ReadonlyArray<readonly Uint8Array[]> = []): Promise<RefUpdateResult> {
-    const entered = this.gate.enter(
+    const previous = this.#queue
+    const run = this.gate.run(
       [...objects.map((o) => o.key), ...requires.flat()],
       updates.map((u) => u.value),
+      () => previous.then(() => this.#applyUpdates(updates, objects, requires)),
     )
-    const run = Promise.all([this.#queue, entered]).then(() => this.#applyUpdates(updates, objects, requires))
     this.#queue = run.catch(() => undefined)
     return run
   }
