@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
@@ -299,6 +299,20 @@ describe('ckpt: conventions', () => {
     expect(ckpt(cwd, ['--store', place, 'init']).code).toBe(0)
     expect(ckpt(cwd, ['--store', place, 'commit', '-s', 's', '--json', '"x"']).code).toBe(0)
     expect(ckpt(cwd, ['log', '--oneline'], { env: { CKPT_DIR: place } }).stdout).toMatch(/^[0-9a-f]{10} \(HEAD -> main\) s\n$/)
+  })
+
+  it('creates the store in the folder init names even when CKPT_DIR is set, and refuses a folder and --store together', () => {
+    const cwd = tempDir()
+    const fromEnv = path.join(tempDir(), 'from-env')
+    expect(ckpt(cwd, ['init', 'project'], { env: { CKPT_DIR: fromEnv } }).code).toBe(0)
+    expect(existsSync(path.join(cwd, 'project', '.ckpt'))).toBe(true)
+    expect(existsSync(fromEnv)).toBe(false)
+    const both = ckpt(cwd, ['--store', path.join(cwd, 'other'), 'init', 'third'])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('--store')
+    expect(both.stderr).toContain('third')
+    expect(existsSync(path.join(cwd, 'other'))).toBe(false)
+    expect(existsSync(path.join(cwd, 'third'))).toBe(false)
   })
 
   it('finds the store from a subfolder, as git finds .git', () => {
