@@ -130,7 +130,7 @@ describe('a PostgreSQL store of schema version 1', () => {
       } finally {
         await reopened.close()
       }
-      expect((await sql.query(`SELECT value FROM "${schema}".ckpt_meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '2' }])
+      expect((await sql.query(`SELECT value FROM "${schema}".ckpt_meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '3' }])
     } finally {
       await sql.end()
     }

@@ -7,6 +7,9 @@ import { LOCK, tableNames } from './schema-names.js'
  * (docs/backends.md, "PostgreSQL: sweeps"); they are VOLATILE, so each statement after it takes a
  * new snapshot and sees what a sweep deleted while the caller waited at the gate.
  */
+/** Version 2's functions whose arguments or results version 3 changed (a new signature is another function). */
+export const FUNCTIONS_BEFORE_V3 = ['ckpt_get(bytea[])', 'ckpt_put(bytea[], bytea[])', 'ckpt_store(bytea[], bytea[])', 'ckpt_update_refs(text[], text[], text[], bigint[], text[], uuid, bytea[], bytea[], bytea[], int[])']
+
 export function functionStatements(schema: string, lockKey: number): string[] {
   const t = tableNames(schema)
   return [
@@ -18,10 +21,10 @@ BEGIN
     INSERT INTO ${t.touches} (ref_value) SELECT v FROM unnest(ref_values) AS v WHERE v IS NOT NULL;
   END IF;
 END $$`,
-    `CREATE OR REPLACE FUNCTION ${t.get}(keys bytea[]) RETURNS TABLE (k bytea, v bytea) LANGUAGE plpgsql AS $$
+    `CREATE OR REPLACE FUNCTION ${t.get}(keys bytea[]) RETURNS TABLE (k bytea, v bytea, n int) LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM ${t.enter}(keys, '{}');
-  RETURN QUERY SELECT o.key, o.value FROM ${t.objects} o WHERE o.key = ANY(keys);
+  RETURN QUERY SELECT o.key, o.value, o.raw_size FROM ${t.objects} o WHERE o.key = ANY(keys);
 END $$`,
     `CREATE OR REPLACE FUNCTION ${t.has}(keys bytea[]) RETURNS SETOF bytea LANGUAGE plpgsql AS $$
 BEGIN
@@ -31,24 +34,25 @@ END $$`,
     // A rewritten key keeps its stored bytes when they are equal (assigning the old value keeps its
     // TOAST pointer, so a re-sent chunk is not written again), and takes the new ones otherwise, as
     // LevelDB does. Keys come sorted, so two writers of the same keys lock them in one order.
-    // ckpt_store is the write alone, for the functions that have passed the gate already.
-    `CREATE OR REPLACE FUNCTION ${t.store}(keys bytea[], vals bytea[]) RETURNS void LANGUAGE plpgsql AS $$
+    // ckpt_store is the write alone, for the functions that have passed the gate already. raw_sizes:
+    // the length of each value as written when it comes compressed, else NULL (value-bytes.ts).
+    `CREATE OR REPLACE FUNCTION ${t.store}(keys bytea[], vals bytea[], raw_sizes int[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO ${t.objects} AS o (key, value, written_at)
-    SELECT u.k, u.v, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM unnest(keys, vals) AS u(k, v)
-    ON CONFLICT (key) DO UPDATE SET written_at = EXCLUDED.written_at,
+  INSERT INTO ${t.objects} AS o (key, value, raw_size, written_at)
+    SELECT u.k, u.v, u.n, (extract(epoch from clock_timestamp()) * 1000)::bigint FROM unnest(keys, vals, raw_sizes) AS u(k, v, n)
+    ON CONFLICT (key) DO UPDATE SET written_at = EXCLUDED.written_at, raw_size = EXCLUDED.raw_size,
       value = CASE WHEN octet_length(o.value) = octet_length(EXCLUDED.value) AND o.value = EXCLUDED.value THEN o.value ELSE EXCLUDED.value END;
 END $$`,
-    `CREATE OR REPLACE FUNCTION ${t.put}(keys bytea[], vals bytea[]) RETURNS void LANGUAGE plpgsql AS $$
+    `CREATE OR REPLACE FUNCTION ${t.put}(keys bytea[], vals bytea[], raw_sizes int[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM ${t.enter}(keys, '{}');
-  PERFORM ${t.store}(keys, vals);
+  PERFORM ${t.store}(keys, vals, raw_sizes);
 END $$`,
     // updateRefs in one call: the gate; each group of \`required\` (sizes in \`group_sizes\`) must
     // have a key stored or among \`keys\`; the objects; then each compare-and-swap and its reflog row.
     // A conflict or a missing group raises CK001 or CK002, so the whole call rolls back.
     `CREATE OR REPLACE FUNCTION ${t.updateRefs}(names text[], expected text[], vals text[], times bigint[], reasons text[], txn uuid,
-    keys bytea[], objs bytea[], required bytea[], group_sizes int[]) RETURNS void LANGUAGE plpgsql AS $$
+    keys bytea[], objs bytea[], raw_sizes int[], required bytea[], group_sizes int[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   stored bytea[];
   first int := 1;
@@ -68,7 +72,7 @@ BEGIN
     END LOOP;
   END IF;
   IF cardinality(keys) > 0 THEN
-    PERFORM ${t.store}(keys, objs);
+    PERFORM ${t.store}(keys, objs, raw_sizes);
   END IF;
   FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
     IF expected[i] IS NULL AND vals[i] IS NULL THEN

@@ -3,7 +3,7 @@ import type { Connection } from './connection.js'
 import { ReadBatcher } from './read-batcher.js'
 import { tableNames } from './schema.js'
 import { beginPostgresSweep } from './sweep.js'
-import { bufferOf, hexOf, statementBatches, uniqueEntries, type ValueBytes } from './value-bytes.js'
+import { bufferOf, hexOf, statementBatches, uniqueEntries, unpackValue, type ValueBytes } from './value-bytes.js'
 
 /** Keys per page when listing, so a listing never holds the whole table in memory. */
 const PAGE = 1000
@@ -16,8 +16,8 @@ export class PostgresObjects implements ObjectStore {
   /** Keys per call, and so at most this many values (chunks of up to 1 MiB) in one reply. */
   readonly #reads = new ReadBatcher<Uint8Array, Uint8Array>(32, hexOf, (keys) =>
     this.connection.run('reading objects', async (client) => {
-      const { rows } = await client.query<{ k: Buffer; v: Buffer }>({ name: this.#t.get, text: `SELECT k, v FROM ${this.#t.get}($1::bytea[])`, values: [keys.map(bufferOf)] })
-      return new Map(rows.map((r) => [r.k.toString('hex'), bytesOf(r.v)]))
+      const { rows } = await client.query<{ k: Buffer; v: Buffer; n: number | null }>({ name: this.#t.get, text: `SELECT k, v, n FROM ${this.#t.get}($1::bytea[])`, values: [keys.map(bufferOf)] })
+      return new Map(rows.map((r) => [r.k.toString('hex'), unpackValue(bytesOf(r.v), r.n)]))
     }),
   )
 

@@ -1,10 +1,10 @@
 import { CkptError } from '../../errors.js'
 import type { Client, Connection } from './connection.js'
-import { functionStatements } from './functions.js'
+import { FUNCTIONS_BEFORE_V3, functionStatements } from './functions.js'
 import { LOCK, tableNames } from './schema-names.js'
 
 /** The version of the tables below (docs/format.md, "PostgreSQL"). A newer one is refused. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 /** Every table a store's schema holds. A schema holding any other table is not ours. */
 export const TABLES = ['ckpt_meta', 'objects', 'refs', 'reflog', 'touches'] as const
@@ -15,8 +15,9 @@ function createStatements(schema: string, lockKey: number): string[] {
   const t = tableNames(schema)
   return [
     `CREATE TABLE ${t.meta} (key text PRIMARY KEY, value text NOT NULL)`,
-    // written_at: ms by the server's clock; NULL once forgotten (forgetWritesBefore).
-    `CREATE TABLE ${t.objects} (key bytea PRIMARY KEY, value bytea NOT NULL, written_at bigint)`,
+    // written_at: ms by the server's clock; NULL once forgotten (forgetWritesBefore). raw_size:
+    // the length of the value as written when `value` holds it deflated, else NULL (value-bytes.ts).
+    `CREATE TABLE ${t.objects} (key bytea PRIMARY KEY, value bytea NOT NULL, written_at bigint, raw_size int)`,
     `CREATE INDEX objects_written_at ON ${t.objects} (written_at) WHERE written_at IS NOT NULL`,
     `CREATE TABLE ${t.refs} (name text COLLATE "C" PRIMARY KEY, value text NOT NULL)`,
     `CREATE TABLE ${t.reflog} (id bigserial PRIMARY KEY, name text COLLATE "C" NOT NULL, old text, new text, time bigint NOT NULL, reason text NOT NULL, txn uuid NOT NULL)`,
@@ -106,13 +107,18 @@ async function checkSchema(client: Client, schema: string, tables: string[], des
 
 /**
  * Version 1 sent each statement of a call on its own; version 2 adds the functions that make each
- * call one round trip (functions.ts). The tables are the same, so the upgrade adds the functions.
+ * call one round trip (functions.ts); version 3 adds `objects.raw_size` (small values stored
+ * deflated) and passes it through the functions. Stored rows stay as they are: a NULL raw_size
+ * reads as the bytes given, which is what every earlier row holds.
  */
 async function upgradeSchema(client: Client, schema: string, lockKey: number): Promise<void> {
   const t = tableNames(schema)
   await client.query('BEGIN')
   try {
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [lockKey, LOCK.init])
+    // A new column with no default changes only the catalog: no row is rewritten.
+    await client.query(`ALTER TABLE ${t.objects} ADD COLUMN IF NOT EXISTS raw_size int`)
+    for (const fn of FUNCTIONS_BEFORE_V3) await client.query(`DROP FUNCTION IF EXISTS "${schema}".${fn}`)
     for (const statement of functionStatements(schema, lockKey)) await client.query(statement)
     await client.query(`UPDATE ${t.meta} SET value = $1 WHERE key = 'schema_version' AND value::int < $1::int`, [String(SCHEMA_VERSION)])
     await client.query('COMMIT')

@@ -1,10 +1,14 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { ObjectEntry } from '../interface.js'
 import type { Client } from './connection.js'
 import { tableNames } from './schema.js'
 
 /**
  * Where object bytes live. Today a bytea column of the `objects` table, written in the same
- * transaction as everything else. docs/backends.md ("PostgreSQL: an object-storage bucket")
+ * transaction as everything else. Small values (checkpoint nodes, JSON outputs) are stored
+ * deflated when that saves an eighth or more, with their length in `raw_size`; other values, and
+ * every value of a store written before schema version 3, as given, `raw_size` NULL
+ * (docs/format.md, "PostgreSQL"). docs/backends.md ("PostgreSQL: an object-storage bucket")
  * says how a bucket would take these four calls over; nothing outside this file touches the
  * `value` column.
  */
@@ -20,6 +24,29 @@ export interface ValueBytes {
 /** Rows per statement, and their bytes: each value goes as a binary parameter of its own. */
 const ROWS_PER_STATEMENT = 200
 const BYTES_PER_STATEMENT = 16 * 1024 * 1024
+
+/** Values up to this size are tried compressed: chunks above it are random bytes as often as not. */
+const PACK_AT_MOST = 64 * 1024
+/** Below this, deflate's framing eats what it could save. */
+const PACK_AT_LEAST = 64
+
+/** The bytes to store for `value`, and its length when they are compressed (null: stored as given). */
+export function packValue(value: Uint8Array): { stored: Uint8Array; rawSize: number | null } {
+  if (value.length < PACK_AT_LEAST || value.length > PACK_AT_MOST) return { stored: value, rawSize: null }
+  const packed = deflateRawSync(value)
+  return packed.length <= value.length - value.length / 8 ? { stored: packed, rawSize: value.length } : { stored: value, rawSize: null }
+}
+
+/** The value as written, from its stored bytes and `raw_size`. */
+export function unpackValue(stored: Uint8Array, rawSize: number | null): Uint8Array {
+  if (rawSize === null) return stored
+  const value = inflateRawSync(stored)
+  if (value.length !== rawSize) throw new Error(`a stored value inflated to ${value.length} bytes where ${rawSize} were written`)
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** SQL for a value's length as written, over a row of `objects` named `alias`. */
+export const rawSizeOf = (alias: string) => `coalesce(${alias}.raw_size, octet_length(${alias}.value))`
 
 export const hexOf = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
 const buffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -41,18 +68,18 @@ export class TableValueBytes implements ValueBytes {
   }
 
   async read(client: Client, key: Uint8Array): Promise<Uint8Array | undefined> {
-    const { rows } = await client.query<{ value: Buffer }>(`SELECT value FROM ${this.#objects} WHERE key = $1`, [buffer(key)])
-    const value = rows[0]?.value
-    return value === undefined ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+    const { rows } = await client.query<{ value: Buffer; raw_size: number | null }>(`SELECT value, raw_size FROM ${this.#objects} WHERE key = $1`, [buffer(key)])
+    const row = rows[0]
+    return row === undefined ? undefined : unpackValue(new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength), row.raw_size)
   }
 
   async sizes(client: Client, keys: readonly Uint8Array[]): Promise<Map<string, number>> {
-    const { rows } = await client.query<{ key: Buffer; size: number }>(`SELECT key, octet_length(value) AS size FROM ${this.#objects} WHERE key = ANY($1::bytea[])`, [keys.map(buffer)])
+    const { rows } = await client.query<{ key: Buffer; size: number }>(`SELECT o.key, ${rawSizeOf('o')} AS size FROM ${this.#objects} o WHERE o.key = ANY($1::bytea[])`, [keys.map(buffer)])
     return new Map(rows.map((r) => [r.key.toString('hex'), r.size]))
   }
 
   async remove(client: Client, keys: readonly Uint8Array[]): Promise<{ deleted: number; bytes: number }> {
-    const { rows } = await client.query<{ size: number }>(`DELETE FROM ${this.#objects} WHERE key = ANY($1::bytea[]) RETURNING octet_length(value) AS size`, [keys.map(buffer)])
+    const { rows } = await client.query<{ size: number }>(`DELETE FROM ${this.#objects} o WHERE o.key = ANY($1::bytea[]) RETURNING ${rawSizeOf('o')} AS size`, [keys.map(buffer)])
     return { deleted: rows.length, bytes: rows.reduce((sum, r) => sum + r.size, 0) }
   }
 }
@@ -80,12 +107,17 @@ export function statementBatches(entries: readonly ObjectEntry[]): ObjectEntry[]
 }
 
 /**
- * The keys as one bytea[] parameter and the values as an array of binary parameters (node-postgres
- * would send an array of buffers as hex text, twice their size), numbered from `first`.
+ * The keys as one bytea[] parameter, the values (packed) as an array of binary parameters
+ * (node-postgres would send an array of buffers as hex text, twice their size), then their
+ * `raw_size`s as one int[]: the functions' `keys, vals, raw_sizes`, numbered from `first`.
  */
 export function objectArguments(entries: readonly ObjectEntry[], first: number): { text: string; values: unknown[] } {
-  const slots = entries.map((_, i) => `$${first + 1 + i}::bytea`).join(', ')
-  return { text: `$${first}::bytea[], ARRAY[${slots}]::bytea[]`, values: [entries.map((e) => buffer(e.key)), ...entries.map((e) => buffer(e.value))] }
+  const packed = entries.map((e) => packValue(e.value))
+  const slots = entries.map((_, i) => `$${first + 2 + i}::bytea`).join(', ')
+  return {
+    text: `$${first}::bytea[], ARRAY[${slots}]::bytea[], $${first + 1}::int[]`,
+    values: [entries.map((e) => buffer(e.key)), packed.map((p) => p.rawSize), ...packed.map((p) => buffer(p.stored))],
+  }
 }
 
 /** Entries with each key once (the last value wins; content addressing makes them equal). */
