@@ -46,6 +46,28 @@ describe('object bytes in a PostgreSQL store', () => {
   })
 })
 
+describe('a compressed object changed on the server', () => {
+  it('is reported corrupt by fsck, like a damaged object stored as given, not a crash', async () => {
+    const url = freshSchemaUrl()
+    const store = await initStore(url, { author: 'test' })
+    await store.commit({ stage: 'detect', output: JSON.parse(nodeLike(1)) as unknown })
+    await store.commit({ stage: 'detect', output: JSON.parse(nodeLike(2)) as unknown })
+    await store.close()
+    const node = await sql(`SELECT key FROM "${schemaOf(url)}".objects WHERE raw_size IS NOT NULL ORDER BY written_at DESC, key LIMIT 1`)
+    expect(node.rowCount).toBe(1)
+    // Every byte of the deflated node flipped: no longer a deflate stream of raw_size bytes.
+    await sql(`UPDATE "${schemaOf(url)}".objects SET value = decode(translate(encode(value, 'hex'), '0123456789abcdef', 'fedcba9876543210'), 'hex') WHERE key = $1`, [(node.rows[0] as { key: Buffer }).key])
+    const reopened = await openStore(url)
+    try {
+      const report = await reopened.fsck()
+      expect(report.ok).toBe(false)
+      expect(report.problems.map((p) => p.kind)).toContain('corrupt')
+    } finally {
+      await reopened.close()
+    }
+  })
+})
+
 describe('a PostgreSQL store of schema version 2', () => {
   it('reads its checkpoints, takes new commits and becomes version 3 when opened', async () => {
     const url = freshSchemaUrl()
