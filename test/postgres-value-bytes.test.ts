@@ -15,6 +15,9 @@ const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixture
 /** What a checkpoint node holds: names and content ids, which pglz leaves as they are. */
 const nodeLike = (i: number) => JSON.stringify({ parents: [`bafy${i}${randomBytes(30).toString('base64url')}`], stages: Object.fromEntries(Array.from({ length: 20 }, (_, s) => [`stage${s}`, { cid: `baguqehra${randomBytes(31).toString('hex').slice(0, 50)}` }])) })
 
+const reflogIndexes = async (schema: string) =>
+  (await sql(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'reflog' ORDER BY 1`, [schema])).rows.map((r: { indexname: string }) => r.indexname)
+
 describe('object bytes in a PostgreSQL store', () => {
   it('reads every value back byte for byte, compressible or not, small or large, and reports its size as written', async () => {
     const backend = await openPostgresBackend(freshSchemaUrl(), { create: true })
@@ -87,7 +90,22 @@ describe('a PostgreSQL store of schema version 2', () => {
       await store.close()
     }
     expect((await sql(`SELECT value FROM "${schema}".ckpt_meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '3' }])
-    const reopened = await openStore(url)
-    await reopened.close()
+    expect(await reflogIndexes(schema)).toEqual(['reflog_name'])
+    const store2 = await openStore(url)
+    try {
+      expect((await store2.reflog('main')).map((e) => e.reason)).toEqual(['commit: caption', 'commit: caption', 'commit (initial): detect'])
+    } finally {
+      await store2.close()
+    }
+  })
+})
+
+describe('the reflog of a PostgreSQL store', () => {
+  it('keeps one index, by name, which every reflog query uses (docs/postgres-explain.md)', async () => {
+    const url = freshSchemaUrl()
+    const store = await initStore(url, { author: 'test' })
+    await store.commit({ stage: 'a', output: 1 })
+    await store.close()
+    expect(await reflogIndexes(schemaOf(url))).toEqual(['reflog_name'])
   })
 })

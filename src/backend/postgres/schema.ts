@@ -20,7 +20,8 @@ function createStatements(schema: string, lockKey: number): string[] {
     `CREATE TABLE ${t.objects} (key bytea PRIMARY KEY, value bytea NOT NULL, written_at bigint, raw_size int)`,
     `CREATE INDEX objects_written_at ON ${t.objects} (written_at) WHERE written_at IS NOT NULL`,
     `CREATE TABLE ${t.refs} (name text COLLATE "C" PRIMARY KEY, value text NOT NULL)`,
-    `CREATE TABLE ${t.reflog} (id bigserial PRIMARY KEY, name text COLLATE "C" NOT NULL, old text, new text, time bigint NOT NULL, reason text NOT NULL, txn uuid NOT NULL)`,
+    // No index on id alone: every reflog query goes by name (docs/postgres-explain.md); ids come from the sequence.
+    `CREATE TABLE ${t.reflog} (id bigserial NOT NULL, name text COLLATE "C" NOT NULL, old text, new text, time bigint NOT NULL, reason text NOT NULL, txn uuid NOT NULL)`,
     `CREATE INDEX reflog_name ON ${t.reflog} (name, id)`,
     `CREATE TABLE ${t.touches} (id bigserial PRIMARY KEY, key bytea, ref_value text)`,
     ...functionStatements(schema, lockKey),
@@ -108,7 +109,7 @@ async function checkSchema(client: Client, schema: string, tables: string[], des
 /**
  * Version 1 sent each statement of a call on its own; version 2 adds the functions that make each
  * call one round trip (functions.ts); version 3 adds `objects.raw_size` (small values stored
- * deflated) and passes it through the functions. Stored rows stay as they are: a NULL raw_size
+ * deflated) and passes it through the functions, and drops the reflog's unused index on id. Stored rows stay as they are: a NULL raw_size
  * reads as the bytes given, which is what every earlier row holds.
  */
 async function upgradeSchema(client: Client, schema: string, lockKey: number): Promise<void> {
@@ -118,6 +119,7 @@ async function upgradeSchema(client: Client, schema: string, lockKey: number): P
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [lockKey, LOCK.init])
     // A new column with no default changes only the catalog: no row is rewritten.
     await client.query(`ALTER TABLE ${t.objects} ADD COLUMN IF NOT EXISTS raw_size int`)
+    await client.query(`ALTER TABLE ${t.reflog} DROP CONSTRAINT IF EXISTS reflog_pkey`)
     for (const fn of FUNCTIONS_BEFORE_V3) await client.query(`DROP FUNCTION IF EXISTS "${schema}".${fn}`)
     for (const statement of functionStatements(schema, lockKey)) await client.query(statement)
     await client.query(`UPDATE ${t.meta} SET value = $1 WHERE key = 'schema_version' AND value::int < $1::int`, [String(SCHEMA_VERSION)])
