@@ -215,6 +215,16 @@ export class ObjectDb {
   }
 
   /**
+   * {@link getBlock} of each id, in order: the ones stored as one block read in one call where
+   * the backend offers batched reads (`supports.batchedReads`), else one read each, all at once.
+   */
+  async getBlocks(cids: readonly CID[]): Promise<Array<Uint8Array | undefined>> {
+    const keys = cids.map(objectKey)
+    const stored = this.supports.batchedReads && this.store.getMany ? await this.store.getMany(keys) : await Promise.all(keys.map((key) => this.store.get(key)))
+    return Promise.all(stored.map((bytes, i) => (bytes === undefined ? this.getBlock(cids[i]!) : verified(cids[i]!, bytes))))
+  }
+
+  /**
    * Compares the manifest's chunk sizes with what is stored before a whole read allocates its
    * buffer, so a damaged manifest cannot make a read allocate what the store does not hold.
    */
