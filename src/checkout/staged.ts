@@ -71,7 +71,7 @@ export async function writeStaged(
         // A blob of one block (every small file) is read whole; larger ones are streamed.
         const block = blocks[i]
         // Names are plain relative paths (checked in the tree, made by OutputNames): joined as they are.
-        await files.add(file.name, `${staging}/${file.name}`, block, file.content)
+        await files.add(file.name, `${staging}/${file.name}`, block, file.content, file.blob)
         written.push(file.name)
         outputs.add(outputOf(file.name))
       }
@@ -104,7 +104,8 @@ export async function writeStaged(
 async function* withBlocks(objects: ObjectDb, batches: AsyncIterable<PlannedFile[]>): AsyncGenerator<[PlannedFile[], Array<Uint8Array | undefined>]> {
   const blocksOf = async (batch: PlannedFile[]): Promise<Array<Uint8Array | undefined>> => {
     const blobs = batch.flatMap((file) => (file.blob ? [file.blob] : []))
-    const read = await objects.getBlocks(blobs)
+    // Checked against their ids as they are written (FileSink), on the writer thread for most.
+    const read = await objects.getBlocksUnchecked(blobs)
     let next = 0
     return batch.map((file) => (file.blob ? read[next++] : undefined))
   }
