@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { CKPT, ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
 import { tempDir, tempStore } from './support/temp.js'
-import { deleteObject } from './support/plant.js'
+import { deleteObject, replaceObject } from './support/plant.js'
 import { RAW_CODE, cidOf } from '../src/model/cid.js'
 
 const text = (s: string) => new TextEncoder().encode(s)
@@ -221,6 +221,26 @@ describe('checkout --to a new or empty folder that fails part-way', () => {
     expect(readdirSync(parent)).toEqual([])
     expect(readdirSync(empty)).toEqual([])
   })
+})
+
+describe('checkout --to a new folder of a file whose stored bytes do not match its id', () => {
+  // File 5 is written on the main thread, file 900 on the writer thread, each checked before it is made.
+  for (const damaged of [5, 900]) {
+    it(`fails with CORRUPT_OBJECT naming the object (exit 8), and leaves no folder behind (file ${damaged} of 1,000)`, async () => {
+      const { store, dir } = await tempStore()
+      const files = new Map<string, Uint8Array>()
+      for (let i = 0; i < 1_000; i++) files.set(`d${Math.floor(i / 100)}/f${i}.txt`, text(`file ${i}\n`))
+      await store.commit({ stage: 'frames', output: new Directory(files) })
+      await store.close()
+      const id = cidOf(RAW_CODE, text(`file ${damaged}\n`)).toString()
+      await replaceObject(dir, id, text(`file ${damaged}?\n`))
+      const parent = tempDir()
+      const run = ckpt(parent, ['--store', dir, 'checkout', 'main', '--to', path.join(parent, 'out'), '--json'])
+      expect(run.code).toBe(8)
+      expect(run.stderr).toContain(id)
+      expect(readdirSync(parent)).toEqual([])
+    })
+  }
 })
 
 describe('checkout --to progress', () => {

@@ -26,6 +26,8 @@ export interface BackendSupports {
   readonly blockingWorkHandoff: boolean
   /** `scratch`: a mutable per-machine space for hints such as the stat cache (see {@link ScratchStore}). */
   readonly scratch: boolean
+  /** `objects.getMany`: reads many keys in one call, cheaper than one `get` each. */
+  readonly batchedReads: boolean
 }
 
 /** A half-open key range [gte, lt); either end may be omitted. */
@@ -51,6 +53,12 @@ export interface PutOptions {
 export interface ObjectStore {
   /** The value stored under `key`, or undefined when there is none. Absence is not an error. */
   get(key: Uint8Array): Promise<Uint8Array | undefined>
+  /**
+   * Capability `batchedReads`. What `get` would return for each key, in order (undefined where
+   * nothing is stored; a key asked twice is answered twice). Counts as a `get` of every key for a
+   * sweep. For callers reading many keys at once, such as a checkout reading a folder's files.
+   */
+  getMany?(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>>
   /** One boolean per key, in order: whether a value is stored under it. */
   has(keys: readonly Uint8Array[]): Promise<boolean[]>
   /**
@@ -238,4 +246,4 @@ export interface Backend {
 export type Capability = keyof BackendSupports
 
 /** A manifest declaring nothing optional: what a minimal backend starts from. */
-export const NO_CAPABILITIES: BackendSupports = Object.freeze({ reclaim: false, storageCheck: false, deferredSync: false, forgetWrites: false, blockingWorkHandoff: false, scratch: false })
+export const NO_CAPABILITIES: BackendSupports = Object.freeze({ reclaim: false, storageCheck: false, deferredSync: false, forgetWrites: false, blockingWorkHandoff: false, scratch: false, batchedReads: false })

@@ -9,7 +9,7 @@ export function createMemoryBackend(): Backend {
   return {
     description: 'memory',
     // Nothing to reclaim or check, no sync to defer, no other process to serve.
-    supports: { ...NO_CAPABILITIES, forgetWrites: true, scratch: true },
+    supports: { ...NO_CAPABILITIES, forgetWrites: true, scratch: true, batchedReads: true },
     objects,
     refs: new MemoryRefs(objects, gate),
     scratch: memoryScratch(),
@@ -41,6 +41,10 @@ class MemoryObjects implements ObjectStore {
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.gate.run([key], [], async () => this.#read(key))
+  }
+
+  getMany(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    return this.gate.run(keys, [], async () => keys.map((key) => this.#read(key)))
   }
 
   #read(key: Uint8Array): Uint8Array | undefined {

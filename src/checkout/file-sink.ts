@@ -2,7 +2,9 @@ import path from 'node:path'
 import { fileSystemError } from '../io/fs-errors.js'
 import { recordOf, type RecordedFile } from './manifest.js'
 import { writeNewFile, writeNewFileSync } from './write-file.js'
-import { WriterThread, type FileToWrite } from './writer-thread.js'
+import { BlockMismatch, WriterThread, type FileToWrite } from './writer-thread.js'
+import { checkBlock, corruptObject } from '../core/objects.js'
+import type { CID } from '../model/cid.js'
 
 /** Small files written here before a writer thread is worth starting (it takes a few tens of ms). */
 const WRITTEN_HERE_FIRST = 256
@@ -26,8 +28,9 @@ export class FileSink {
   #writtenHere = 0
   #batch: FileToWrite[] = []
   #batchNames: string[] = []
+  #batchIds: CID[] = []
   #batchBytes = 0
-  readonly #inFlight: Array<{ names: string[]; files: FileToWrite[]; done: Promise<Settled> }> = []
+  readonly #inFlight: Array<{ names: string[]; ids: CID[]; done: Promise<Settled> }> = []
 
   constructor(
     /** The checkout folder as the user named it, for error messages. */
@@ -35,15 +38,22 @@ export class FileSink {
     readonly onWritten: (name: string, recorded: RecordedFile) => void,
   ) {}
 
-  /** Writes `name` at `file`: `block` when the content is one block already read, else `content()` streamed. */
-  async add(name: string, file: string, block: Uint8Array | undefined, content: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
-    if (block && block.length <= THREAD_FILE_BYTES && this.#writtenHere >= WRITTEN_HERE_FIRST) {
-      this.#batch.push({ path: file, bytes: block })
+  /**
+   * Writes `name` at `file`: `block`, the unchecked bytes of the one block of object `id`, when
+   * there is one, else `content()` streamed. A block is written only once its bytes hash to `id`
+   * (CORRUPT_OBJECT otherwise, and no file made for it).
+   */
+  async add(name: string, file: string, block: Uint8Array | undefined, content: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>, id?: CID): Promise<void> {
+    if (block && !id) throw new Error('FileSink: a block without its id cannot be checked')
+    if (block && id && block.length <= THREAD_FILE_BYTES && this.#writtenHere >= WRITTEN_HERE_FIRST) {
+      this.#batch.push({ path: file, bytes: block, digest: id.multihash.digest })
       this.#batchNames.push(name)
+      this.#batchIds.push(id)
       this.#batchBytes += block.length
       if (this.#batch.length >= BATCH_FILES || this.#batchBytes >= BATCH_BYTES) await this.#send()
       return
     }
+    if (block && id) checkBlock(id, block)
     try {
       this.onWritten(name, recordOf(block ? writeNewFileSync(file, [block]) : await writeNewFile(file, content(), false)))
     } catch (err) {
@@ -74,9 +84,10 @@ export class FileSink {
       (recorded): Settled => ({ recorded }),
       (err: unknown): Settled => ({ err }),
     )
-    this.#inFlight.push({ names: this.#batchNames, files, done })
+    this.#inFlight.push({ names: this.#batchNames, ids: this.#batchIds, done })
     this.#batch = []
     this.#batchNames = []
+    this.#batchIds = []
     this.#batchBytes = 0
     if (this.#inFlight.length > BATCHES_IN_FLIGHT) await this.#settleOldest()
   }
@@ -87,6 +98,7 @@ export class FileSink {
     const settled = await batch.done
     if ('err' in settled) {
       const failed = (settled.err as { written?: number }).written
+      if (settled.err instanceof BlockMismatch) throw corruptObject(batch.ids[failed ?? 0]!)
       const name = batch.names[failed ?? 0] ?? ''
       throw fileSystemError(settled.err, path.join(this.root, name), 'cannot write')
     }

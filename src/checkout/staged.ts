@@ -11,7 +11,7 @@ import { mkdirDurable } from '../io/sync-dir.js'
 import { CHECKOUT_MANIFEST, ManifestWriter } from './manifest.js'
 import { FileSink } from './file-sink.js'
 import { OutputNames, checkNameLength, fitsPathMax, type RenamedOutput } from './names.js'
-import { countPlanned, plannedBatches } from './planned.js'
+import { countPlanned, plannedBatches, type PlannedFile } from './planned.js'
 
 export interface StagedResult {
   readonly written: string[]
@@ -63,15 +63,15 @@ export async function writeStaged(
     const folders = new Set<string>(['.'])
     const outputs = new Set<string>()
     const written: string[] = []
-    for await (const batch of plannedBatches(objects, node, names)) {
-      for (const file of batch) {
+    for await (const [batch, blocks] of withBlocks(objects, plannedBatches(objects, node, names))) {
+      for (const [i, file] of batch.entries()) {
         checkNameLength(root, file.name)
         if (!fitsPathMax(staging, file.name)) throw new StagingTooDeep()
         makeFolders(staging, path.dirname(file.name), folders)
         // A blob of one block (every small file) is read whole; larger ones are streamed.
-        const block = file.blob && (await objects.getBlock(file.blob))
+        const block = blocks[i]
         // Names are plain relative paths (checked in the tree, made by OutputNames): joined as they are.
-        await files.add(file.name, `${staging}/${file.name}`, block, file.content)
+        await files.add(file.name, `${staging}/${file.name}`, block, file.content, file.blob)
         written.push(file.name)
         outputs.add(outputOf(file.name))
       }
@@ -95,6 +95,29 @@ export async function writeStaged(
     if (err instanceof StagingTooDeep) return undefined
     throw err
   }
+}
+
+/**
+ * Each batch with the block of each of its files (undefined for a file that is not one block),
+ * the next batch's blocks being read while the caller writes this one's.
+ */
+async function* withBlocks(objects: ObjectDb, batches: AsyncIterable<PlannedFile[]>): AsyncGenerator<[PlannedFile[], Array<Uint8Array | undefined>]> {
+  const blocksOf = async (batch: PlannedFile[]): Promise<Array<Uint8Array | undefined>> => {
+    const blobs = batch.flatMap((file) => (file.blob ? [file.blob] : []))
+    // Checked against their ids as they are written (FileSink), on the writer thread for most.
+    const read = await objects.getBlocksUnchecked(blobs)
+    let next = 0
+    return batch.map((file) => (file.blob ? read[next++] : undefined))
+  }
+  let previous: [PlannedFile[], Promise<Array<Uint8Array | undefined>>] | undefined
+  for await (const batch of batches) {
+    const reading = blocksOf(batch)
+    // Awaited below; a failure before then (the caller gone) must not surface as unhandled.
+    reading.catch(() => undefined)
+    if (previous) yield [previous[0], await previous[1]]
+    previous = [batch, reading]
+  }
+  if (previous) yield [previous[0], await previous[1]]
 }
 
 /** The top-level entry of the checkout folder that `name` is in, or is. */

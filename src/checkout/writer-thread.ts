@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads'
 import { WorkerCalls } from '../io/worker-calls.js'
 import type { RecordedFile } from './manifest.js'
-import type { WriteBatch, WriteReply } from './writer-worker.js'
+import { DIGEST_LENGTH } from '../model/hash.js'
+import { MISMATCH_CODE, type WriteBatch, type WriteReply } from './writer-worker.js'
 
 /*
  * Creating a small file costs its open, write, fstat and close, about as much as everything else a
@@ -22,6 +23,15 @@ export interface FileToWrite {
   /** Absolute path of a file that does not exist yet, in a folder that does. */
   readonly path: string
   readonly bytes: Uint8Array
+  /** The BLAKE3 digest `bytes` must have: the file is not made otherwise. */
+  readonly digest: Uint8Array
+}
+
+/** A file of a batch was not written because its bytes do not have the digest given; `written` is its index. */
+export class BlockMismatch extends Error {
+  constructor(readonly written: number) {
+    super('bytes do not match their digest')
+  }
 }
 
 /** The least a batch buffer holds: the caller's batches are about 1 MiB. Buffers go back and forth, so new ones are seldom made. */
@@ -43,15 +53,18 @@ export class WriterThread {
     const spare = this.#spare.pop()
     const data = new Uint8Array(spare && spare.byteLength >= size ? spare : new ArrayBuffer(Math.max(size, BUFFER_BYTES)))
     const ends = new Uint32Array(files.length)
+    const digests = new Uint8Array(files.length * DIGEST_LENGTH)
     let at = 0
     files.forEach((file, i) => {
       data.set(file.bytes, at)
       ends[i] = at += file.bytes.length
+      digests.set(file.digest, i * DIGEST_LENGTH)
     })
-    const batch: Omit<WriteBatch, 'id'> = { paths: files.map((f) => f.path).join('\0'), data, ends }
+    const batch: Omit<WriteBatch, 'id'> = { paths: files.map((f) => f.path).join('\0'), data, ends, digests }
     const reply = await this.#thread.call(batch, [data.buffer as ArrayBuffer])
     if (reply.failed) {
       const { index, code, message } = reply.failed
+      if (code === MISMATCH_CODE) throw new BlockMismatch(index)
       throw Object.assign(new Error(message), { code, path: files[index]?.path, written: index })
     }
     return (reply.stats ?? []).map(([size, ino, mtimeNs]) => ({ size, ino, mtimeNs }))

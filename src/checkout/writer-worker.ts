@@ -1,5 +1,9 @@
 import { closeSync, fstatSync, openSync, rmSync, writeSync } from 'node:fs'
 import { parentPort } from 'node:worker_threads'
+import { DIGEST_LENGTH, blake3 } from '../model/hash.js'
+
+/** The `failed.code` of a file whose bytes do not hash to the digest given: it was not made. */
+export const MISMATCH_CODE = 'CKPT_DIGEST_MISMATCH'
 
 /*
  * The file-writing thread of writer-thread.ts: creates each file of a batch (O_EXCL, so never
@@ -13,6 +17,8 @@ export interface WriteBatch {
   readonly paths: string
   readonly data: Uint8Array
   readonly ends: Uint32Array
+  /** Each file's BLAKE3 digest, 32 bytes apiece: a file whose bytes hash otherwise is not made. */
+  readonly digests: Uint8Array
 }
 
 /** The batch's buffer comes back with the answer, to be used again. */
@@ -25,11 +31,14 @@ export interface WriteReply {
   readonly failed?: { readonly index: number; readonly code?: string; readonly message: string }
 }
 
-function writeBatch({ id, paths, data, ends }: WriteBatch): WriteReply {
+function writeBatch({ id, paths, data, ends, digests }: WriteBatch): WriteReply {
   const files = paths.split('\0')
   const stats: Array<[number, string, string]> = []
   for (let i = 0, start = 0; i < files.length; start = ends[i++]!) {
     const path = files[i]!
+    if (!hashesTo(data.subarray(start, ends[i]!), digests.subarray(i * DIGEST_LENGTH, (i + 1) * DIGEST_LENGTH))) {
+      return { id, data, failed: { index: i, code: MISMATCH_CODE, message: `${path}: bytes do not match their id` } }
+    }
     let fd: number | undefined
     try {
       fd = openSync(path, 'wx')
@@ -47,6 +56,12 @@ function writeBatch({ id, paths, data, ends }: WriteBatch): WriteReply {
     closeSync(fd)
   }
   return { id, data, stats }
+}
+
+function hashesTo(bytes: Uint8Array, digest: Uint8Array): boolean {
+  const actual = blake3(bytes)
+  for (let i = 0; i < DIGEST_LENGTH; i++) if (actual[i] !== digest[i]) return false
+  return true
 }
 
 parentPort?.on('message', (batch: WriteBatch) => {

@@ -215,6 +215,18 @@ export class ObjectDb {
   }
 
   /**
+   * {@link getBlock} of each id, in order, but NOT checked against the ids: for a caller that
+   * checks each block itself with {@link checkBlock} before any use (checkout does, on its writer
+   * thread). Blocks are read in one call where the backend offers batched reads
+   * (`supports.batchedReads`), else with one read each, all at once.
+   */
+  async getBlocksUnchecked(cids: readonly CID[]): Promise<Array<Uint8Array | undefined>> {
+    const keys = cids.map(objectKey)
+    const stored = this.supports.batchedReads && this.store.getMany ? await this.store.getMany(keys) : await Promise.all(keys.map((key) => this.store.get(key)))
+    return Promise.all(stored.map((bytes, i) => bytes ?? this.getBlock(cids[i]!)))
+  }
+
+  /**
    * Compares the manifest's chunk sizes with what is stored before a whole read allocates its
    * buffer, so a damaged manifest cannot make a read allocate what the store does not hold.
    */
@@ -287,7 +299,12 @@ function verified(cid: CID, stored: Uint8Array): Uint8Array {
   return bytes
 }
 
-function corruptObject(cid: CID): CkptError {
+/** Throws CORRUPT_OBJECT unless `bytes` hash to `cid`. */
+export function checkBlock(cid: CID, bytes: Uint8Array): void {
+  verified(cid, bytes)
+}
+
+export function corruptObject(cid: CID): CkptError {
   return new CkptError('CORRUPT_OBJECT', `object ${cidString(cid)} is corrupt: its bytes hash to a different id`, { details: { id: cidString(cid) } })
 }
 

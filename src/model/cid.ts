@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { base32 } from 'multiformats/bases/base32'
+import { parseCanonicalStoreCid } from './cid-text.js'
 import { BoundedMap } from '../bounded-map.js'
 import { CkptError } from '../errors.js'
 import { BLAKE3_CODE, DIGEST_LENGTH, blake3 } from './hash.js'
@@ -40,7 +41,7 @@ export function parseCid(text: string): CID {
   if (known) return known
   let cid: CID
   try {
-    cid = CID.parse(text)
+    cid = parseCanonicalStoreCid(text) ?? CID.parse(text)
   } catch (cause) {
     throw new CkptError('INVALID_REVISION', `"${text}" is not a CID`, { cause, details: { value: text } })
   }

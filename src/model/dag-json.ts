@@ -18,6 +18,7 @@
  */
 import { base64 } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
+import { parseCanonicalStoreCid } from './cid-text.js'
 import { BoundedMap } from '../bounded-map.js'
 
 const utf8Encoder = new TextEncoder()
@@ -221,6 +222,9 @@ function parseLink(text: string): CID {
 }
 
 function parseNewLink(text: string): CID {
+  // Every link ckpt writes is in the one form read fast here; other text goes through CID.parse.
+  const canonical = parseCanonicalStoreCid(text)
+  if (canonical) return canonical
   // CID.parse, as @ipld/dag-json uses, keeps `text` as the CID's string form, so toString() is
   // then free and returns `text`, even mixed-case or padded base32 (accepted as dag-json does).
   // Other bases come back as base32 from toString(), which the encoder would write instead.

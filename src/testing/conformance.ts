@@ -79,6 +79,7 @@ const CAPABILITY_METHODS: Record<Exclude<Capability, 'deferredSync'>, (b: Backen
   forgetWrites: (b) => b.objects.forgetWritesBefore,
   blockingWorkHandoff: (b) => b.prepareForBlockingWork,
   scratch: (b) => b.scratch?.get,
+  batchedReads: (b) => b.objects.getMany,
 }
 
 function requiredCases(open: () => Promise<Backend>): ConformanceCase[] {
@@ -445,6 +446,37 @@ function requiredCases(open: () => Promise<Backend>): ConformanceCase[] {
 function capabilityCases(open: () => Promise<Backend>): ConformanceCase[] {
   const withBackend = opener(open)
   return [
+    {
+      name: 'reads many keys in one call, answering for each what get answers, in order, missing keys as undefined',
+      capability: 'batchedReads',
+      run: withBackend(async (b) => {
+        const large = new Uint8Array(70 * 1024).fill(7)
+        await b.objects.putMany([{ key: bytes(1), value: bytes(1, 1) }, { key: bytes(3), value: bytes() }])
+        await b.refs.updateRefs([{ name: 'r', expected: null, value: 'x', log: log('x') }], [{ key: bytes(4), value: large }])
+        const keys = [bytes(3), bytes(2), bytes(1), bytes(4), bytes(1), bytes(1, 0)]
+        const many = await b.objects.getMany!(keys)
+        const one = await Promise.all(keys.map((key) => b.objects.get(key)))
+        assert.equal(many.length, keys.length)
+        many.forEach((value, i) => assert.deepEqual(value === undefined ? undefined : [...value], one[i] === undefined ? undefined : [...one[i]!], `key ${keys[i]!.join(',')}`))
+        assert.deepEqual(many.map((value) => value?.length), [0, undefined, 2, large.length, 2, undefined])
+        assert.deepEqual(await b.objects.getMany!([]), [])
+      }),
+    },
+    {
+      name: 'tells a sweep every key a batched read asked for',
+      capability: 'batchedReads',
+      run: withBackend(async (b) => {
+        await b.objects.putMany([{ key: bytes(1), value: bytes(1) }])
+        const sweep = await b.objects.beginSweep()
+        try {
+          await b.objects.getMany!([bytes(1), bytes(2)])
+          const drained = await sweep.drain()
+          assert.deepEqual(drained.keys.map((k) => k.join(',')).sort(), ['1', '2'])
+        } finally {
+          await sweep.end()
+        }
+      }),
+    },
     {
       name: 'keeps a scratch space that stores, replaces and deletes values, absence being undefined',
       capability: 'scratch',

@@ -43,3 +43,12 @@ export async function deleteObject(store: string, id: string): Promise<void> {
   await db.del(Uint8Array.from([0x6f, ...objectKey(CID.parse(id))])) // 'o' + object key
   await db.close()
 }
+
+/** Stores `bytes` under one object's key in the store's LevelDB, as damage on disk would: the bytes no longer match the id. */
+export async function replaceObject(store: string, id: string, bytes: Uint8Array): Promise<void> {
+  await (await openStore(store)).close()
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(path.join(store, 'db'), { keyEncoding: 'view', valueEncoding: 'view' })
+  await db.open()
+  await db.put(Uint8Array.from([0x6f, ...objectKey(CID.parse(id))]), bytes)
+  await db.close()
+}

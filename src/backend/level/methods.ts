@@ -26,6 +26,7 @@ export interface MethodRow {
 
 export const OBJECT_METHODS = {
   get: { shape: 'call' },
+  getMany: { shape: 'call', capability: 'batchedReads' },
   has: { shape: 'call' },
   putMany: { shape: 'call' },
   sizes: { shape: 'call' },

@@ -82,6 +82,7 @@ export async function openReadOnlyLevel(location: string, options: { packDir: st
     supports: LEVEL_SUPPORTS,
     objects: {
       get: (key) => objects.get(key),
+      getMany: (keys) => objects.getMany(keys),
       has: (keys) => objects.has(keys),
       keys: (range) => objects.keys(range),
       sizes: (keys) => objects.sizes(keys),

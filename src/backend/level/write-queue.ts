@@ -131,6 +131,17 @@ export class WriteQueue {
     return this.db.getSync(key)
   }
 
+  /** {@link get} of each key, the ones not in the overlay read from LevelDB in one call off this thread. */
+  async getMany(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    // Mostly every write is applied by the time a reader asks: then no key need be looked up here.
+    if (this.#overlay.size === 0) return this.db.getMany(keys as Uint8Array[])
+    const known = keys.map((key) => this.#overlay.get(overlayKey(key)))
+    const unknown = keys.filter((_, i) => known[i] === undefined)
+    const found = unknown.length === 0 ? [] : await this.db.getMany(unknown)
+    let next = 0
+    return known.map((entry) => (entry ? entry.value?.slice() : found[next++]))
+  }
+
   /** Which of `keys` have a value, including writes not yet applied to LevelDB. */
   async hasMany(keys: readonly Uint8Array[]): Promise<boolean[]> {
     const known = keys.map((key) => this.#overlay.get(overlayKey(key)))
