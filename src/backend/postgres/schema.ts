@@ -109,8 +109,9 @@ async function checkSchema(client: Client, schema: string, tables: string[], des
 /**
  * Version 1 sent each statement of a call on its own; version 2 adds the functions that make each
  * call one round trip (functions.ts); version 3 adds `objects.raw_size` (small values stored
- * deflated) and passes it through the functions, and drops the reflog's unused index on id. Stored rows stay as they are: a NULL raw_size
- * reads as the bytes given, which is what every earlier row holds.
+ * deflated) and passes it through the functions, and drops the reflog's unused index on id.
+ * Stored rows stay as they are: a NULL raw_size reads as the bytes given, which is what every
+ * earlier row holds.
  */
 async function upgradeSchema(client: Client, schema: string, lockKey: number): Promise<void> {
   const t = tableNames(schema)
