@@ -132,23 +132,24 @@ export class WriteQueue {
   }
 
   /** {@link get} of each key, the ones not in the overlay read from LevelDB in one call off this thread. */
-  async getMany(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
-    // Mostly every write is applied by the time a reader asks: then no key need be looked up here.
-    if (this.#overlay.size === 0) return this.db.getMany(keys as Uint8Array[])
-    const known = keys.map((key) => this.#overlay.get(overlayKey(key)))
-    const unknown = keys.filter((_, i) => known[i] === undefined)
-    const found = unknown.length === 0 ? [] : await this.db.getMany(unknown)
-    let next = 0
-    return known.map((entry) => (entry ? entry.value?.slice() : found[next++]))
+  getMany(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    return this.#throughOverlay(keys, (unknown) => this.db.getMany(unknown), (value) => value?.slice())
   }
 
   /** Which of `keys` have a value, including writes not yet applied to LevelDB. */
-  async hasMany(keys: readonly Uint8Array[]): Promise<boolean[]> {
+  hasMany(keys: readonly Uint8Array[]): Promise<boolean[]> {
+    return this.#throughOverlay(keys, (unknown) => this.db.hasMany(unknown), (value) => value !== undefined)
+  }
+
+  /** Answers each key from the overlay where it holds the key, the others with one call to LevelDB. */
+  async #throughOverlay<T>(keys: readonly Uint8Array[], fromDb: (keys: Uint8Array[]) => Promise<T[]>, fromOverlay: (value: Uint8Array | undefined) => T): Promise<T[]> {
+    // Mostly every write is applied by the time a reader asks: then no key need be looked up here.
+    if (this.#overlay.size === 0) return fromDb([...keys])
     const known = keys.map((key) => this.#overlay.get(overlayKey(key)))
     const unknown = keys.filter((_, i) => known[i] === undefined)
-    const found = unknown.length === 0 ? [] : await this.db.hasMany(unknown)
+    const found = unknown.length === 0 ? [] : await fromDb(unknown)
     let next = 0
-    return known.map((entry) => (entry ? entry.value !== undefined : found[next++] === true))
+    return known.map((entry) => (entry ? fromOverlay(entry.value) : (found[next++] as T)))
   }
 
   /** Resolves once everything acknowledged before the call is in LevelDB. */

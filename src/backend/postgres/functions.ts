@@ -1,5 +1,8 @@
 import { LOCK, tableNames } from './schema-names.js'
 
+/** Version 2's functions whose arguments or results version 3 changed (a new signature is another function). */
+export const FUNCTIONS_BEFORE_V3 = ['ckpt_get(bytea[])', 'ckpt_put(bytea[], bytea[])', 'ckpt_store(bytea[], bytea[])', 'ckpt_update_refs(text[], text[], text[], bigint[], text[], uuid, bytea[], bytea[], bytea[], int[])']
+
 /**
  * The schema's functions. Each object read, probe and write and each ref update is one call of
  * one of them: one round trip to the server, where the same statements sent one by one cost four
@@ -7,8 +10,6 @@ import { LOCK, tableNames } from './schema-names.js'
  * (docs/backends.md, "PostgreSQL: sweeps"); they are VOLATILE, so each statement after it takes a
  * new snapshot and sees what a sweep deleted while the caller waited at the gate.
  */
-/** Version 2's functions whose arguments or results version 3 changed (a new signature is another function). */
-export const FUNCTIONS_BEFORE_V3 = ['ckpt_get(bytea[])', 'ckpt_put(bytea[], bytea[])', 'ckpt_store(bytea[], bytea[])', 'ckpt_update_refs(text[], text[], text[], bigint[], text[], uuid, bytea[], bytea[], bytea[], int[])']
 
 export function functionStatements(schema: string, lockKey: number): string[] {
   const t = tableNames(schema)
