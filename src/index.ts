@@ -81,6 +81,7 @@ export type {
   ResumeOptions,
   RunOptions,
   RunResult,
+  SerializeContext,
   StageAction,
   StageContext,
   StageDefinition,

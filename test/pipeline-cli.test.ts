@@ -69,6 +69,33 @@ describe('ckpt run, resume, replay, plan, audit', () => {
     expect(jsonLines(continued.stdout).filter((e) => e.type === 'stage-started').map((e) => e.stage)).toEqual(['escalate_vlm'])
   })
 
+  it('runs every stage with --no-checkpoint and leaves the store as it was', () => {
+    const dir = tempDir()
+    ckpt(dir, 'init')
+    const config = JSON.stringify({ escalate_vlm: { fail_first_attempt: false, latency_ms: 0 } })
+    ckpt(dir, 'run', PIPELINE, '--config', config)
+    const before = [ckpt(dir, 'log', '--all', '--json').stdout, ckpt(dir, 'reflog', 'main').stdout, ckpt(dir, 'timeline', '--json').stdout, ckpt(dir, 'fsck', '--json').stdout]
+    const dry = ckpt(dir, 'run', PIPELINE, '--no-checkpoint', '--no-reuse', '-t', 'dry', '--config', config, '--json')
+    expect(dry.code).toBe(0)
+    const events = jsonLines(dry.stdout)
+    expect(events.filter((e) => e.type === 'stage-started')).toHaveLength(6)
+    expect(events.find((e) => e.type === 'result')).toMatchObject({ status: 'succeeded', recorded: false, head: null })
+    expect(events.some((e) => e.type === 'checkpoint-written')).toBe(false)
+    const after = [ckpt(dir, 'log', '--all', '--json').stdout, ckpt(dir, 'reflog', 'main').stdout, ckpt(dir, 'timeline', '--json').stdout, ckpt(dir, 'fsck', '--json').stdout]
+    expect(after).toEqual(before)
+  })
+
+  it('replays under the job of the run it replays, or the one --job names', () => {
+    const dir = tempDir()
+    ckpt(dir, 'init')
+    const config = JSON.stringify({ escalate_vlm: { fail_first_attempt: false, latency_ms: 0 } })
+    expect(ckpt(dir, 'run', PIPELINE, '--config', config, '--job', 'video-17').code).toBe(0)
+    expect(ckpt(dir, 'replay', PIPELINE, '--from', 'ocr', '-t', 'kept', '--config', config).code).toBe(0)
+    expect(jsonLines(ckpt(dir, 'show', 'kept', '--json').stdout)[0]).toMatchObject({ job: 'video-17' })
+    expect(ckpt(dir, 'replay', PIPELINE, '--from', 'ocr', '-t', 'moved', '--job', 'video-18', '--config', config).code).toBe(0)
+    expect(jsonLines(ckpt(dir, 'show', 'moved', '--json').stdout)[0]).toMatchObject({ job: 'video-18' })
+  })
+
   it('names the stage and key of every pipeline problem, and a missing run', () => {
     const dir = tempDir()
     ckpt(dir, 'init')

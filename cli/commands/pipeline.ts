@@ -20,6 +20,7 @@ interface PipelineArgs {
   concurrency?: number
   reuse?: boolean
   strict?: boolean
+  checkpoint?: boolean
 }
 
 interface PipelineModule {
@@ -63,17 +64,20 @@ function progressPrinter(json: boolean | undefined): (event: PipelineEvent) => v
       : event.type === 'stage-reused' ? `${green('↺')} ${event.stage} ${dim('reused')}`
       : event.type === 'stage-skipped' ? `${dim(`– ${event.stage} skipped: ${event.reason}`)}`
       : event.type === 'persistence-error' ? `${red('!')} ${event.stage}: checkpoint not written: ${event.error}`
+      : event.type === 'observer-error' ? `${red('!')} event handler failed on ${event.event}: ${event.error}`
       : undefined
     if (line) process.stderr.write(line + '\n')
   }
 }
 
-function printResult(result: RunResult, json: boolean | undefined): void {
-  if (json) jsonLine({ type: 'result', runId: result.runId, timeline: result.timeline, status: result.status, head: result.head ?? null, stages: result.stages, persistenceErrors: result.persistenceErrors })
-  else {
-    out.line(`run ${result.runId} on ${result.timeline}: ${result.status === 'succeeded' ? green('succeeded') : red('failed')}`)
+function printResult(result: RunResult, json: boolean | undefined, recorded = true): void {
+  if (json) {
+    const { runId, timeline, status, stages, persistenceErrors, observerErrors } = result
+    jsonLine({ type: 'result', runId, timeline, status, head: result.head ?? null, recorded, stages, persistenceErrors, observerErrors })
+  } else {
+    out.line(`run ${result.runId} on ${result.timeline}: ${result.status === 'succeeded' ? green('succeeded') : red('failed')}${recorded ? '' : dim(' (--no-checkpoint: nothing recorded)')}`)
     for (const s of result.stages) out.line(`  ${s.stage.padEnd(16)} ${s.status}${s.error ? `: ${s.error}` : ''}`)
-    if (result.status === 'failed') out.line(dim(`resume with: ckpt resume FILE --run ${result.runId}`))
+    if (result.status === 'failed' && recorded) out.line(dim(`resume with: ckpt resume FILE --run ${result.runId}`))
   }
   if (result.status === 'failed') process.exitCode = RUN_FAILED_EXIT
 }
@@ -111,7 +115,9 @@ export const runCommand = {
       .option('inputs', { type: 'string', describe: 'Pipeline inputs as JSON (default: what FILE exports as inputs)' })
       .option('run', { type: 'string', describe: 'Run id (default: generated)' })
       .option('job', { type: 'string', describe: 'Job id' })
+      .option('checkpoint', { type: 'boolean', default: true, describe: 'Record checkpoints (--no-checkpoint: run every stage and write nothing to the store)' })
       .example('$0 run pipeline.js', 'run it on the current timeline')
+      .example('$0 run pipeline.js --no-checkpoint', 'a dry run: the stages run, the store is left as it was')
       .example(`$0 run pipeline.js -t tuning --config '{"detect": {"threshold": 0.7}}'`, 'run with a setting changed, on its own timeline'),
   handler: async (args: PipelineArgs) => {
     const { run } = await library()
@@ -125,9 +131,10 @@ export const runCommand = {
         ...(args.timeline && { timeline: args.timeline }),
         ...(args.run && { runId: args.run }),
         ...(args.job && { jobId: args.job }),
+        ...(args.checkpoint === false && { checkpoint: false }),
       }),
     )
-    printResult(result, args.json)
+    printResult(result, args.json, args.checkpoint !== false)
   },
 }
 
@@ -160,6 +167,7 @@ export const replayCommand = {
       .option('from', { type: 'string', demandOption: true, describe: 'The first stage to run again' })
       .option('timeline', { alias: 't', type: 'string', demandOption: true, describe: 'The new timeline' })
       .option('run', { type: 'string', describe: 'The run to replay (default: the run of the checkpoint HEAD is on)' })
+      .option('job', { type: 'string', describe: 'Job id of the new run (default: the replayed run\'s)' })
       .example(`$0 replay pipeline.js --from ocr --config '{"ocr": {"lang": "de"}}' -t german`, 'try another OCR language; earlier stages are kept')
       .example('$0 diff main german', 'then see what moved'),
   handler: async (args: PipelineArgs & { from: string; timeline: string }) => {
@@ -167,7 +175,7 @@ export const replayCommand = {
     const { mod, config } = await pipelineArgs(args)
     const result = await withStore(args, async (store) => {
       const source = args.run ? { runId: args.run } : { from: 'HEAD' }
-      return replay({ ...execution(args, store, progressPrinter(args.json)), pipeline: mod.pipeline, startStage: args.from, timeline: args.timeline, ...source, ...(config && { config }) })
+      return replay({ ...execution(args, store, progressPrinter(args.json)), pipeline: mod.pipeline, startStage: args.from, timeline: args.timeline, ...source, ...(config && { config }), ...(args.job && { jobId: args.job }) })
     })
     printResult(result, args.json)
   },

@@ -8,6 +8,7 @@ import { findRunIdViolation } from '../model/name-rules.js'
 import type { OutputValue } from '../model/value.js'
 import { checkRefName, isValidRefName } from '../refs/names.js'
 import { appendAudit, readAudit } from './audit.js'
+import { RunObserver } from './observer.js'
 import { buildGraph, effectiveConfig, type PipelineGraph } from './graph.js'
 import type {
   ConfigValue,
@@ -16,6 +17,7 @@ import type {
   PlannedStage,
   RunOptions,
   RunResult,
+  SerializeContext,
   StageDefinition,
   StageResult,
 } from './types.js'
@@ -61,7 +63,7 @@ interface Setup {
   readonly keptBecause: string
   /** The history plans compare against to explain why a stage must run. */
   readonly previous?: string
-  readonly options: Pick<RunOptions, 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal'>
+  readonly options: Pick<RunOptions, 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal' | 'checkpoint'>
 }
 
 const runPointer = (runId: string) => `runs/${runId}`
@@ -70,7 +72,8 @@ const inputPointer = (key: string) => `inputs/${key}`
 
 /** Runs a pipeline, recording one checkpoint per successful stage; see {@link RunOptions}. */
 export async function run(options: RunOptions): Promise<RunResult> {
-  return execute(await prepareRun(options))
+  requireParts(options)
+  return execute(await prepareRun(options, { dryRun: options.checkpoint === false }))
 }
 
 export interface ResumeOptions extends Pick<RunOptions, 'store' | 'pipeline' | 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal'> {
@@ -82,6 +85,7 @@ export interface ResumeOptions extends Pick<RunOptions, 'store' | 'pipeline' | '
  * A finished run runs nothing and returns its stored result. RUN_NOT_FOUND for an unknown id.
  */
 export async function resume(options: ResumeOptions): Promise<RunResult> {
+  requireParts(options)
   return execute(await prepareResume(options))
 }
 
@@ -101,6 +105,7 @@ export interface ReplayOptions extends Omit<RunOptions, 'from' | 'timeline' | 'i
  * input key, so only what the overrides touch executes.
  */
 export async function replay(options: ReplayOptions): Promise<RunResult> {
+  requireParts(options)
   return execute(await prepareReplay(options))
 }
 
@@ -111,6 +116,7 @@ export type PlanRequest =
 
 /** What run, resume or replay would do, per stage, without running or writing anything. */
 export async function plan(request: PlanRequest): Promise<PlannedStage[]> {
+  requireParts(request)
   const setup =
     request.kind === 'run'
       ? await prepareRun(request, { dryRun: true })
@@ -118,6 +124,15 @@ export async function plan(request: PlanRequest): Promise<PlannedStage[]> {
         ? await prepareResume(request)
         : await prepareReplay({ ...request, timeline: request.timeline ?? 'plan' }, { dryRun: true })
   return planStages(setup)
+}
+
+/** A caller without types (JavaScript, a cast) gets a clear error for a missing store or pipeline, not a TypeError. */
+function requireParts(options: { readonly store?: unknown; readonly pipeline?: unknown }): void {
+  for (const part of ['store', 'pipeline'] as const) {
+    if (options[part] === undefined || options[part] === null) {
+      throw new CkptError('INVALID_ARGUMENT', `no ${part} given: pass \`${part}\` in the options`, { details: { missing: part } })
+    }
+  }
 }
 
 function newRunId(): string {
@@ -158,7 +173,7 @@ async function prepareRun(options: RunOptions, { dryRun = false } = {}): Promise
     timeline = options.timeline ?? (head.detached ? null : (head.timeline ?? 'main'))
     base = timeline === null ? head.checkpoint : await timelineHead(store, timeline)
   }
-  const state = await startingState(store, graph, inputs ?? {}, completed)
+  const state = await startingState(store, graph, inputs ?? {}, completed, { runId, ...(options.jobId && { jobId: options.jobId }) })
   const keptBecause = 'present in the starting checkpoint'
   const setup: Setup = { store, graph, configs, runId, timeline, completed, state, options, keptBecause, ...(base && { base, previous: base }), ...(options.jobId && { jobId: options.jobId }) }
   if (!dryRun) await writeRecord(setup, inputs ?? {})
@@ -201,7 +216,7 @@ async function prepareResume(options: ResumeOptions): Promise<Setup> {
       if (at) completed.set(stage.name, at)
     }
   }
-  const state = await startingState(store, graph, (await store.getOutput(record.inputs)) as PipelineState, completed)
+  const state = await startingState(store, graph, (await store.getOutput(record.inputs)) as PipelineState, completed, { runId: options.runId, ...(record.jobId !== null && { jobId: record.jobId }) })
   return {
     store,
     graph,
@@ -244,8 +259,10 @@ async function prepareReplay(options: ReplayOptions, { dryRun = false } = {}): P
     ? ((await store.getOutput(source.inputs)) as PipelineState)
     : ((fromCheckpoint.run === undefined ? undefined : await recordedInputs(store, fromCheckpoint.run)) ?? {})
   const runId = newRunId()
+  // A replay belongs to the job it replays unless told otherwise.
+  const jobId = options.jobId ?? source?.jobId ?? fromCheckpoint.job ?? undefined
   if (!dryRun) await store.timelines.create(options.timeline, base)
-  const state = await startingState(store, graph, inputs, completed)
+  const state = await startingState(store, graph, inputs, completed, { runId, ...(jobId !== undefined && { jobId }) })
   const setup: Setup = {
     store,
     graph,
@@ -258,7 +275,7 @@ async function prepareReplay(options: ReplayOptions, { dryRun = false } = {}): P
     options,
     keptBecause: `kept: runs before ${options.startStage}`,
     previous: sourceHead,
-    ...(options.jobId && { jobId: options.jobId }),
+    ...(jobId !== undefined && { jobId }),
   }
   if (!dryRun) await writeRecord(setup, inputs, runConfig)
   return setup
@@ -317,18 +334,28 @@ async function writeRecord(setup: Setup, inputs: PipelineState, config?: Record<
 }
 
 /** Inputs, plus the written keys of every completed stage, read back from the store. */
-async function startingState(store: CheckpointStore, graph: PipelineGraph, inputs: PipelineState, completed: ReadonlyMap<string, string>): Promise<PipelineState> {
+/** The run a stage output is read or written for, as its serializer sees it. */
+interface RunIds {
+  readonly runId: string
+  readonly jobId?: string
+}
+
+async function startingState(store: CheckpointStore, graph: PipelineGraph, inputs: PipelineState, completed: ReadonlyMap<string, string>, run: RunIds): Promise<PipelineState> {
   const state: PipelineState = { ...inputs }
   for (const stage of graph.order) {
     const at = completed.get(stage.name)
-    if (at) Object.assign(state, await readStageOutput(store, stage, `${at}:${stage.name}`))
+    if (at) Object.assign(state, await readStageOutput(store, stage, `${at}:${stage.name}`, run))
   }
   return state
 }
 
-async function readStageOutput(store: CheckpointStore, stage: StageDefinition, spec: string): Promise<PipelineState> {
+async function readStageOutput(store: CheckpointStore, stage: StageDefinition, spec: string, run: RunIds): Promise<PipelineState> {
   const data = (await store.getOutput(spec)) as OutputValue
-  return stage.deserialize ? stage.deserialize(data) : (data as PipelineState)
+  return stage.deserialize ? stage.deserialize(data, serializeContext(store, stage, run)) : (data as PipelineState)
+}
+
+function serializeContext(store: CheckpointStore, stage: StageDefinition, run: RunIds): SerializeContext {
+  return { runId: run.runId, ...(run.jobId !== undefined && { jobId: run.jobId }), stage: stage.name, store }
 }
 
 /** The input key: a hash of stage name, version, effective config and the ids of the values read. */
@@ -350,9 +377,9 @@ function visibleState(stage: StageDefinition, state: PipelineState): PipelineSta
 type Outcome =
   | { kind: 'completed-earlier' }
   | { kind: 'skipped'; reason: string; failedUpstream: boolean }
-  | { kind: 'succeeded'; output: PipelineState; key: string; inputs: Record<string, string>; start: Date; end: Date }
-  | { kind: 'reused'; output: PipelineState; key: string; inputs: Record<string, string>; from: string; start: Date; end: Date }
-  | { kind: 'failed'; error: Error; key: string; inputs: Record<string, string>; start: Date; end: Date }
+  | { kind: 'succeeded'; output: PipelineState; persisted: unknown; key: string; inputs: Record<string, string>; read: PipelineState; start: Date; end: Date }
+  | { kind: 'reused'; output: PipelineState; key: string; inputs: Record<string, string>; read: PipelineState; from: string; start: Date; end: Date }
+  | { kind: 'failed'; error: Error; key: string; inputs: Record<string, string>; read: PipelineState; start: Date; end: Date }
 
 /** A promise with its resolve function (Promise.withResolvers needs Node 22). */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -380,7 +407,10 @@ function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
 
 async function execute(setup: Setup): Promise<RunResult> {
   const { store, graph, runId, options } = setup
-  const emit = (event: PipelineEvent) => options.onEvent?.(event)
+  const observer = new RunObserver(runId, options.onEvent, options.strict === true)
+  const emit = (event: PipelineEvent) => observer.emit(event)
+  // false: a dry run, which writes nothing to the store.
+  const recording = options.checkpoint !== false
   const state: PipelineState = { ...setup.state }
   const outcomes = new Map<string, Promise<Outcome>>()
   const slot = limiter(options.concurrency ?? 1)
@@ -408,8 +438,8 @@ async function execute(setup: Setup): Promise<RunResult> {
     if (options.reuse !== false) {
       const earlier = await store.index.get(inputPointer(key))
       if (earlier) {
-        const output = await readStageOutput(store, stage, `${earlier}:${stage.name}`).catch(() => undefined)
-        if (output) return { kind: 'reused', output, key, inputs, from: earlier, start, end: new Date() }
+        const output = await readStageOutput(store, stage, `${earlier}:${stage.name}`, setup).catch(() => undefined)
+        if (output) return { kind: 'reused', output, key, inputs, read: view, from: earlier, start, end: new Date() }
       }
     }
     return slot(async () => {
@@ -422,15 +452,17 @@ async function execute(setup: Setup): Promise<RunResult> {
         const output = await stage.run(view, config, { runId, stage: stage.name, attempt, signal, ...(setup.jobId && { jobId: setup.jobId }) })
         const extra = Object.keys(output ?? {}).filter((k) => !stage.writes.includes(k))
         if (extra.length > 0) throw new CkptError('INVALID_OUTPUT', `stage "${stage.name}" returned ${extra.map((k) => `"${k}"`).join(', ')}, which it does not declare in writes`)
-        // An output that cannot be stored is the stage's failure, not a storage problem.
-        outputIdOf(stage.serialize ? stage.serialize(output ?? {}) : (output ?? {}), `output of stage "${stage.name}"`)
+        // An output that cannot be stored is the stage's failure, not a storage problem. A run that
+        // records nothing does not serialize (a serializer may write to the store).
+        const persisted = stage.serialize && recording ? await stage.serialize(output ?? {}, serializeContext(store, stage, setup)) : (output ?? {})
+        outputIdOf(persisted, `output of stage "${stage.name}"`)
         const end = new Date()
         emit({ type: 'stage-finished', runId, stage: stage.name, durationMs: end.getTime() - began.getTime() })
-        return { kind: 'succeeded', output: output ?? {}, key, inputs, start: began, end }
+        return { kind: 'succeeded', output: output ?? {}, persisted, key, inputs, read: view, start: began, end }
       } catch (err) {
         const error = err instanceof Error ? err : new Error(String(err))
         emit({ type: 'stage-failed', runId, stage: stage.name, error: error.message })
-        return { kind: 'failed', error, key, inputs, start: began, end: new Date() }
+        return { kind: 'failed', error, key, inputs, read: view, start: began, end: new Date() }
       }
     })
   }
@@ -459,6 +491,7 @@ async function execute(setup: Setup): Promise<RunResult> {
     } finally {
       recorded.get(stage.name)?.resolve()
     }
+    if (observer.fatal) throw observer.fatal
   }
   async function recordOutcome(stage: StageDefinition): Promise<void> {
     const outcome = await outcomeOf(stage.name)
@@ -473,9 +506,15 @@ async function execute(setup: Setup): Promise<RunResult> {
       return
     }
     const durationMs = outcome.end.getTime() - outcome.start.getTime()
+    if (!recording) {
+      if (outcome.kind === 'reused') emit({ type: 'stage-reused', runId, stage: name, from: outcome.from })
+      results.push({ stage: name, status: outcome.kind, ...(outcome.kind === 'failed' && { error: outcome.error.message }) })
+      return
+    }
     if (outcome.kind === 'failed') {
-      await persist(runId, name, persistenceErrors, emit, options.strict, () =>
-        appendAudit(store, {
+      await persist(runId, name, persistenceErrors, emit, options.strict, async () => {
+        await storeReadValues(store, outcome.read)
+        await appendAudit(store, {
           runId,
           stage: name,
           status: 'failed',
@@ -485,8 +524,8 @@ async function execute(setup: Setup): Promise<RunResult> {
           inputKey: outcome.key,
           inputs: outcome.inputs,
           error: { message: outcome.error.message, ...(outcome.error.stack && { stack: outcome.error.stack }) },
-        }),
-      )
+        })
+      })
       results.push({ stage: name, status: 'failed', error: outcome.error.message })
       return
     }
@@ -495,8 +534,9 @@ async function execute(setup: Setup): Promise<RunResult> {
     if (checkpoint) {
       head = checkpoint.id
       emit({ type: 'checkpoint-written', runId, stage: name, checkpoint: checkpoint.id })
-      await persist(runId, name, persistenceErrors, emit, options.strict, () =>
-        appendAudit(store, {
+      await persist(runId, name, persistenceErrors, emit, options.strict, async () => {
+        await storeReadValues(store, outcome.read)
+        await appendAudit(store, {
           runId,
           stage: name,
           status: outcome.kind,
@@ -507,14 +547,25 @@ async function execute(setup: Setup): Promise<RunResult> {
           inputs: outcome.inputs,
           output: checkpoint.stages[name] as string,
           checkpoint: checkpoint.id,
-        }),
-      )
+        })
+      })
     }
     results.push({ stage: name, status: outcome.kind, ...(checkpoint && { checkpoint: checkpoint.id }) })
   }
   const status = results.some((r) => r.status === 'failed') ? 'failed' : 'succeeded'
   emit({ type: 'run-finished', runId, status })
-  return { runId, timeline: setup.timeline ?? 'HEAD', status, stages: results, state, persistenceErrors, ...(head && { head }) }
+  await observer.settle()
+  if (observer.fatal) throw observer.fatal
+  const observerErrors = observer.errors
+  return { runId, timeline: setup.timeline ?? 'HEAD', status, stages: results, state, persistenceErrors, observerErrors, ...(head && { head }) }
+}
+
+/**
+ * Stores the values a stage read (content-addressed: each is written once however often it is
+ * read), so that every id its audit entry names can be read back.
+ */
+async function storeReadValues(store: CheckpointStore, read: PipelineState): Promise<void> {
+  await Promise.all(Object.values(read).map((value) => store.putOutput(value)))
 }
 
 /** Runs a write; a failure is reported and collected (or, when strict, ends the run). */
@@ -536,7 +587,7 @@ async function recordStage(setup: Setup, stage: StageDefinition, outcome: Extrac
   const config = setup.configs.get(stage.name) ?? {}
   const meta = { pipeline: setup.graph.pipeline.name, stageVersion: stage.version, inputKey: outcome.key, ...(outcome.kind === 'reused' && { reusedFrom: outcome.from }) }
   const content =
-    outcome.kind === 'reused' ? { copy: { from: outcome.from, stages: [stage.name] } } : { output: stage.serialize ? stage.serialize(outcome.output) : outcome.output }
+    outcome.kind === 'reused' ? { copy: { from: outcome.from, stages: [stage.name] } } : { output: outcome.persisted }
   let checkpoint: Checkpoint | undefined
   for (let attempt = 0; !checkpoint; attempt++) {
     // The run's head pointer, and the input-key index for a fresh output, move in the same atomic
@@ -591,7 +642,7 @@ async function planStages(setup: Setup): Promise<PlannedStage[]> {
     const earlier = setup.options.reuse === false ? undefined : await store.index.get(inputPointer(key))
     if (earlier) {
       planned.set(name, { stage: name, action: 'reuse', reason: `input key matched checkpoint ${shortIdOf(earlier)}`, checkpoint: earlier })
-      Object.assign(state, await readStageOutput(store, stage, `${earlier}:${name}`))
+      Object.assign(state, await readStageOutput(store, stage, `${earlier}:${name}`, setup))
       continue
     }
     const reason = failures.has(name) ? 'failed last time' : await whyRun(setup, stage, config, previous)

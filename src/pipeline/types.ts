@@ -30,6 +30,14 @@ export interface StageContext {
   readonly signal: AbortSignal
 }
 
+/** What a stage's `serialize` and `deserialize` get: the run they serve, and the store to keep parts of the output in. */
+export interface SerializeContext {
+  readonly runId: string
+  readonly jobId?: string
+  readonly stage: string
+  readonly store: CheckpointStore
+}
+
 export interface StageDefinition {
   readonly name: string
   readonly label?: string
@@ -49,9 +57,14 @@ export interface StageDefinition {
   /** Skip the stage (no checkpoint, no audit entry) when this returns false. */
   readonly when?: (state: Readonly<PipelineState>, config: Readonly<Record<string, ConfigValue>>) => boolean
   readonly run: (state: Readonly<PipelineState>, config: Readonly<Record<string, ConfigValue>>, ctx: StageContext) => Promise<PipelineState>
-  /** Stage-owned persisted form of the output (default: the written keys as JSON, bytes as blobs). */
-  readonly serialize?: (output: PipelineState) => unknown
-  readonly deserialize?: (data: OutputValue) => PipelineState
+  /**
+   * Stage-owned persisted form of the output (default: the written keys as JSON, bytes as blobs).
+   * Called once per execution; may be async, e.g. to upload parts through `ctx.store.putOutput`
+   * and keep only their ids.
+   */
+  readonly serialize?: (output: PipelineState, ctx: SerializeContext) => unknown
+  /** The inverse of `serialize`, when a later run, a resume or a replay reads the output back. */
+  readonly deserialize?: (data: OutputValue, ctx: SerializeContext) => PipelineState | Promise<PipelineState>
 }
 
 export interface Pipeline {
@@ -82,6 +95,8 @@ export type PipelineEvent =
   | { readonly type: 'stage-reused'; readonly runId: string; readonly stage: string; readonly from: string }
   | { readonly type: 'checkpoint-written'; readonly runId: string; readonly stage: string; readonly checkpoint: string }
   | { readonly type: 'persistence-error'; readonly runId: string; readonly stage: string; readonly error: string }
+  /** The `onEvent` handler failed on `event` (it is told once; a failure on this event is only counted). */
+  | { readonly type: 'observer-error'; readonly runId: string; readonly event: PipelineEvent['type']; readonly error: string }
   | { readonly type: 'run-finished'; readonly runId: string; readonly status: 'succeeded' | 'failed' }
 
 export interface RunOptions {
@@ -100,9 +115,22 @@ export interface RunOptions {
   readonly reuse?: boolean
   /** How many independent stages may run at once (default 1). */
   readonly concurrency?: number
-  /** Fail the run when a checkpoint cannot be written (default false: report and carry on). */
+  /**
+   * Fail the run (RUN_FAILED) when a checkpoint cannot be written or the `onEvent` handler fails
+   * (default false: report and carry on).
+   */
   readonly strict?: boolean
-  readonly onEvent?: (event: PipelineEvent) => void
+  /**
+   * Told of each step of the run. A handler that throws, or returns a promise that rejects, never
+   * breaks the run: its failure is reported as an `observer-error` event and in
+   * `RunResult.observerErrors` (unless `strict`).
+   */
+  readonly onEvent?: (event: PipelineEvent) => void | Promise<void>
+  /**
+   * false: run every stage without writing anything to the store (no checkpoint, run record,
+   * audit entry or timeline), for dry runs and tests. Default true.
+   */
+  readonly checkpoint?: boolean
   readonly signal?: AbortSignal
 }
 
@@ -123,6 +151,8 @@ export interface RunResult {
   /** The last checkpoint this run recorded (or started from). */
   readonly head?: string
   readonly persistenceErrors: readonly string[]
+  /** Failures of the `onEvent` handler, each naming the event it failed on. */
+  readonly observerErrors: readonly string[]
 }
 
 /** One audit entry: every stage execution (succeeded, reused or failed) of a run. */

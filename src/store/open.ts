@@ -12,6 +12,7 @@ import type { RemoteStores } from '../sync/remotes.js'
 import { backends } from './backends.js'
 import type { CommonStoreOptions, StoreOptions } from './options.js'
 import { Store } from './store.js'
+import { withCodedFailures } from './coded-failures.js'
 
 /**
  * Creates a store at `location` and opens it: a path (made if missing) on LevelDB, `memory:`, or
@@ -135,7 +136,9 @@ function storeOn(backend: Backend, common: CommonStoreOptions, durable: boolean)
 function contextOn(backend: Backend, common: CommonStoreOptions): StoreContext {
   const now = clockOf(common)
   const author = common.author ?? process.env.CKPT_AUTHOR ?? safeUserName()
-  return new StoreContext(new ObjectDb(backend.objects, backend.supports, backend.scratch), new RefDb(backend.refs, now), now, author)
+  const objects = withCodedFailures(backend.objects, backend.description)
+  const refs = withCodedFailures(backend.refs, backend.description)
+  return new StoreContext(new ObjectDb(objects, backend.supports, backend.scratch), new RefDb(refs, now), now, author)
 }
 
 /** Other stores, as remotes reach them: opened with default options, lent as their core. */
