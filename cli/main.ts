@@ -15,6 +15,7 @@ import { initCommand } from './commands/init.js'
 import { logCommand } from './commands/log.js'
 import { auditCommand, planCommand, replayCommand, resumeCommand, runCommand } from './commands/pipeline.js'
 import { reflogCommand } from './commands/reflog.js'
+import { runsCommand } from './commands/runs.js'
 import { revParseCommand } from './commands/rev-parse.js'
 import { showCommand } from './commands/show.js'
 import { statusCommand } from './commands/status.js'
@@ -67,6 +68,7 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(planCommand)
   .command(auditCommand)
+  .command(runsCommand)
   .command(fsckCommand)
   .command(gcCommand)
   .command(exportCommand)

@@ -66,7 +66,7 @@ export type { PostgresStoreOptions } from './backend/postgres/provider.js'
 export type {
   Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'
-export { run, resume, replay, plan, readAudit, eventStream, StageRegistry } from './pipeline/index.js'
+export { run, resume, replay, plan, readAudit, listRuns, jobTimeline, eventStream, StageRegistry } from './pipeline/index.js'
 export type {
   AuditEntry,
   ConfigField,
@@ -81,6 +81,9 @@ export type {
   ResumeOptions,
   RunOptions,
   RunResult,
+  RunFilter,
+  RunStatus,
+  RunSummary,
   SerializeContext,
   StageAction,
   StageContext,

@@ -13,6 +13,8 @@ interface Args {
   graph?: boolean
   stage?: string
   run?: string
+  job?: string
+  meta?: string[]
   since?: string
   until?: string
   firstParent?: boolean
@@ -31,6 +33,8 @@ export const logCommand = {
       .option('graph', { type: 'boolean', describe: 'Draw forks and merges' })
       .option('stage', { type: 'string', describe: 'Only checkpoints recorded by this stage' })
       .option('run', { type: 'string', describe: 'Only checkpoints of this run' })
+      .option('job', { type: 'string', describe: 'Only checkpoints of this job' })
+      .option('meta', { type: 'string', array: true, describe: 'Only checkpoints whose meta has KEY=VALUE (repeat for several)' })
       .option('since', { type: 'string', describe: 'Only checkpoints at or after this date (ISO 8601)' })
       .option('until', { type: 'string', describe: 'Only checkpoints at or before this date' })
       .option('first-parent', { type: 'boolean', describe: 'Follow only first parents' })
@@ -40,6 +44,7 @@ export const logCommand = {
       .example('$0 log experiment -n 5 --oneline', 'the last five checkpoints of a timeline')
       .example('$0 log --graph --all --oneline', 'every timeline, with forks and merges drawn')
       .example('$0 log --run r42 --stage detect', "one run's checkpoints of one stage")
+      .example('$0 log --job video-17 --meta pipeline=video', "a job's checkpoints of one pipeline")
       .example('$0 log main --json | jq -r .id', 'for scripts'),
   handler: async (args: Args) => {
     await withStore(args, async (store) => {
@@ -53,6 +58,7 @@ export const logCommand = {
       const [head, timelines, tags] = await Promise.all([store.head(), store.timelines.list(), store.tags.list()])
       const starts = args.all ? [...timelines.map((t) => `timelines/${t.name}`), ...tags.map((t) => `tags/${t.name}`)] : args.rev?.length ? args.rev : ['HEAD']
       if (args.all && head.detached && head.checkpoint) starts.push(head.checkpoint)
+      const meta = metaFilter(args.meta, CkptError)
       const since = date(args.since, 'since')
       const until = date(args.until, 'until')
       const history = store.log(starts, {
@@ -60,6 +66,8 @@ export const logCommand = {
         ...(args.firstParent && { firstParent: true }),
         ...(args.stage !== undefined && { stage: args.stage }),
         ...(args.run !== undefined && { run: args.run }),
+        ...(args.job !== undefined && { job: args.job }),
+        ...(meta !== undefined && { meta }),
         ...(since !== undefined && { since }),
         ...(until !== undefined && { until }),
       })
@@ -83,4 +91,16 @@ export const logCommand = {
       }
     })
   },
+}
+
+/** `--meta KEY=VALUE…` as a filter; INVALID_ARGUMENT naming a value without `=`. */
+function metaFilter(pairs: string[] | undefined, CkptError: typeof import('../../src/index.js').CkptError): Record<string, string> | undefined {
+  if (pairs === undefined || pairs.length === 0) return undefined
+  const filter: Record<string, string> = {}
+  for (const pair of pairs) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new CkptError('INVALID_ARGUMENT', `--meta "${pair}": give KEY=VALUE`, { details: { value: pair } })
+    filter[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return filter
 }

@@ -29,6 +29,19 @@ export class StoreIndex {
     await this.refs.update([{ ref: INDEX_PREFIX + name, expected, value }], reason)
   }
 
+  /**
+   * Several pointers moved in one atomic step, each as {@link swap} moves one: all move, or none
+   * does (REF_CONFLICT naming the first that was not where expected).
+   */
+  async swapMany(moves: ReadonlyArray<{ readonly name: string; readonly expected: string | null; readonly value: string | null }>, reason = 'index'): Promise<void> {
+    this.assertOpen()
+    for (const move of moves) checkRefName(move.name, 'index name')
+    await this.refs.update(
+      moves.map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value })),
+      reason,
+    )
+  }
+
   /** Every name under `prefix` with its value, sorted. */
   async list(prefix = ''): Promise<Array<{ name: string; value: string }>> {
     this.assertOpen()

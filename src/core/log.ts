@@ -18,8 +18,13 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
   if (limit <= 0) return
   const since = options.since === undefined ? -Infinity : new Date(options.since).getTime()
   const until = options.until === undefined ? Infinity : new Date(options.until).getTime()
+  const meta = Object.entries(options.meta ?? {})
   const wanted = (node: CheckpointNode) =>
-    node.time <= until && (options.stage === undefined || node.stage === options.stage) && (options.run === undefined || node.run === options.run)
+    node.time <= until &&
+    (options.stage === undefined || node.stage === options.stage) &&
+    (options.run === undefined || node.run === options.run) &&
+    (options.job === undefined || node.job === options.job) &&
+    meta.every(([key, value]) => metaText(node.meta[key]) === value)
   const cuts = await ctx.refs.cuts()
   const seen = new Set<string>()
   const frontier: Pending[] = []
@@ -43,6 +48,10 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
     }
     for (const parent of parents) await enqueue(parent)
   }
+}
+
+function metaText(value: unknown): string | undefined {
+  return value === undefined ? undefined : typeof value === 'string' ? value : JSON.stringify(value)
 }
 
 /** Whether `ancestor` is `of` or in its history (a fast-forward from `ancestor` to `of`). */

@@ -94,6 +94,10 @@ export interface LogOptions {
   readonly stage?: string
   /** Only checkpoints of this run. */
   readonly run?: string
+  /** Only checkpoints of this job. */
+  readonly job?: string
+  /** Only checkpoints whose `meta` has each of these keys with this value (a non-string value compared as its JSON text). */
+  readonly meta?: Readonly<Record<string, string>>
   /** Only checkpoints at or after this time; the walk stops at the first older one, as git's does. */
   readonly since?: Date | number
   /** Only checkpoints at or before this time. */

@@ -9,6 +9,7 @@ import type { OutputValue } from '../model/value.js'
 import { checkRefName, isValidRefName } from '../refs/names.js'
 import { appendAudit, readAudit } from './audit.js'
 import { RunObserver } from './observer.js'
+import { RunTracker, startedRunMoves } from './runs.js'
 import { buildGraph, effectiveConfig, type PipelineGraph } from './graph.js'
 import type {
   ConfigValue,
@@ -63,6 +64,8 @@ interface Setup {
   readonly keptBecause: string
   /** The history plans compare against to explain why a stage must run. */
   readonly previous?: string
+  /** A resume of a recorded run (its status moves back to running). */
+  readonly resumed?: boolean
   readonly options: Pick<RunOptions, 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal' | 'checkpoint'>
 }
 
@@ -227,6 +230,7 @@ async function prepareResume(options: ResumeOptions): Promise<Setup> {
     state,
     options,
     keptBecause: 'completed in this run',
+    resumed: true,
     ...(head && { base: head, previous: head }),
     ...(record.jobId !== null && { jobId: record.jobId }),
   }
@@ -330,7 +334,10 @@ async function writeRecord(setup: Setup, inputs: PipelineState, config?: Record<
     base: setup.base ?? null,
     startedWith: [...setup.completed.keys()],
   }
-  await store.index.swap(runPointer(runId), null, await store.putOutput(record), `run: started ${runId}`)
+  const recordId = await store.putOutput(record)
+  const identity = { runId, jobId: record.jobId, pipeline: record.pipeline, timeline: record.timeline }
+  const moves = [{ name: runPointer(runId), expected: null, value: recordId }, ...(await startedRunMoves(store, identity, recordId, Date.now()))]
+  await store.index.swapMany(moves, `run: started ${runId}`)
 }
 
 /** Inputs, plus the written keys of every completed stage, read back from the store. */
@@ -405,7 +412,27 @@ function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
   }
 }
 
+/** Runs the stages, keeping the run's status (running, its heartbeat, then its outcome) when it records. */
 async function execute(setup: Setup): Promise<RunResult> {
+  if (setup.options.checkpoint === false) return executeStages(setup)
+  const tracker = await RunTracker.begin(setup.store, setup.runId, setup.resumed === true)
+  try {
+    const result = await executeStages(setup)
+    await tracker.finish(result.status, stageCounts(result.stages))
+    return result
+  } catch (err) {
+    await tracker.finish('failed', null)
+    throw err
+  }
+}
+
+function stageCounts(stages: readonly StageResult[]): Record<'succeeded' | 'reused' | 'failed' | 'skipped', number> {
+  const counts = { succeeded: 0, reused: 0, failed: 0, skipped: 0 }
+  for (const s of stages) if (s.status !== 'completed-earlier') counts[s.status]++
+  return counts
+}
+
+async function executeStages(setup: Setup): Promise<RunResult> {
   const { store, graph, runId, options } = setup
   const observer = new RunObserver(runId, options.onEvent, options.strict === true)
   const emit = (event: PipelineEvent) => observer.emit(event)

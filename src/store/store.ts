@@ -29,6 +29,7 @@ import { selectForExport } from '../sync/select.js'
 import { exportGit, type GitExportOptions, type GitExportResult } from '../sync/git/export.js'
 import { importGit, type GitImportOptions, type GitImportResult } from '../sync/git/import.js'
 import { Remotes, type RemoteStores } from '../sync/remotes.js'
+import { listRuns, type RunFilter, type RunSummary } from '../pipeline/runs.js'
 import type {
   Checkpoint,
   CheckoutOptions,
@@ -324,6 +325,16 @@ export class Store implements CheckpointStore {
     checkRefName(ref)
     const tag = await this.#ctx.refs.read(tagRef(ref))
     return tag !== undefined && (await this.#ctx.refs.read(timelineRef(ref))) === undefined ? tagRef(ref) : timelineRef(ref)
+  }
+
+  /**
+   * Pipeline runs recorded in this store, newest first: `{ job }` answers "which runs, and which
+   * timeline, does job J use", `{ status: 'failed' }` what to resume. Filters by job, timeline and
+   * status read only the matching runs. A run whose process is gone shows as `interrupted`.
+   */
+  async runs(filter: RunFilter = {}): Promise<RunSummary[]> {
+    this.#ctx.assertOpen()
+    return listRuns(this, filter)
   }
 
   /**
