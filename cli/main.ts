@@ -14,6 +14,7 @@ import { retentionCommand } from './commands/retention.js'
 import { initCommand } from './commands/init.js'
 import { logCommand } from './commands/log.js'
 import { auditCommand, planCommand, replayCommand, resumeCommand, runCommand } from './commands/pipeline.js'
+import { logsCommand } from './commands/logs.js'
 import { reflogCommand } from './commands/reflog.js'
 import { runsCommand } from './commands/runs.js'
 import { revParseCommand } from './commands/rev-parse.js'
@@ -69,6 +70,7 @@ await yargs(hideBin(process.argv))
   .command(planCommand)
   .command(auditCommand)
   .command(runsCommand)
+  .command(logsCommand)
   .command(fsckCommand)
   .command(gcCommand)
   .command(exportCommand)

@@ -66,12 +66,18 @@ export type { PostgresStoreOptions } from './backend/postgres/provider.js'
 export type {
   Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'
-export { run, resume, replay, plan, readAudit, listRuns, jobTimeline, eventStream, StageRegistry } from './pipeline/index.js'
+export { run, resume, replay, plan, readAudit, readLogs, followLogs, StageTimeoutError, listRuns, jobTimeline, eventStream, StageRegistry } from './pipeline/index.js'
 export type {
+  AttemptLogView,
   AuditEntry,
+  Backoff,
+  CapturedLog,
   ConfigField,
   ConfigType,
   ConfigValue,
+  LogLine,
+  LogQuery,
+  LogSource,
   Pipeline,
   PipelineEvent,
   PipelineState,

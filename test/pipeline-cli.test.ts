@@ -40,18 +40,20 @@ describe('ckpt run, resume, replay, plan, audit', () => {
     expect(audit.map((e) => `${e.stage}:${e.status}`)).toEqual([
       'extract_frames:succeeded',
       'detect_objects:succeeded',
+      'ocr:failed', // its first attempt timed out (the demo's stalled service), the second succeeded
       'ocr:succeeded',
       'match_brands:succeeded',
       'escalate_vlm:failed',
       'escalate_vlm:succeeded',
       'report:succeeded',
     ])
-    expect(audit[4]?.error).toMatchObject({ message: 'vlm-large timed out after 300 ms' })
+    expect(audit[2]).toMatchObject({ attempt: 1, timedOut: true })
+    expect(audit[5]?.error).toMatchObject({ message: 'vlm-large timed out after 300 ms' })
     expect(ckpt(dir, 'audit', result.runId).stdout).toMatch(/escalate_vlm +failed +\d+ ms +vlm-large timed out/)
 
     const config = JSON.stringify({ ocr: { min_confidence: 0.9 }, escalate_vlm: { fail_first_attempt: false } })
     const replayPlan = ckpt(dir, 'plan', PIPELINE, '--replay', 'ocr', '--config', config).stdout
-    expect(replayPlan).toMatch(/^extract_frames +skip +kept: runs before ocr .*\ndetect_objects +skip .*\nocr +run +config changed\n/)
+    expect(replayPlan).toMatch(/^extract_frames +skip +kept: runs before ocr .*\ndetect_objects +skip .*\nocr +run +config changed +\(retries 2, timeout 250 ms\)\n/)
     const replayed = ckpt(dir, 'replay', PIPELINE, '--from', 'ocr', '--config', config, '-t', 'strict-ocr')
     expect(replayed.code).toBe(0)
     expect(replayed.stdout).toContain('extract_frames   completed-earlier')

@@ -61,6 +61,7 @@ function progressPrinter(json: boolean | undefined): (event: PipelineEvent) => v
       event.type === 'stage-started' ? `${yellow('▶')} ${event.stage}`
       : event.type === 'stage-finished' ? `${green('✓')} ${event.stage} ${dim(`${event.durationMs} ms`)}`
       : event.type === 'stage-failed' ? `${red('✗')} ${event.stage}: ${event.error}`
+      : event.type === 'stage-retrying' ? `${yellow('↻')} ${event.stage}: attempt ${event.attempt} failed (${event.error}); retrying in ${event.delayMs} ms`
       : event.type === 'stage-reused' ? `${green('↺')} ${event.stage} ${dim('reused')}`
       : event.type === 'stage-skipped' ? `${dim(`– ${event.stage} skipped: ${event.reason}`)}`
       : event.type === 'persistence-error' ? `${red('!')} ${event.stage}: checkpoint not written: ${event.error}`
@@ -85,7 +86,10 @@ function printResult(result: RunResult, json: boolean | undefined, recorded = tr
 function printPlan(planned: PlannedStage[], json: boolean | undefined): void {
   for (const p of planned) {
     if (json) jsonLine(p)
-    else out.line(`${p.stage.padEnd(16)} ${(p.action === 'run' ? yellow : p.action === 'reuse' ? green : dim)(p.action.padEnd(6))} ${p.reason}`)
+    else {
+      const policy = p.policy ? dim(`  (retries ${p.policy.retries}${p.policy.timeoutMs === undefined ? '' : `, timeout ${p.policy.timeoutMs} ms`})`) : ''
+      out.line(`${p.stage.padEnd(16)} ${(p.action === 'run' ? yellow : p.action === 'reuse' ? green : dim)(p.action.padEnd(6))} ${p.reason}${policy}`)
+    }
   }
 }
 
@@ -101,6 +105,7 @@ const common = (y: Argv) =>
 const execution = (args: PipelineArgs, store: Store, onEvent: (e: PipelineEvent) => void) => ({
   store,
   onEvent,
+  captureOutput: true,
   ...(args.concurrency !== undefined && { concurrency: args.concurrency }),
   ...(args.reuse === false && { reuse: false }),
   ...(args.strict && { strict: true }),

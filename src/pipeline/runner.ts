@@ -9,6 +9,8 @@ import type { OutputValue } from '../model/value.js'
 import { checkRefName, isValidRefName } from '../refs/names.js'
 import { appendAudit, readAudit } from './audit.js'
 import { RunObserver } from './observer.js'
+import { runAttempts, type AttemptRecord } from './attempts.js'
+import { AttemptLog, DEFAULT_LOG_LINES, captureStageOutput, liveLogPointer, withAttemptLog } from './stage-log.js'
 import { RunTracker, startedRunMoves } from './runs.js'
 import { buildGraph, effectiveConfig, type PipelineGraph } from './graph.js'
 import type {
@@ -66,7 +68,7 @@ interface Setup {
   readonly previous?: string
   /** A resume of a recorded run (its status moves back to running). */
   readonly resumed?: boolean
-  readonly options: Pick<RunOptions, 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal' | 'checkpoint'>
+  readonly options: Pick<RunOptions, 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal' | 'checkpoint' | 'captureOutput'>
 }
 
 const runPointer = (runId: string) => `runs/${runId}`
@@ -79,7 +81,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   return execute(await prepareRun(options, { dryRun: options.checkpoint === false }))
 }
 
-export interface ResumeOptions extends Pick<RunOptions, 'store' | 'pipeline' | 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal'> {
+export interface ResumeOptions extends Pick<RunOptions, 'store' | 'pipeline' | 'reuse' | 'concurrency' | 'strict' | 'onEvent' | 'signal' | 'captureOutput'> {
   readonly runId: string
 }
 
@@ -384,9 +386,9 @@ function visibleState(stage: StageDefinition, state: PipelineState): PipelineSta
 type Outcome =
   | { kind: 'completed-earlier' }
   | { kind: 'skipped'; reason: string; failedUpstream: boolean }
-  | { kind: 'succeeded'; output: PipelineState; persisted: unknown; key: string; inputs: Record<string, string>; read: PipelineState; start: Date; end: Date }
+  | { kind: 'succeeded'; output: PipelineState; persisted: unknown; key: string; inputs: Record<string, string>; read: PipelineState; start: Date; end: Date; attempts: AttemptRecord[] }
   | { kind: 'reused'; output: PipelineState; key: string; inputs: Record<string, string>; read: PipelineState; from: string; start: Date; end: Date }
-  | { kind: 'failed'; error: Error; key: string; inputs: Record<string, string>; read: PipelineState; start: Date; end: Date }
+  | { kind: 'failed'; error: Error; key: string; inputs: Record<string, string>; read: PipelineState; start: Date; end: Date; attempts: AttemptRecord[] }
 
 /** A promise with its resolve function (Promise.withResolvers needs Node 22). */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -412,8 +414,18 @@ function limiter(slots: number): <T>(work: () => Promise<T>) => Promise<T> {
   }
 }
 
-/** Runs the stages, keeping the run's status (running, its heartbeat, then its outcome) when it records. */
+/** Runs the stages, with their stdout and stderr going to their logs when the run captures output. */
 async function execute(setup: Setup): Promise<RunResult> {
+  const release = setup.options.captureOutput ? captureStageOutput() : undefined
+  try {
+    return await executeTracked(setup)
+  } finally {
+    release?.()
+  }
+}
+
+/** Runs the stages, keeping the run's status (running, its heartbeat, then its outcome) when it records. */
+async function executeTracked(setup: Setup): Promise<RunResult> {
   if (setup.options.checkpoint === false) return executeStages(setup)
   const tracker = await RunTracker.begin(setup.store, setup.runId, setup.resumed === true)
   try {
@@ -474,23 +486,36 @@ async function executeStages(setup: Setup): Promise<RunResult> {
       await store.prepareForBlockingWork()
       emit({ type: 'stage-started', runId, stage: stage.name })
       const began = new Date()
-      try {
-        const attempt = (failures.get(stage.name) ?? 0) + 1
-        const output = await stage.run(view, config, { runId, stage: stage.name, attempt, signal, ...(setup.jobId && { jobId: setup.jobId }) })
-        const extra = Object.keys(output ?? {}).filter((k) => !stage.writes.includes(k))
-        if (extra.length > 0) throw new CkptError('INVALID_OUTPUT', `stage "${stage.name}" returned ${extra.map((k) => `"${k}"`).join(', ')}, which it does not declare in writes`)
-        // An output that cannot be stored is the stage's failure, not a storage problem. A run that
-        // records nothing does not serialize (a serializer may write to the store).
-        const persisted = stage.serialize && recording ? await stage.serialize(output ?? {}, serializeContext(store, stage, setup)) : (output ?? {})
-        outputIdOf(persisted, `output of stage "${stage.name}"`)
-        const end = new Date()
+      const logs = new Map<number, AttemptLog>()
+      const { value, attempts } = await runAttempts({
+        stage,
+        firstAttempt: (failures.get(stage.name) ?? 0) + 1,
+        signal,
+        attempt: async (attempt, attemptSignal) => {
+          const live = recording ? { store, pointer: liveLogPointer(runId, stage.name, attempt), header: { runId, stage: stage.name, attempt } } : undefined
+          const log = new AttemptLog(stage.logLines ?? DEFAULT_LOG_LINES, stage.keepFullLog === true, live)
+          logs.set(attempt, log)
+          const ctx = { runId, stage: stage.name, attempt, signal: attemptSignal, log: (...args: unknown[]) => log.log(...args), ...(setup.jobId && { jobId: setup.jobId }) }
+          const output = await withAttemptLog(log, () => stage.run(view, config, ctx))
+          const extra = Object.keys(output ?? {}).filter((k) => !stage.writes.includes(k))
+          if (extra.length > 0) throw new CkptError('INVALID_OUTPUT', `stage "${stage.name}" returned ${extra.map((k) => `"${k}"`).join(', ')}, which it does not declare in writes`)
+          // An output that cannot be stored is the stage's failure, not a storage problem. A run that
+          // records nothing does not serialize (a serializer may write to the store).
+          const persisted = stage.serialize && recording ? await stage.serialize(output ?? {}, serializeContext(store, stage, setup)) : (output ?? {})
+          outputIdOf(persisted, `output of stage "${stage.name}"`)
+          return { output: output ?? {}, persisted }
+        },
+        closeLog: async (attempt) => (logs.get(attempt) as AttemptLog).close(recording ? store : undefined),
+        onRetry: (attempt, delayMs, error) => emit({ type: 'stage-retrying', runId, stage: stage.name, attempt, delayMs, error: error.message }),
+      })
+      const end = new Date()
+      if (value) {
         emit({ type: 'stage-finished', runId, stage: stage.name, durationMs: end.getTime() - began.getTime() })
-        return { kind: 'succeeded', output: output ?? {}, persisted, key, inputs, read: view, start: began, end }
-      } catch (err) {
-        const error = err instanceof Error ? err : new Error(String(err))
-        emit({ type: 'stage-failed', runId, stage: stage.name, error: error.message })
-        return { kind: 'failed', error, key, inputs, read: view, start: began, end: new Date() }
+        return { kind: 'succeeded', output: value.output, persisted: value.persisted, key, inputs, read: view, start: began, end, attempts }
       }
+      const error = attempts.at(-1)?.error ?? new Error('the stage did not run')
+      emit({ type: 'stage-failed', runId, stage: stage.name, error: error.message })
+      return { kind: 'failed', error, key, inputs, read: view, start: began, end, attempts }
     })
   }
   const outcomeOf = (name: string): Promise<Outcome> => {
@@ -541,17 +566,7 @@ async function executeStages(setup: Setup): Promise<RunResult> {
     if (outcome.kind === 'failed') {
       await persist(runId, name, persistenceErrors, emit, options.strict, async () => {
         await storeReadValues(store, outcome.read)
-        await appendAudit(store, {
-          runId,
-          stage: name,
-          status: 'failed',
-          start: outcome.start,
-          end: outcome.end,
-          durationMs,
-          inputKey: outcome.key,
-          inputs: outcome.inputs,
-          error: { message: outcome.error.message, ...(outcome.error.stack && { stack: outcome.error.stack }) },
-        })
+        await auditAttempts(store, runId, name, outcome)
       })
       results.push({ stage: name, status: 'failed', error: outcome.error.message })
       return
@@ -563,18 +578,9 @@ async function executeStages(setup: Setup): Promise<RunResult> {
       emit({ type: 'checkpoint-written', runId, stage: name, checkpoint: checkpoint.id })
       await persist(runId, name, persistenceErrors, emit, options.strict, async () => {
         await storeReadValues(store, outcome.read)
-        await appendAudit(store, {
-          runId,
-          stage: name,
-          status: outcome.kind,
-          start: outcome.start,
-          end: outcome.end,
-          durationMs,
-          inputKey: outcome.key,
-          inputs: outcome.inputs,
-          output: checkpoint.stages[name] as string,
-          checkpoint: checkpoint.id,
-        })
+        const recorded = { output: checkpoint.stages[name] as string, checkpoint: checkpoint.id }
+        if (outcome.kind === 'succeeded') return auditAttempts(store, runId, name, outcome, recorded)
+        await appendAudit(store, { runId, stage: name, status: 'reused', start: outcome.start, end: outcome.end, durationMs, inputKey: outcome.key, inputs: outcome.inputs, ...recorded })
       })
     }
     results.push({ stage: name, status: outcome.kind, ...(checkpoint && { checkpoint: checkpoint.id }) })
@@ -585,6 +591,35 @@ async function executeStages(setup: Setup): Promise<RunResult> {
   if (observer.fatal) throw observer.fatal
   const observerErrors = observer.errors
   return { runId, timeline: setup.timeline ?? 'HEAD', status, stages: results, state, persistenceErrors, observerErrors, ...(head && { head }) }
+}
+
+/**
+ * One audit entry per attempt of an executed stage, oldest first (the last one holds the output
+ * when it succeeded), then its live log pointers go: the entries hold the logs now.
+ */
+async function auditAttempts(
+  store: CheckpointStore,
+  runId: string,
+  stage: string,
+  outcome: Extract<Outcome, { kind: 'succeeded' | 'failed' }>,
+  recorded?: { readonly output: string; readonly checkpoint: string },
+): Promise<void> {
+  for (const a of outcome.attempts) {
+    const common = { runId, stage, start: a.start, end: a.end, durationMs: a.end.getTime() - a.start.getTime(), inputKey: outcome.key, inputs: outcome.inputs, attempt: a.attempt, log: a.log }
+    await appendAudit(
+      store,
+      a.error
+        ? { ...common, status: 'failed', ...(a.timedOut && { timedOut: true }), error: { message: a.error.message, ...(a.error.stack && { stack: a.error.stack }) } }
+        : { ...common, status: 'succeeded', ...recorded },
+    )
+  }
+  await Promise.all(
+    outcome.attempts.map(async (a) => {
+      const pointer = liveLogPointer(runId, stage, a.attempt)
+      const current = await store.index.get(pointer)
+      if (current) await store.index.swap(pointer, current, null, 'log: recorded').catch(() => undefined)
+    }),
+  )
 }
 
 /**
@@ -675,7 +710,13 @@ async function planStages(setup: Setup): Promise<PlannedStage[]> {
     const reason = failures.has(name) ? 'failed last time' : await whyRun(setup, stage, config, previous)
     planned.set(name, { stage: name, action: 'run', reason })
   }
-  return graph.order.map((s) => planned.get(s.name) as PlannedStage)
+  return graph.order.map((s) => withPolicy(planned.get(s.name) as PlannedStage, s))
+}
+
+/** A stage that would run, with its retry policy when it has one. */
+function withPolicy(planned: PlannedStage, stage: StageDefinition): PlannedStage {
+  if (planned.action !== 'run' || (stage.retries === undefined && stage.timeout === undefined)) return planned
+  return { ...planned, policy: { retries: stage.retries ?? 0, ...(stage.timeout !== undefined && { timeoutMs: stage.timeout }) } }
 }
 
 /** Stage → how many times it failed so far in the run, from the run's audit log. */

@@ -176,6 +176,12 @@ export async function listRuns(store: CheckpointStore, filter: RunFilter = {}): 
   return summaries.sort((a, b) => b.started.getTime() - a.started.getTime() || (a.runId < b.runId ? 1 : -1))
 }
 
+/** One run's summary, or undefined when the store keeps no status for it. */
+export async function runSummary(store: CheckpointStore, runId: string): Promise<RunSummary | undefined> {
+  const status = await store.index.get(statusPointer(runId))
+  return status === undefined ? undefined : summaryOf((await store.getOutput(status)) as unknown as StatusNode, Date.now())
+}
+
 /** The timeline job `job` last ran on (its newest run's), or undefined when it has no run. */
 export async function jobTimeline(store: CheckpointStore, job: string): Promise<string | null | undefined> {
   const [newest] = await listRuns(store, { job })

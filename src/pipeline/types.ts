@@ -26,8 +26,42 @@ export interface StageContext {
   readonly stage: string
   /** Which attempt of this stage in this run (1 for the first). */
   readonly attempt: number
-  /** Aborted when the run is cancelled. */
+  /** Aborted when the run is cancelled, or when the attempt reaches the stage's `timeout`. */
   readonly signal: AbortSignal
+  /**
+   * Writes a line (arguments formatted as console.log does) to this attempt's log, which is
+   * stored with its audit entry and shown by `ckpt logs`.
+   */
+  readonly log: (...args: unknown[]) => void
+}
+
+/** Where a log line came from: `ctx.log`, or the stage's stdout or stderr when the run captures output. */
+export type LogSource = 'log' | 'stdout' | 'stderr'
+
+export interface LogLine {
+  /** 1 for the attempt's first line. */
+  readonly seq: number
+  readonly time: number
+  readonly source: LogSource
+  readonly text: string
+}
+
+/** An attempt's log as its audit entry keeps it: the last lines, and whether earlier ones were dropped. */
+export interface CapturedLog {
+  readonly lines: readonly LogLine[]
+  readonly truncated: boolean
+  /** Lines the attempt wrote in all. */
+  readonly total: number
+  /** With `keepFullLog`: the id of every line, stored as one output. */
+  readonly full?: string
+}
+
+/** How long to wait before each retry: `initialMs`, times `factor` per retry, at most `maxMs`; jitter spreads it over its upper half. */
+export interface Backoff {
+  readonly initialMs?: number
+  readonly factor?: number
+  readonly maxMs?: number
+  readonly jitter?: boolean
 }
 
 /** What a stage's `serialize` and `deserialize` get: the run they serve, and the store to keep parts of the output in. */
@@ -54,6 +88,21 @@ export interface StageDefinition {
   readonly config?: readonly ConfigField[]
   /** Bump when the stage's code changes, so earlier outputs are no longer reused. */
   readonly version: string
+  /** Attempts after the first when one fails (default 0). Each attempt is one audit entry. */
+  readonly retries?: number
+  /** Wait between attempts (default 1 s, doubling, at most 30 s, with jitter). */
+  readonly backoff?: Backoff
+  /**
+   * Milliseconds an attempt may take: then its signal aborts and it counts as failed (timed out),
+   * even if it ignores the signal.
+   */
+  readonly timeout?: number
+  /** Whether a failed attempt is worth another (default: every error but INVALID_OUTPUT). */
+  readonly retryOn?: (error: Error, attempt: number) => boolean
+  /** Log lines kept per attempt with its audit entry (default 200). */
+  readonly logLines?: number
+  /** Also store each attempt's whole log as an output (`CapturedLog.full`). */
+  readonly keepFullLog?: boolean
   /** Skip the stage (no checkpoint, no audit entry) when this returns false. */
   readonly when?: (state: Readonly<PipelineState>, config: Readonly<Record<string, ConfigValue>>) => boolean
   readonly run: (state: Readonly<PipelineState>, config: Readonly<Record<string, ConfigValue>>, ctx: StageContext) => Promise<PipelineState>
@@ -82,6 +131,8 @@ export interface PlannedStage {
   readonly reason: string
   /** For `reuse` (and `skip` of a completed stage): the checkpoint whose output is used. */
   readonly checkpoint?: string
+  /** For `run`: the stage's retry policy, when it has one. */
+  readonly policy?: { readonly retries: number; readonly timeoutMs?: number }
 }
 
 export type StageStatusInRun = 'succeeded' | 'reused' | 'failed' | 'skipped' | 'completed-earlier'
@@ -91,6 +142,8 @@ export type PipelineEvent =
   | { readonly type: 'stage-started'; readonly runId: string; readonly stage: string }
   | { readonly type: 'stage-finished'; readonly runId: string; readonly stage: string; readonly durationMs: number }
   | { readonly type: 'stage-failed'; readonly runId: string; readonly stage: string; readonly error: string }
+  /** An attempt failed and the stage will run again after `delayMs`. */
+  | { readonly type: 'stage-retrying'; readonly runId: string; readonly stage: string; readonly attempt: number; readonly delayMs: number; readonly error: string }
   | { readonly type: 'stage-skipped'; readonly runId: string; readonly stage: string; readonly reason: string }
   | { readonly type: 'stage-reused'; readonly runId: string; readonly stage: string; readonly from: string }
   | { readonly type: 'checkpoint-written'; readonly runId: string; readonly stage: string; readonly checkpoint: string }
@@ -126,6 +179,11 @@ export interface RunOptions {
    * `RunResult.observerErrors` (unless `strict`).
    */
   readonly onEvent?: (event: PipelineEvent) => void | Promise<void>
+  /**
+   * Also keep what stages write to stdout and stderr in their attempt's log (it is passed on to
+   * stderr). `ckpt run` sets it. Default false.
+   */
+  readonly captureOutput?: boolean
   /**
    * false: run every stage without writing anything to the store (no checkpoint, run record,
    * audit entry or timeline), for dry runs and tests. Default true.
@@ -169,4 +227,9 @@ export interface AuditEntry {
   readonly output?: string
   readonly checkpoint?: string
   readonly error?: { readonly message: string; readonly stack?: string }
+  /** Which attempt of the stage in this run (entries before 2026-12 have none). */
+  readonly attempt?: number
+  /** The attempt ran past the stage's timeout. */
+  readonly timedOut?: boolean
+  readonly log?: CapturedLog
 }

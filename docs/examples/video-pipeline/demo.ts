@@ -1,6 +1,7 @@
 /**
  * The README's main job: the video pipeline on a fresh store in a temporary folder.
- *   1. A first run fails at escalate_vlm (the simulated VLM times out on its first attempt).
+ *   1. A first run: ocr's first attempt stalls, times out and is retried; the run then fails at
+ *      escalate_vlm (the simulated VLM times out on its first attempt).
  *   2. resume() finishes it: only escalate_vlm and report execute.
  *   3. replay() re-runs from ocr with a stricter config on a new timeline; the stages before ocr
  *      keep their outputs.
@@ -24,7 +25,11 @@ const summary = (result: RunResult) => result.stages.map((s) => `${s.stage}=${s.
 const step = (title: string) => console.log(`\n== ${title}`)
 
 step('run: the first attempt')
-const first = await run({ store, pipeline, inputs: defaultInputs(), onEvent })
+const onRetry = (event: PipelineEvent) => {
+  onEvent(event)
+  if (event.type === 'stage-retrying') console.log(`  ${event.stage}: attempt ${event.attempt} failed (${event.error}); retrying in ${event.delayMs} ms`)
+}
+const first = await run({ store, pipeline, inputs: defaultInputs(), onEvent: onRetry })
 console.log(`run ${first.runId}: ${first.status}\n  ${summary(first)}`)
 
 step('resume: continue the failed run')
@@ -51,6 +56,7 @@ const show = (...args: string[]) => {
   console.log(`\n$ ckpt ${args.join(' ')}`)
   process.stdout.write(execFileSync(process.execPath, [ckpt, '--store', dir, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }))
 }
+show('logs', first.runId, 'ocr')
 show('log', '--graph', '--all', '--oneline')
 show('diff', 'main', 'strict-ocr', '--stage', 'report')
 console.log(`\nThe store is at ${dir}; try: npx ckpt --store ${dir} audit ${first.runId}`)

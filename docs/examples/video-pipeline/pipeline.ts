@@ -64,17 +64,26 @@ const detectObjects: StageDefinition = {
 const ocr: StageDefinition = {
   name: 'ocr',
   label: 'Read text',
-  description: 'Reads text in each frame.',
+  description: 'Reads text in each frame. Its (simulated) OCR service stalls on the first request of a run; a timeout and a retry get past it.',
   category: 'vision',
   reads: ['frames'],
   writes: ['texts'],
   version: '1',
+  timeout: 250,
+  retries: 2,
+  backoff: { initialMs: 50 },
   config: [
     { name: 'lang', type: 'str', default: 'en', options: ['en', 'de', 'fr'], description: 'Language model' },
     { name: 'min_confidence', type: 'float', default: 0.6, min: 0, max: 1, description: 'Drop readings below this' },
+    { name: 'stall_first_attempt', type: 'bool', default: true, description: 'The service stalls on the first request of a run' },
   ],
-  async run(state, config) {
+  async run(state, config, ctx) {
     const frames = state.frames as Uint8Array[]
+    ctx.log(`reading ${frames.length} frames (lang ${String(config.lang)}), attempt ${ctx.attempt}`)
+    if (config.stall_first_attempt === true && ctx.attempt === 1) {
+      ctx.log('the OCR service is not answering')
+      await sleep(5_000, undefined, { signal: ctx.signal }) // the stage's timeout aborts the signal
+    }
     const texts = frames.flatMap((frame, i) =>
       WORDS.map((text) => ({ frame: i, text, confidence: round(score(frame, `${config.lang}:${text}`)) })).filter((t) => t.confidence >= Number(config.min_confidence)),
     )

@@ -1,0 +1,81 @@
+import type { CheckpointStore } from '../core/checkpoint-store.js'
+import { readAudit } from './audit.js'
+import { runSummary } from './runs.js'
+import { liveLogPrefix } from './stage-log.js'
+import type { LogLine } from './types.js'
+
+/** The log of one attempt of a stage, as `readLogs` returns it. */
+export interface AttemptLogView {
+  readonly stage: string
+  readonly attempt: number
+  /** `running` while the attempt is going (its newest lines only). */
+  readonly status: 'running' | 'succeeded' | 'failed'
+  readonly timedOut: boolean
+  readonly lines: readonly LogLine[]
+  readonly truncated: boolean
+  readonly full?: string
+}
+
+export interface LogQuery {
+  readonly stage?: string
+  readonly attempt?: number
+}
+
+interface LiveNode {
+  readonly stage: string
+  readonly attempt: number
+  readonly lines: LogLine[]
+  readonly total: number
+}
+
+/**
+ * The logs of a run's attempts, oldest first: those recorded with audit entries, then those of
+ * attempts still running (written by the runner every 250 ms), filtered by stage and attempt.
+ */
+export async function readLogs(store: CheckpointStore, runId: string, query: LogQuery = {}): Promise<AttemptLogView[]> {
+  const wanted = (stage: string, attempt: number) => (query.stage === undefined || stage === query.stage) && (query.attempt === undefined || attempt === query.attempt)
+  const views: AttemptLogView[] = []
+  const recorded = new Set<string>()
+  for (const entry of await readAudit(store, runId)) {
+    if (entry.status === 'reused' || entry.attempt === undefined) continue
+    recorded.add(`${entry.stage}\n${entry.attempt}`)
+    if (!wanted(entry.stage, entry.attempt)) continue
+    const log = entry.log ?? { lines: [], truncated: false, total: 0 }
+    views.push({ stage: entry.stage, attempt: entry.attempt, status: entry.status, timedOut: entry.timedOut === true, lines: log.lines, truncated: log.truncated, ...(log.full && { full: log.full }) })
+  }
+  for (const { value } of await store.index.list(liveLogPrefix(runId))) {
+    const node = (await store.getOutput(value)) as unknown as LiveNode
+    if (recorded.has(`${node.stage}\n${node.attempt}`) || !wanted(node.stage, node.attempt)) continue
+    views.push({ stage: node.stage, attempt: node.attempt, status: 'running', timedOut: false, lines: node.lines, truncated: node.total > node.lines.length })
+  }
+  return views
+}
+
+/**
+ * Follows a run's logs: calls `onLine` for each line not shown yet, as attempts write them, until
+ * the run is no longer running (finished, or its process gone). Lines a fast attempt wrote and
+ * dropped between two looks are reported as skipped.
+ */
+export async function followLogs(
+  store: CheckpointStore,
+  runId: string,
+  query: LogQuery,
+  onLine: (view: AttemptLogView, line: LogLine) => void,
+  options: { readonly intervalMs?: number; readonly onSkipped?: (view: AttemptLogView, count: number) => void; readonly signal?: AbortSignal } = {},
+): Promise<void> {
+  const shown = new Map<string, number>()
+  for (;;) {
+    const running = (await runSummary(store, runId))?.status === 'running'
+    for (const view of await readLogs(store, runId, query)) {
+      const key = `${view.stage}\n${view.attempt}`
+      const last = shown.get(key) ?? 0
+      const fresh = view.lines.filter((l) => l.seq > last)
+      const first = fresh[0]
+      if (first && first.seq > last + 1) options.onSkipped?.(view, first.seq - last - 1)
+      for (const line of fresh) onLine(view, line)
+      if (fresh.length > 0) shown.set(key, (fresh.at(-1) as LogLine).seq)
+    }
+    if (!running || options.signal?.aborted) return
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 200))
+  }
+}
