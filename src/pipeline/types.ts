@@ -227,7 +227,7 @@ export interface AuditEntry {
   readonly output?: string
   readonly checkpoint?: string
   readonly error?: { readonly message: string; readonly stack?: string }
-  /** Which attempt of the stage in this run (entries before 2026-12 have none). */
+  /** Which attempt of the stage in this run (absent in entries written before attempts were numbered). */
   readonly attempt?: number
   /** The attempt ran past the stage's timeout. */
   readonly timedOut?: boolean
