@@ -55,6 +55,7 @@ export function onelineText(c: Checkpoint, decorations: Decorations): string {
 export function longText(c: Checkpoint, decorations: Decorations, shortIdOf: (id: string) => string): string[] {
   const lines = [yellow(`checkpoint ${c.id}`) + decoration(decorations, c.id)]
   if (c.parents.length > 1) lines.push(`Merge:  ${c.parents.map((p) => shortIdOf(p)).join(' ')}`)
+  lines.push(`Seq:    #${c.seq}`)
   lines.push(`Stage:  ${c.stage ?? '-'}${c.run ? `   Run: ${printable(c.run)}` : ''}${c.job ? `   Job: ${printable(c.job)}` : ''}`)
   lines.push(`Author: ${printableLine(c.author)}`)
   lines.push(`Date:   ${humanTime(c.time)}`)

@@ -267,6 +267,7 @@ async function buildNode(ctx: StoreContext, parents: CID[], prepared: Omit<Prepa
   for (const name of trees) if (!stages.has(name)) trees.delete(name)
   return {
     parents,
+    seq: parent === undefined ? 1 : (parent.seq as number) + 1,
     stages: new Map([...stages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     trees: [...trees].sort(),
     ...(options.stage !== undefined && { stage: options.stage }),

@@ -39,9 +39,31 @@ export class StoreContext implements ResolveContext {
     const cached = this.#checkpoints.get(key)
     if (cached) return cached
     if (cid.code !== DAG_JSON_CODE) throw new CkptError('NOT_FOUND', `${cidString(cid)} is bytes, not a checkpoint`, { details: { id: key } })
-    const node = decodeCheckpoint(cid, await this.objects.getBytes(cid))
+    const decoded = decodeCheckpoint(cid, await this.objects.getBytes(cid))
+    const node = decoded.seq === undefined ? await this.#withDerivedSeq(decoded) : decoded
     this.rememberCheckpoint(cid, node)
     return node
+  }
+
+  /**
+   * A node written before sequence numbers were stored, with its number counted along first
+   * parents down to the nearest node that has one (or to the root, or to where retention cut the
+   * history: the oldest checkpoint kept counts as 1). Counted once per process and cached.
+   */
+  async #withDerivedSeq(node: CheckpointNode): Promise<CheckpointNode> {
+    let steps = 0
+    let base = 0
+    for (let parent = node.parents[0]; parent !== undefined; ) {
+      const above = this.#checkpoints.get(parent.toString()) ?? ((await this.objects.has(parent)) ? decodeCheckpoint(parent, await this.objects.getBytes(parent)) : undefined)
+      if (above === undefined) break
+      if (above.seq !== undefined) {
+        base = above.seq
+        break
+      }
+      steps++
+      parent = above.parents[0]
+    }
+    return { ...node, seq: base + steps + 1 }
   }
 
   /** Caches a verified node (read, or just written so the next commit need not read it back). */
@@ -137,6 +159,7 @@ export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
     id: cidString(cid),
     shortId: shortId(cid),
     parents: node.parents.map(cidString),
+    seq: node.seq ?? 1,
     stages,
     kinds,
     ...(node.stage !== undefined && { stage: node.stage }),

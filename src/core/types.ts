@@ -9,6 +9,8 @@ export interface Checkpoint {
   /** The first hex digits of the id's BLAKE3 digest, as `ckpt log` shows them. */
   readonly shortId: string
   readonly parents: readonly string[]
+  /** Its sequence number along first parents: 1 for the first checkpoint of a history (`main#12` names the 12th). */
+  readonly seq: number
   /** Stage name → output id: every stage's output at this point, not only the new one. */
   readonly stages: Readonly<Record<string, string>>
   /** Stage name → what its output is. */

@@ -9,6 +9,11 @@ export const CHECKPOINT_VERSION = 1
 /** A checkpoint node as stored: see docs/format.md for the exact dag-json layout. */
 export interface CheckpointNode {
   readonly parents: readonly CID[]
+  /**
+   * The checkpoint's sequence number along first parents: 1 for a root, its first parent's plus
+   * one otherwise. Nodes written before it was stored have none (the store derives it on reading).
+   */
+  readonly seq?: number
   /** Stage name → output CID: the full snapshot at this point. */
   readonly stages: ReadonlyMap<string, CID>
   /** Stages whose output is a directory tree (docs/format.md), sorted. */
@@ -43,6 +48,7 @@ export function encodeCheckpoint(node: CheckpointNode): { cid: CID; bytes: Uint8
   if (node.run !== undefined) record.run = node.run
   if (node.job !== undefined) record.job = node.job
   if (node.config !== undefined) record.config = node.config
+  if (node.seq !== undefined) record.seq = node.seq
   const bytes = encodeNode(record)
   return { cid: cidOf(DAG_JSON_CODE, bytes), bytes }
 }
@@ -89,11 +95,13 @@ export function checkpointFromValue(cid: CID, value: unknown): CheckpointNode {
   if (!isRecord(meta)) throw corrupt(cid, 'has malformed metadata')
   const trees = value.trees ?? []
   if (!Array.isArray(trees) || !trees.every((t) => typeof t === 'string' && Object.hasOwn(stages, t))) throw corrupt(cid, 'has a malformed tree list')
+  if (value.seq !== undefined && !(typeof value.seq === 'number' && Number.isSafeInteger(value.seq) && value.seq >= 1)) throw corrupt(cid, 'has a malformed sequence number')
   for (const field of ['stage', 'run', 'job'] as const) {
     if (value[field] !== undefined && typeof value[field] !== 'string') throw corrupt(cid, `has a malformed ${field}`)
   }
   return {
     parents: parents.map((p) => CID.asCID(p) as CID),
+    ...(value.seq !== undefined && { seq: value.seq as number }),
     stages: new Map(Object.keys(stages).map((name) => [name, CID.asCID(stages[name]) as CID])),
     trees: trees as string[],
     ...(value.stage !== undefined && { stage: value.stage as string }),

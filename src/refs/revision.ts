@@ -5,13 +5,16 @@ import { isValidRefName } from './names.js'
 import { HEAD, RefDb, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX, describeRef, tagRef, timelineRef } from './refdb.js'
 
 /**
- * A parsed revision: `base[@{n}][~n|^n]*[:stage[/json/pointer]]`, where base is a full CID, a short
- * digest prefix, a timeline or tag name (optionally with its `timelines/`/`tags/` prefix) or HEAD.
+ * A parsed revision: `base[@{n}][#n][~n|^n]*[:stage[/json/pointer]]`, where base is a full CID, a
+ * short digest prefix, a timeline or tag name (optionally with its `timelines/`/`tags/` prefix) or
+ * HEAD, and `#n` the checkpoint with sequence number n on its first-parent history.
  */
 export interface Revision {
   readonly text: string
   readonly base: string
   readonly reflogIndex?: number
+  /** `#n`: the checkpoint numbered n along the first parents of what base names. */
+  readonly sequence?: number
   readonly steps: ReadonlyArray<{ readonly kind: 'ancestor' | 'parent'; readonly n: number }>
   readonly stage?: string
   /** An RFC 6901 JSON Pointer into the stage output (`rev:stage/detections/0`), '' when absent. */
@@ -35,6 +38,15 @@ export function parseRevision(text: string): Revision {
   const firstStep = head.search(/[~^]/)
   let base = firstStep === -1 ? head : head.slice(0, firstStep)
   const stepText = firstStep === -1 ? '' : head.slice(firstStep)
+  let sequence: number | undefined
+  const hash = base.lastIndexOf('#')
+  if (hash !== -1) {
+    const digits = base.slice(hash + 1)
+    if (!/^\d+$/.test(digits)) bad(`"#${digits}" is not a sequence number (write e.g. main#12)`)
+    sequence = Number(digits)
+    if (!Number.isSafeInteger(sequence) || sequence < 1) bad('sequence numbers start at 1 (#1 is the first checkpoint)')
+    base = base.slice(0, hash)
+  }
   let reflogIndex: number | undefined
   const reflog = /@\{(\d+)\}$/.exec(base)
   if (reflog) {
@@ -51,7 +63,7 @@ export function parseRevision(text: string): Revision {
     consumed = stepPattern.lastIndex
   }
   if (consumed !== stepText.length) bad(`unexpected "${stepText.slice(consumed)}"`)
-  return { text, base, steps, ...(reflogIndex !== undefined && { reflogIndex }), ...(stage !== undefined && { stage }), ...(pointer !== undefined && { pointer }) }
+  return { text, base, steps, ...(reflogIndex !== undefined && { reflogIndex }), ...(sequence !== undefined && { sequence }), ...(stage !== undefined && { stage }), ...(pointer !== undefined && { pointer }) }
 }
 
 /** What resolution needs from the store. */
@@ -66,6 +78,7 @@ export interface ResolveContext {
 /** Resolves a parsed revision to a checkpoint id (ignoring `stage`, which the caller applies). */
 export async function resolveCheckpoint(rev: Revision, ctx: ResolveContext): Promise<CID> {
   let cid = rev.reflogIndex !== undefined ? await resolveReflog(rev, ctx) : await resolveBase(rev, ctx)
+  if (rev.sequence !== undefined) cid = await numbered(cid, rev.sequence, rev, ctx)
   for (const step of rev.steps) {
     if (step.kind === 'parent') {
       if (step.n === 0) continue
@@ -75,6 +88,21 @@ export async function resolveCheckpoint(rev: Revision, ctx: ResolveContext): Pro
     }
   }
   return cid
+}
+
+/** The checkpoint numbered `sequence` along the first parents of `from`. */
+async function numbered(from: CID, sequence: number, rev: Revision, ctx: ResolveContext): Promise<CID> {
+  let cid: CID | undefined = from
+  const top = (await ctx.loadCheckpoint(from)).seq ?? 1
+  if (sequence > top) {
+    throw new CkptError('NOT_FOUND', `revision "${rev.text}": the history there has ${top} checkpoints (#1 to #${top})`, { details: { revision: rev.text, last: top } })
+  }
+  while (cid !== undefined) {
+    const node = await ctx.loadCheckpoint(cid)
+    if (node.seq === sequence) return cid
+    cid = node.parents[0]
+  }
+  throw new CkptError('NOT_FOUND', `revision "${rev.text}": checkpoint #${sequence} is gone (retention cut the history)`, { details: { revision: rev.text } })
 }
 
 async function parentOf(cid: CID, index: number, rev: Revision, ctx: ResolveContext): Promise<CID> {
