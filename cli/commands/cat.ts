@@ -15,14 +15,14 @@ export const catCommand = {
   builder: (y: Argv) =>
     y
       .positional('spec', { type: 'string', demandOption: true, describe: 'REV:STAGE[/json/pointer] or an output id' })
-      .option('json', { type: 'boolean', describe: 'Compact JSON even on a terminal (bytes as a base64 string)' })
+      .option('json', { type: 'boolean', describe: 'Compact JSON even on a terminal (bytes as a base64 string; a log tail or git diff as its JSON, not its text)' })
       .example('$0 cat HEAD:detect', 'the detect stage output (pretty JSON on a terminal)')
       .example('$0 cat main~1:detect/detections/0/score', 'one value inside it (RFC 6901 pointer)')
       .example('$0 cat HEAD:frames > frames.bin', 'a bytes output, raw')
       .example('$0 cat HEAD:frames_dir', 'a folder output: its files and sizes')
       .example('$0 cat HEAD:frames_dir/0001.png > f.png', 'one file of a folder output'),
   handler: async (args: Args) => {
-    const { Directory, isCkptError } = await library()
+    const { Directory, isCkptError, renderTextOutput } = await library()
     const value = await withStore(args, async (store) => {
       // Bytes stream straight to stdout, so a multi-GiB output never sits in memory.
       const info = args.json ? undefined : await store.outputInfo(args.spec).catch((err: unknown) => {
@@ -48,6 +48,8 @@ export const catCommand = {
       await new Promise<void>((resolve, reject) => process.stdout.write(value, (err) => (err ? reject(err) : resolve())))
       return
     }
+    const text = args.json ? undefined : renderTextOutput(value)
+    if (text !== undefined) return void process.stdout.write(text)
     const pretty = process.stdout.isTTY && !args.json
     out.line(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v), pretty ? 2 : undefined))
   },

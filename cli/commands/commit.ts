@@ -22,6 +22,10 @@ interface Args {
   meta?: string[]
   parent?: string
   retry?: number
+  gitDiff?: string
+  logTail?: boolean
+  keep?: number
+  all?: boolean
 }
 
 export const commitCommand = {
@@ -33,7 +37,11 @@ export const commitCommand = {
       .option('stage', { alias: 's', type: 'string', demandOption: true, describe: 'Stage that produced the output' })
       .option('json', { type: 'string', describe: 'The output as a JSON literal. Given with no value: print the new checkpoint as JSON' })
       .option('file', { alias: 'f', type: 'string', describe: 'The output from a file: .json files are parsed, others stored as bytes' })
-      .option('dir', { type: 'string', describe: 'The output from a folder, stored as a tree of files' })
+      .option('dir', { type: 'string', describe: 'The output from a folder, stored as a tree of files (in a git work tree: without what .gitignore excludes; never .git, unless --all)' })
+      .option('all', { type: 'boolean', describe: 'With --dir: every file, .git and ignored files included' })
+      .option('git-diff', { type: 'string', describe: 'The output: the git working tree here against BASE (default HEAD): unified diff and diffstat, untracked files included' })
+      .option('log-tail', { type: 'boolean', describe: 'Read --file or stdin as log lines (JSON lines {"source","text","seq"} or plain text) and keep the last --keep, merged by seq' })
+      .option('keep', { type: 'number', describe: 'With --log-tail: lines to keep (default 200)' })
       .option('as', { choices: ['json', 'bytes'] as const, describe: 'Read --file or stdin as JSON or as bytes (stdin default: bytes)' })
       .option('timeline', { alias: 't', type: 'string', describe: 'Timeline to commit onto (default: the one HEAD is on)' })
       .option('message', { alias: 'm', type: 'string', describe: 'Message' })
@@ -47,7 +55,9 @@ export const commitCommand = {
       .example('$0 commit -s frames --file frames.bin', 'record a file as bytes, streamed: any size, bounded memory')
       .example('$0 commit -s frames --dir out/frames/', 'record a folder as a tree of files')
       .example('$0 commit -s report --file report.json --json', 'record a parsed JSON file, print the checkpoint as JSON')
-      .example('python detect.py | $0 commit -s detect --as json -', 'record what a program prints'),
+      .example('python detect.py | $0 commit -s detect --as json -', 'record what a program prints')
+      .example('$0 commit -s changes --git-diff main', "record an agent's working tree against main")
+      .example('tail -n 500 worker.jsonl | $0 commit -s log --log-tail --keep 100 -', 'record the last 100 lines of a log'),
   handler: async (args: Args) => {
     const { CkptError } = await library()
     const printJson = args.json === ''
@@ -88,12 +98,21 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   if (args.input !== undefined && !fromStdin) {
     throw new CkptError('INVALID_ARGUMENT', `unexpected argument "${args.input}": give - to read stdin, or --file PATH`)
   }
-  const sources = [literal, args.file, args.dir, fromStdin ? '-' : undefined].filter((s) => s !== undefined)
+  const sources = [literal, args.file, args.dir, args.gitDiff, fromStdin ? '-' : undefined].filter((s) => s !== undefined)
   if (sources.length !== 1) {
-    throw new CkptError('INVALID_ARGUMENT', 'give the output with exactly one of --json LITERAL, --file PATH, --dir PATH or - (stdin)')
+    throw new CkptError('INVALID_ARGUMENT', 'give the output with exactly one of --json LITERAL, --file PATH, --dir PATH, --git-diff [BASE] or - (stdin)')
   }
-  const { onPath } = await library()
-  if (args.dir !== undefined) return onPath(args.dir, async () => (await library()).readDirectory(args.dir as string), 'cannot read --dir')
+  if (args.keep !== undefined && !(Number.isInteger(args.keep) && args.keep >= 0)) throw new CkptError('INVALID_ARGUMENT', `--keep: "${String(args.keep)}" is not a count of lines`, { details: { value: args.keep } })
+  if (args.keep !== undefined && !args.logTail) throw new CkptError('INVALID_ARGUMENT', '--keep goes with --log-tail')
+  if (args.all && args.dir === undefined) throw new CkptError('INVALID_ARGUMENT', '--all goes with --dir')
+  const { onPath, gitWorkingTreeDiff, logTail } = await library()
+  if (args.gitDiff !== undefined) return gitWorkingTreeDiff(process.cwd(), { base: args.gitDiff === '' ? 'HEAD' : args.gitDiff })
+  if (args.dir !== undefined) return onPath(args.dir, () => readFolder(args.dir as string, args.all === true), 'cannot read --dir')
+  if (args.logTail) {
+    const file = args.file
+    const text = (file !== undefined ? await onPath(file, () => readFile(file), 'cannot read --file') : await readStdin()).toString('utf8')
+    return logTail(logLines(text), args.keep === undefined ? {} : { keep: args.keep })
+  }
   if (literal !== undefined) return parseJsonArgument(literal, '--json')
   const asJson = args.as === 'json' || (args.as === undefined && args.file?.endsWith('.json') === true)
   if (asJson) {
@@ -123,6 +142,46 @@ async function readWithProgress(file: string): Promise<ReadStream> {
     progress.done()
   })
   return stream
+}
+
+/** A folder as `--dir` takes it: what git would consider when it is in a work tree, never `.git`, unless `all`. */
+async function readFolder(dir: string, all: boolean) {
+  const { readDirectory, gitVisibleFiles } = await library()
+  if (all) return readDirectory(dir)
+  const visible = await gitVisibleFiles(dir)
+  const folders = visible && new Set([...visible].flatMap((file) => file.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))))
+  return readDirectory(dir, {
+    include: (file, isFolder) => {
+      if (file.split('/').includes('.git')) return false
+      if (!visible || !folders) return true
+      return isFolder ? folders.has(file) : visible.has(file)
+    },
+  })
+}
+
+/** Log lines as `--log-tail` reads them: JSON lines `{source, text, seq?, time?}`, or plain text (source `stdout`). */
+function logLines(text: string): Array<{ source: string; text: string; seq?: number; time?: number }> {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      if (line.startsWith('{')) {
+        try {
+          const parsed = JSON.parse(line) as { source?: unknown; text?: unknown; seq?: unknown; time?: unknown }
+          if (typeof parsed.text === 'string') {
+            return {
+              source: typeof parsed.source === 'string' ? parsed.source : 'stdout',
+              text: parsed.text,
+              ...(typeof parsed.seq === 'number' && { seq: parsed.seq }),
+              ...(typeof parsed.time === 'number' && { time: parsed.time }),
+            }
+          }
+        } catch {
+          // not JSON: a plain line that starts with a brace
+        }
+      }
+      return { source: 'stdout', text: line }
+    })
 }
 
 async function readStdin(): Promise<Buffer> {

@@ -72,7 +72,9 @@ function printDiff(result: DiffResult, statOnly: boolean): void {
   for (const s of changedStages.filter((x) => x.status === 'changed')) {
     out.line('')
     out.line(bold(`${s.stage} (${s.kind})`))
-    for (const change of s.changes ?? []) {
+    // A JSON output read as text (a log tail, a git diff) shows its line diff, not its JSON paths.
+    const textual = s.kind === 'json' && s.hunks !== undefined
+    for (const change of textual ? [] : (s.changes ?? [])) {
       if (change.op === 'replace') out.line(`  ${change.path || '/'}  ${red(show(change.oldValue))} → ${green(show(change.value))}`)
       else if (change.op === 'add') out.line(green(`+ ${change.path}  ${show(change.value)}`))
       else out.line(red(`- ${change.path}  ${show(change.oldValue)}`))

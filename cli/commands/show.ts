@@ -17,8 +17,18 @@ export const showCommand = {
       .positional('rev', { type: 'string', default: 'HEAD' })
       .option('json', { type: 'boolean', describe: 'The checkpoint and its stages as one JSON object' })
       .example('$0 show', 'the checkpoint HEAD is on')
-      .example('$0 show main~2 --json', 'for scripts'),
+      .example('$0 show main~2 --json', 'for scripts')
+      .example('$0 show HEAD:agent_log', 'one stage output (a log tail or git diff as text)'),
   handler: async (args: Args) => {
+    const { renderTextOutput } = await library()
+    // Ref names cannot hold ':', so one here is REV:STAGE.
+    if (args.rev.includes(':') && !args.json) {
+      // REV:STAGE: the output itself, as text when it is read as text (a log tail, a git diff).
+      const value = await withStore(args, (store) => store.getOutput(args.rev))
+      const text = renderTextOutput(value)
+      if (text !== undefined) return void process.stdout.write(text)
+      return out.line(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes: ckpt cat ${args.rev}>` : v), 2))
+    }
     await withStore(args, async (store) => {
       const shown = await store.getCheckpoint(args.rev)
       // Retention may have dropped the parent: then history is cut here, and every stage counts as new.

@@ -21,17 +21,24 @@ export class Directory {
   }
 }
 
+export interface ReadDirectoryOptions {
+  /** Whether to take this file, or walk into this folder (`path` relative to the root, `/`-separated). */
+  readonly include?: (path: string, isFolder: boolean) => boolean
+}
+
 /**
  * Reads a folder from disk as a {@link Directory}. Symbolic links and special files are refused
  * (INVALID_OUTPUT naming them) rather than followed, so a stored tree never depends on what a
- * link pointed at.
+ * link pointed at. `include` leaves files and folders out (ckpt commit --dir: .gitignore, .git).
  */
-export async function readDirectory(root: string): Promise<Directory> {
+export async function readDirectory(root: string, options: ReadDirectoryOptions = {}): Promise<Directory> {
   const files = new Map<string, Uint8Array>()
+  const include = options.include ?? (() => true)
   const walk = async (relative: string): Promise<void> => {
     const here = path.join(root, relative)
     for (const entry of (await readdir(here, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const rel = relative === '' ? entry.name : `${relative}/${entry.name}`
+      if (!include(rel, entry.isDirectory())) continue
       if (entry.isDirectory()) await walk(rel)
       else if (entry.isFile()) files.set(rel, new Uint8Array(await readFile(path.join(root, rel))))
       else throw new CkptError('INVALID_OUTPUT', `${path.join(root, rel)} is not a regular file or folder (links are not followed)`, { details: { path: rel } })

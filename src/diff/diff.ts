@@ -4,6 +4,7 @@ import type { StoreContext } from '../core/context.js'
 import type { OutputKind } from '../core/types.js'
 import type { DiffOptions, DiffResult, StageDiff } from './types.js'
 import { diffJson, escapePointerToken, type JsonChange } from './json-diff.js'
+import { renderTextOutput } from '../model/text-outputs.js'
 import { readTree } from '../model/tree.js'
 import { outputKind } from '../core/context.js'
 import { asText, diffLines } from './text-diff.js'
@@ -64,7 +65,10 @@ async function diffStage(
   const x = await ctx.objects.getNode(a)
   const y = await ctx.objects.getNode(b)
   const changes = diffJson(x, y).map((change) => linksToJson(change) as typeof change)
-  return { stage, status: 'changed', ...ids, kind, changes }
+  // Outputs people read as text (a log tail, a git diff) also get a line diff of that text.
+  const [textX, textY] = [renderTextOutput(x), renderTextOutput(y)]
+  const hunks = textX !== undefined && textY !== undefined ? diffLines(textX, textY) : undefined
+  return { stage, status: 'changed', ...ids, kind, changes, ...(hunks && { hunks }) }
 }
 
 /** Files added, removed or changed between two directory outputs, at `/` + path, values as `{ "/": id }`. */

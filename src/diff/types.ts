@@ -20,7 +20,10 @@ export interface StageDiff {
   readonly changes?: readonly JsonChange[]
   /** For changed bytes outputs: sizes of each side. */
   readonly size?: { readonly from: number; readonly to: number }
-  /** For changed bytes outputs that are both UTF-8 text: a line diff as unified hunks. */
+  /**
+   * For changed bytes outputs that are both UTF-8 text, and JSON outputs read as text (a log tail,
+   * a git diff): a line diff as unified hunks.
+   */
   readonly hunks?: readonly TextHunk[]
 }
 
