@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { CkptError, quoted } from '../errors.js'
-import type { GitDiff } from '../model/text-outputs.js'
+import { CkptError, quoted } from '../../errors.js'
+import type { GitDiff } from '../../model/text-outputs.js'
 
 const run = promisify(execFile)
 const MAX_OUTPUT = 256 * 1024 * 1024
