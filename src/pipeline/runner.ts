@@ -342,13 +342,13 @@ async function writeRecord(setup: Setup, inputs: PipelineState, config?: Record<
   await store.index.swapMany(moves, `run: started ${runId}`)
 }
 
-/** Inputs, plus the written keys of every completed stage, read back from the store. */
 /** The run a stage output is read or written for, as its serializer sees it. */
 interface RunIds {
   readonly runId: string
   readonly jobId?: string
 }
 
+/** Inputs, plus the written keys of every completed stage, read back from the store. */
 async function startingState(store: CheckpointStore, graph: PipelineGraph, inputs: PipelineState, completed: ReadonlyMap<string, string>, run: RunIds): Promise<PipelineState> {
   const state: PipelineState = { ...inputs }
   for (const stage of graph.order) {
