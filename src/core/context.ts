@@ -8,9 +8,12 @@ import { parseRevision, resolveCheckpoint, type ResolveContext } from '../refs/r
 import { DAG_JSON_CODE, ObjectDb } from './objects.js'
 import type { Checkpoint, OutputKind } from './types.js'
 
+/** Checkpoint nodes a store keeps decoded in memory. */
+const CACHED_CHECKPOINTS = 10_000
+
 /** What every core operation needs: the object and ref layers, the clock and the default author. */
 export class StoreContext implements ResolveContext {
-  readonly #checkpoints = new BoundedMap<string, CheckpointNode>(10_000)
+  readonly #checkpoints = new BoundedMap<string, CheckpointNode>(CACHED_CHECKPOINTS)
   #closed = false
 
   constructor(
@@ -48,22 +51,40 @@ export class StoreContext implements ResolveContext {
   /**
    * A node written before sequence numbers were stored, with its number counted along first
    * parents down to the nearest node that has one (or to the root, or to where retention cut the
-   * history: the oldest checkpoint kept counts as 1). Counted once per process and cached.
+   * history: the oldest checkpoint kept counts as 1). The nearest ancestors counted on the way are
+   * cached with their numbers, so a walk down an old history counts it once, not once per node.
    */
   async #withDerivedSeq(node: CheckpointNode): Promise<CheckpointNode> {
+    const nearest: Array<[CID, CheckpointNode]> = []
     let steps = 0
     let base = 0
     for (let parent = node.parents[0]; parent !== undefined; ) {
-      const above = this.#checkpoints.get(parent.toString()) ?? ((await this.objects.has(parent)) ? decodeCheckpoint(parent, await this.objects.getBytes(parent)) : undefined)
+      const above = this.#checkpoints.get(parent.toString()) ?? (await this.#storedCheckpoint(parent))
       if (above === undefined) break
       if (above.seq !== undefined) {
         base = above.seq
         break
       }
+      if (nearest.length < CACHED_CHECKPOINTS) nearest.push([parent, above])
       steps++
       parent = above.parents[0]
     }
+    // Oldest first, so that the ones a walk from `node` reads next stay cached.
+    for (let i = nearest.length - 1; i >= 0; i--) {
+      const [cid, ancestor] = nearest[i] as [CID, CheckpointNode]
+      this.rememberCheckpoint(cid, { ...ancestor, seq: base + steps - i })
+    }
     return { ...node, seq: base + steps + 1 }
+  }
+
+  /** A checkpoint node as stored, or undefined when it is gone (a retention cut). */
+  async #storedCheckpoint(cid: CID): Promise<CheckpointNode | undefined> {
+    try {
+      return decodeCheckpoint(cid, await this.objects.getBytes(cid))
+    } catch (err) {
+      if (err instanceof CkptError && err.code === 'NOT_FOUND') return undefined
+      throw err
+    }
   }
 
   /** Caches a verified node (read, or just written so the next commit need not read it back). */
