@@ -62,6 +62,20 @@ export async function withStore<T>(args: GlobalArgs, use: (store: Store, dir: st
   }
 }
 
+/** `KEY=VALUE` options (`--meta`) as a record; INVALID_ARGUMENT naming a value without a key and `=`. */
+export async function parseKeyValues(pairs: readonly string[] | undefined, flag: string): Promise<Record<string, string>> {
+  const entries: Array<[string, string]> = []
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) {
+      const { CkptError } = await library()
+      throw new CkptError('INVALID_ARGUMENT', `${flag} "${pair}": give KEY=VALUE`, { details: { value: pair } })
+    }
+    entries.push([pair.slice(0, eq), pair.slice(eq + 1)])
+  }
+  return Object.fromEntries(entries)
+}
+
 /** JSON given on the command line or in a file; INVALID_ARGUMENT naming `source` when it does not parse. */
 export async function parseJsonArgument(text: string, source: string): Promise<unknown> {
   try {

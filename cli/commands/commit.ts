@@ -4,7 +4,7 @@ import type { Argv } from 'yargs'
 import { checkpointJson } from '../format.js'
 import { humanSize, jsonLine, out } from '../output.js'
 import { Progress } from '../progress.js'
-import { library, parseJsonArgument, withStore } from '../store.js'
+import { library, parseJsonArgument, parseKeyValues, withStore } from '../store.js'
 
 interface Args {
   store?: string
@@ -63,13 +63,7 @@ export const commitCommand = {
     const printJson = args.json === ''
     const output = await readOutput(args, CkptError)
     const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
-    const meta = Object.fromEntries(
-      (args.meta ?? []).map((pair) => {
-        const eq = pair.indexOf('=')
-        if (eq <= 0) throw new CkptError('INVALID_ARGUMENT', `--meta ${pair}: expected key=value`)
-        return [pair.slice(0, eq), pair.slice(eq + 1)]
-      }),
-    )
+    const meta = await parseKeyValues(args.meta, '--meta')
     const checkpoint = await withStore(args, (store) =>
       store.commit({
         stage: args.stage,

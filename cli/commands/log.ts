@@ -2,7 +2,7 @@ import type { Argv } from 'yargs'
 import { checkpointJson, decorationsFor, longText, onelineText } from '../format.js'
 import { GraphRenderer } from '../graph.js'
 import { jsonLine, out } from '../output.js'
-import { library, withStore } from '../store.js'
+import { library, parseKeyValues, withStore } from '../store.js'
 
 interface Args {
   store?: string
@@ -58,7 +58,7 @@ export const logCommand = {
       const [head, timelines, tags] = await Promise.all([store.head(), store.timelines.list(), store.tags.list()])
       const starts = args.all ? [...timelines.map((t) => `timelines/${t.name}`), ...tags.map((t) => `tags/${t.name}`)] : args.rev?.length ? args.rev : ['HEAD']
       if (args.all && head.detached && head.checkpoint) starts.push(head.checkpoint)
-      const meta = metaFilter(args.meta, CkptError)
+      const meta = args.meta?.length ? await parseKeyValues(args.meta, '--meta') : undefined
       const since = date(args.since, 'since')
       const until = date(args.until, 'until')
       const history = store.log(starts, {
@@ -91,16 +91,4 @@ export const logCommand = {
       }
     })
   },
-}
-
-/** `--meta KEY=VALUE…` as a filter; INVALID_ARGUMENT naming a value without `=`. */
-function metaFilter(pairs: string[] | undefined, CkptError: typeof import('../../src/index.js').CkptError): Record<string, string> | undefined {
-  if (pairs === undefined || pairs.length === 0) return undefined
-  const filter: Record<string, string> = {}
-  for (const pair of pairs) {
-    const at = pair.indexOf('=')
-    if (at <= 0) throw new CkptError('INVALID_ARGUMENT', `--meta "${pair}": give KEY=VALUE`, { details: { value: pair } })
-    filter[pair.slice(0, at)] = pair.slice(at + 1)
-  }
-  return filter
 }
