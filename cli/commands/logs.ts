@@ -37,9 +37,6 @@ export const logsCommand = {
     }
     const query = { ...(args.stage !== undefined && { stage: args.stage }), ...(args.attempt !== undefined && { attempt: args.attempt }) }
     await withStore(args, async (store) => {
-      if ((await store.index.get(`runs/${args.run}`)) === undefined) {
-        throw new CkptError('RUN_NOT_FOUND', `no run "${args.run}" is recorded in this store`, { details: { runId: args.run } })
-      }
       let current = ''
       const print = (view: AttemptLogView, line: LogLine) => {
         if (args.json) return jsonLine({ stage: view.stage, attempt: view.attempt, ...line })

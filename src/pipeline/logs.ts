@@ -1,5 +1,6 @@
 import type { CheckpointStore } from '../core/checkpoint-store.js'
 import { readAudit } from './audit.js'
+import { assertRunRecorded } from './runner.js'
 import { runSummary } from './runs.js'
 import { liveLogPrefix } from './stage-log.js'
 import type { LogLine } from './types.js'
@@ -31,8 +32,14 @@ interface LiveNode {
 /**
  * The logs of a run's attempts, oldest first: those recorded with audit entries, then those of
  * attempts still running (written by the runner every 250 ms), filtered by stage and attempt.
+ * RUN_NOT_FOUND for a run the store does not hold.
  */
 export async function readLogs(store: CheckpointStore, runId: string, query: LogQuery = {}): Promise<AttemptLogView[]> {
+  await assertRunRecorded(store, runId)
+  return attemptLogs(store, runId, query)
+}
+
+async function attemptLogs(store: CheckpointStore, runId: string, query: LogQuery): Promise<AttemptLogView[]> {
   const wanted = (stage: string, attempt: number) => (query.stage === undefined || stage === query.stage) && (query.attempt === undefined || attempt === query.attempt)
   const views: AttemptLogView[] = []
   const recorded = new Set<string>()
@@ -54,7 +61,7 @@ export async function readLogs(store: CheckpointStore, runId: string, query: Log
 /**
  * Follows a run's logs: calls `onLine` for each line not shown yet, as attempts write them, until
  * the run is no longer running (finished, or its process gone). Lines a fast attempt wrote and
- * dropped between two looks are reported as skipped.
+ * dropped between two looks are reported as skipped. RUN_NOT_FOUND for a run the store does not hold.
  */
 export async function followLogs(
   store: CheckpointStore,
@@ -63,10 +70,11 @@ export async function followLogs(
   onLine: (view: AttemptLogView, line: LogLine) => void,
   options: { readonly intervalMs?: number; readonly onSkipped?: (view: AttemptLogView, count: number) => void; readonly signal?: AbortSignal } = {},
 ): Promise<void> {
+  await assertRunRecorded(store, runId)
   const shown = new Map<string, number>()
   for (;;) {
     const running = (await runSummary(store, runId))?.status === 'running'
-    for (const view of await readLogs(store, runId, query)) {
+    for (const view of await attemptLogs(store, runId, query)) {
       const key = `${view.stage}\n${view.attempt}`
       const last = shown.get(key) ?? 0
       const fresh = view.lines.filter((l) => l.seq > last)

@@ -145,6 +145,11 @@ function newRunId(): string {
   return `run-${stamp}-${randomBytes(3).toString('hex')}`
 }
 
+/** RUN_NOT_FOUND (or INVALID_REF_NAME) unless `runId` names a run recorded in `store`. */
+export async function assertRunRecorded(store: CheckpointStore, runId: string): Promise<void> {
+  await readRecord(store, runId)
+}
+
 async function readRecord(store: CheckpointStore, runId: string): Promise<RunRecord> {
   checkRefName(runId, 'run id')
   const id = await store.index.get(runPointer(runId))
