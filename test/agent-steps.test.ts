@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createMemoryBackend, gitWorkingTreeDiff, initStoreOn, logTail, type GitDiff } from '../src/index.js'
+import { gitWorkingTreeDiff, logTail, type GitDiff } from '../src/index.js'
 import { ckpt, jsonLines } from './support/cli.js'
-import { steppingClock, tempDir } from './support/temp.js'
+import { memoryStore, tempDir } from './support/temp.js'
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@x', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@x' } })
 
@@ -106,7 +106,7 @@ describe('log tails', () => {
         { seq: 4, source: 'stdout', text: 'done' },
       ],
     })
-    const store = await initStoreOn(createMemoryBackend(), { clock: steppingClock(), author: 't' })
+    const store = await memoryStore()
     const checkpoint = await store.commit({ stage: 'log', output: tail })
     expect(await store.getOutput(checkpoint.stages.log as string)).toEqual(tail)
   })

@@ -4,8 +4,6 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import {
-  createMemoryBackend,
-  initStoreOn,
   plan,
   readAudit,
   readLogs,
@@ -13,14 +11,9 @@ import {
   type Pipeline,
   type PipelineEvent,
   type StageDefinition,
-  type Store,
 } from '../src/index.js'
 import { CKPT, ckpt, jsonLines } from './support/cli.js'
-import { onCleanup, steppingClock, tempDir } from './support/temp.js'
-
-async function memoryStore(): Promise<Store> {
-  return initStoreOn(createMemoryBackend(), { clock: steppingClock(), author: 't' })
-}
+import { memoryStore, onCleanup, tempDir } from './support/temp.js'
 
 const quick = { initialMs: 5, factor: 2, maxMs: 20 }
 

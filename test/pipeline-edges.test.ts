@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import {
   CkptError,
   createMemoryBackend,
-  initStoreOn,
   plan,
   readAudit,
   replay,
@@ -13,15 +12,10 @@ import {
   type Pipeline,
   type PipelineEvent,
   type StageDefinition,
-  type Store,
 } from '../src/index.js'
 import { countingPipeline, freshKnobs } from './fixtures/counting-pipeline.js'
 import { failure } from './support/errors.js'
-import { collect, steppingClock } from './support/temp.js'
-
-async function memoryStore(backend: Backend = createMemoryBackend()): Promise<Store> {
-  return initStoreOn(backend, { clock: steppingClock(), author: 't' })
-}
+import { collect, memoryStore } from './support/temp.js'
 
 /** Everything a store holds that a run could change: refs, reflogs and object keys. */
 async function contents(backend: Backend): Promise<{ refs: string[]; reflog: number; objects: string[] }> {

@@ -3,15 +3,11 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { createMemoryBackend, initStoreOn, jobTimeline, resume, run, type Backend, type Store } from '../src/index.js'
+import { createMemoryBackend, jobTimeline, resume, run } from '../src/index.js'
 import { countingPipeline, freshKnobs } from './fixtures/counting-pipeline.js'
 import { CKPT, ckpt, jsonLines } from './support/cli.js'
 import { failure } from './support/errors.js'
-import { onCleanup, steppingClock, tempDir } from './support/temp.js'
-
-async function memoryStore(backend: Backend = createMemoryBackend()): Promise<Store> {
-  return initStoreOn(backend, { clock: steppingClock(), author: 't' })
-}
+import { memoryStore, onCleanup, tempDir } from './support/temp.js'
 
 describe('store.runs', () => {
   it('lists runs newest first, by job, timeline and status, with their stage counts, and follows a resumed run', async () => {

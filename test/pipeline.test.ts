@@ -7,7 +7,6 @@ import {
   StageRegistry,
   createMemoryBackend,
   eventStream,
-  initStoreOn,
   openStore,
   plan,
   readAudit,
@@ -18,18 +17,13 @@ import {
   type PipelineEvent,
   type RunResult,
   type StageDefinition,
-  type Store,
 } from '../src/index.js'
 import { countingPipeline, freshKnobs } from './fixtures/counting-pipeline.js'
 import { failure } from './support/errors.js'
-import { collect, onCleanup, steppingClock, tempStore } from './support/temp.js'
+import { collect, memoryStore, onCleanup, tempStore } from './support/temp.js'
 
 const statuses = (r: RunResult) => Object.fromEntries(r.stages.map((s) => [s.stage, s.status]))
 const counts = (m: Map<string, number>) => Object.fromEntries([...m].sort())
-
-async function memoryStore(backend: Backend = createMemoryBackend()): Promise<Store> {
-  return initStoreOn(backend, { clock: steppingClock(), author: 't' })
-}
 
 describe('pipeline validation', () => {
   const s = (name: string, reads: string[], writes: string[], extra: Partial<StageDefinition> = {}): StageDefinition => ({

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach } from 'vitest'
-import { initStore, type Store, type StoreOptions } from '../../src/index.js'
+import { createMemoryBackend, initStore, initStoreOn, type Backend, type Store, type StoreOptions } from '../../src/index.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
 
@@ -23,6 +23,11 @@ export async function tempStore(options: StoreOptions = {}): Promise<{ store: St
   const store = await initStore(dir, options)
   cleanups.push(() => store.close())
   return { store, dir }
+}
+
+/** A new store on the memory backend (or `backend`), with a stepping clock and author `t`. */
+export async function memoryStore(backend: Backend = createMemoryBackend()): Promise<Store> {
+  return initStoreOn(backend, { clock: steppingClock(), author: 't' })
 }
 
 /** Runs `fn` after the current test's other cleanups. */
