@@ -64,3 +64,47 @@ export function longText(c: Checkpoint, decorations: Decorations, shortIdOf: (id
   lines.push('')
   return lines
 }
+
+/** "3 hours ago", like git's `%ar`. */
+export function relativeTime(date: Date, now = Date.now()): string {
+  const seconds = Math.round((now - date.getTime()) / 1000)
+  if (seconds < 0) return 'in the future'
+  const steps: Array<[number, string]> = [[60, 'second'], [60, 'minute'], [24, 'hour'], [30, 'day'], [12, 'month'], [Infinity, 'year']]
+  let value = seconds
+  for (const [size, unit] of steps) {
+    if (value < size) return `${value} ${unit}${value === 1 ? '' : 's'} ago`
+    value = Math.floor(value / size)
+  }
+  return `${value} years ago`
+}
+
+/**
+ * A checkpoint through a `--format` template: git's placeholders where they mean the same
+ * (%H %h %s %b %an %ad %ai %ar %d %D %p %P %n %%), and %S stage, %r run, %j job, %N sequence
+ * number. An unknown placeholder is printed as it is, as git does.
+ */
+export function formatCheckpoint(template: string, c: Checkpoint, decorations: Decorations, shortIdOf: (id: string) => string): string {
+  const [subject = '', ...body] = c.message.split('\n')
+  const names = decorations.get(c.id) ?? []
+  const fields: Record<string, () => string> = {
+    H: () => c.id,
+    h: () => c.shortId,
+    s: () => printableLine(subject),
+    b: () => printableLine(body.join('\n').trim()),
+    an: () => printableLine(c.author),
+    ad: () => humanTime(c.time),
+    ai: () => c.time.toISOString(),
+    ar: () => relativeTime(c.time),
+    d: () => decoration(decorations, c.id),
+    D: () => names.join(', '),
+    p: () => c.parents.map(shortIdOf).join(' '),
+    P: () => c.parents.join(' '),
+    S: () => c.stage ?? '-',
+    r: () => printable(c.run ?? ''),
+    j: () => printable(c.job ?? ''),
+    N: () => String(c.seq),
+    n: () => '\n',
+    '%': () => '%',
+  }
+  return template.replace(/%(an|ad|ai|ar|[HhsbdDpPSrjNn%])/g, (whole, key: string) => fields[key]?.() ?? whole)
+}

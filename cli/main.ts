@@ -17,13 +17,14 @@ import { auditCommand, planCommand, replayCommand, resumeCommand, runCommand } f
 import { logsCommand } from './commands/logs.js'
 import { reflogCommand } from './commands/reflog.js'
 import { runsCommand } from './commands/runs.js'
+import { restoreCommand } from './commands/restore.js'
 import { revParseCommand } from './commands/rev-parse.js'
 import { showCommand } from './commands/show.js'
 import { statusCommand } from './commands/status.js'
 import { tagCommand } from './commands/tag.js'
 import { timelineCommand } from './commands/timeline.js'
-import { EXIT_CODES, INTERNAL_EXIT, USAGE_EXIT } from './exit-codes.js'
-import { withoutPasswords } from './store.js'
+import { reportError, reportUsage } from './errors.js'
+import { checkArguments, expandCountShorthand } from './arguments.js'
 import { out } from './output.js'
 
 const debug = process.argv.includes('--debug')
@@ -36,17 +37,10 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 async function fail(err: unknown): Promise<never> {
   await out.finish()
-  const code = (err as { code?: unknown }).code
-  if (err instanceof Error && err.name === 'CkptError' && typeof code === 'string' && code in EXIT_CODES) {
-    process.stderr.write(`ckpt: error: ${withoutPasswords(err.message)}\n`)
-    if (debug) process.stderr.write(`${withoutPasswords(err.stack ?? '')}\n`)
-    process.exit(EXIT_CODES[code as keyof typeof EXIT_CODES])
-  }
-  process.stderr.write(`ckpt: internal error: ${withoutPasswords(err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err))}\n`)
-  process.exit(INTERNAL_EXIT)
+  process.exit(reportError(err, debug))
 }
 
-await yargs(hideBin(process.argv))
+await yargs(expandCountShorthand(hideBin(process.argv)))
   .scriptName('ckpt')
   .usage('$0 <command> [options]\n\nA git-style, content-addressed checkpoint store for pipelines.')
   .option('store', { type: 'string', describe: 'Store folder or URL (postgres://…) (default: $CKPT_DIR, else the nearest .ckpt/ above the working directory)', global: true })
@@ -61,6 +55,7 @@ await yargs(hideBin(process.argv))
   .command(timelineCommand)
   .command(tagCommand)
   .command(checkoutCommand)
+  .command(restoreCommand)
   .command(statusCommand)
   .command(reflogCommand)
   .command(revParseCommand)
@@ -84,8 +79,12 @@ await yargs(hideBin(process.argv))
   .command(pinCommand)
   .command(unpinCommand)
   .completion('completion', 'Print a bash/zsh completion script (add it to ~/.bashrc or ~/.zshrc)')
-  .demandCommand(1, 'name a command; see ckpt --help')
+  .demandCommand(1, 'name a command')
+  .recommendCommands()
   .strict()
+  .parserConfiguration({ 'populate--': true })
+  .check(checkArguments, true)
+  .updateStrings({ 'Did you mean %s?': 'not a ckpt command; did you mean %s?' })
   .example('$0 init && $0 commit -s detect --json \'{"n": 1}\'', 'create a store and record a first checkpoint')
   .example('$0 log --graph --all --oneline', 'every timeline at a glance')
   .example('$0 diff main experiment', 'what changed between two timelines')
@@ -93,8 +92,7 @@ await yargs(hideBin(process.argv))
   .fail((message, err) => {
     // A command's .check() reports a usage error by returning its message (yargs passes it as `err` too).
     if (err instanceof Error) return void fail(err)
-    process.stderr.write(`ckpt: error: ${message}\n(see ckpt --help)\n`)
-    process.exit(USAGE_EXIT)
+    process.exit(reportUsage(message))
   })
   .help()
   .version()

@@ -71,7 +71,10 @@ export function humanSize(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
 }
 
-/** Time for people, in the local zone, like git's default date format. */
+/** Time for people, in the local zone with its offset (`2026-12-05 10:32:38 +0100`, git's `--date=iso`); one format in every command. */
 export function humanTime(date: Date): string {
-  return date.toString().replace(/ \(.*\)$/, '')
+  const offset = -date.getTimezoneOffset()
+  const two = (n: number) => String(n).padStart(2, '0')
+  const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(Math.abs(offset) / 60))}${two(Math.abs(offset) % 60)}`
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${zone}`
 }

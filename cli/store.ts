@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Store } from '../src/index.js'
+import { printable } from './format.js'
 
 /** The folder `ckpt init` creates, found by walking up from the working directory like `.git`. */
 export const STORE_FOLDER = '.ckpt'
@@ -53,12 +54,27 @@ export async function findStoreDir(explicit: string | undefined, cwd = process.c
 /** Opens the store the arguments name, runs `use`, and always closes it. */
 export async function withStore<T>(args: GlobalArgs, use: (store: Store, dir: string) => Promise<T>): Promise<T> {
   const dir = await findStoreDir(args.store)
-  const { openStore } = await library()
-  const store = await openStore(dir)
+  const store = await openNamedStore(dir)
   try {
     return await use(store, dir)
   } finally {
     await store.close()
+  }
+}
+
+/**
+ * Opens the store at `dir`; when `dir` is a project folder whose store is `dir/.ckpt` (what
+ * `ckpt init DIR` made), says so instead of the library's "not a store".
+ */
+export async function openNamedStore(dir: string): Promise<Store> {
+  const { openStore, CkptError, STORE_MARKER } = await library()
+  try {
+    return await openStore(dir)
+  } catch (err) {
+    if (!(err instanceof CkptError) || err.code !== 'NOT_A_STORE' || isUrlLocation(dir)) throw err
+    const inner = path.join(dir, STORE_FOLDER)
+    const hint = existsSync(path.join(inner, STORE_MARKER)) ? `its store is ${inner}: use --store ${inner} (or CKPT_DIR=${inner})` : 'create one with `ckpt init`'
+    throw new CkptError('NOT_A_STORE', `${dir} is not a ckpt store; ${hint}`, { cause: err, details: { path: dir } })
   }
 }
 
@@ -76,12 +92,24 @@ export async function parseKeyValues(pairs: readonly string[] | undefined, flag:
   return Object.fromEntries(entries)
 }
 
-/** JSON given on the command line or in a file; INVALID_ARGUMENT naming `source` when it does not parse. */
+/**
+ * JSON given on the command line (`source` a flag: the value is shown) or in a file or stdin
+ * (only the place of the problem is shown: the content may be binary); INVALID_ARGUMENT when it
+ * does not parse.
+ */
 export async function parseJsonArgument(text: string, source: string): Promise<unknown> {
   try {
     return JSON.parse(text)
   } catch (cause) {
     const { CkptError } = await library()
-    throw new CkptError('INVALID_ARGUMENT', `${source} is not valid JSON: ${(cause as Error).message}`, { cause })
+    const given = source.startsWith('-') ? `${source} ${printable(text.length > 60 ? `${text.slice(0, 60)}…` : text)}` : source
+    throw new CkptError('INVALID_ARGUMENT', `${given} is not valid JSON: ${jsonProblem(cause as Error)}`, { cause, details: { source } })
   }
+}
+
+/** JSON.parse's complaint without the input it quotes: "unexpected token at character 3". */
+function jsonProblem(cause: Error): string {
+  const position = /position (\d+)/.exec(cause.message)?.[1]
+  const what = cause.message.startsWith('Unexpected end') ? 'it ends too soon' : cause.message.split(/ in JSON|, "/)[0]?.trim() ?? 'malformed'
+  return position === undefined ? printable(what) : `${printable(what)} at character ${Number(position) + 1}`
 }

@@ -32,8 +32,9 @@ export type { StoreIndex } from './core/index-refs.js'
 export type { ByteRange } from './core/blob-stream.js'
 export type {
   Checkpoint,
-  CheckoutOptions,
-  CheckoutResult,
+  CheckoutMove,
+  RestoreOptions,
+  RestoreResult,
   CommitOptions,
   FsckOptions,
   FsckProblem,
@@ -61,6 +62,7 @@ export type { DiffOptions, DiffResult, JsonChange, StageDiff, StageStatus, TextH
 export { CkptError, isCkptError, type ErrorCode } from './errors.js'
 export { fileSystemError, onPath } from './io/fs-errors.js'
 export { shortIdOf } from './model/cid.js'
+export { isPlainFileName } from './model/checkpoint.js'
 export { createMemoryBackend } from './backend/memory.js'
 export { openLevelBackend, type LevelBackendOptions } from './backend/level/shared.js'
 export { openPostgresBackend, isPostgresUrl, type PostgresBackendOptions } from './backend/postgres/index.js'

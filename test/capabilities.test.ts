@@ -55,7 +55,7 @@ describe('a backend with only the required methods', () => {
       const store = await initStoreOn(backend)
       await store.commit({ stage: 'files', output: await readDirectory(source) })
       const target = tempDir()
-      await store.checkout('main', { to: target })
+      await store.restore('main', { to: target })
       const files = readdirSync(source, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
       expect(files).toHaveLength(301)
       for (const file of files) {

@@ -26,11 +26,11 @@ describe('checkout --to removes only the files it wrote', () => {
     const first = await store.commit({ stage: 'frames', output: new Directory({ 'sub/a.png': text('A'), 'top.png': text('T') }) })
     const second = await store.commit({ outputs: { other: 1 }, remove: ['frames'] })
     const target = tempDir()
-    await store.checkout(first.id, { to: target })
+    await store.restore(first.id, { to: target })
     const outside = victim('a.png')
     rmSync(path.join(target, 'frames', 'sub'), { recursive: true })
     symlinkSync(path.dirname(outside.file), path.join(target, 'frames', 'sub'))
-    await store.checkout(second.id, { to: target })
+    await store.restore(second.id, { to: target })
     expect(outside.untouched()).toBe(true)
     expect(existsSync(path.join(target, 'frames', 'top.png'))).toBe(false)
   })
@@ -62,14 +62,14 @@ describe('checkout --to removes only the files it wrote', () => {
     // A new-format manifest copied from a real checkout of a checkpoint that held `notes.txt`.
     const real = tempDir()
     const withNotes = await store.commit({ outputs: { 'notes.txt': text('ckpt wrote this') } })
-    await store.checkout(withNotes.id, { to: real })
+    await store.restore(withNotes.id, { to: real })
     for (const planted of [JSON.stringify({ checkpoint: c.id, files: ['notes.txt', 'data/x.bin'] }), readFileSync(path.join(real, MANIFEST), 'utf8')]) {
       const target = tempDir()
       writeFileSync(path.join(target, 'notes.txt'), 'mine')
       mkdirSync(path.join(target, 'data'))
       writeFileSync(path.join(target, 'data', 'x.bin'), 'mine too')
       writeFileSync(path.join(target, MANIFEST), planted)
-      await store.checkout(c.id, { to: target })
+      await store.restore(c.id, { to: target })
       expect(readFileSync(path.join(target, 'notes.txt'), 'utf8')).toBe('mine')
       expect(readFileSync(path.join(target, 'data', 'x.bin'), 'utf8')).toBe('mine too')
     }
@@ -80,11 +80,11 @@ describe('checkout --to removes only the files it wrote', () => {
     const first = await store.commit({ outputs: { frame: text('F'), note: 1 } })
     const second = await store.commit({ outputs: { note: 2 }, remove: ['frame'] })
     const target = tempDir()
-    await store.checkout(first.id, { to: target })
+    await store.restore(first.id, { to: target })
     writeFileSync(path.join(target, 'frame'), 'user edit')
-    await store.checkout(second.id, { to: target })
+    await store.restore(second.id, { to: target })
     expect(readFileSync(path.join(target, 'frame'), 'utf8')).toBe('user edit')
-    expect((await failure(store.checkout(first.id, { to: target }))).code).toBe('WOULD_OVERWRITE')
+    expect((await failure(store.restore(first.id, { to: target }))).code).toBe('WOULD_OVERWRITE')
   })
 
   it('leaves a stale entry that became a folder, and records the new checkout', () => {
@@ -137,12 +137,12 @@ describe('checkout --to names every output apart', () => {
     const long = 'n'.repeat(300)
     const c = await store.commit({ outputs: { first: text('1'), frames: new Directory({ [`sub/${long}`]: text('x'), 'a.png': text('a') }) } })
     const target = tempDir()
-    const err = await failure(store.checkout(c.id, { to: target }))
+    const err = await failure(store.restore(c.id, { to: target }))
     expect(err.code).toBe('INVALID_ARGUMENT')
     expect(readdirSync(target)).toEqual([])
     const wide = await store.commit({ stage: 'é'.repeat(150), output: text('300 bytes of name') })
     const other = tempDir()
-    expect((await failure(store.checkout(wide.id, { to: other }))).code).toBe('INVALID_ARGUMENT')
+    expect((await failure(store.restore(wide.id, { to: other }))).code).toBe('INVALID_ARGUMENT')
     expect(readdirSync(other)).toEqual([])
   })
 })
@@ -252,7 +252,7 @@ describe('checkout --to progress', () => {
     const target = path.join(tempDir(), 'out')
     for (let round = 0; round < 2; round++) {
       const seen: Array<[number, number]> = []
-      const { written } = await store.checkout('main', { to: target, onProgress: (done, total) => seen.push([done, total]) })
+      const { written } = await store.restore('main', { to: target, onProgress: (done, total) => seen.push([done, total]) })
       expect(written.length).toBe(603)
       expect(seen.at(-1)).toEqual([603, 603])
       expect(seen.every(([done, total], i) => done === i + 1 && total === 603)).toBe(true)
@@ -286,7 +286,7 @@ describe('checkout --to a new folder, beside someone writing into it', () => {
     const theirs = Buffer.from('a file the user made meanwhile')
     let planted = false
     const err = await failure(
-      store.checkout(checkpoint.id, {
+      store.restore(checkpoint.id, {
         to: target,
         onProgress: () => {
           if (planted) return

@@ -118,7 +118,7 @@ describe('checkout', () => {
     await store.commit({ stage: 'frames', output: new Uint8Array([9, 8]) })
     await store.commit({ stage: 'meta', output: { fps: 30, thumb: new Uint8Array([1]) } })
     await store.commit({ stage: 'meta', output: { fps: 25 } })
-    const { outputs, checkpoint, written } = await store.checkout('main~1')
+    const { outputs, checkpoint, written } = await store.restore('main~1')
     expect(outputs).toEqual({ frames: new Uint8Array([9, 8]), meta: { fps: 30, thumb: new Uint8Array([1]) } })
     expect(checkpoint.stage).toBe('meta')
     expect(written).toEqual([])
@@ -130,11 +130,11 @@ describe('checkout', () => {
     const first = await store.commit({ outputs: { frames: new Uint8Array([9, 8]), meta: { fps: 30, thumb: new Uint8Array([1]) } } })
     const second = await store.commit({ outputs: { meta: { fps: 25 } }, remove: ['frames'] })
     const dir = tempDir()
-    const { written } = await store.checkout(first.id, { to: dir })
+    const { written } = await store.restore(first.id, { to: dir })
     expect([...written].sort()).toEqual(['frames', 'meta.blobs/' + (await store.putBlob(new Uint8Array([1]))), 'meta.json'].sort())
     expect([...readFileSync(path.join(dir, 'frames'))]).toEqual([9, 8])
     expect(JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8'))).toEqual({ fps: 30, thumb: { '/': await store.putBlob(new Uint8Array([1])) } })
-    await store.checkout(second.id, { to: dir })
+    await store.restore(second.id, { to: dir })
     expect(existsSync(path.join(dir, 'frames'))).toBe(false)
     expect(JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8'))).toEqual({ fps: 25 })
     expect(readdirSync(dir).some((f) => f.includes('ckpt-tmp'))).toBe(false)
@@ -145,10 +145,10 @@ describe('checkout', () => {
     const c = await store.commit({ stage: 'report', output: { ok: true } })
     const dir = tempDir()
     writeFileSync(path.join(dir, 'report.json'), 'mine')
-    const err = await store.checkout(c.id, { to: dir }).catch((e: unknown) => e)
+    const err = await store.restore(c.id, { to: dir }).catch((e: unknown) => e)
     expect((err as CkptError).code).toBe('WOULD_OVERWRITE')
     expect(readFileSync(path.join(dir, 'report.json'), 'utf8')).toBe('mine')
-    await store.checkout(c.id, { to: dir, force: true })
+    await store.restore(c.id, { to: dir, force: true })
     expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'))).toEqual({ ok: true })
   })
 
@@ -160,7 +160,7 @@ describe('checkout', () => {
     writeFileSync(outside, 'untouched')
     mkdirSync(path.join(dir, 'sub'))
     symlinkSync(outside, path.join(dir, 'report.json'))
-    await store.checkout(c.id, { to: dir, force: true })
+    await store.restore(c.id, { to: dir, force: true })
     expect(readFileSync(outside, 'utf8')).toBe('untouched')
     expect(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8'))).toEqual({ ok: true })
   })
@@ -234,7 +234,7 @@ describe('checkpoints handed out', () => {
   it('are the caller’s own: changing one changes nothing the store reports later', async () => {
     const { store } = await tempStore()
     const written = await store.commit({ stage: 'a', output: 1, config: { lr: 0.1, layers: [64, 32] }, meta: { host: { name: 'x' } } })
-    const handedOut = [written, await store.getCheckpoint(written.id), ...(await collect(store.log())), (await store.checkout(written.id)).checkpoint]
+    const handedOut = [written, await store.getCheckpoint(written.id), ...(await collect(store.log())), (await store.restore(written.id)).checkpoint]
     for (const checkpoint of handedOut) {
       ;(checkpoint.config as { lr: number; layers: number[] }).lr = 9
       ;(checkpoint.config as { lr: number; layers: number[] }).layers.push(1)

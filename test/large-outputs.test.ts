@@ -208,7 +208,7 @@ describe('large outputs: chunked blobs', () => {
     await store.commit({ stage: 'weights', output: stream(big) })
     await store.commit({ stage: 'frames', output: new Directory(new Map([['a/big.bin', file], ['small.txt', new TextEncoder().encode('hi')]])) })
     const target = tempDir()
-    await store.checkout('HEAD', { to: target })
+    await store.restore('HEAD', { to: target })
     expect(same(new Uint8Array(readFileSync(path.join(target, 'weights'))), big)).toBe(true)
     expect(same(new Uint8Array(readFileSync(path.join(target, 'frames', 'a', 'big.bin'))), file)).toBe(true)
   })
@@ -254,7 +254,7 @@ describe('large outputs: damage is found', () => {
     expect((await failure(store.getBlob(id))).code).toBe('CORRUPT_OBJECT')
     // Streamed reads verify on a worker thread, and refuse the damaged chunk too.
     expect((await failure(collect(store.getBlobStream(id) as AsyncIterable<Uint8Array>))).code).toBe('CORRUPT_OBJECT')
-    expect((await failure(store.checkout('HEAD', { to: tempDir() }))).code).toBe('CORRUPT_OBJECT')
+    expect((await failure(store.restore('HEAD', { to: tempDir() }))).code).toBe('CORRUPT_OBJECT')
   })
 
   it('a truncated pack is CORRUPT_OBJECT naming the pack; a deleted pack likewise', async () => {

@@ -181,9 +181,9 @@ describe('diff and checkout on PostgreSQL', () => {
 
     const again = await reopened(url)
     expect(await again.head()).toMatchObject({ detached: true, checkpoint: first.id })
-    const restored = await again.checkout('main')
+    const restored = await again.restore('main')
     expect(restored.outputs.detect).toEqual({ n: 2 })
-    expect((await again.checkout(first.id)).outputs.video).toEqual(big)
+    expect((await again.restore(first.id)).outputs.video).toEqual(big)
     await again.setHead('main')
     expect(await again.head()).toMatchObject({ timeline: 'main' })
   })

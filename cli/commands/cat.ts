@@ -22,8 +22,17 @@ export const catCommand = {
       .example('$0 cat HEAD:frames_dir', 'a folder output: its files and sizes')
       .example('$0 cat HEAD:frames_dir/0001.png > f.png', 'one file of a folder output'),
   handler: async (args: Args) => {
-    const { Directory, isCkptError, renderTextOutput } = await library()
+    const { CkptError, Directory, isCkptError, renderTextOutput } = await library()
     const value = await withStore(args, async (store) => {
+      // `cat HEAD`: a checkpoint is not an output; its node (epoch times, base64) helps no one.
+      const checkpoint = args.spec.includes(':') ? undefined : await store.getCheckpoint(args.spec).catch(() => undefined)
+      if (checkpoint !== undefined) {
+        const stages = Object.keys(checkpoint.stages)
+        const examples = stages.slice(0, 3).map((s) => `${args.spec}:${s}`).join(' or ')
+        throw new CkptError('INVALID_ARGUMENT', `${args.spec} is a checkpoint, not an output: name a stage, as ${examples || `${args.spec}:STAGE`} (stages: ${stages.join(', ') || 'none'}; ckpt show ${args.spec} lists them)`, {
+          details: { stages },
+        })
+      }
       // Bytes stream straight to stdout, so a multi-GiB output never sits in memory.
       const info = args.json ? undefined : await store.outputInfo(args.spec).catch((err: unknown) => {
         if (isCkptError(err, 'INVALID_REVISION')) return undefined

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
-import { createReadStream, type ReadStream } from 'node:fs'
+import { createReadStream, ReadStream } from 'node:fs'
+import path from 'node:path'
 import type { Argv } from 'yargs'
 import { checkpointJson } from '../format.js'
 import { humanSize, jsonLine, out } from '../output.js'
@@ -59,9 +60,11 @@ export const commitCommand = {
       .example('$0 commit -s changes --git-diff main', "record an agent's working tree against main")
       .example('tail -n 500 worker.jsonl | $0 commit -s log --log-tail --keep 100 -', 'record the last 100 lines of a log'),
   handler: async (args: Args) => {
-    const { CkptError } = await library()
+    const { CkptError, isPlainFileName } = await library()
     const printJson = args.json === ''
     const output = await readOutput(args, CkptError)
+    // Bytes read from a file keep its name: `ckpt restore` writes them back as report.pdf.
+    const fileName = output instanceof ReadStream && args.file !== undefined ? path.basename(args.file) : undefined
     const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
     const meta = await parseKeyValues(args.meta, '--meta')
     const checkpoint = await withStore(args, (store) =>
@@ -76,6 +79,7 @@ export const commitCommand = {
         ...(args.job !== undefined && { job: args.job }),
         ...(args.parent !== undefined && { parent: args.parent }),
         ...(args.retry !== undefined && { retry: args.retry }),
+        ...(fileName !== undefined && isPlainFileName(fileName) && { fileNames: { [args.stage]: fileName } }),
       }),
     )
     if (printJson) jsonLine(checkpointJson(checkpoint))
@@ -99,6 +103,8 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   if (args.keep !== undefined && !(Number.isInteger(args.keep) && args.keep >= 0)) throw new CkptError('INVALID_ARGUMENT', `--keep: "${String(args.keep)}" is not a count of lines`, { details: { value: args.keep } })
   if (args.keep !== undefined && !args.logTail) throw new CkptError('INVALID_ARGUMENT', '--keep goes with --log-tail')
   if (args.all && args.dir === undefined) throw new CkptError('INVALID_ARGUMENT', '--all goes with --dir')
+  // Waiting silently on a terminal looks like a hang.
+  if (fromStdin && process.stdin.isTTY) process.stderr.write(`reading the output of stage ${args.stage} from the terminal; end it with Ctrl-D\n`)
   const { onPath, gitWorkingTreeDiff, logTail } = await library()
   if (args.gitDiff !== undefined) return gitWorkingTreeDiff(process.cwd(), { base: args.gitDiff === '' ? 'HEAD' : args.gitDiff })
   if (args.dir !== undefined) return onPath(args.dir, () => readFolder(args.dir as string, args.all === true), 'cannot read --dir')

@@ -1,8 +1,9 @@
+import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Argv } from 'yargs'
 import type { ConfigValue, Pipeline, PipelineEvent, PipelineState, PlannedStage, RunResult, Store } from '../../src/index.js'
-import { dim, green, jsonLine, out, red, yellow } from '../output.js'
+import { dim, green, humanTime, jsonLine, out, red, yellow } from '../output.js'
 import { library, parseJsonArgument, withStore } from '../store.js'
 
 /** Exit status of run, resume and replay when a stage failed (the run is recorded and resumable). */
@@ -31,7 +32,10 @@ interface PipelineModule {
 /** Loads FILE: a JavaScript module exporting a pipeline (default export or `pipeline`) and optionally `inputs` or `defaultInputs()`. */
 async function loadPipeline(file: string): Promise<PipelineModule> {
   const { CkptError } = await library()
-  const mod = (await import(pathToFileURL(path.resolve(file)).href).catch((cause: unknown) => {
+  const resolved = path.resolve(file)
+  const found = await stat(resolved).catch(() => undefined)
+  if (!found?.isFile()) throw new CkptError('NOT_FOUND', `pipeline file ${file}: ${found ? 'not a file' : 'no such file'}`, { details: { path: file } })
+  const mod = (await import(pathToFileURL(resolved).href).catch((cause: unknown) => {
     throw new CkptError('INVALID_ARGUMENT', `cannot load pipeline file ${file}: ${(cause as Error).message}`, { cause })
   })) as { default?: unknown; pipeline?: unknown; inputs?: unknown; defaultInputs?: () => unknown }
   const pipeline = (mod.pipeline ?? mod.default) as Pipeline | undefined
@@ -71,16 +75,21 @@ function progressPrinter(json: boolean | undefined): (event: PipelineEvent) => v
   }
 }
 
-function printResult(result: RunResult, json: boolean | undefined, recorded = true): void {
+function printResult(result: RunResult, json: boolean | undefined, file: string, recorded = true): void {
   if (json) {
     const { runId, timeline, status, stages, persistenceErrors, observerErrors } = result
     jsonLine({ type: 'result', runId, timeline, status, head: result.head ?? null, recorded, stages, persistenceErrors, observerErrors })
   } else {
     out.line(`run ${result.runId} on ${result.timeline}: ${result.status === 'succeeded' ? green('succeeded') : red('failed')}${recorded ? '' : dim(' (--no-checkpoint: nothing recorded)')}`)
     for (const s of result.stages) out.line(`  ${s.stage.padEnd(16)} ${s.status}${s.error ? `: ${s.error}` : ''}`)
-    if (result.status === 'failed' && recorded) out.line(dim(`resume with: ckpt resume FILE --run ${result.runId}`))
+    if (result.status === 'failed' && recorded) out.line(dim(`resume with: ckpt resume ${shellWord(file)} --run ${shellWord(result.runId)}`))
   }
   if (result.status === 'failed') process.exitCode = RUN_FAILED_EXIT
+}
+
+/** `text` as one word for a POSIX shell: as it is when that is safe, else single-quoted. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`
 }
 
 function printPlan(planned: PlannedStage[], json: boolean | undefined): void {
@@ -139,7 +148,7 @@ export const runCommand = {
         ...(args.checkpoint === false && { checkpoint: false }),
       }),
     )
-    printResult(result, args.json, args.checkpoint !== false)
+    printResult(result, args.json, args.file, args.checkpoint !== false)
   },
 }
 
@@ -160,7 +169,7 @@ export const resumeCommand = {
       if (args.run) return resume({ ...common, runId: args.run })
       return run({ ...common, from: 'HEAD', ...(args.timeline && { timeline: args.timeline }), ...(mod.inputs && { inputs: mod.inputs }) })
     })
-    printResult(result, args.json)
+    printResult(result, args.json, args.file)
   },
 }
 
@@ -182,7 +191,7 @@ export const replayCommand = {
       const source = args.run ? { runId: args.run } : { from: 'HEAD' }
       return replay({ ...execution(args, store, progressPrinter(args.json)), pipeline: mod.pipeline, startStage: args.from, timeline: args.timeline, ...source, ...(config && { config }), ...(args.job && { jobId: args.job }) })
     })
-    printResult(result, args.json)
+    printResult(result, args.json, args.file)
   },
 }
 
@@ -227,7 +236,7 @@ export const auditCommand = {
         continue
       }
       const status = e.status === 'failed' ? red(e.status) : green(e.status)
-      out.line(`${e.start.toISOString()}  ${e.stage.padEnd(16)} ${status.padEnd(9)} ${String(e.durationMs).padStart(6)} ms  ${e.output ? shortIdOf(e.output) : ''}${e.error ? `  ${e.error.message}` : ''}`)
+      out.line(`${humanTime(e.start)}  ${e.stage.padEnd(16)} ${status.padEnd(9)} ${String(e.durationMs).padStart(6)} ms  ${e.output ? shortIdOf(e.output) : ''}${e.error ? `  ${e.error.message}` : ''}`)
     }
   },
 }

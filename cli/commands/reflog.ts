@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs'
 import { ageOption } from '../duration.js'
-import { dim, jsonLine, out, yellow } from '../output.js'
+import { dim, humanTime, jsonLine, out, yellow } from '../output.js'
 import { library, withStore } from '../store.js'
 
 interface Args {
@@ -45,8 +45,8 @@ export const reflogCommand = {
           jsonLine({ ...e, time: e.time.toISOString() })
           continue
         }
-        const target = e.new === null ? '(deleted)' : e.new.startsWith('ref: ') ? e.new.slice(5).replace(/^timelines\//, '') : shortIdOf(e.new)
-        out.line(`${yellow(target)} ${args.ref}@{${e.index}}: ${e.reason} ${dim(e.time.toISOString())}`)
+        const target = e.new === null ? '(deleted)' : e.checkpoint !== null ? shortIdOf(e.checkpoint) : e.new.replace(/^ref: (timelines\/)?/, '')
+        out.line(`${yellow(target)} ${args.ref}@{${e.index}}: ${e.reason} ${dim(humanTime(e.time))}`)
       }
     })
   },

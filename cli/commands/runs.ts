@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs'
 import type { RunStatus, RunSummary } from '../../src/index.js'
 import { ageOption } from '../duration.js'
-import { dim, green, jsonLine, out, red, yellow } from '../output.js'
+import { dim, green, humanTime, jsonLine, out, red, yellow } from '../output.js'
 import { library, withStore } from '../store.js'
 
 interface Args {
@@ -55,7 +55,7 @@ export const runsCommand = {
     for (const r of shown) {
       const counts = r.stages ? dim(`${r.stages.succeeded} ran, ${r.stages.reused} reused, ${r.stages.failed} failed, ${r.stages.skipped} skipped`) : ''
       const where = r.timeline ?? '(detached)'
-      out.line(`${r.runId.padEnd(width)}  ${colour[r.status](r.status.padEnd(11))}  ${r.started.toISOString()}  ${where}${r.jobId === null ? '' : `  job ${r.jobId}`}  ${counts}`.trimEnd())
+      out.line(`${r.runId.padEnd(width)}  ${colour[r.status](r.status.padEnd(11))}  ${humanTime(r.started)}  ${where}${r.jobId === null ? '' : `  job ${r.jobId}`}  ${counts}`.trimEnd())
     }
   },
 }

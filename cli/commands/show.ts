@@ -2,6 +2,7 @@ import type { Argv } from 'yargs'
 import { checkpointJson, decorationsFor, longText } from '../format.js'
 import { dim, humanSize, jsonLine, out } from '../output.js'
 import { library, withStore } from '../store.js'
+import { catCommand } from './cat.js'
 
 interface Args {
   store?: string
@@ -20,15 +21,9 @@ export const showCommand = {
       .example('$0 show main~2 --json', 'for scripts')
       .example('$0 show HEAD:agent_log', 'one stage output (a log tail or git diff as text)'),
   handler: async (args: Args) => {
-    const { renderTextOutput } = await library()
-    // Ref names cannot hold ':', so one here is REV:STAGE.
-    if (args.rev.includes(':') && !args.json) {
-      // REV:STAGE: the output itself, as text when it is read as text (a log tail, a git diff).
-      const value = await withStore(args, (store) => store.getOutput(args.rev))
-      const text = renderTextOutput(value)
-      if (text !== undefined) return void process.stdout.write(text)
-      return out.line(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes: ckpt cat ${args.rev}>` : v), 2))
-    }
+    // Ref names cannot hold ':', so one here is REV:STAGE: the output itself, as `cat` prints it
+    // (a log tail or git diff as text, bytes as they are), like `git show REV:PATH`.
+    if (args.rev.includes(':')) return catCommand.handler({ ...args, spec: args.rev })
     await withStore(args, async (store) => {
       const shown = await store.getCheckpoint(args.rev)
       // Retention may have dropped the parent: then history is cut here, and every stage counts as new.

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs'
-import { bold, dim, humanSize, jsonLine, out, yellow } from '../output.js'
+import { bold, dim, humanSize, humanTime, jsonLine, out, yellow } from '../output.js'
 import { printable } from '../format.js'
 import { library, withStore, withoutPasswords } from '../store.js'
 
@@ -44,7 +44,7 @@ export const statusCommand = {
       if (head.detached) out.line(`HEAD detached at ${yellow(shortIdOf(head.checkpoint as string))}`)
       else out.line(`On timeline ${bold(head.timeline ?? '?')}${checkpoint ? '' : ' (no checkpoints yet)'}`)
       if (!checkpoint) return
-      out.line(`Checkpoint ${yellow(checkpoint.shortId)}  ${checkpoint.stage ?? '-'}${checkpoint.run ? `  run ${printable(checkpoint.run)}` : ''}  ${dim(checkpoint.time.toISOString())}`)
+      out.line(`Checkpoint ${yellow(checkpoint.shortId)}  ${checkpoint.stage ?? '-'}${checkpoint.run ? `  run ${printable(checkpoint.run)}` : ''}  ${dim(humanTime(checkpoint.time))}`)
       out.line(`\n${stages.length} stage(s):`)
       const width = Math.max(...stages.map((s) => s.stage.length))
       for (const s of stages) out.line(`  ${s.stage.padEnd(width)}  ${s.kind.padEnd(5)}  ${humanSize(s.size).padStart(10)}  ${dim(s.id)}`)

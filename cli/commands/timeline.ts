@@ -43,7 +43,7 @@ export const timelineCommand = {
     const args = withVerb(given)
     await withStore(args, async (store) => {
       const need = (value: string | undefined, what: string): string => {
-        if (value === undefined) throw new CkptError('INVALID_ARGUMENT', `name the ${what}`)
+        if (value === undefined) throw new CkptError('INVALID_ARGUMENT', `give the ${what}`)
         return value
       }
       if (args.delete) {
@@ -57,7 +57,7 @@ export const timelineCommand = {
         return out.line(`Restored timeline ${info.name} at ${info.head}`)
       }
       if (args.rename) {
-        const info = await store.timelines.rename(need(args.name, 'timeline to rename'), need(args.rev, 'new name'))
+        const info = await store.timelines.rename(need(args.name, 'timeline to rename'), need(args.rev, 'new name: ckpt timeline -m OLD NEW'))
         return out.line(`Renamed ${args.name} to ${info.name}`)
       }
       if (args.move) {
@@ -68,14 +68,17 @@ export const timelineCommand = {
         const info = await store.timelines.create(args.name, args.rev ?? 'HEAD')
         return out.line(`Created timeline ${info.name} at ${info.head}`)
       }
-      for (const t of await store.timelines.list()) {
-        const head = await store.getCheckpoint(t.head)
+      const rows = await Promise.all((await store.timelines.list()).map(async (t) => ({ ...t, checkpoint: await store.getCheckpoint(t.head) })))
+      const width = (text: (r: (typeof rows)[number]) => string) => Math.max(0, ...rows.map((r) => text(r).length))
+      const [nameWidth, stageWidth] = [width((r) => r.name), width((r) => r.checkpoint.stage ?? '-')]
+      for (const { checkpoint: head, ...t } of rows) {
         if (args.json) {
           jsonLine({ name: t.name, head: t.head, current: t.current, stage: head.stage ?? null, time: head.time.toISOString() })
           continue
         }
         const mark = t.current ? green('* ') : '  '
-        out.line(`${mark}${t.current ? bold(green(t.name)) : t.name}  ${yellow(head.shortId)}  ${head.stage ?? '-'}  ${dim(humanTime(head.time))}`)
+        const name = t.name.padEnd(nameWidth)
+        out.line(`${mark}${t.current ? bold(green(name)) : name}  ${yellow(head.shortId)}  ${(head.stage ?? '-').padEnd(stageWidth)}  ${dim(humanTime(head.time))}`)
       }
     })
   },

@@ -35,7 +35,7 @@ export async function* plannedBatches(objects: ObjectDb, node: CheckpointNode, n
         })
       }
     } else if (output.code === RAW_CODE) {
-      yield [blobFile(names.file(stage, '', stage), output)]
+      yield [blobFile(names.file(stage, '', node.files?.get(stage) ?? stage), output)]
     } else {
       const value = await objects.getNode(output)
       yield [{ name: names.file(stage, '', `${stage}.json`), content: () => [new TextEncoder().encode(prettyJson(value) + '\n')] }]

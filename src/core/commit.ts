@@ -2,7 +2,7 @@ import { CkptError, isCkptError, quoted } from '../errors.js'
 import { CID, RAW_CODE, cidString, newCidString, objectKey } from '../model/cid.js'
 import { storedKeys } from '../model/manifest.js'
 import { findRunIdViolation } from '../model/name-rules.js'
-import { encodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
+import { encodeCheckpoint, isPlainFileName, type CheckpointNode } from '../model/checkpoint.js'
 import { buildTree } from '../model/tree.js'
 import { toStoredNode, type JsonValue } from '../model/value.js'
 import { Directory } from './directory.js'
@@ -173,8 +173,10 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
   const guess = options.timeline === undefined && options.expectedHead === undefined ? headTargets.get(ctx) : undefined
   const early = guess === undefined ? undefined : ctx.refs.read(guess)
   early?.catch(() => undefined)
-  const targetRef = await commitTarget(ctx, options.timeline)
+  const { targetRef, viaHead } = await commitTarget(ctx, options.timeline)
   if (options.timeline === undefined) headTargets.set(ctx, targetRef)
+  // git's HEAD reflog holds every move of HEAD, commits on the timeline it is on included.
+  const headMoves = viaHead === undefined ? [] : [{ ref: HEAD, expected: viaHead, value: viaHead }]
   const explicitParents = await explicitParentIds(ctx, options)
   const expectedHead = options.expectedHead === undefined ? undefined : options.expectedHead === null ? null : await ctx.resolveCheckpointId(options.expectedHead)
   const retries = explicitParents === undefined && expectedHead === undefined ? Math.max(0, options.retry ?? 0) : 0
@@ -210,7 +212,7 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
       const id = newCidString(cid)
       const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? id : m.value }))
       const released = lease ? [await lease.closing()] : []
-      await ctx.refs.update([{ ref: targetRef, expected, value: id }, ...indexMoves, ...released], reflogReason(node, parents.length === 0), objects, requires)
+      await ctx.refs.update([{ ref: targetRef, expected, value: id }, ...headMoves, ...indexMoves, ...released], reflogReason(node, parents.length === 0), objects, requires)
       ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {
@@ -235,11 +237,12 @@ async function copiedOutputs(ctx: StoreContext, options: CommitOptions, outputs:
   return from
 }
 
-async function commitTarget(ctx: StoreContext, timeline: string | undefined): Promise<string> {
-  if (timeline !== undefined) return checkedRef('timeline', timeline)
+/** The ref a commit moves; `viaHead`, HEAD's value, when HEAD named that timeline (HEAD's reflog records the commit too). */
+async function commitTarget(ctx: StoreContext, timeline: string | undefined): Promise<{ targetRef: string; viaHead?: string }> {
+  if (timeline !== undefined) return { targetRef: checkedRef('timeline', timeline) }
   const head = await ctx.refs.head()
   if (!head) throw new CkptError('INVALID_ARGUMENT', 'commit: HEAD is not set; name a timeline')
-  return head.target.kind === 'timeline' ? checkedRef('timeline', head.target.timeline) : HEAD
+  return head.target.kind === 'timeline' ? { targetRef: checkedRef('timeline', head.target.timeline), viaHead: head.raw } : { targetRef: HEAD }
 }
 
 async function explicitParentIds(ctx: StoreContext, options: CommitOptions): Promise<CID[] | undefined> {
@@ -256,20 +259,29 @@ async function buildNode(ctx: StoreContext, parents: CID[], prepared: Omit<Prepa
   const parent = parents[0] ? await ctx.loadCheckpoint(parents[0]) : undefined
   const stages = new Map(parent?.stages ?? [])
   const trees = new Set(parent?.trees ?? [])
+  const files = new Map(parent?.files ?? [])
   for (const name of prepared.remove) {
     if (!stages.delete(name)) throw new CkptError('NOT_FOUND', `commit: cannot remove stage "${name}": the parent has no such stage`, { details: { stage: name } })
   }
   for (const [name, output] of prepared.outputs) {
+    if (!stages.get(name)?.equals(output.cid)) files.delete(name)
     stages.set(name, output.cid)
     if (output.isTree) trees.add(name)
     else trees.delete(name)
   }
   for (const name of trees) if (!stages.has(name)) trees.delete(name)
+  for (const [name, file] of Object.entries(options.fileNames ?? {})) {
+    if (!stages.has(name) || trees.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: fileNames names stage "${name}", which has no bytes output here`, { details: { stage: name } })
+    if (!isPlainFileName(file)) throw new CkptError('INVALID_ARGUMENT', `commit: ${quoted(file)} is not a plain file name (no folders, no control characters)`, { details: { stage: name, name: file } })
+    files.set(name, file)
+  }
+  for (const name of files.keys()) if (!stages.has(name)) files.delete(name)
   return {
     parents,
     seq: parent === undefined ? 1 : (parent.seq as number) + 1,
     stages: new Map([...stages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     trees: [...trees].sort(),
+    ...(files.size > 0 && { files: new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) }),
     ...(options.stage !== undefined && { stage: options.stage }),
     ...(options.run !== undefined && { run: options.run }),
     ...(options.job !== undefined && { job: options.job }),

@@ -183,6 +183,7 @@ export function toCheckpoint(cid: CID, node: CheckpointNode): Checkpoint {
     seq: node.seq ?? 1,
     stages,
     kinds,
+    ...(node.files !== undefined && { files: Object.fromEntries(node.files) }),
     ...(node.stage !== undefined && { stage: node.stage }),
     ...(node.run !== undefined && { run: node.run }),
     ...(node.job !== undefined && { job: node.job }),

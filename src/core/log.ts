@@ -19,12 +19,15 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
   const since = options.since === undefined ? -Infinity : new Date(options.since).getTime()
   const until = options.until === undefined ? Infinity : new Date(options.until).getTime()
   const meta = Object.entries(options.meta ?? {})
-  const wanted = (node: CheckpointNode) =>
+  const author = options.author?.toLowerCase()
+  const wanted = async (node: CheckpointNode) =>
     node.time <= until &&
     (options.stage === undefined || node.stage === options.stage) &&
     (options.run === undefined || node.run === options.run) &&
     (options.job === undefined || node.job === options.job) &&
-    meta.every(([key, value]) => metaText(node.meta[key]) === value)
+    (author === undefined || node.author.toLowerCase().includes(author)) &&
+    meta.every(([key, value]) => metaText(node.meta[key]) === value) &&
+    (options.changed === undefined || (await changesAny(ctx, node, options.changed)))
   const cuts = await ctx.refs.cuts()
   const seen = new Set<string>()
   const frontier: Pending[] = []
@@ -42,12 +45,22 @@ export async function* walkLog(ctx: StoreContext, starts: readonly CID[], option
     let parents = options.firstParent ? next.node.parents.slice(0, 1) : next.node.parents
     const cut = cuts.has(next.cid.toString()) ? await droppedParents(ctx, next.node.parents) : []
     if (cut.length > 0) parents = parents.filter((p) => !cut.includes(p))
-    if (wanted(next.node)) {
+    if (await wanted(next.node)) {
       yield cut.length > 0 ? { ...toCheckpoint(next.cid, next.node), historyCut: true } : toCheckpoint(next.cid, next.node)
       if (++emitted >= limit) return
     }
     for (const parent of parents) await enqueue(parent)
   }
+}
+
+/** Whether `node` adds, changes or removes any of `stages` against its first parent (a root or cut checkpoint: any it has). */
+async function changesAny(ctx: StoreContext, node: CheckpointNode, stages: readonly string[]): Promise<boolean> {
+  const first = node.parents[0]
+  const parent = first && (await ctx.objects.has(first)) ? await ctx.loadCheckpoint(first) : undefined
+  return stages.some((stage) => {
+    const [now, before] = [node.stages.get(stage), parent?.stages.get(stage)]
+    return now === undefined ? before !== undefined : before === undefined || !now.equals(before)
+  })
 }
 
 function metaText(value: unknown): string | undefined {

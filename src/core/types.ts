@@ -15,6 +15,8 @@ export interface Checkpoint {
   readonly stages: Readonly<Record<string, string>>
   /** Stage name → what its output is. */
   readonly kinds: Readonly<Record<string, OutputKind>>
+  /** Stage name → the file name a bytes output came from (`commit --file report.pdf`), where one was given. */
+  readonly files?: Readonly<Record<string, string>>
   /** The stage whose output this checkpoint recorded, when one did. */
   readonly stage?: string
   readonly run?: string
@@ -72,6 +74,11 @@ export interface CommitOptions {
   readonly message?: string
   readonly author?: string
   readonly meta?: Readonly<Record<string, unknown>>
+  /**
+   * Stage → the file name its bytes output came from (`report.pdf`), so that `restore` writes it
+   * under that name; kept while the output stays unchanged. A plain name, no folders.
+   */
+  readonly fileNames?: Readonly<Record<string, string>>
   /** Overrides the store clock for this checkpoint. */
   readonly time?: Date | number
   /**
@@ -104,18 +111,30 @@ export interface LogOptions {
   readonly since?: Date | number
   /** Only checkpoints at or before this time. */
   readonly until?: Date | number
+  /** Only checkpoints whose author contains this text (case-insensitive), like `git log --author`. */
+  readonly author?: string
+  /**
+   * Only checkpoints where one of these stages' outputs differs from the first parent's (added,
+   * changed or removed), like `git log -- PATH`: the history of those stages.
+   */
+  readonly changed?: readonly string[]
 }
 
-export interface CheckoutOptions {
-  /** Also write every stage output into this directory (JSON as pretty `.json`, bytes as files). */
+export interface RestoreOptions {
+  /**
+   * Write the stage outputs into this directory (JSON as pretty `.json`, bytes as files under the
+   * name they were committed from, else the stage name; folders as folders) instead of returning them.
+   */
   readonly to?: string
+  /** Only these stages (default: every stage of the checkpoint). */
+  readonly stages?: readonly string[]
   /** Overwrite files in `to` that ckpt did not write there. */
   readonly force?: boolean
   /** Called after each file written under `to`, for progress display. */
   readonly onProgress?: (written: number, total: number) => void
 }
 
-export interface CheckoutResult {
+export interface RestoreResult {
   readonly checkpoint: Checkpoint
   /**
    * Stage name → restored output (bytes as Uint8Array, directories as {@link Directory}). Empty
@@ -129,6 +148,16 @@ export interface CheckoutResult {
    * stage `x.json`, a stage named like the manifest): `wanted` got a `~2`, `~3`, … suffix.
    */
   readonly renamed: readonly { readonly stage: string; readonly wanted: string; readonly written: string }[]
+}
+
+/** Where `checkout` put HEAD, and what it left behind. */
+export interface CheckoutMove {
+  readonly head: HeadInfo
+  /**
+   * The checkpoint a detached HEAD left, when no timeline or tag reaches it (git's "you are
+   * leaving 1 commit behind"): name it with a timeline or it goes with the next gc.
+   */
+  readonly leftBehind?: string
 }
 
 export interface TimelineInfo {
@@ -156,6 +185,11 @@ export interface ReflogRecord {
   readonly index: number
   readonly old: string | null
   readonly new: string | null
+  /**
+   * The checkpoint the ref reached with this move: `new` itself, or for HEAD on a timeline
+   * (`new` is `ref: timelines/main`) what that timeline held then. What `ref@{index}` names.
+   */
+  readonly checkpoint: string | null
   readonly time: Date
   readonly reason: string
 }

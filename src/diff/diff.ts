@@ -33,6 +33,26 @@ export async function diffCheckpoints(ctx: StoreContext, fromId: CID, toId: CID,
   return { from: cidString(fromId), to: cidString(toId), summary, stages }
 }
 
+/** A stage output named by a revision: the checkpoint it is read from, the stage, its id and kind. */
+export interface StageOutputRef {
+  readonly checkpoint: CID
+  readonly stage: string
+  readonly id: CID
+  readonly kind: OutputKind
+}
+
+/**
+ * Compares two stage outputs from any checkpoints (`main~3:detect` against `strict:detect`), as
+ * one stage of a diff; the stage is named `a → b` when the names differ.
+ */
+export async function diffOutputs(ctx: StoreContext, from: StageOutputRef, to: StageOutputRef, options: DiffOptions = {}): Promise<DiffResult> {
+  const stage = from.stage === to.stage ? from.stage : `${from.stage} → ${to.stage}`
+  const entry = await diffStage(ctx, stage, from.id, to.id, { from: from.kind, to: to.kind }, options.paths ?? true)
+  const summary = { added: 0, removed: 0, changed: 0, unchanged: 0 }
+  summary[entry.status]++
+  return { from: cidString(from.checkpoint), to: cidString(to.checkpoint), summary, stages: [entry] }
+}
+
 async function diffStage(
   ctx: StoreContext,
   stage: string,

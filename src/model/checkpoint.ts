@@ -18,6 +18,11 @@ export interface CheckpointNode {
   readonly stages: ReadonlyMap<string, CID>
   /** Stages whose output is a directory tree (docs/format.md), sorted. */
   readonly trees: readonly string[]
+  /**
+   * Stage → the name of the file its bytes output was read from (`commit --file report.pdf`),
+   * so that restoring it writes `report.pdf`; carried forward while the output is unchanged.
+   */
+  readonly files?: ReadonlyMap<string, string>
   readonly stage?: string
   readonly run?: string
   readonly job?: string
@@ -44,6 +49,11 @@ export function encodeCheckpoint(node: CheckpointNode): { cid: CID; bytes: Uint8
     meta: node.meta,
   }
   if (node.trees.length > 0) record.trees = [...node.trees]
+  if (node.files !== undefined && node.files.size > 0) {
+    const files: Record<string, string> = {}
+    for (const [stage, name] of node.files) defineOwn(files, stage, name)
+    record.files = files
+  }
   if (node.stage !== undefined) record.stage = node.stage
   if (node.run !== undefined) record.run = node.run
   if (node.job !== undefined) record.job = node.job
@@ -95,6 +105,10 @@ export function checkpointFromValue(cid: CID, value: unknown): CheckpointNode {
   if (!isRecord(meta)) throw corrupt(cid, 'has malformed metadata')
   const trees = value.trees ?? []
   if (!Array.isArray(trees) || !trees.every((t) => typeof t === 'string' && Object.hasOwn(stages, t))) throw corrupt(cid, 'has a malformed tree list')
+  const files = value.files ?? {}
+  if (!isRecord(files) || !Object.entries(files).every(([stage, name]) => Object.hasOwn(stages, stage) && typeof name === 'string' && isPlainFileName(name))) {
+    throw corrupt(cid, 'has a malformed file name list')
+  }
   if (value.seq !== undefined && !(typeof value.seq === 'number' && Number.isSafeInteger(value.seq) && value.seq >= 1)) throw corrupt(cid, 'has a malformed sequence number')
   for (const field of ['stage', 'run', 'job'] as const) {
     if (value[field] !== undefined && typeof value[field] !== 'string') throw corrupt(cid, `has a malformed ${field}`)
@@ -104,6 +118,7 @@ export function checkpointFromValue(cid: CID, value: unknown): CheckpointNode {
     ...(value.seq !== undefined && { seq: value.seq as number }),
     stages: new Map(Object.keys(stages).map((name) => [name, CID.asCID(stages[name]) as CID])),
     trees: trees as string[],
+    ...(Object.keys(files).length > 0 && { files: new Map(Object.entries(files as Record<string, string>)) }),
     ...(value.stage !== undefined && { stage: value.stage as string }),
     ...(value.run !== undefined && { run: value.run as string }),
     ...(value.job !== undefined && { job: value.job as string }),
@@ -121,4 +136,12 @@ function corrupt(cid: CID, what: string, cause?: unknown): CkptError {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && CID.asCID(value) === null && !(value instanceof Uint8Array)
+}
+
+/**
+ * Whether `name` is one plain file name, safe to write inside a folder whatever its source: no
+ * separator, not `.` or `..`, no control character, at most 255 bytes.
+ */
+export function isPlainFileName(name: string): boolean {
+  return name.length > 0 && name !== '.' && name !== '..' && !/[/\\\u0000-\u001f\u007f]/.test(name) && new TextEncoder().encode(name).length <= 255
 }

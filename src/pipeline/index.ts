@@ -1,6 +1,5 @@
 export { run, resume, replay, plan, type ResumeOptions, type ReplayOptions, type PlanRequest } from './runner.js'
-export { readAudit } from './audit.js'
-export { readLogs, followLogs, type AttemptLogView, type LogQuery } from './logs.js'
+export { readRunAudit as readAudit, readLogs, followLogs, type AttemptLogView, type LogQuery } from './logs.js'
 export { StageTimeoutError } from './attempts.js'
 export { listRuns, jobTimeline, type RunFilter, type RunStatus, type RunSummary } from './runs.js'
 export { eventStream } from './events.js'

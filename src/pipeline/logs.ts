@@ -3,7 +3,18 @@ import { readAudit } from './audit.js'
 import { assertRunRecorded } from './runner.js'
 import { runSummary } from './runs.js'
 import { liveLogPrefix } from './stage-log.js'
-import type { LogLine } from './types.js'
+import type { AuditEntry, LogLine } from './types.js'
+
+
+/**
+ * A run's audit entries, oldest first (what `ckpt audit RUN` prints); RUN_NOT_FOUND when no run
+ * of that id is recorded, rather than an empty list that reads as "ran nothing".
+ */
+export async function readRunAudit(store: CheckpointStore, runId: string): Promise<AuditEntry[]> {
+  const entries = await readAudit(store, runId)
+  if (entries.length === 0) await assertRunRecorded(store, runId)
+  return entries
+}
 
 /** The log of one attempt of a stage, as `readLogs` returns it. */
 export interface AttemptLogView {

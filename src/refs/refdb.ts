@@ -21,7 +21,8 @@ export const TRACKING_PREFIX = 'remotes/'
 /** `retention/<timeline>`: the timeline's retention policy, as JSON. */
 export const RETENTION_PREFIX = 'retention/'
 
-const SYMBOLIC = 'ref: '
+/** How HEAD names the timeline it is on: `ref: timelines/main`. */
+export const SYMBOLIC = 'ref: '
 
 /** Where HEAD points: a timeline (possibly still without checkpoints) or one checkpoint. */
 export type HeadTarget = { readonly kind: 'timeline'; readonly timeline: string } | { readonly kind: 'detached'; readonly checkpoint: CID }
@@ -82,11 +83,9 @@ export class RefDb {
     }
     if (!result.ok) {
       const move = moves.find((m) => m.ref === result.name)
-      throw new CkptError(
-        'REF_CONFLICT',
-        `${describeRef(result.name)} moved concurrently: expected ${move?.expected ?? 'no ref'}, found ${result.actual ?? 'no ref'}`,
-        { details: { ref: result.name, expected: move?.expected ?? null, actual: result.actual } },
-      )
+      throw new CkptError('REF_CONFLICT', conflictMessage(describeRef(result.name), move?.expected ?? null, result.actual), {
+        details: { ref: result.name, expected: move?.expected ?? null, actual: result.actual },
+      })
     }
   }
 
@@ -161,4 +160,11 @@ export function describeRef(ref: string): string {
   if (ref.startsWith(TIMELINE_PREFIX)) return `timeline "${ref.slice(TIMELINE_PREFIX.length)}"`
   if (ref.startsWith(TAG_PREFIX)) return `tag "${ref.slice(TAG_PREFIX.length)}"`
   return ref
+}
+
+/** A lost compare-and-swap in the user's words: a name that exists already is not a race. */
+function conflictMessage(ref: string, expected: string | null, actual: string | null): string {
+  if (expected === null) return `${ref} already exists (at ${actual ?? 'no checkpoint'})`
+  if (actual === null) return `${ref} no longer exists (it was deleted; expected it at ${expected})`
+  return `${ref} moved concurrently: expected ${expected}, found ${actual}`
 }

@@ -2,7 +2,7 @@ import { CkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, cidString, digestHex, keyRangeForDigestPrefix, tryParseCid } from '../model/cid.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import { isValidRefName } from './names.js'
-import { HEAD, RefDb, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX, describeRef, tagRef, timelineRef } from './refdb.js'
+import { HEAD, RefDb, SYMBOLIC, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX, describeRef, tagRef, timelineRef } from './refdb.js'
 
 /**
  * A parsed revision: `base[@{n}][#n][~n|^n]*[:stage[/json/pointer]]`, where base is a full CID, a
@@ -126,12 +126,21 @@ async function resolveReflog(rev: Revision, ctx: ResolveContext): Promise<CID> {
       details: { revision: rev.text },
     })
   }
-  const target = entry.new
-  const cid = target === null ? undefined : tryParseCid(target)
+  const target = entry.new?.startsWith(SYMBOLIC) ? await symbolicTargetAt(ctx.refs, entry.new.slice(SYMBOLIC.length), entry.time) : entry.new
+  const cid = target === null || target === undefined ? undefined : tryParseCid(target)
   if (!cid) {
     throw new CkptError('NOT_FOUND', `revision "${rev.text}": ${describeRef(ref)} pointed at no checkpoint then`, { details: { revision: rev.text } })
   }
   return cid
+}
+
+/**
+ * What the ref HEAD named (`ref: timelines/main`) held at `time`: a commit on HEAD logs both refs
+ * in one step at one time, so `HEAD@{n}` is the checkpoint HEAD reached then.
+ */
+export async function symbolicTargetAt(refs: RefDb, ref: string, time: number): Promise<string | undefined> {
+  for (const entry of await refs.reflog(ref, { newestFirst: true })) if (entry.time <= time) return entry.new ?? undefined
+  return undefined
 }
 
 /** The full ref name a user-facing name means; AMBIGUOUS_REF when it is both a timeline and a tag. */
@@ -172,6 +181,10 @@ async function resolveBase(rev: Revision, ctx: ResolveContext): Promise<CID> {
   if (tracking) return tracking
   if (full) throw notFound(rev)
   if (/^[0-9a-f]+$/i.test(base) && base.length >= MIN_SHORT_ID && base.length <= 64) return resolveShortId(base.toLowerCase(), rev, ctx)
+  const head = await ctx.refs.head()
+  if (head?.target.kind === 'timeline' && head.target.timeline === base) {
+    throw new CkptError('NOT_FOUND', `timeline "${base}" has no checkpoints yet; record one with commit`, { details: { revision: rev.text } })
+  }
   throw notFound(rev)
 }
 

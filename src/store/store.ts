@@ -1,14 +1,16 @@
 import { Readable } from 'node:stream'
 import { CkptError, isCkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidString } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidString, parseCid } from '../model/cid.js'
+import type { CheckpointNode } from '../model/checkpoint.js'
 import { parsePointer, selectPointer } from '../model/pointer.js'
 import { readTree, treeSummary } from '../model/tree.js'
 import { defineOwn, restoreBytes } from '../model/value.js'
 import { checkRefName } from '../refs/names.js'
-import { HEAD, TAG_PREFIX, TIMELINE_PREFIX, headValue, tagRef, timelineRef } from '../refs/refdb.js'
+import { HEAD, SYMBOLIC, TAG_PREFIX, TIMELINE_PREFIX, headValue, tagRef, timelineRef } from '../refs/refdb.js'
+import { symbolicTargetAt } from '../refs/revision.js'
 import { writeCheckoutDir } from '../checkout/write-dir.js'
-import { diffCheckpoints } from '../diff/diff.js'
+import { diffCheckpoints, diffOutputs, type StageOutputRef } from '../diff/diff.js'
 import type { DiffOptions, DiffResult } from '../diff/types.js'
 import { makeBlock } from '../core/block.js'
 import type { ByteRange } from '../core/blob-stream.js'
@@ -16,7 +18,7 @@ import { commit, prepareOutput } from '../core/commit.js'
 import { StoreContext, outputKind, toCheckpoint } from '../core/context.js'
 import { Directory } from '../core/directory.js'
 import { StoreIndex } from '../core/index-refs.js'
-import { walkLog } from '../core/log.js'
+import { isAncestor, walkLog } from '../core/log.js'
 import { Tags, Timelines } from '../core/timelines.js'
 import type { CheckpointStore } from '../core/checkpoint-store.js'
 import { fsck, repair } from '../maintenance/fsck.js'
@@ -32,8 +34,9 @@ import { Remotes, type RemoteStores } from '../sync/remotes.js'
 import { listRuns, type RunFilter, type RunSummary } from '../pipeline/runs.js'
 import type {
   Checkpoint,
-  CheckoutOptions,
-  CheckoutResult,
+  CheckoutMove,
+  RestoreOptions,
+  RestoreResult,
   CommitOptions,
   FsckOptions,
   FsckReport,
@@ -258,18 +261,29 @@ export class Store implements CheckpointStore {
     return found
   }
 
-  /** Stage-by-stage comparison of two checkpoints, with JSON paths for changed JSON outputs. */
+  /**
+   * Stage-by-stage comparison of two checkpoints, with JSON paths for changed JSON outputs; or,
+   * given `REV:STAGE` on both sides, of those two outputs (any stages, any checkpoints).
+   */
   async diff(from: string, to: string, options: DiffOptions = {}): Promise<DiffResult> {
     this.#open()
-    const [a, b] = await Promise.all([this.#ctx.resolveCheckpointId(from), this.#ctx.resolveCheckpointId(to)])
-    return diffCheckpoints(this.#ctx, a, b, options)
+    const [a, b] = await Promise.all([this.#ctx.resolveAny(from), this.#ctx.resolveAny(to)])
+    if (a.stage === undefined && b.stage === undefined) return diffCheckpoints(this.#ctx, a.id, b.id, options)
+    if (a.stage === undefined || b.stage === undefined || a.pointer !== undefined || b.pointer !== undefined) {
+      throw new CkptError('INVALID_ARGUMENT', `compare two checkpoints or two stage outputs (REV:STAGE), not "${from}" with "${to}"`, { details: { from, to } })
+    }
+    return diffOutputs(this.#ctx, a as StageOutputRef, b as StageOutputRef, options)
   }
 
-  /** Restores every stage output of a checkpoint, optionally writing them into a directory. HEAD is not moved: see {@link setHead}. */
-  async checkout(revision: string, options: CheckoutOptions = {}): Promise<CheckoutResult> {
+  /**
+   * A checkpoint's stage outputs (every stage, or `stages`): returned in memory, or with `to`
+   * streamed into that folder whatever their size. HEAD never moves (`git restore`, `dvc get`);
+   * {@link checkout} moves HEAD.
+   */
+  async restore(revision: string, options: RestoreOptions = {}): Promise<RestoreResult> {
     this.#open()
     const cid = await this.#ctx.resolveCheckpointId(revision)
-    const node = await this.#ctx.loadCheckpoint(cid)
+    const node = onlyStages(await this.#ctx.loadCheckpoint(cid), options.stages, revision)
     if (options.to !== undefined) {
       // Streamed to disk, never held in memory: a checkpoint may hold outputs of many GiB.
       const { written, renamed } = await writeCheckoutDir(this.#ctx.objects, cid, node, options.to, {
@@ -284,6 +298,27 @@ export class Store implements CheckpointStore {
       defineOwn(outputs, stage, await this.#readOutput(output, outputKind(node, stage, output)))
     }
     return { checkpoint: toCheckpoint(cid, node), outputs, written: [], renamed: [] }
+  }
+
+  /**
+   * Moves HEAD, as `git checkout`/`git switch`: onto a timeline when `target` names one, else
+   * detached at the checkpoint it resolves to. Writes no files ({@link restore} does). Says which
+   * checkpoint a detached HEAD leaves behind when no timeline or tag reaches it.
+   */
+  async checkout(target: string): Promise<CheckoutMove> {
+    this.#open()
+    const before = await this.head()
+    const head = await this.setHead(target)
+    const left = before.detached && before.checkpoint !== undefined && before.checkpoint !== head.checkpoint ? before.checkpoint : undefined
+    return left !== undefined && !(await this.#reachedByName(left)) ? { head, leftBehind: left } : { head }
+  }
+
+  /** Whether a timeline or tag has `id` in its history. */
+  async #reachedByName(id: string): Promise<boolean> {
+    const cid = parseCid(id)
+    const names = [...(await this.#ctx.refs.list(TIMELINE_PREFIX)), ...(await this.#ctx.refs.list(TAG_PREFIX))]
+    for (const { id: tip } of names) if (await isAncestor(this.#ctx, cid, tip)) return true
+    return false
   }
 
   /** Where HEAD is. */
@@ -302,6 +337,8 @@ export class Store implements CheckpointStore {
     if (target === HEAD || target === '@') return this.head()
     const before = await this.#ctx.refs.head()
     const name = target.startsWith(TIMELINE_PREFIX) ? target.slice(TIMELINE_PREFIX.length) : target
+    // Already on it, though it has no checkpoints yet (a new store's main): nothing to move.
+    if (before?.raw === headValue({ kind: 'timeline', timeline: name })) return this.head()
     const isTimeline = /^[^~^:@]+$/.test(name) && (await this.#ctx.refs.read(timelineRef(name))) !== undefined
     const value = isTimeline
       ? headValue({ kind: 'timeline', timeline: name })
@@ -317,7 +354,12 @@ export class Store implements CheckpointStore {
     this.#open()
     const full = await this.#refName(ref)
     const entries = await this.#ctx.refs.reflog(full, { newestFirst: true, ...(options.limit !== undefined && { limit: options.limit }) })
-    return entries.map((e, index) => ({ index, old: e.old, new: e.new, time: new Date(e.time), reason: e.reason }))
+    if (entries.length === 0 && full !== HEAD && (await this.#ctx.refs.read(full)) === undefined) {
+      throw new CkptError('NOT_FOUND', `no timeline or tag named "${ref}" (and no reflog of one)`, { details: { ref } })
+    }
+    const reached = async (e: (typeof entries)[number]) =>
+      e.new?.startsWith(SYMBOLIC) ? ((await symbolicTargetAt(this.#ctx.refs, e.new.slice(SYMBOLIC.length), e.time)) ?? null) : e.new
+    return Promise.all(entries.map(async (e, index) => ({ index, old: e.old, new: e.new, checkpoint: await reached(e), time: new Date(e.time), reason: e.reason })))
   }
 
   async #refName(ref: string): Promise<string> {
@@ -452,4 +494,15 @@ export class Store implements CheckpointStore {
   #open(): void {
     this.#ctx.assertOpen()
   }
+}
+
+/** `node` with only `stages` (all when undefined); NOT_FOUND naming a stage it does not have. */
+function onlyStages(node: CheckpointNode, stages: readonly string[] | undefined, revision: string): CheckpointNode {
+  if (stages === undefined) return node
+  const missing = stages.filter((s) => !node.stages.has(s))
+  if (missing.length > 0) {
+    throw new CkptError('NOT_FOUND', `${revision} has no stage ${missing.map((s) => `"${s}"`).join(', ')} (stages: ${[...node.stages.keys()].join(', ') || 'none'})`, { details: { stages: missing } })
+  }
+  const wanted = new Set(stages)
+  return { ...node, stages: new Map([...node.stages].filter(([name]) => wanted.has(name))), trees: node.trees.filter((t) => wanted.has(t)) }
 }

@@ -27,7 +27,7 @@ if (mode === 'commit') {
 } else {
   const store = await openStore(storeDir)
   const start = process.hrtime.bigint()
-  await store.checkout('main', { to: dir })
+  await store.restore('main', { to: dir })
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   await store.close()
   const files = readdirSync(path.join(dir, 'files'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length

@@ -97,7 +97,7 @@ export async function largeBench(work: string, bytes: number, withGit: boolean):
   const opened = await openStore(store, { level: { durability: 'fsync' } })
   const start = process.hrtime.bigint()
   const target = path.join(work, 'checkout')
-  const result = await opened.checkout('HEAD~3', { to: target })
+  const result = await opened.restore('HEAD~3', { to: target })
   const checkoutSeconds = Number(process.hrtime.bigint() - start) / 1e9
   await opened.close()
   if (!result.written.includes('weights') || statSync(path.join(target, 'weights')).size !== bytes) throw new Error('checkout wrote the wrong file')
