@@ -38,9 +38,8 @@ describe('checkout --to removes only the files it wrote', () => {
   it('does not delete a file of another folder that a copied manifest names, through the CLI', () => {
     const work = tempDir()
     expect(ckpt(work, ['init']).code).toBe(0)
-    writeFileSync(path.join(work, 'frame.bin'), 'F')
-    expect(ckpt(work, ['commit', '-s', 'frame', '--file', 'frame.bin']).code).toBe(0)
-    expect(ckpt(work, ['checkout', 'main', '--to', 'out']).code).toBe(0)
+    expect(ckpt(work, ['commit', '-s', 'frame', '-'], { input: 'F' }).code).toBe(0)
+    expect(ckpt(work, ['restore', 'main', '--to', 'out']).code).toBe(0)
     // `frame` becomes a JSON stage: the bytes file `frame` is stale in the next checkout.
     expect(ckpt(work, ['commit', '-s', 'frame', '--json', '2']).code).toBe(0)
     const outside = victim('frame')
@@ -51,7 +50,7 @@ describe('checkout --to removes only the files it wrote', () => {
     rmSync(path.join(work, 'out'), { recursive: true })
     copyFileSync(path.join(moved, MANIFEST), path.join(path.dirname(outside.file), MANIFEST))
     symlinkSync(path.dirname(outside.file), path.join(work, 'out'))
-    const run = ckpt(work, ['checkout', 'main', '--to', 'out'])
+    const run = ckpt(work, ['restore', 'main', '--to', 'out'])
     expect(run.code, run.stderr).toBe(0)
     expect(outside.untouched()).toBe(true)
   })
@@ -90,17 +89,16 @@ describe('checkout --to removes only the files it wrote', () => {
   it('leaves a stale entry that became a folder, and records the new checkout', () => {
     const work = tempDir()
     expect(ckpt(work, ['init']).code).toBe(0)
-    writeFileSync(path.join(work, 'frame.bin'), 'F')
-    expect(ckpt(work, ['commit', '-s', 'frame', '--file', 'frame.bin']).code).toBe(0)
+    expect(ckpt(work, ['commit', '-s', 'frame', '-'], { input: 'F' }).code).toBe(0)
     expect(ckpt(work, ['commit', '-s', 'note', '--json', '1']).code).toBe(0)
-    expect(ckpt(work, ['checkout', 'main', '--to', 'out']).code).toBe(0)
+    expect(ckpt(work, ['restore', 'main', '--to', 'out']).code).toBe(0)
     rmSync(path.join(work, 'out', 'frame'))
     mkdirSync(path.join(work, 'out', 'frame'))
     writeFileSync(path.join(work, 'out', 'frame', 'mine.txt'), 'mine')
     const removed = ckpt(work, ['commit', '-s', 'frame', '--json', '"gone"'])
     expect(removed.code).toBe(0)
     // frame is now a JSON stage (frame.json); the old bytes file `frame` is stale and is now the user's folder.
-    const run = ckpt(work, ['checkout', 'main', '--to', 'out', '--json'])
+    const run = ckpt(work, ['restore', 'main', '--to', 'out', '--json'])
     expect(run.code, run.stderr).toBe(0)
     expect(readFileSync(path.join(work, 'out', 'frame', 'mine.txt'), 'utf8')).toBe('mine')
     const manifest = readFileSync(path.join(work, 'out', MANIFEST), 'utf8')
@@ -113,10 +111,9 @@ describe('checkout --to names every output apart', () => {
     const work = tempDir()
     expect(ckpt(work, ['init']).code).toBe(0)
     expect(ckpt(work, ['commit', '-s', 'x', '--json', '{"a": 1}']).code).toBe(0)
-    writeFileSync(path.join(work, 'bytes.bin'), 'raw bytes')
-    expect(ckpt(work, ['commit', '-s', 'x.json', '--file', 'bytes.bin']).code).toBe(0)
+    expect(ckpt(work, ['commit', '-s', 'x.json', '-'], { input: 'raw bytes' }).code).toBe(0)
     expect(ckpt(work, ['commit', '-s', '.ckpt-checkout', '--json', '"like the manifest"']).code).toBe(0)
-    const run = ckpt(work, ['checkout', 'main', '--to', 'out', '--json'])
+    const run = ckpt(work, ['restore', 'main', '--to', 'out', '--json'])
     expect(run.code, run.stderr).toBe(0)
     const result = JSON.parse(run.stdout) as { written: string[]; renamed: Array<{ stage: string; wanted: string; written: string }> }
     expect(JSON.parse(readFileSync(path.join(work, 'out', 'x.json'), 'utf8'))).toEqual({ a: 1 })
@@ -127,7 +124,7 @@ describe('checkout --to names every output apart', () => {
       { stage: '.ckpt-checkout', wanted: '.ckpt-checkout.json', written: '.ckpt-checkout.json~2' },
       { stage: 'x.json', wanted: 'x.json', written: 'x.json~2' },
     ])
-    const plain = ckpt(work, ['checkout', 'main', '--to', 'out'])
+    const plain = ckpt(work, ['restore', 'main', '--to', 'out'])
     expect(plain.code, plain.stderr).toBe(0)
     expect(plain.stdout).toContain('x.json~2')
   })
@@ -167,7 +164,7 @@ describe('checkout --to and commit --file report file-system problems as errors,
   it('checkout --to onto an existing file is WOULD_OVERWRITE and leaves the file', () => {
     const work = store()
     writeFileSync(path.join(work, 'taken'), 'mine')
-    const run = ckpt(work, ['checkout', 'main', '--to', 'taken'])
+    const run = ckpt(work, ['restore', 'main', '--to', 'taken'])
     expect(run.code).toBe(7)
     expect(run.stderr).toContain('taken')
     expect(readFileSync(path.join(work, 'taken'), 'utf8')).toBe('mine')
@@ -175,14 +172,14 @@ describe('checkout --to and commit --file report file-system problems as errors,
 
   it('checkout --to under a file is INVALID_ARGUMENT naming the path', () => {
     const work = store()
-    const run = ckpt(work, ['checkout', 'main', '--to', '/dev/null/out'])
+    const run = ckpt(work, ['restore', 'main', '--to', '/dev/null/out'])
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('/dev/null/out')
   })
 
   it('checkout --to and init where no folder can be made fail at once instead of looping', () => {
     const work = store()
-    for (const args of [['checkout', 'main', '--to', '/proc/nope/out'], ['init', '/proc/nope']]) {
+    for (const args of [['restore', 'main', '--to', '/proc/nope/out'], ['init', '/proc/nope']]) {
       const started = Date.now()
       const run = ckpt(work, args, { timeoutMs: 20_000 })
       expect(Date.now() - started).toBeLessThan(15_000)
@@ -215,7 +212,7 @@ describe('checkout --to a new or empty folder that fails part-way', () => {
     const parent = tempDir()
     const empty = tempDir()
     for (const target of [path.join(parent, 'new', 'out'), empty]) {
-      const run = ckpt(parent, ['--store', dir, 'checkout', 'main', '--to', target])
+      const run = ckpt(parent, ['--store', dir, 'restore', 'main', '--to', target])
       expect(run.code).toBe(4)
     }
     expect(readdirSync(parent)).toEqual([])
@@ -235,7 +232,7 @@ describe('checkout --to a new folder of a file whose stored bytes do not match i
       const id = cidOf(RAW_CODE, text(`file ${damaged}\n`)).toString()
       await replaceObject(dir, id, text(`file ${damaged}?\n`))
       const parent = tempDir()
-      const run = ckpt(parent, ['--store', dir, 'checkout', 'main', '--to', path.join(parent, 'out'), '--json'])
+      const run = ckpt(parent, ['--store', dir, 'restore', 'main', '--to', path.join(parent, 'out'), '--json'])
       expect(run.code).toBe(8)
       expect(run.stderr).toContain(id)
       expect(readdirSync(parent)).toEqual([])
@@ -269,7 +266,7 @@ describe('checkout --to of a large folder output', () => {
     await store.commit({ stage: 'frames', output: new Directory(files) })
     await store.close()
     const target = path.join(tempDir(), 'out')
-    const child = spawnSync(process.execPath, ['--max-old-space-size=64', CKPT, '--store', dir, 'checkout', 'main', '--to', target], { encoding: 'utf8' })
+    const child = spawnSync(process.execPath, ['--max-old-space-size=64', CKPT, '--store', dir, 'restore', 'main', '--to', target], { encoding: 'utf8' })
     expect(child.status, child.stderr.slice(-500)).toBe(0)
     const folders = readdirSync(path.join(target, 'frames'))
     expect(folders.reduce((n, folder) => n + readdirSync(path.join(target, 'frames', folder)).length, 0)).toBe(count)

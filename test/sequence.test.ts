@@ -98,7 +98,7 @@ describe('sequence numbers in the CLI', () => {
     expect(ckpt(dir, ['show', 'main#2']).stdout).toContain('\nSeq:    #2\n')
     expect(ckpt(dir, ['cat', 'main#2:n']).stdout.trim()).toBe('2')
     const out = path.join(dir, 'out')
-    expect(ckpt(dir, ['checkout', 'main#1', '--to', out]).code).toBe(0)
+    expect(ckpt(dir, ['restore', 'main#1', '--to', out]).code).toBe(0)
     expect(readFileSync(path.join(out, 'n.json'), 'utf8').trim()).toBe('1')
     expect(ckpt(dir, ['checkout', 'main#2']).code).toBe(0)
     expect(ckpt(dir, ['rev-parse', 'HEAD']).stdout).toBe(ckpt(dir, ['rev-parse', 'main~1']).stdout)

@@ -134,7 +134,7 @@ describe('a read-only store', () => {
     remount(disk, 'ro')
     const elsewhere = tempDir()
     const run = (args: string[]) => ckpt(elsewhere, ['--store', dir, ...args])
-    for (const args of [['log'], ['status'], ['show', 'main'], ['diff', first.id, 'main'], ['cat', 'main:a'], ['checkout', 'main', '--to', path.join(elsewhere, 'out')]]) {
+    for (const args of [['log'], ['status'], ['show', 'main'], ['diff', first.id, 'main'], ['cat', 'main:a'], ['restore', 'main', '--to', path.join(elsewhere, 'out')]]) {
       const result = run(args)
       expect({ args, stderr: result.stderr, code: result.code }).toEqual({ args, stderr: '', code: 0 })
     }
