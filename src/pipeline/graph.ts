@@ -30,6 +30,12 @@ export function buildGraph(pipeline: Pipeline): PipelineGraph {
       problems.push((err as Error).message)
     }
     if (byName.has(stage.name)) problems.push(`stage "${stage.name}" is declared twice`)
+    // A pipeline file is user input: its shape is checked, not trusted by the type.
+    if (!Array.isArray(stage.writes)) problems.push(`stage "${stage.name}" has no writes list (writes: ['key', …])`)
+    for (const list of ['reads', 'optionalReads', 'after'] as const) {
+      if (stage[list] !== undefined && !Array.isArray(stage[list])) problems.push(`stage "${stage.name}": ${list} must be a list of names`)
+    }
+    if (typeof stage.run !== 'function') problems.push(`stage "${stage.name}" has no run function`)
     byName.set(stage.name, stage)
     if (!stage.version) problems.push(`stage "${stage.name}" has no version`)
     for (const field of stage.config ?? []) {
@@ -38,6 +44,7 @@ export function buildGraph(pipeline: Pipeline): PipelineGraph {
     }
   }
   const writers = new Map<string, string[]>()
+  if (problems.length > 0) throw invalid(problems)
   for (const stage of pipeline.stages) for (const key of stage.writes) writers.set(key, [...(writers.get(key) ?? []), stage.name])
   const inputs = new Set(pipeline.inputs ?? [])
 
