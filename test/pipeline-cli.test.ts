@@ -132,5 +132,9 @@ describe('docs/examples/shell-pipeline.sh (docs/resume.md)', () => {
     expect(resumed.status).toBe(0)
     expect(resumed.stdout).toBe('extract: reused\ntransform: ran\nHELLO CHECKPOINTS\n')
     expect(sh().stdout).toBe('extract: reused\ntransform: reused\nHELLO CHECKPOINTS\n')
+    // A value with quotes, a backslash and a newline survives the round trip: JSON is built with jq.
+    const awkward = sh({ INPUT: 'say "hi" \\ back\nnext', RUN: 'shell-run-2' })
+    expect(awkward.status, awkward.stderr).toBe(0)
+    expect(awkward.stdout).toBe('extract: ran\ntransform: ran\nSAY "HI" \\ BACK\nNEXT\n')
   })
 })
