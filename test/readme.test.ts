@@ -32,14 +32,14 @@ describe('README', () => {
     // What `npm install --global .` does from the clone, into a private prefix.
     execFileSync('npm', ['install', '--global', '--prefix', prefix, root, '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'pipe' })
     const demo = tempDir()
-    const env = { ...process.env, PATH: `${path.join(prefix, 'bin')}:${process.env.PATH ?? ''}`, NO_COLOR: '1' }
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.join(prefix, 'bin')}:${process.env.PATH ?? ''}`, NO_COLOR: '1' }
     delete env.CKPT_DIR
     const steps = readmeSession()
     expect(steps.length).toBeGreaterThan(10)
     for (const { command, output } of steps) {
       const result = spawnSync('bash', ['-c', command], { cwd: demo, env, encoding: 'utf8' })
       expect(result.status, `${command}: ${result.stderr}`).toBe(0)
-      const printed = result.stdout.replace(/\n$/, '').split('\n').filter((l, i, all) => !(all.length === 1 && l === ''))
+      const printed = result.stdout === '' ? [] : result.stdout.replace(/\n$/, '').split('\n')
       expect(printed.length, `${command} printed:\n${result.stdout}`).toBe(output.length)
       printed.forEach((line, i) => expect(line, `${command}, line ${i + 1}`).toMatch(linePattern(output[i] as string)))
     }

@@ -45,7 +45,7 @@ function expectRefused(dir: string, file: string, exit: number): void {
   const timelines = ckpt(dir, ['timeline'])
   expect(timelines.code, timelines.stderr).toBe(0)
   expect(timelines.stdout).not.toMatch(/main/)
-  expect(ckpt(dir, ['log']).code).not.toBe(0)
+  expect(ckpt(dir, ['log'])).toMatchObject({ code: 0, stdout: '' }) // nothing recorded
   expect(ckpt(dir, ['fsck']).code).toBe(0)
 }
 
@@ -124,7 +124,7 @@ describe('run and job ids that arrive in a CAR are checked like ids given to com
     for (const args of [['--run', 'a\u001bb'], ['--job', 'a\tb'], ['--run', 'r'.repeat(256)]]) {
       expect(ckpt(dir, ['commit', '-s', 'x', '--json', '1', ...args]).code).toBe(2)
     }
-    expect(ckpt(dir, ['log']).code).toBe(4)
+    expect(ckpt(dir, ['log'])).toMatchObject({ code: 0, stdout: '' }) // the timeline has no checkpoints
     expect(ckpt(dir, ['commit', '-s', 'x', '--json', '1', '--run', 'team/r-42', '--job', 'r'.repeat(255)]).code).toBe(0)
   })
 })
