@@ -7,7 +7,20 @@ import { ckpt, jsonLines } from './support/cli.js'
 import { freshSchemaUrl } from './support/postgres.js'
 import { memoryStore, onCleanup, steppingClock, tempDir } from './support/temp.js'
 
-/** main: a (extract), b (detect), c (notes); exp forked at b: d (detect changed), e (report added). */
+interface Shown {
+  id: string
+  shortId: string
+  parents: string[]
+  stages: Record<string, string>
+  message: string
+  stage?: string
+  run?: string
+}
+
+/**
+ * main: a (extract), b (detect), c (notes); exp forked at b: d (detect changed), e (report added).
+ * Checks read the whole state in two calls (each call of the binary costs a process start).
+ */
 function history() {
   const dir = tempDir()
   const run = (...args: string[]) => {
@@ -22,56 +35,57 @@ function history() {
   run('timeline', 'exp', 'HEAD~1')
   const d = run('commit', '-t', 'exp', '-s', 'detect', '--json', '{"n": 2}', '--run', 'r2')
   const e = run('commit', '-t', 'exp', '-s', 'report', '--json', '{"ok": true}', '--run', 'r2', '-m', 'add a report')
-  const id = (revision: string) => run('rev-parse', revision)
-  const show = (revision: string) => JSON.parse(run('show', revision, '--json')) as { id: string; parents: string[]; stages: Record<string, string>; message: string; stage?: string; run?: string }
+  /** Every checkpoint on a timeline or tag, by short id, and each timeline's head. */
+  const state = () => {
+    const all = new Map((jsonLines(run('log', '--all', '--json')) as unknown as Shown[]).map((c) => [c.shortId, c]))
+    const tips = new Map(jsonLines(run('timeline', '--json')).map((t) => [t.name as string, t.head as string]))
+    const get = (id: string) => (all.get(id) ?? [...all.values()].find((c) => c.id === id)) as Shown
+    const tip = (timeline: string) => [...all.values()].find((c) => c.id === tips.get(timeline)) as Shown
+    return { get, tip }
+  }
   const reasons = (ref: string) => jsonLines(run('reflog', ref, '--json')).map((entry) => entry.reason)
-  return { dir, run, ids: { a, b, c, d, e }, id, show, reasons }
+  return { dir, run, ids: { a, b, c, d, e }, state, reasons }
 }
 
 describe('ckpt merge', () => {
   it('records a checkpoint with two parents whose stages are the union of both sides', () => {
     const h = history()
     expect(h.run('merge', 'exp')).toContain('Merged exp into main')
-    const merged = h.show('main')
-    expect(merged.parents).toEqual([h.id(h.ids.c), h.id(h.ids.e)])
-    expect(merged.stages).toEqual({
-      detect: h.id('exp:detect'),
-      extract: h.id(`${h.ids.a}:extract`),
-      notes: h.id(`${h.ids.c}:notes`),
-      report: h.id('exp:report'),
-    })
+    const s = h.state()
+    const merged = s.tip('main')
+    expect(merged.parents).toEqual([s.get(h.ids.c).id, s.get(h.ids.e).id])
+    expect(merged.stages).toEqual({ ...s.get(h.ids.c).stages, detect: s.get(h.ids.d).stages.detect, report: s.get(h.ids.e).stages.report })
     expect(merged.message).toBe('Merge exp into main')
-    expect(h.reasons('main')[0]).toMatch(/^merge exp/)
+    expect(h.reasons('main')[0]).toBe('merge exp: merged')
   })
 
   it('refuses stages changed on both sides, listing them, and writes nothing; --ours, --theirs and --stage resolve them', () => {
     const h = history()
-    h.run('commit', '-s', 'detect', '--json', '{"n": 3}')
-    const before = h.id('main')
+    const x = h.run('commit', '-s', 'detect', '--json', '{"n": 3}')
     const reflog = h.reasons('main')
     const refused = ckpt(h.dir, ['merge', 'exp'])
     expect(refused.code).toBe(6)
     expect(refused.stderr).toContain('detect')
     const listed = ckpt(h.dir, ['merge', 'exp', '--json'])
     expect(listed.code).toBe(6)
+    const s = h.state()
     expect(JSON.parse(listed.stdout)).toEqual({
       merged: false,
-      conflicts: [{ stage: 'detect', base: h.id(`${h.ids.b}:detect`), ours: h.id('main:detect'), theirs: h.id('exp:detect') }],
+      conflicts: [{ stage: 'detect', base: s.get(h.ids.b).stages.detect, ours: s.get(x).stages.detect, theirs: s.get(h.ids.d).stages.detect }],
     })
-    expect(h.id('main')).toBe(before)
+    expect(s.tip('main').shortId).toBe(x)
     expect(h.reasons('main')).toEqual(reflog)
 
     h.run('merge', 'exp', '--theirs')
-    expect(h.show('main').stages.detect).toBe(h.id('exp:detect'))
-    h.run('reset', before)
+    expect(h.state().tip('main').stages.detect).toBe(s.get(h.ids.d).stages.detect)
+    h.run('reset', x)
     h.run('merge', 'exp', '--ours')
-    expect(h.show('main').stages.detect).toBe(h.id(`${before}:detect`))
-    expect(h.show('main').stages.report).toBe(h.id('exp:report'))
-    h.run('reset', before)
-    const resolved = JSON.parse(h.run('merge', 'exp', '--stage', `detect=${h.ids.b}`, '--json')) as { result: string; resolved: Array<{ stage: string; take: string }> }
+    expect(h.state().tip('main').stages).toEqual({ ...s.get(x).stages, report: s.get(h.ids.e).stages.report })
+    h.run('reset', x)
+    const resolved = JSON.parse(h.run('merge', 'exp', '--stage', `detect=${h.ids.b}`, '--json')) as { result: string; checkpoint: Shown; resolved: Array<{ stage: string; take: string }> }
     expect(resolved.result).toBe('merge')
     expect(resolved.resolved).toEqual([expect.objectContaining({ stage: 'detect', take: 'revision' })])
-    expect(h.show('main').stages.detect).toBe(h.id(`${h.ids.b}:detect`))
+    expect(resolved.checkpoint.stages.detect).toBe(s.get(h.ids.b).stages.detect)
     expect(ckpt(h.dir, ['merge', 'exp', '--ours', '--theirs']).code).toBe(2)
     expect(ckpt(h.dir, ['merge', 'exp', '--stage', 'detect']).code).toBe(2)
   })
@@ -79,16 +93,16 @@ describe('ckpt merge', () => {
   it('fast-forwards a timeline that is behind, like git, unless --no-ff, and says when it is already up to date', () => {
     const h = history()
     h.run('timeline', 'behind', 'main~1')
+    h.run('timeline', 'slow', 'main~1')
     expect(h.run('merge', 'main', '-t', 'behind')).toContain('Fast-forward')
-    expect(h.id('behind')).toBe(h.id('main'))
     expect(h.reasons('behind')[0]).toBe('merge main: fast-forward')
     expect(h.run('merge', 'main~1')).toContain('Already up to date')
-    expect(h.id('main')).toBe(h.id(h.ids.c))
-    h.run('timeline', 'slow', 'main~1')
     h.run('merge', 'main', '-t', 'slow', '--no-ff')
-    const merged = h.show('slow')
-    expect(merged.parents).toEqual([h.id(h.ids.b), h.id(h.ids.c)])
-    expect(merged.stages).toEqual(h.show('main').stages)
+    const s = h.state()
+    expect(s.tip('behind').shortId).toBe(h.ids.c)
+    expect(s.tip('main').shortId).toBe(h.ids.c)
+    expect(s.tip('slow').parents).toEqual([s.get(h.ids.b).id, s.get(h.ids.c).id])
+    expect(s.tip('slow').stages).toEqual(s.get(h.ids.c).stages)
   })
 })
 
@@ -96,43 +110,41 @@ describe('ckpt cherry-pick and revert', () => {
   it("cherry-picks a checkpoint's stage changes onto the head, refusing a stage changed since unless --force", () => {
     const h = history()
     h.run('cherry-pick', h.ids.e)
-    const picked = h.show('main')
-    expect(picked.parents).toEqual([h.id(h.ids.c)])
-    expect(picked.stages).toEqual({ ...h.show(h.ids.c).stages, report: h.id('exp:report') })
-    expect(picked.message).toBe(`add a report\n\n(cherry picked from checkpoint ${h.id(h.ids.e)})`)
-    expect(picked.run).toBe('r2')
-    expect(h.reasons('main')[0]).toBe('cherry-pick: add a report')
     expect(h.run('cherry-pick', h.ids.e)).toContain('nothing to')
-    expect(h.id('main')).toBe(picked.id)
-
-    h.run('commit', '-s', 'detect', '--json', '{"n": 3}')
-    const before = h.id('main')
+    const x = h.run('commit', '-s', 'detect', '--json', '{"n": 3}')
     const refused = ckpt(h.dir, ['cherry-pick', h.ids.d])
     expect(refused.code).toBe(6)
     expect(refused.stderr).toContain('detect')
-    expect(h.id('main')).toBe(before)
+    const s = h.state()
+    expect(s.tip('main').shortId).toBe(x)
+    const picked = s.get(s.get(x).parents[0] as string)
+    expect(picked.parents).toEqual([s.get(h.ids.c).id])
+    expect(picked.stages).toEqual({ ...s.get(h.ids.c).stages, report: s.get(h.ids.e).stages.report })
+    expect(picked.message).toBe(`add a report\n\n(cherry picked from checkpoint ${s.get(h.ids.e).id})`)
+    expect(picked.run).toBe('r2')
+    expect(h.reasons('main').slice(0, 2)).toEqual(['commit: detect', 'cherry-pick: add a report'])
     h.run('cherry-pick', h.ids.d, '--force')
-    expect(h.show('main').stages.detect).toBe(h.id('exp:detect'))
+    expect(h.state().tip('main').stages.detect).toBe(s.get(h.ids.d).stages.detect)
   })
 
   it('reverts a checkpoint: added stages go, changed ones get their parent output back, a stage changed since refuses', () => {
     const h = history()
     h.run('revert', h.ids.c)
-    const reverted = h.show('main')
-    expect(reverted.parents).toEqual([h.id(h.ids.c)])
-    expect(reverted.stages).toEqual(h.show(h.ids.b).stages)
-    expect(reverted.message).toBe(`Revert "notes"\n\nThis reverts checkpoint ${h.id(h.ids.c)}.`)
+    const s = h.state()
+    const reverted = s.tip('main')
+    expect(reverted.parents).toEqual([s.get(h.ids.c).id])
+    expect(reverted.stages).toEqual(s.get(h.ids.b).stages)
+    expect(reverted.message).toBe(`Revert "notes"\n\nThis reverts checkpoint ${s.get(h.ids.c).id}.`)
     expect(h.reasons('main')[0]).toBe('revert: Revert "notes"')
 
     const x = h.run('commit', '-s', 'detect', '--json', '{"n": 3}')
     const y = h.run('commit', '-s', 'detect', '--json', '{"n": 4}')
     expect(ckpt(h.dir, ['revert', x]).code).toBe(6)
-    expect(h.id('main')).toBe(h.id(y))
-    h.run('revert', y)
-    expect(h.show('main').stages.detect).toBe(h.id(`${x}:detect`))
-    const json = JSON.parse(h.run('revert', 'HEAD', '--json')) as { stages: string[]; checkpoint: { parents: string[] } }
-    expect(json.stages).toEqual(['detect'])
-    expect(h.show('main').stages.detect).toBe(h.id(`${y}:detect`))
+    const undone = JSON.parse(h.run('revert', y, '--json')) as { stages: string[]; checkpoint: Shown }
+    expect(undone.stages).toEqual(['detect'])
+    const t = h.state()
+    expect(t.get(undone.checkpoint.shortId).parents).toEqual([t.get(y).id])
+    expect(undone.checkpoint.stages.detect).toBe(t.get(x).stages.detect)
   })
 })
 
@@ -141,18 +153,18 @@ describe('ckpt reset', () => {
     const h = history()
     const reset = ckpt(h.dir, ['reset', 'main~2'])
     expect(reset.code).toBe(0)
-    expect(h.id('main')).toBe(h.id(h.ids.a))
     expect(reset.stdout).toContain(`main is now at ${h.ids.a}`)
     expect(reset.stderr).toContain('1 checkpoint')
     expect(reset.stderr).toContain(h.ids.c)
     expect(h.reasons('main')[0]).toBe('reset: moving to main~2')
     h.run('reset', 'main@{1}')
-    expect(h.id('main')).toBe(h.id(h.ids.c))
     h.run('tag', 'keep')
     const kept = ckpt(h.dir, ['reset', 'exp', '--json'])
     expect(kept.code).toBe(0)
     expect(kept.stderr).toBe('')
-    expect(JSON.parse(kept.stdout)).toMatchObject({ timeline: 'main', from: h.id(h.ids.c), to: { id: h.id(h.ids.e) }, unreachable: [] })
+    const s = h.state()
+    expect(JSON.parse(kept.stdout)).toMatchObject({ timeline: 'main', from: s.get(h.ids.c).id, to: { id: s.get(h.ids.e).id }, unreachable: [] })
+    expect(s.tip('main').shortId).toBe(h.ids.e)
     expect(ckpt(h.dir, ['reset', 'nosuch']).code).toBe(4)
     expect(ckpt(h.dir, ['reset', 'main', '-t', 'nosuch']).code).toBe(4)
   })
@@ -161,45 +173,108 @@ describe('ckpt reset', () => {
 describe('ckpt commit --amend and --parent', () => {
   it('amends the head: same parents, new outputs merged into its stages, message kept unless -m', () => {
     const h = history()
-    const old = h.show('main')
-    h.run('commit', '--amend', '-m', 'better notes')
-    const renamed = h.show('main')
-    expect(renamed.id).not.toBe(old.id)
-    expect(renamed).toMatchObject({ parents: old.parents, stages: old.stages, message: 'better notes', stage: 'notes', run: 'r1' })
-    h.run('commit', '--amend', '-s', 'extra', '--json', '{"x": 1}')
-    const grown = h.show('main')
-    expect(grown.parents).toEqual(old.parents)
-    expect(grown.message).toBe('better notes')
-    expect(grown.stages).toEqual({ ...old.stages, extra: h.id('main:extra') })
+    const old = JSON.parse(h.run('show', 'main', '--json')) as Shown
+    const reworded = h.run('commit', '--amend', '-m', 'better notes')
+    const grown = h.run('commit', '--amend', '-s', 'extra', '--json', '{"x": 1}')
+    const s = h.state()
+    expect(reworded).not.toBe(h.ids.c)
+    // Amended away: neither the old head nor the first amendment is on a timeline any more.
+    expect(s.get(reworded)).toBeUndefined()
+    expect(s.tip('main')).toMatchObject({ shortId: grown, parents: old.parents, message: 'better notes', stage: 'extra', run: 'r1' })
+    expect(Object.keys(s.tip('main').stages)).toEqual(['detect', 'extra', 'extract', 'notes'])
+    expect(s.tip('main').stages.notes).toBe(old.stages.notes)
     expect(h.reasons('main').slice(0, 2)).toEqual(['commit (amend): better notes', 'commit (amend): better notes'])
     expect(ckpt(h.dir, ['commit', '--json', '1']).code).toBe(2)
   })
 
   it('records a checkpoint with the parents given by repeated --parent, the first one giving the base stages', () => {
     const h = history()
-    const [c, e] = [h.id(h.ids.c), h.id(h.ids.e)]
     const joined = h.run('commit', '-s', 'joined', '--json', '1', '--parent', 'main', '--parent', 'exp')
-    const checkpoint = h.show(joined)
-    expect(checkpoint.parents).toEqual([c, e])
-    expect(checkpoint.stages).toEqual({ ...h.show(c).stages, joined: h.id(`${joined}:joined`) })
-    expect(h.id('main')).toBe(checkpoint.id)
+    const s = h.state()
+    expect(s.tip('main').shortId).toBe(joined)
+    expect(s.tip('main').parents).toEqual([s.get(h.ids.c).id, s.get(h.ids.e).id])
+    expect(Object.keys(s.tip('main').stages)).toEqual(['detect', 'extract', 'joined', 'notes'])
   })
 })
 
 describe('ckpt blame', () => {
   it('names the checkpoint and run that first produced an output, and the later checkpoints that carried it unchanged', () => {
     const h = history()
-    const blame = JSON.parse(h.run('blame', 'main:extract', '--json')) as { stage: string; output: string; origin: { id: string; run: string }; carriedBy: Array<{ id: string }> }
+    const blame = JSON.parse(h.run('blame', 'main:extract', '--json')) as { stage: string; output: string; origin: Shown; carriedBy: Shown[] }
     expect(blame.stage).toBe('extract')
-    expect(blame.output).toBe(h.id('main:extract'))
-    expect(blame.origin).toMatchObject({ id: h.id(h.ids.a), run: 'r1' })
-    expect(blame.carriedBy.map((c) => c.id)).toEqual([h.id(h.ids.c), h.id(h.ids.b)])
+    expect(blame.origin).toMatchObject({ shortId: h.ids.a, run: 'r1' })
+    expect(blame.output).toBe(blame.origin.stages.extract)
+    expect(blame.carriedBy.map((c) => c.shortId)).toEqual([h.ids.c, h.ids.b])
     const text = h.run('origin', 'exp:detect')
-    expect(text).toContain(h.ids.d)
-    expect(text).toContain('r2')
-    expect(JSON.parse(h.run('blame', 'exp:detect', '--json')).carriedBy.map((c: { id: string }) => c.id)).toEqual([h.id(h.ids.e)])
+    expect(text).toMatch(new RegExp(`origin +${h.ids.d} #3 detect \\[run r2\\]`))
+    expect(text).toMatch(new RegExp(`carried unchanged by 1 later checkpoint:\\n +${h.ids.e}`))
     expect(ckpt(h.dir, ['blame', 'main:nosuch']).code).toBe(4)
     expect(ckpt(h.dir, ['blame', 'main']).code).toBe(2)
+  })
+})
+
+describe('history edits through the library', () => {
+  /** A memory backend on which `race` runs another writer's ref move just before the next ref update. */
+  function racingBackend() {
+    const inner = createMemoryBackend()
+    const armed: { race?: () => Promise<void> } = {}
+    const refs = new Proxy(inner.refs, {
+      get(target, property, receiver) {
+        if (property !== 'updateRefs') {
+          const value = Reflect.get(target, property, receiver) as unknown
+          return typeof value === 'function' ? value.bind(target) : value
+        }
+        return async (...args: Parameters<typeof target.updateRefs>) => {
+          const race = armed.race
+          armed.race = undefined
+          await race?.()
+          return target.updateRefs(...args)
+        }
+      },
+    })
+    return { backend: { ...inner, refs } as Backend, inner, armed }
+  }
+
+  it('refuses every history edit with REF_CONFLICT when the timeline moved meanwhile, and leaves the other move in place', async () => {
+    const edits: Array<[string, (store: Store) => Promise<unknown>]> = [
+      ['merge', (store) => store.merge('exp')],
+      ['fast-forward', (store) => store.merge('exp', { timeline: 'behind' })],
+      ['cherry-pick', (store) => store.cherryPick('exp')],
+      ['revert', (store) => store.revert('main')],
+      ['reset', (store) => store.resetTimeline('main~1')],
+      ['amend', (store) => store.amend({ message: 'reworded' })],
+    ]
+    for (const [name, edit] of edits) {
+      const { backend, inner, armed } = racingBackend()
+      const store = await memoryStore(backend)
+      await store.commit({ timeline: 'main', stage: 'a', output: 1 })
+      await store.commit({ stage: 'b', output: 2 })
+      await store.timelines.create('exp', 'main~1')
+      await store.timelines.create('behind', 'main~1')
+      await store.commit({ timeline: 'exp', stage: 'c', output: 3 })
+      const timeline = name === 'fast-forward' ? 'behind' : 'main'
+      const other = await store.commit({ timeline: 'exp', stage: 'd', output: 4, parent: `${timeline}~0` , expectedHead: 'exp' })
+      const before = await store.timelines.get(timeline)
+      armed.race = async () => {
+        const result = await inner.refs.updateRefs([{ name: `timelines/${timeline}`, expected: before, value: other.id, log: { time: 0, reason: 'another writer' } }])
+        expect(result.ok).toBe(true)
+      }
+      const err = (await edit(store).catch((e: unknown) => e)) as { code?: string }
+      expect([name, err.code]).toEqual([name, 'REF_CONFLICT'])
+      expect(await store.timelines.get(timeline)).toBe(other.id)
+    }
+  })
+
+  it('finds the merge base of two histories, or none when they never meet', async () => {
+    const store = await memoryStore()
+    const a = await store.commit({ timeline: 'main', stage: 'a', output: 1 })
+    const b = await store.commit({ stage: 'a', output: 2 })
+    await store.timelines.create('exp', a.id)
+    await store.commit({ timeline: 'exp', stage: 'a', output: 3 })
+    const root = await store.commit({ timeline: 'other', stage: 'a', output: 4, parent: null, expectedHead: null })
+    expect(await store.mergeBase('main', 'exp')).toBe(a.id)
+    expect(await store.mergeBase('main', b.id)).toBe(b.id)
+    expect(await store.mergeBase('main', root.id)).toBeUndefined()
   })
 })
 
