@@ -57,6 +57,7 @@ describe('ckpt merge', () => {
     expect(merged.stages).toEqual({ ...s.get(h.ids.c).stages, detect: s.get(h.ids.d).stages.detect, report: s.get(h.ids.e).stages.report })
     expect(merged.message).toBe('Merge exp into main')
     expect(h.reasons('main')[0]).toBe('merge exp: merged')
+    expect(h.reasons('HEAD')[0]).toBe('merge exp: merged')
   })
 
   it('refuses stages changed on both sides, listing them, and writes nothing; --ours, --theirs and --stage resolve them', () => {
@@ -157,6 +158,8 @@ describe('ckpt reset', () => {
     expect(reset.stderr).toContain('1 checkpoint')
     expect(reset.stderr).toContain(h.ids.c)
     expect(h.reasons('main')[0]).toBe('reset: moving to main~2')
+    expect(h.reasons('HEAD')[0]).toBe('reset: moving to main~2')
+    expect((JSON.parse(h.run('show', 'HEAD@{1}', '--json')) as Shown).shortId).toBe(h.ids.c)
     h.run('reset', 'main@{1}')
     h.run('tag', 'keep')
     const kept = ckpt(h.dir, ['reset', 'exp', '--json'])

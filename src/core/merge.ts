@@ -4,7 +4,7 @@ import type { CheckpointNode } from '../model/checkpoint.js'
 import { mergeBase } from './ancestry.js'
 import { commit } from './commit.js'
 import { type StoreContext, toCheckpoint } from './context.js'
-import { editTarget, targetName } from './edit-target.js'
+import { commitTimeline, editTarget, fileNamesOf, moveTarget, targetName } from './edit-target.js'
 import type { Checkpoint, CopiedStages } from './types.js'
 
 export interface MergeOptions {
@@ -61,8 +61,7 @@ export async function merge(ctx: StoreContext, revision: string, options: MergeO
   const at = (cid: CID, node: CheckpointNode) => ({ ...(target.timeline !== undefined && { timeline: target.timeline }), checkpoint: toCheckpoint(cid, node), ...baseInfo, resolved: [] })
   if (ours && base?.equals(theirs)) return { kind: 'up-to-date', ...at(ours, await ctx.loadCheckpoint(ours)) }
   if (!ours || (base?.equals(ours) && options.fastForward !== false)) {
-    const expected = ours ? cidString(ours) : null
-    await ctx.refs.update([{ ref: target.ref, expected, value: cidString(theirs) }], `merge ${revision}: fast-forward`)
+    await moveTarget(ctx, target, theirs, `merge ${revision}: fast-forward`)
     return { kind: 'fast-forward', ...at(theirs, theirsNode) }
   }
   const oursNode = await ctx.loadCheckpoint(ours)
@@ -81,14 +80,16 @@ export async function merge(ctx: StoreContext, revision: string, options: MergeO
   }
   const copies = new Map<string, string[]>()
   const remove: string[] = []
-  const take = (stage: string, from: CID | undefined, node: CheckpointNode | undefined) => {
-    const output = node?.stages.get(stage)
+  const fileNames: Record<string, string> = {}
+  const take = (stage: string, from: CID, node: CheckpointNode) => {
+    const output = node.stages.get(stage)
     const current = oursNode.stages.get(stage)
     if (output === undefined) {
       if (current !== undefined) remove.push(stage)
-    } else if (from !== undefined && !current?.equals(output)) {
+    } else if (!current?.equals(output)) {
       const key = cidString(from)
       copies.set(key, [...(copies.get(key) ?? []), stage])
+      Object.assign(fileNames, fileNamesOf(node, [stage]).fileNames)
     }
   }
   for (const stage of plan.fromTheirs) if (!overrides.has(stage)) take(stage, theirs, theirsNode)
@@ -107,11 +108,12 @@ export async function merge(ctx: StoreContext, revision: string, options: MergeO
   const checkpoint = await commit(
     ctx,
     {
-      ...(target.timeline !== undefined && { timeline: target.timeline }),
+      ...commitTimeline(target),
       parents: [cidString(ours), cidString(theirs)],
       expectedHead: cidString(ours),
       copy,
       remove,
+      ...(Object.keys(fileNames).length > 0 && { fileNames }),
       message: options.message ?? `Merge ${revision} into ${name}`,
       ...(options.author !== undefined && { author: options.author }),
     },

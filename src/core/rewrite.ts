@@ -5,7 +5,7 @@ import { PIN_PREFIX, TAG_PREFIX, TIMELINE_PREFIX, TRACKING_PREFIX } from '../ref
 import { reachableOnlyFrom } from './ancestry.js'
 import { commit } from './commit.js'
 import { type StoreContext, toCheckpoint } from './context.js'
-import { editTarget, targetName } from './edit-target.js'
+import { commitTimeline, editTarget, fileNamesOf, moveTarget, targetName } from './edit-target.js'
 import type { StageConflict } from './merge.js'
 import type { Checkpoint, CommitOptions, CopiedStages } from './types.js'
 
@@ -131,7 +131,8 @@ async function applyChanges(
   const copy: CopiedStages[] = copied.length > 0 && source ? [{ from: cidString(source.cid), stages: copied }] : []
   const remove = pending.filter((c) => c.after === undefined && head.stages.has(c.stage)).map((c) => c.stage)
   const { reason, ...commitFields } = fields
-  const checkpoint = await commit(ctx, { ...commitFields, ...timeline, expectedHead: cidString(target.head), copy, remove }, reason)
+  const names = source ? fileNamesOf(source.node, copied) : {}
+  const checkpoint = await commit(ctx, { ...commitFields, ...commitTimeline(target), ...names, expectedHead: cidString(target.head), copy, remove }, reason)
   return { checkpoint, ...timeline, stages: pending.map((c) => c.stage) }
 }
 
@@ -162,7 +163,8 @@ export async function amend(ctx: StoreContext, options: AmendOptions): Promise<C
     ctx,
     {
       ...options,
-      ...(target.timeline !== undefined && { timeline: target.timeline }),
+      ...commitTimeline(target),
+      fileNames: { ...fileNamesOf(head, kept).fileNames, ...options.fileNames },
       parents: head.parents.map(cidString),
       expectedHead: cidString(target.head),
       copy: kept.length > 0 ? { from: cidString(target.head), stages: kept } : [],
@@ -203,7 +205,7 @@ export async function resetTimeline(ctx: StoreContext, revision: string, options
   const node = await ctx.loadCheckpoint(to)
   const timeline = target.timeline !== undefined ? { timeline: target.timeline } : {}
   const from = target.head ? cidString(target.head) : null
-  if (!target.head?.equals(to)) await ctx.refs.update([{ ref: target.ref, expected: from, value: cidString(to) }], `reset: moving to ${revision}`)
+  if (!target.head?.equals(to)) await moveTarget(ctx, target, to, `reset: moving to ${revision}`)
   const unreachable = target.head && !target.head.equals(to) ? await leftBehind(ctx, target.head) : []
   return { ...timeline, from, to: toCheckpoint(to, node), unreachable: unreachable.map(cidString) }
 }
