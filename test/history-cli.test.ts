@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createMemoryBackend, initStore, type Backend, type Store } from '../src/index.js'
 import { ckpt, jsonLines } from './support/cli.js'
 import { freshSchemaUrl } from './support/postgres.js'
@@ -17,17 +18,21 @@ interface Shown {
   run?: string
 }
 
-/**
- * main: a (extract), b (detect), c (notes); exp forked at b: d (detect changed), e (report added).
- * Checks read the whole state in two calls (each call of the binary costs a process start).
- */
-function history() {
-  const dir = tempDir()
-  const run = (...args: string[]) => {
+/** Runs the built binary in `dir`; a failure throws with its stderr. */
+function runner(dir: string) {
+  return (...args: string[]) => {
     const r = ckpt(dir, args)
     if (r.code !== 0) throw new Error(`ckpt ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
     return r.stdout.trim()
   }
+}
+
+/** The history every test starts from, made once: each test gets a copy of its folder. */
+let template: { dir: string; ids: { a: string; b: string; c: string; d: string; e: string } } | undefined
+
+function makeTemplate() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ckpt-history-'))
+  const run = runner(dir)
   run('init')
   const a = run('commit', '-s', 'extract', '--json', '{"frames": 3}', '-m', 'extract frames', '--run', 'r1')
   const b = run('commit', '-s', 'detect', '--json', '{"n": 1}', '--run', 'r1')
@@ -35,6 +40,22 @@ function history() {
   run('timeline', 'exp', 'HEAD~1')
   const d = run('commit', '-t', 'exp', '-s', 'detect', '--json', '{"n": 2}', '--run', 'r2')
   const e = run('commit', '-t', 'exp', '-s', 'report', '--json', '{"ok": true}', '--run', 'r2', '-m', 'add a report')
+  return { dir, ids: { a, b, c, d, e } }
+}
+
+afterAll(() => {
+  if (template) rmSync(template.dir, { recursive: true, force: true })
+})
+
+/**
+ * main: a (extract), b (detect), c (notes); exp forked at b: d (detect changed), e (report added).
+ * Checks read the whole state in two calls (each call of the binary costs a process start).
+ */
+function history() {
+  template ??= makeTemplate()
+  const dir = tempDir()
+  cpSync(template.dir, dir, { recursive: true })
+  const run = runner(dir)
   /** Every checkpoint on a timeline or tag, by short id, and each timeline's head. */
   const state = () => {
     const all = new Map((jsonLines(run('log', '--all', '--json')) as unknown as Shown[]).map((c) => [c.shortId, c]))
@@ -44,7 +65,7 @@ function history() {
     return { get, tip }
   }
   const reasons = (ref: string) => jsonLines(run('reflog', ref, '--json')).map((entry) => entry.reason)
-  return { dir, run, ids: { a, b, c, d, e }, state, reasons }
+  return { dir, run, ids: template.ids, state, reasons }
 }
 
 describe('ckpt merge', () => {
