@@ -51,23 +51,49 @@ export interface MergeResult {
  * head read at the start: REF_CONFLICT when it moved meanwhile.
  */
 export async function merge(ctx: StoreContext, revision: string, options: MergeOptions = {}): Promise<MergeResult> {
+  if (options.resolve !== undefined && options.resolve !== 'ours' && options.resolve !== 'theirs') {
+    throw new CkptError('INVALID_ARGUMENT', `merge: resolve is 'ours' or 'theirs', not ${JSON.stringify(options.resolve)}`)
+  }
   const target = await editTarget(ctx, options.timeline)
   const theirs = await ctx.resolveCheckpointId(revision)
   const theirsNode = await ctx.loadCheckpoint(theirs)
-  const name = targetName(target)
   const ours = target.head
   const base = ours && (await mergeBase(ctx, ours, theirs))
-  const baseInfo = base && { base: cidString(base) }
-  const at = (cid: CID, node: CheckpointNode) => ({ ...(target.timeline !== undefined && { timeline: target.timeline }), checkpoint: toCheckpoint(cid, node), ...baseInfo, resolved: [] })
-  if (ours && base?.equals(theirs)) return { kind: 'up-to-date', ...at(ours, await ctx.loadCheckpoint(ours)) }
+  const common = { ...(target.timeline !== undefined && { timeline: target.timeline }), ...(base && { base: cidString(base) }) }
+  if (ours && base?.equals(theirs)) return { kind: 'up-to-date', ...common, checkpoint: toCheckpoint(ours, await ctx.loadCheckpoint(ours)), resolved: [] }
   if (!ours || (base?.equals(ours) && options.fastForward !== false)) {
     await moveTarget(ctx, target, theirs, `merge ${revision}: fast-forward`)
-    return { kind: 'fast-forward', ...at(theirs, theirsNode) }
+    return { kind: 'fast-forward', ...common, checkpoint: toCheckpoint(theirs, theirsNode), resolved: [] }
   }
-  const oursNode = await ctx.loadCheckpoint(ours)
-  const baseNode = base && (await ctx.loadCheckpoint(base))
+  const sides = { ours: await ctx.loadCheckpoint(ours), theirs: { cid: theirs, node: theirsNode }, base: base && (await ctx.loadCheckpoint(base)) }
+  const picks = await pickStages(ctx, sides, options)
+  const checkpoint = await commit(
+    ctx,
+    {
+      ...commitTimeline(target),
+      parents: [cidString(ours), cidString(theirs)],
+      expectedHead: cidString(ours),
+      copy: picks.copy,
+      remove: picks.remove,
+      ...(Object.keys(picks.fileNames).length > 0 && { fileNames: picks.fileNames }),
+      message: options.message ?? `Merge ${revision} into ${targetName(target)}`,
+      ...(options.author !== undefined && { author: options.author }),
+    },
+    `merge ${revision}: merged`,
+  )
+  return { kind: 'merge', ...common, checkpoint, resolved: picks.resolved }
+}
+
+type Source = { readonly cid: CID; readonly node: CheckpointNode }
+
+/**
+ * What the merge checkpoint takes on top of our stages: the stages to copy (by the checkpoint
+ * they come from), to remove, and how each conflict was resolved. MERGE_CONFLICT when a conflict
+ * is left unresolved.
+ */
+async function pickStages(ctx: StoreContext, sides: { ours: CheckpointNode; theirs: Source; base: CheckpointNode | undefined }, options: MergeOptions) {
   const overrides = await stageOverrides(ctx, options.stages ?? {})
-  const plan = planStages(baseNode?.stages ?? new Map(), oursNode.stages, theirsNode.stages)
+  const plan = planStages(sides.base?.stages ?? new Map(), sides.ours.stages, sides.theirs.node.stages)
   for (const stage of overrides.keys()) {
     if (!plan.known.has(stage)) throw new CkptError('NOT_FOUND', `merge: stage "${stage}" is on neither side of the merge`, { details: { stage } })
   }
@@ -81,50 +107,35 @@ export async function merge(ctx: StoreContext, revision: string, options: MergeO
   const copies = new Map<string, string[]>()
   const remove: string[] = []
   const fileNames: Record<string, string> = {}
-  const take = (stage: string, from: CID, node: CheckpointNode) => {
-    const output = node.stages.get(stage)
-    const current = oursNode.stages.get(stage)
+  const take = (stage: string, from: Source) => {
+    const output = from.node.stages.get(stage)
+    const current = sides.ours.stages.get(stage)
     if (output === undefined) {
       if (current !== undefined) remove.push(stage)
     } else if (!current?.equals(output)) {
-      const key = cidString(from)
+      const key = cidString(from.cid)
       copies.set(key, [...(copies.get(key) ?? []), stage])
-      Object.assign(fileNames, fileNamesOf(node, [stage]).fileNames)
+      Object.assign(fileNames, fileNamesOf(from.node, [stage]).fileNames)
     }
   }
-  for (const stage of plan.fromTheirs) if (!overrides.has(stage)) take(stage, theirs, theirsNode)
+  for (const stage of plan.fromTheirs) if (!overrides.has(stage)) take(stage, sides.theirs)
   const resolved: Array<StageConflict & { take: 'ours' | 'theirs' | 'revision' }> = []
-  for (const conflict of plan.conflicts) {
-    if (overrides.has(conflict.stage)) continue
+  for (const conflict of open) {
     resolved.push({ ...conflict, take: options.resolve as 'ours' | 'theirs' })
-    if (options.resolve === 'theirs') take(conflict.stage, theirs, theirsNode)
+    if (options.resolve === 'theirs') take(conflict.stage, sides.theirs)
   }
-  for (const [stage, { cid, node }] of overrides) {
+  for (const [stage, source] of overrides) {
     const conflict = plan.conflicts.find((c) => c.stage === stage)
     if (conflict) resolved.push({ ...conflict, take: 'revision' })
-    take(stage, cid, node)
+    take(stage, source)
   }
   const copy: CopiedStages[] = [...copies].map(([from, stages]) => ({ from, stages }))
-  const checkpoint = await commit(
-    ctx,
-    {
-      ...commitTimeline(target),
-      parents: [cidString(ours), cidString(theirs)],
-      expectedHead: cidString(ours),
-      copy,
-      remove,
-      ...(Object.keys(fileNames).length > 0 && { fileNames }),
-      message: options.message ?? `Merge ${revision} into ${name}`,
-      ...(options.author !== undefined && { author: options.author }),
-    },
-    `merge ${revision}: merged`,
-  )
-  return { kind: 'merge', ...(target.timeline !== undefined && { timeline: target.timeline }), checkpoint, ...baseInfo, resolved }
+  return { copy, remove, fileNames, resolved }
 }
 
 /** `--stage S=REV` resolutions: each stage with the checkpoint to take it from. */
-async function stageOverrides(ctx: StoreContext, stages: Readonly<Record<string, string>>): Promise<Map<string, { cid: CID; node: CheckpointNode }>> {
-  const out = new Map<string, { cid: CID; node: CheckpointNode }>()
+async function stageOverrides(ctx: StoreContext, stages: Readonly<Record<string, string>>): Promise<Map<string, Source>> {
+  const out = new Map<string, Source>()
   for (const [stage, revision] of Object.entries(stages)) {
     const cid = await ctx.resolveCheckpointId(revision)
     out.set(stage, { cid, node: await ctx.loadCheckpoint(cid) })
