@@ -181,7 +181,10 @@ describe('ckpt reset', () => {
     expect(h.reasons('main')[0]).toBe('reset: moving to main~2')
     expect(h.reasons('HEAD')[0]).toBe('reset: moving to main~2')
     expect((JSON.parse(h.run('show', 'HEAD@{1}', '--json')) as Shown).shortId).toBe(h.ids.c)
-    h.run('reset', 'main@{1}')
+    // git's habit: --hard is taken, and said to change nothing more (there is no work tree).
+    const undo = ckpt(h.dir, ['reset', '--hard', 'main@{1}'])
+    expect(undo.code).toBe(0)
+    expect(undo.stderr).toContain('no work tree')
     h.run('tag', 'keep')
     const kept = ckpt(h.dir, ['reset', 'exp', '--json'])
     expect(kept.code).toBe(0)

@@ -26,8 +26,9 @@ export const duCommand = {
     if (args.json) return jsonLine(stats)
     const ratio = (u: SpaceUsage) => (u.rawSize === 0 ? '-' : `${u.dedupeRatio.toFixed(2)}x`)
     out.line(`${bold('checkpoints')}     ${stats.checkpoints}`)
-    out.line(`${bold('restore size')}    ${humanSize(stats.restoreSize)}  ${dim(`(${stats.restoreSize} bytes)`)}`)
-    out.line(`${bold('stored')}          ${humanSize(stats.rawSize)} in ${stats.objects} objects  ${dim(`(${stats.rawSize} bytes)`)}`)
+    const exactly = (bytes: number) => (bytes < 1024 ? '' : dim(`  (${bytes} bytes)`))
+    out.line(`${bold('restore size')}    ${humanSize(stats.restoreSize)}${exactly(stats.restoreSize)}`)
+    out.line(`${bold('stored')}          ${humanSize(stats.rawSize)} in ${stats.objects} objects${exactly(stats.rawSize)}`)
     out.line(`${bold('dedupe')}          ${ratio(stats)}`)
     out.line(`${bold('in the store')}    ${stats.storedObjects} objects, reachable or not`)
     const table = (title: string, rows: Array<{ name: string; extra: string } & SpaceUsage>) => {

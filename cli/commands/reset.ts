@@ -8,6 +8,8 @@ interface Args {
   rev: string
   timeline?: string
   json?: boolean
+  hard?: boolean
+  soft?: boolean
 }
 
 export const resetCommand = {
@@ -18,12 +20,16 @@ export const resetCommand = {
       .positional('rev', { type: 'string', demandOption: true, describe: 'Where the timeline should point' })
       .option('timeline', { alias: 't', type: 'string', describe: 'Timeline to move (default: the one HEAD is on; a detached HEAD moves itself)' })
       .option('json', { type: 'boolean', describe: 'The result as JSON: from, to, and the checkpoints no ref reaches any more' })
+      // git's habits: with no work tree, --hard and --soft both mean just this move.
+      .option('hard', { type: 'boolean', hidden: true })
+      .option('soft', { type: 'boolean', hidden: true })
       .example('$0 reset HEAD~1', 'drop the last checkpoint from the timeline')
       .example('$0 reset main@{1}', 'undo the last move of main')
       .example('$0 reset v1 -t experiment', 'point experiment at tag v1')
       .epilogue('There is no work tree, so there is no --hard: only the timeline moves. Checkpoints left on no timeline or tag are named on stderr; the reflog keeps them until it expires (then gc frees them).'),
   handler: async (args: Args) => {
     const { shortIdOf } = await library()
+    if (args.hard || args.soft) process.stderr.write(`note: ckpt has no work tree: --${args.hard ? 'hard' : 'soft'} moves the timeline, as plain reset does\n`)
     const result = await withStore(args, (store) => store.resetTimeline(args.rev, args.timeline === undefined ? {} : { timeline: args.timeline }))
     const where = result.timeline ?? 'HEAD'
     if (result.unreachable.length > 0) {
