@@ -55,7 +55,7 @@ export async function cherryPick(ctx: StoreContext, revision: string, options: P
     meta: node.meta,
     author: options.author ?? node.author,
     message: options.message ?? `${node.message}${node.message ? '\n\n' : ''}(cherry picked from checkpoint ${cidString(picked)})`,
-    reason: `cherry-pick: ${subject || shortId(picked)}`,
+    reason: `cherry-pick: ${subject || node.stage || shortId(picked)}`,
   })
 }
 
