@@ -292,6 +292,20 @@ describe('history edits through the library', () => {
     }
   })
 
+  it('keeps the file names of the bytes outputs that merge, cherry-pick and amend copy (restore writes under them)', async () => {
+    const store = await memoryStore()
+    await store.commit({ timeline: 'main', stage: 'a', output: 1 })
+    await store.timelines.create('exp')
+    await store.timelines.create('pick')
+    await store.commit({ timeline: 'exp', stage: 'report', output: new Uint8Array([1, 2, 3]), fileNames: { report: 'report.pdf' } })
+    await store.commit({ stage: 'b', output: 2 })
+    const merged = await store.merge('exp')
+    expect(merged.kind).toBe('merge')
+    expect(merged.checkpoint.files).toEqual({ report: 'report.pdf' })
+    expect((await store.cherryPick('exp', { timeline: 'pick' })).checkpoint.files).toEqual({ report: 'report.pdf' })
+    expect((await store.amend({ timeline: 'exp', message: 'reworded' })).files).toEqual({ report: 'report.pdf' })
+  })
+
   it('finds the merge base of two histories, or none when they never meet', async () => {
     const store = await memoryStore()
     const a = await store.commit({ timeline: 'main', stage: 'a', output: 1 })
