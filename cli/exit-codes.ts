@@ -19,6 +19,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   IO_ERROR: 9,
   RUN_NOT_FOUND: 4,
   RUN_FAILED: 10,
+  MERGE_CONFLICT: 6,
 }
 
 /** Usage errors (bad flags) exit 2, as in git and most Unix tools. */

@@ -3,6 +3,11 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { catCommand } from './commands/cat.js'
 import { checkoutCommand } from './commands/checkout.js'
+import { mergeCommand } from './commands/merge.js'
+import { cherryPickCommand, revertCommand } from './commands/pick.js'
+import { resetCommand } from './commands/reset.js'
+import { blameCommand } from './commands/blame.js'
+import { duCommand } from './commands/du.js'
 import { commitCommand } from './commands/commit.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
@@ -56,6 +61,12 @@ await yargs(expandCountShorthand(hideBin(process.argv)))
   .command(tagCommand)
   .command(checkoutCommand)
   .command(restoreCommand)
+  .command(mergeCommand)
+  .command(cherryPickCommand)
+  .command(revertCommand)
+  .command(resetCommand)
+  .command(blameCommand)
+  .command(duCommand)
   .command(statusCommand)
   .command(reflogCommand)
   .command(revParseCommand)

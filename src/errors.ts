@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'RUN_NOT_FOUND'
   /** A pipeline run stopped because a stage failed (strict mode, or a failed checkpoint write). */
   | 'RUN_FAILED'
+  /** A merge, cherry-pick or revert found stages changed on both sides (`details.conflicts`); nothing was written. */
+  | 'MERGE_CONFLICT'
 
 /** The one error class ckpt throws. `code` is stable; `message` names the offending value. */
 export class CkptError extends Error {

@@ -29,6 +29,9 @@ export { logTail, renderTextOutput, type LogTail, type LogTailLine, type GitDiff
 export { gitWorkingTreeDiff, gitVisibleFiles } from './sync/git/working-tree.js'
 export { outputIdOf } from './core/commit.js'
 export type { StoreIndex } from './core/index-refs.js'
+export type { MergeOptions, MergeResult, StageConflict } from './core/merge.js'
+export type { AmendOptions, PickOptions, PickResult, ResetResult } from './core/rewrite.js'
+export type { SpaceUsage, StoreStats } from './maintenance/stats.js'
 export type { ByteRange } from './core/blob-stream.js'
 export type {
   Checkpoint,
@@ -36,6 +39,7 @@ export type {
   RestoreOptions,
   RestoreResult,
   CommitOptions,
+  CopiedStages,
   FsckOptions,
   FsckProblem,
   FsckReport,

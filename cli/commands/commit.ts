@@ -9,7 +9,7 @@ import { library, parseJsonArgument, parseKeyValues, withStore } from '../store.
 
 interface Args {
   store?: string
-  stage: string
+  stage?: string
   json?: string
   file?: string
   dir?: string
@@ -21,7 +21,8 @@ interface Args {
   job?: string
   config?: string
   meta?: string[]
-  parent?: string
+  parent?: string[]
+  amend?: boolean
   retry?: number
   gitDiff?: string
   logTail?: boolean
@@ -35,7 +36,7 @@ export const commitCommand = {
   builder: (y: Argv) =>
     y
       .positional('input', { type: 'string', describe: 'Give "-" to read the output from stdin' })
-      .option('stage', { alias: 's', type: 'string', demandOption: true, describe: 'Stage that produced the output' })
+      .option('stage', { alias: 's', type: 'string', describe: 'Stage that produced the output (required, except with --amend)' })
       .option('json', { type: 'string', describe: 'The output as a JSON literal. Given with no value: print the new checkpoint as JSON' })
       .option('file', { alias: 'f', type: 'string', describe: 'The output from a file: .json files are parsed, others stored as bytes' })
       .option('dir', { type: 'string', describe: 'The output from a folder, stored as a tree of files (in a git work tree: without what .gitignore excludes; never .git, unless --all)' })
@@ -50,7 +51,8 @@ export const commitCommand = {
       .option('job', { type: 'string', describe: 'Job id' })
       .option('config', { type: 'string', describe: 'Config used, as JSON' })
       .option('meta', { type: 'string', array: true, describe: 'Metadata key=value (repeatable)' })
-      .option('parent', { type: 'string', describe: 'Parent revision instead of the timeline head' })
+      .option('parent', { type: 'string', array: true, describe: 'Parent revision instead of the timeline head; repeat for several parents (a merge, the first giving the base stages)' })
+      .option('amend', { type: 'boolean', describe: "Replace the head checkpoint: same parents, the output given (if any) merged into its stages, its message kept unless -m" })
       .option('retry', { type: 'number', describe: 'Retry this many times if another writer moves the timeline meanwhile' })
       .example(`$0 commit -s detect --json '{"count": 3}' -m "first pass" --run r42`, 'record a JSON output')
       .example('$0 commit -s frames --file frames.bin', 'record a file as bytes, streamed: any size, bounded memory')
@@ -58,28 +60,35 @@ export const commitCommand = {
       .example('$0 commit -s report --file report.json --json', 'record a parsed JSON file, print the checkpoint as JSON')
       .example('python detect.py | $0 commit -s detect --as json -', 'record what a program prints')
       .example('$0 commit -s changes --git-diff main', "record an agent's working tree against main")
-      .example('tail -n 500 worker.jsonl | $0 commit -s log --log-tail --keep 100 -', 'record the last 100 lines of a log'),
+      .example('tail -n 500 worker.jsonl | $0 commit -s log --log-tail --keep 100 -', 'record the last 100 lines of a log')
+      .example('$0 commit --amend -m "better message"', 'reword the last checkpoint')
+      .example('$0 commit --amend -s detect --file detect.json', 'replace the last checkpoint, with a new detect output')
+      .example('$0 commit -s joined --json 1 --parent main --parent strict', 'a checkpoint with two parents'),
   handler: async (args: Args) => {
     const { CkptError, isPlainFileName } = await library()
     const printJson = args.json === ''
-    const output = await readOutput(args, CkptError)
+    if (args.stage === undefined && !args.amend) throw new CkptError('INVALID_ARGUMENT', 'name the stage: commit -s STAGE (only --amend may leave it out)')
+    if (args.amend && (args.parent !== undefined || args.retry !== undefined)) throw new CkptError('INVALID_ARGUMENT', '--amend keeps the head\'s parents: it takes no --parent or --retry')
+    const output = args.amend && !hasOutputSource(args) ? undefined : await readOutput(args, CkptError)
+    const parents = args.parent ?? []
     // Bytes read from a file keep its name: `ckpt restore` writes them back as report.pdf.
     const fileName = output instanceof ReadStream && args.file !== undefined ? path.basename(args.file) : undefined
     const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
     const meta = await parseKeyValues(args.meta, '--meta')
     const checkpoint = await withStore(args, (store) =>
-      store.commit({
-        stage: args.stage,
-        output,
-        meta,
+      (args.amend ? store.amend.bind(store) : store.commit.bind(store))({
+        ...(args.stage !== undefined && { stage: args.stage }),
+        ...(output !== undefined && { output }),
+        ...(args.meta !== undefined && { meta }),
         ...(config !== undefined && { config }),
         ...(args.timeline !== undefined && { timeline: args.timeline }),
         ...(args.message !== undefined && { message: args.message }),
         ...(args.run !== undefined && { run: args.run }),
         ...(args.job !== undefined && { job: args.job }),
-        ...(args.parent !== undefined && { parent: args.parent }),
+        ...(parents.length === 1 && { parent: parents[0] }),
+        ...(parents.length > 1 && { parents }),
         ...(args.retry !== undefined && { retry: args.retry }),
-        ...(fileName !== undefined && isPlainFileName(fileName) && { fileNames: { [args.stage]: fileName } }),
+        ...(fileName !== undefined && args.stage !== undefined && isPlainFileName(fileName) && { fileNames: { [args.stage]: fileName } }),
       }),
     )
     if (printJson) jsonLine(checkpointJson(checkpoint))
@@ -88,6 +97,11 @@ export const commitCommand = {
 }
 
 type ErrorClass = Awaited<ReturnType<typeof library>>['CkptError']
+
+/** Whether an output is given at all (`--amend` may change only the message). */
+function hasOutputSource(args: Args): boolean {
+  return (args.json !== undefined && args.json !== '') || args.file !== undefined || args.dir !== undefined || args.gitDiff !== undefined || args.input !== undefined
+}
 
 async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   const literal = args.json !== undefined && args.json !== '' ? args.json : undefined

@@ -19,8 +19,8 @@ export interface PreparedOutput {
   readonly cid: CID
   readonly blocks: Block[]
   readonly isTree: boolean
-  /** Taken from another checkpoint by `copy`. */
-  readonly copied?: boolean
+  /** The checkpoint `copy` took it from (already stored, so no blocks). */
+  readonly copiedFrom?: string
 }
 
 /** The id `value` would have as a stage output, without storing anything. `label` names it in errors. */
@@ -115,15 +115,17 @@ function prepareCommit(options: CommitOptions): Omit<PreparedCommit, 'targetRef'
     if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is given both as \`output\` and in \`outputs\``)
     outputs.set(name, prepareOutput((options.outputs as Record<string, unknown>)[name], `output of stage "${name}"`))
   }
-  for (const name of options.copy?.stages ?? []) {
+  const copied = new Set<string>()
+  for (const name of copySources(options).flatMap((c) => c.stages)) {
     checkStageName(name)
-    if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is both written and copied`)
+    if (outputs.has(name) || copied.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is both written and copied, or copied twice`)
+    copied.add(name)
   }
   for (const move of options.index ?? []) checkRefName(move.name, 'index name')
   const remove = options.remove ?? []
   for (const name of remove) {
     checkStageName(name)
-    if (outputs.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is both written and removed`)
+    if (outputs.has(name) || copied.has(name)) throw new CkptError('INVALID_ARGUMENT', `commit: stage "${name}" is both written and removed`)
   }
   for (const [field, value] of [['run', options.run], ['job', options.job], ['message', options.message], ['author', options.author]] as const) {
     if (value !== undefined && typeof value !== 'string') throw new CkptError('INVALID_ARGUMENT', `commit: \`${field}\` must be a string`, { details: { field } })
@@ -145,13 +147,16 @@ function commitTime(options: CommitOptions, ctx: StoreContext): number {
   return ms
 }
 
-/** Records a new checkpoint and moves its timeline by compare-and-swap (objects are written first). */
-export async function commit(ctx: StoreContext, given: CommitOptions): Promise<Checkpoint> {
-  if (!hasStreamedOutput(given)) return commitStored(ctx, given, undefined)
+/**
+ * Records a new checkpoint and moves its timeline by compare-and-swap (objects are written first).
+ * `reason` replaces the reflog's `commit: …` line, for history edits (`merge …`, `cherry-pick: …`).
+ */
+export async function commit(ctx: StoreContext, given: CommitOptions, reason?: string): Promise<Checkpoint> {
+  if (!hasStreamedOutput(given)) return commitStored(ctx, given, undefined, reason)
   // What the streams write is reachable only once the ref moves: the lease keeps gc off it till then.
   const lease = await WriterLease.take(ctx)
   try {
-    return await commitStored(ctx, given, lease)
+    return await commitStored(ctx, given, lease, reason)
   } catch (err) {
     if (isCkptError(err, 'REF_CONFLICT') && (await lease.wasTaken())) throw lostLease()
     throw err
@@ -164,7 +169,7 @@ function hasStreamedOutput(options: CommitOptions): boolean {
   return (options.output !== undefined && isByteStream(options.output)) || Object.values(options.outputs ?? {}).some((value) => isByteStream(value))
 }
 
-async function commitStored(ctx: StoreContext, given: CommitOptions, lease: WriterLease | undefined): Promise<Checkpoint> {
+async function commitStored(ctx: StoreContext, given: CommitOptions, lease: WriterLease | undefined, reason: string | undefined): Promise<Checkpoint> {
   const options = await storeStreamedOutputs(ctx, given)
   const prepared = prepareCommit(options)
   const time = commitTime(options, ctx)
@@ -181,12 +186,12 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
   const expectedHead = options.expectedHead === undefined ? undefined : options.expectedHead === null ? null : await ctx.resolveCheckpointId(options.expectedHead)
   const retries = explicitParents === undefined && expectedHead === undefined ? Math.max(0, options.retry ?? 0) : 0
 
-  const copySource = await copiedOutputs(ctx, options, prepared.outputs)
+  await copiedOutputs(ctx, options, prepared.outputs)
   // Chunking and existence checks happen once, not once per retry.
   // Streamed and copied outputs, blocks found already stored, and parents not taken from the ref
   // the update checks were stored before this commit: they must still be there when the ref moves.
-  const storedBefore = [...prepared.outputs.values()].filter((o) => o.blocks.length === 0 && !o.copied).map((o) => storedKeys(o.cid))
-  const copiedKeys = [...prepared.outputs.values()].filter((o) => o.copied).map((o) => storedKeys(o.cid))
+  const storedBefore = [...prepared.outputs.values()].filter((o) => o.blocks.length === 0 && o.copiedFrom === undefined).map((o) => storedKeys(o.cid))
+  const copied = [...prepared.outputs.values()].filter((o) => o.copiedFrom !== undefined)
   const outputEntries = await ctx.objects.entriesToWrite([...prepared.outputs.values()].flatMap((o) => o.blocks), storedBefore)
   for (let attempt = 0; ; attempt++) {
     // Given an expected head, nothing needs the ref's value before the compare-and-swap checks it.
@@ -204,7 +209,7 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
     const reached = expected !== null && expected === currentRaw ? currentRaw : undefined
     const requires = [
       ...storedBefore,
-      ...(copySource !== undefined && cidString(copySource) === reached ? [] : copiedKeys),
+      ...copied.filter((o) => o.copiedFrom !== reached).map((o) => storedKeys(o.cid)),
       ...(explicitParents ?? []).filter((p) => cidString(p) !== reached).map((p) => storedKeys(p)),
     ]
     try {
@@ -212,7 +217,7 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
       const id = newCidString(cid)
       const indexMoves = (options.index ?? []).map((m) => ({ ref: INDEX_PREFIX + m.name, expected: m.expected, value: m.value === undefined ? id : m.value }))
       const released = lease ? [await lease.closing()] : []
-      await ctx.refs.update([{ ref: targetRef, expected, value: id }, ...headMoves, ...indexMoves, ...released], reflogReason(node, parents.length === 0), objects, requires)
+      await ctx.refs.update([{ ref: targetRef, expected, value: id }, ...headMoves, ...indexMoves, ...released], reason ?? reflogReason(node, parents.length === 0), objects, requires)
       ctx.rememberCheckpoint(cid, node)
       return toCheckpoint(cid, node)
     } catch (err) {
@@ -224,17 +229,22 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
 /** The timeline HEAD named at each store's last commit on HEAD. */
 const headTargets = new WeakMap<StoreContext, string>()
 
-/** Adds the outputs named by `copy` (already stored, so no blocks) to the prepared outputs; returns the checkpoint copied from. */
-async function copiedOutputs(ctx: StoreContext, options: CommitOptions, outputs: Map<string, PreparedOutput>): Promise<CID | undefined> {
-  if (!options.copy) return undefined
-  const from = await ctx.resolveCheckpointId(options.copy.from)
-  const source = await ctx.loadCheckpoint(from)
-  for (const name of options.copy.stages) {
-    const cid = source.stages.get(name)
-    if (!cid) throw new CkptError('NOT_FOUND', `commit: checkpoint ${options.copy.from} has no stage "${name}" to copy`, { details: { stage: name } })
-    outputs.set(name, { cid, blocks: [], isTree: source.trees.includes(name), copied: true })
+/** Adds the outputs named by `copy` (already stored, so no blocks) to the prepared outputs. */
+async function copiedOutputs(ctx: StoreContext, options: CommitOptions, outputs: Map<string, PreparedOutput>): Promise<void> {
+  for (const copy of copySources(options)) {
+    const from = await ctx.resolveCheckpointId(copy.from)
+    const source = await ctx.loadCheckpoint(from)
+    for (const name of copy.stages) {
+      const cid = source.stages.get(name)
+      if (!cid) throw new CkptError('NOT_FOUND', `commit: checkpoint ${copy.from} has no stage "${name}" to copy`, { details: { stage: name } })
+      outputs.set(name, { cid, blocks: [], isTree: source.trees.includes(name), copiedFrom: cidString(from) })
+    }
   }
-  return from
+}
+
+function copySources(options: CommitOptions): ReadonlyArray<{ readonly from: string; readonly stages: readonly string[] }> {
+  const copy = options.copy
+  return copy === undefined ? [] : 'from' in copy ? [copy] : copy
 }
 
 /** The ref a commit moves; `viaHead`, HEAD's value, when HEAD named that timeline (HEAD's reflog records the commit too). */

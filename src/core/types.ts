@@ -55,10 +55,10 @@ export interface CommitOptions {
   /** Stages to drop from the snapshot. */
   readonly remove?: readonly string[]
   /**
-   * Stage outputs to take, as they are, from another checkpoint (reuse without re-encoding;
-   * a directory stays a directory).
+   * Stage outputs to take, as they are, from another checkpoint, or from several (reuse without
+   * re-encoding; a directory stays a directory).
    */
-  readonly copy?: { readonly from: string; readonly stages: readonly string[] }
+  readonly copy?: CopiedStages | readonly CopiedStages[]
   /** Parent revision instead of the timeline's head; null makes a root checkpoint. */
   readonly parent?: string | null
   /** Several parents (a merge); the first parent's stages are the base snapshot. */
@@ -92,6 +92,12 @@ export interface CommitOptions {
    * the new head and try again, up to this many times. Only applies when the parent is defaulted.
    */
   readonly retry?: number
+}
+
+/** Stages whose outputs a commit takes from checkpoint `from`. */
+export interface CopiedStages {
+  readonly from: string
+  readonly stages: readonly string[]
 }
 
 export interface LogOptions {

@@ -19,6 +19,9 @@ import { StoreContext, outputKind, toCheckpoint } from '../core/context.js'
 import { Directory } from '../core/directory.js'
 import { StoreIndex } from '../core/index-refs.js'
 import { isAncestor, walkLog } from '../core/log.js'
+import { mergeBase } from '../core/ancestry.js'
+import { merge, type MergeOptions, type MergeResult } from '../core/merge.js'
+import { amend, cherryPick, resetTimeline, revert, type AmendOptions, type PickOptions, type PickResult, type ResetResult } from '../core/rewrite.js'
 import { Tags, Timelines } from '../core/timelines.js'
 import type { CheckpointStore } from '../core/checkpoint-store.js'
 import { fsck, repair } from '../maintenance/fsck.js'
@@ -26,6 +29,7 @@ import { gc } from '../maintenance/gc.js'
 import { Pins } from '../maintenance/pins.js'
 import { DEFAULT_REFLOG_EXPIRE_MS, expireReflogs } from '../maintenance/reflog-expire.js'
 import { Retention } from '../maintenance/retention.js'
+import { storeStats, type StoreStats } from '../maintenance/stats.js'
 import { exportCar, importCar, type ImportResult } from '../sync/car.js'
 import { selectForExport } from '../sync/select.js'
 import { exportGit, type GitExportOptions, type GitExportResult } from '../sync/git/export.js'
@@ -259,6 +263,62 @@ export class Store implements CheckpointStore {
     }
     for (const stage of pending.keys()) defineOwn(found, stage, previous)
     return found
+  }
+
+  /** The nearest common ancestor of two checkpoints (`git merge-base`); undefined when their histories never meet. */
+  async mergeBase(a: string, b: string): Promise<string | undefined> {
+    this.#open()
+    const [x, y] = await Promise.all([this.#ctx.resolveCheckpointId(a), this.#ctx.resolveCheckpointId(b)])
+    const base = await mergeBase(this.#ctx, x, y)
+    return base && cidString(base)
+  }
+
+  /**
+   * Merges `revision` into a timeline (default: HEAD's): a fast-forward when its head is an
+   * ancestor, else a checkpoint with two parents whose stages are the union of both sides. Stages
+   * changed on both sides since the merge base are conflicts: MERGE_CONFLICT, nothing written,
+   * unless `resolve` or `stages` settles them. REF_CONFLICT when the timeline moved meanwhile.
+   */
+  async merge(revision: string, options: MergeOptions = {}): Promise<MergeResult> {
+    this.#open()
+    return merge(this.#ctx, revision, options)
+  }
+
+  /** Applies `revision`'s stage changes (against its first parent) onto a timeline's head, as a new checkpoint (`git cherry-pick`). */
+  async cherryPick(revision: string, options: PickOptions = {}): Promise<PickResult> {
+    this.#open()
+    return cherryPick(this.#ctx, revision, options)
+  }
+
+  /** Records a checkpoint undoing `revision`'s stage changes against its first parent (`git revert`). */
+  async revert(revision: string, options: PickOptions = {}): Promise<PickResult> {
+    this.#open()
+    return revert(this.#ctx, revision, options)
+  }
+
+  /** Replaces a timeline's head checkpoint: same parents, the given outputs over its stages (`git commit --amend`). */
+  async amend(options: AmendOptions = {}): Promise<Checkpoint> {
+    this.#open()
+    return amend(this.#ctx, options)
+  }
+
+  /**
+   * Moves a timeline (default: HEAD's) to any checkpoint, backwards too (`git reset`), recorded in
+   * its reflog; reports the checkpoints no ref reaches any more. REF_CONFLICT when it moved meanwhile.
+   */
+  async resetTimeline(revision: string, options: { timeline?: string } = {}): Promise<ResetResult> {
+    this.#open()
+    return resetTimeline(this.#ctx, revision, options)
+  }
+
+  /**
+   * Space used by every checkpoint a timeline, tag or detached HEAD reaches, like restic's
+   * `stats`: restored size, distinct stored objects and bytes after dedupe, and their ratio, in
+   * total, per timeline and per stage. Reads every checkpoint and each distinct output once.
+   */
+  async stats(): Promise<StoreStats> {
+    this.#open()
+    return storeStats(this.#ctx)
   }
 
   /**
