@@ -98,7 +98,7 @@ describe('issue 21: wrong or misleading answers', () => {
     run('commit', '-s', 'report', '--json', '"lost"')
     const back = ckpt(dir, ['checkout', 'main'])
     expect(back.code).toBe(0)
-    expect(back.stderr).toMatch(/^Warning: leaving checkpoint baguqehra\w+ behind, on no timeline or tag\./)
+    expect(back.stderr).toMatch(/^Warning: leaving 1 checkpoint behind, on no timeline or tag, the newest baguqehra\w+\./)
     // The library: restore returns outputs, checkout moves HEAD.
     const store = await openStore(path.join(dir, '.ckpt'))
     try {

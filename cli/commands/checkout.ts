@@ -19,7 +19,7 @@ export const checkoutCommand = {
       .positional('rev', { type: 'string', demandOption: true })
       .option('b', { type: 'string', describe: 'Create timeline B at REV and put HEAD on it' })
       .option('to', { type: 'string', hidden: true })
-      .option('json', { type: 'boolean', describe: 'Print where HEAD is, as JSON: {"head": {...}, "leftBehind": id|null}' })
+      .option('json', { type: 'boolean', describe: 'Print where HEAD is, as JSON: {"head": {...}, "leftBehind": [ids]}' })
       .example('$0 checkout experiment', 'put HEAD on a timeline (the next commit goes there)')
       .example('$0 checkout main~2', 'detach HEAD at a checkpoint, e.g. to resume from there')
       .example('$0 checkout main~2 -b retry', 'start a new timeline there')
@@ -37,9 +37,11 @@ export const checkoutCommand = {
       }
       const before = await store.head()
       const { head, leftBehind } = await store.checkout(target)
-      if (args.json) return jsonLine({ head, leftBehind: leftBehind ?? null })
-      if (leftBehind !== undefined) {
-        process.stderr.write(`Warning: leaving checkpoint ${leftBehind} behind, on no timeline or tag.\nKeep it with: ckpt timeline NAME ${leftBehind}\n`)
+      if (args.json) return jsonLine({ head, leftBehind: leftBehind ?? [] })
+      const [newest] = leftBehind ?? []
+      if (newest !== undefined) {
+        const count = leftBehind?.length === 1 ? '1 checkpoint' : `${leftBehind?.length} checkpoints`
+        process.stderr.write(`Warning: leaving ${count} behind, on no timeline or tag, the newest ${newest}.\nKeep them with: ckpt timeline NAME ${newest}\n`)
       }
       if (head.detached) {
         process.stderr.write(

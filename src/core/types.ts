@@ -160,10 +160,11 @@ export interface RestoreResult {
 export interface CheckoutMove {
   readonly head: HeadInfo
   /**
-   * The checkpoint a detached HEAD left, when no timeline or tag reaches it (git's "you are
-   * leaving 1 commit behind"): name it with a timeline or it goes with the next gc.
+   * The checkpoints a detached HEAD left that no timeline or tag reaches, newest first (git's
+   * "you are leaving 2 commits behind"): name the first with a timeline, or they go with a gc
+   * once their reflog entries expire.
    */
-  readonly leftBehind?: string
+  readonly leftBehind?: readonly string[]
 }
 
 export interface TimelineInfo {

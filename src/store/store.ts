@@ -18,7 +18,8 @@ import { commit, prepareOutput } from '../core/commit.js'
 import { StoreContext, outputKind, toCheckpoint } from '../core/context.js'
 import { Directory } from '../core/directory.js'
 import { StoreIndex } from '../core/index-refs.js'
-import { isAncestor, walkLog } from '../core/log.js'
+import { walkLog } from '../core/log.js'
+import { reachableOnlyFrom } from '../core/ancestry.js'
 import { mergeBase } from '../core/ancestry.js'
 import { merge, type MergeOptions, type MergeResult } from '../core/merge.js'
 import { amend, cherryPick, resetTimeline, revert, type AmendOptions, type PickOptions, type PickResult, type ResetResult } from '../core/rewrite.js'
@@ -369,16 +370,10 @@ export class Store implements CheckpointStore {
     this.#open()
     const before = await this.head()
     const head = await this.setHead(target)
-    const left = before.detached && before.checkpoint !== undefined && before.checkpoint !== head.checkpoint ? before.checkpoint : undefined
-    return left !== undefined && !(await this.#reachedByName(left)) ? { head, leftBehind: left } : { head }
-  }
-
-  /** Whether a timeline or tag has `id` in its history. */
-  async #reachedByName(id: string): Promise<boolean> {
-    const cid = parseCid(id)
+    if (!before.detached || before.checkpoint === undefined || before.checkpoint === head.checkpoint) return { head }
     const names = [...(await this.#ctx.refs.list(TIMELINE_PREFIX)), ...(await this.#ctx.refs.list(TAG_PREFIX))]
-    for (const { id: tip } of names) if (await isAncestor(this.#ctx, cid, tip)) return true
-    return false
+    const left = await reachableOnlyFrom(this.#ctx, parseCid(before.checkpoint), names.map((n) => n.id))
+    return left.length > 0 ? { head, leftBehind: left.map(cidString) } : { head }
   }
 
   /** Where HEAD is. */
