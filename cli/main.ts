@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { catCommand } from './commands/cat.js'
 import { checkoutCommand } from './commands/checkout.js'
@@ -24,6 +23,7 @@ import { tagCommand } from './commands/tag.js'
 import { timelineCommand } from './commands/timeline.js'
 import { EXIT_CODES, INTERNAL_EXIT, USAGE_EXIT } from './exit-codes.js'
 import { withoutPasswords } from './store.js'
+import { yargs } from './yargs.js'
 import { out } from './output.js'
 
 const debug = process.argv.includes('--debug')
