@@ -37,9 +37,8 @@ export const checkoutCommand = {
       let written: readonly string[] = []
       let renamed: CheckoutResult['renamed'] = []
       if (args.to !== undefined) {
-        const progress = new Progress('checkout')
-        const result = await store.checkout(target, { to: args.to, force: args.force === true, onProgress: (done, total) => progress.update(done, total) })
-        progress.done()
+        const progress = new Progress('checkout', 'bytes')
+        const result = await progress.track(store.checkout(target, { to: args.to, force: args.force === true, onBytes: (done, total) => progress.update(done, total) }))
         written = result.written
         renamed = result.renamed
       }
