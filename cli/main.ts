@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers'
 import { catCommand } from './commands/cat.js'
 import { checkoutCommand } from './commands/checkout.js'
 import { commitCommand } from './commands/commit.js'
+import { COMPLETE_REQUEST, answerCompletion, completionCommand } from './completion.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
 import { gcCommand } from './commands/gc.js'
@@ -46,6 +47,9 @@ async function fail(err: unknown): Promise<never> {
   process.exit(INTERNAL_EXIT)
 }
 
+// A TAB in the shell: answered before any parsing, so that no command ever runs (cli/completion.ts).
+if (process.argv[2] === COMPLETE_REQUEST) await answerCompletion(process.argv.slice(3))
+
 await yargs(hideBin(process.argv))
   .scriptName('ckpt')
   .usage('$0 <command> [options]\n\nA git-style, content-addressed checkpoint store for pipelines.')
@@ -83,7 +87,7 @@ await yargs(hideBin(process.argv))
   .command(retentionCommand)
   .command(pinCommand)
   .command(unpinCommand)
-  .completion('completion', 'Print a bash/zsh completion script (add it to ~/.bashrc or ~/.zshrc)')
+  .command(completionCommand)
   .demandCommand(1, 'name a command; see ckpt --help')
   .strict()
   .example('$0 init && $0 commit -s detect --json \'{"n": 1}\'', 'create a store and record a first checkpoint')
