@@ -13,31 +13,34 @@ function bashWords(line: string): string[] {
 }
 
 /**
- * What a real bash offers on TAB after `line`: the script `ckpt completion bash` prints is sourced,
- * and the function it registers for ckpt is called the way bash calls it (COMP_WORDS, COMP_CWORD,
- * COMP_LINE, COMP_POINT), as bash-completion's own tests do.
+ * What a real bash offers on TAB after each of `lines`: the script `ckpt completion bash` prints
+ * is sourced, and the function it registers for ckpt is called the way bash calls it (COMP_WORDS,
+ * COMP_CWORD, COMP_LINE, COMP_POINT), as bash-completion's own tests do. One bash for all lines.
  */
-function complete(cwd: string, bin: string, line: string) {
-  const words = bashWords(line)
+function completions(cwd: string, bin: string, lines: readonly string[]) {
   const script = [
     'source <(ckpt completion bash)',
     `spec=$(complete -p ckpt) || exit 3`,
     `fn=$(sed -E 's/.*-F ([^ ]+).*/\\1/' <<< "$spec")`,
-    `COMP_LINE=${shellQuote(line)}; COMP_POINT=${line.length}`,
-    `COMP_WORDS=(${words.map(shellQuote).join(' ')}); COMP_CWORD=${words.length - 1}`,
-    'COMPREPLY=()',
-    `"$fn" ckpt ${shellQuote(words.at(-1) ?? '')} ${shellQuote(words.at(-2) ?? '')}`,
     'echo "@spec $spec"',
-    `printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ...lines.flatMap((line) => {
+      const words = bashWords(line)
+      return [
+        `COMP_LINE=${shellQuote(line)}; COMP_POINT=${line.length}`,
+        `COMP_WORDS=(${words.map(shellQuote).join(' ')}); COMP_CWORD=${words.length - 1}`,
+        'COMPREPLY=()',
+        `"$fn" ckpt ${shellQuote(words.at(-1) ?? '')} ${shellQuote(words.at(-2) ?? '')}`,
+        `echo "@line"; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ]
+    }),
   ].join('\n')
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, SHELL: '/bin/bash' }
   delete env.CKPT_DIR
   const run = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { cwd, env, encoding: 'utf8' })
   expect(run.status, run.stderr).toBe(0)
-  const lines = run.stdout.split('\n')
-  const spec = lines.find((l) => l.startsWith('@spec ')) ?? ''
-  const offered = lines.slice(lines.indexOf(spec) + 1).filter((l) => l !== '')
-  return { spec, offered: offered.sort(), stderr: run.stderr }
+  const [head = '', ...answers] = run.stdout.split('@line\n')
+  const offered = new Map(lines.map((line, i) => [line, (answers[i] ?? '').split('\n').filter((l) => l !== '').sort()]))
+  return { spec: head.replace('@spec ', '').trim(), offered: (line: string) => offered.get(line), stderr: run.stderr }
 }
 
 /** A store with timelines main and exp, tag v1, stages detect and notes; a file beside it that must never be offered as a revision. */
@@ -54,50 +57,58 @@ function storeWithHistory() {
 }
 
 describe('ckpt completion in bash', () => {
-  it('offers HEAD, timelines and tags where a revision goes, never a dash or a file name, and nothing when nothing fits', () => {
+  it('offers HEAD, timelines and tags where a revision goes, stages after REV:, real options, files only where files go', () => {
     const { dir, bin } = storeWithHistory()
-    const first = complete(dir, bin, 'ckpt checkout ')
-    // -o default / -o bashdefault would make bash list files whenever nothing matches.
-    expect(first.spec).not.toMatch(/-o (bash)?default/)
-    expect(first.offered).toEqual(['HEAD', 'exp', 'main', 'v1'])
-    expect(complete(dir, bin, 'ckpt checkout m').offered).toEqual(['main'])
-    expect(complete(dir, bin, 'ckpt log -n 3 ').offered).toEqual(['HEAD', 'exp', 'main', 'v1'])
-    expect(complete(dir, bin, 'ckpt diff main ').offered).toEqual(['HEAD', 'exp', 'main', 'v1'])
-    expect(complete(dir, bin, 'ckpt checkout nosuch').offered).toEqual([])
-  })
-
-  it('offers the stages of the checkpoint after REV:, in the form bash inserts after the colon', () => {
-    const { dir, bin } = storeWithHistory()
-    expect(complete(dir, bin, 'ckpt cat HEAD:').offered).toEqual(['detect', 'notes'])
-    expect(complete(dir, bin, 'ckpt cat v1:n').offered).toEqual(['notes'])
-    expect(complete(dir, bin, 'ckpt show main:').offered).toEqual(['detect', 'notes'])
-    expect(complete(dir, bin, 'ckpt cat nosuch:').offered).toEqual([])
-  })
-
-  it('offers command names, and the real options of the command being typed (no --n, no camel case)', () => {
-    const { dir, bin } = storeWithHistory()
-    expect(complete(dir, bin, 'ckpt che').offered).toEqual(['checkout'])
-    expect(complete(dir, bin, 'ckpt ').offered).toEqual(expect.arrayContaining(['checkout', 'commit', 'log', 'completion', 'timeline']))
-    const logOptions = complete(dir, bin, 'ckpt log --').offered
+    const lines = [
+      'ckpt checkout ',
+      'ckpt checkout m',
+      'ckpt log -n 3 ',
+      'ckpt diff main ',
+      'ckpt checkout nosuch',
+      'ckpt cat HEAD:',
+      'ckpt cat v1:n',
+      'ckpt show main:',
+      'ckpt cat nosuch:',
+      'ckpt che',
+      'ckpt ',
+      'ckpt log --',
+      'ckpt log -',
+      'ckpt commit --as ',
+      'ckpt commit -s ',
+      'ckpt commit -s x --file main-',
+    ]
+    const { spec, offered } = completions(dir, bin, lines)
+    // -o default / -o bashdefault make bash list files whenever nothing matches.
+    expect(spec).toMatch(/^complete -F \S+ ckpt$/)
+    expect(spec).not.toMatch(/-o (bash)?default/)
+    const revisions = ['HEAD', 'exp', 'main', 'v1']
+    expect(offered('ckpt checkout ')).toEqual(revisions)
+    expect(offered('ckpt checkout m')).toEqual(['main'])
+    expect(offered('ckpt log -n 3 ')).toEqual(revisions)
+    expect(offered('ckpt diff main ')).toEqual(revisions)
+    expect(offered('ckpt checkout nosuch')).toEqual([])
+    // In the form bash inserts after the colon (it splits words at ':').
+    expect(offered('ckpt cat HEAD:')).toEqual(['detect', 'notes'])
+    expect(offered('ckpt cat v1:n')).toEqual(['notes'])
+    expect(offered('ckpt show main:')).toEqual(['detect', 'notes'])
+    expect(offered('ckpt cat nosuch:')).toEqual([])
+    expect(offered('ckpt che')).toEqual(['checkout'])
+    expect(offered('ckpt ')).toEqual(expect.arrayContaining(['checkout', 'commit', 'log', 'completion', 'timeline']))
+    const logOptions = offered('ckpt log --') ?? []
     expect(logOptions).toEqual(expect.arrayContaining(['--max-count', '--oneline', '--first-parent', '--store']))
     expect(logOptions.filter((o) => o === '--n' || /[A-Z]/.test(o))).toEqual([])
-    expect(complete(dir, bin, 'ckpt log -').offered).toContain('-n')
-    expect(complete(dir, bin, 'ckpt commit --as ').offered).toEqual(['bytes', 'json'])
-    expect(complete(dir, bin, 'ckpt commit -s ').offered).toEqual(['detect', 'notes'])
+    expect(offered('ckpt log -')).toContain('-n')
+    expect(offered('ckpt commit --as ')).toEqual(['bytes', 'json'])
+    expect(offered('ckpt commit -s ')).toEqual(['detect', 'notes'])
+    expect(offered('ckpt commit -s x --file main-')).toEqual(['main-notes.txt'])
   })
 
-  it('offers file names where a file goes', () => {
-    const { dir, bin } = storeWithHistory()
-    expect(complete(dir, bin, 'ckpt commit -s x --file main-').offered).toEqual(['main-notes.txt'])
-  })
-
-  it('offers no revisions, quietly, outside any store', () => {
+  it('offers no revisions and no file names, quietly, outside any store', () => {
     const dir = tempDir()
     mkdirSync(path.join(dir, 'sub'))
-    const bin = ckptOnPath(tempDir())
-    const result = complete(dir, bin, 'ckpt checkout ')
-    expect(result.offered).toEqual([])
-    expect(result.stderr).toBe('')
-    expect(complete(dir, bin, 'ckpt cat HEAD:').offered).toEqual([])
+    writeFileSync(path.join(dir, 'HEAD-file'), '')
+    const { offered, stderr } = completions(dir, ckptOnPath(tempDir()), ['ckpt checkout ', 'ckpt cat HEAD:', 'ckpt checkout H'])
+    expect([offered('ckpt checkout '), offered('ckpt cat HEAD:'), offered('ckpt checkout H')]).toEqual([[], [], []])
+    expect(stderr).toBe('')
   })
 })
