@@ -76,8 +76,13 @@ describe('ckpt completion in bash', () => {
       'ckpt commit --as ',
       'ckpt commit -s ',
       'ckpt commit -s x --file main-',
+      'ckpt commit -s x --json 1 -m ',
     ]
+    const head = ckpt(dir, ['rev-parse', 'HEAD']).stdout
     const { spec, offered } = completions(dir, bin, lines)
+    // A TAB only lists: the commit it completes is never made.
+    expect(ckpt(dir, ['rev-parse', 'HEAD']).stdout).toBe(head)
+    expect(offered('ckpt commit -s x --json 1 -m ')).toEqual([])
     // -o default / -o bashdefault make bash list files whenever nothing matches.
     expect(spec).toMatch(/^complete -F \S+ ckpt$/)
     expect(spec).not.toMatch(/-o (bash)?default/)

@@ -8,7 +8,7 @@ import { tempDir } from './support/temp.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const commandsDir = path.join(root, 'cli/commands')
-const sources = [path.join(root, 'cli/main.ts'), ...readdirSync(commandsDir).map((f) => path.join(commandsDir, f))]
+const sources = [path.join(root, 'cli/main.ts'), path.join(root, 'cli/completion.ts'), ...readdirSync(commandsDir).map((f) => path.join(commandsDir, f))]
 
 /** Every command name, as each command module declares it (`command: 'checkout <rev>'`). */
 const commands = [...new Set(sources.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/command: '([a-z][a-z-]*)/g)].map((m) => m[1] as string)))]
