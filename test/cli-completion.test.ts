@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -116,4 +116,48 @@ describe('ckpt completion in bash', () => {
     expect([offered('ckpt checkout '), offered('ckpt cat HEAD:'), offered('ckpt checkout H')]).toEqual([[], [], []])
     expect(stderr).toBe('')
   })
+
+  it('completes on a real TAB in an interactive bash: a revision, the stages after REV:, and no file where a revision goes', async () => {
+    const { dir, bin } = storeWithHistory()
+    writeFileSync(path.join(dir, 'notes-file'), '')
+    const screen = await interactiveBash(dir, bin, [
+      { send: 'source <(ckpt completion bash); echo RE""ADY\n', until: /READY/ },
+      { send: 'ckpt checkout m\t', until: /ckpt checkout main / },
+      { send: '\x15ckpt cat HEAD:\t\t', until: /detect\s+notes/ },
+      { send: '\x15ckpt checkout n\t\t', until: null },
+      { send: '\x15echo DO""NE\n', until: /DONE/ },
+    ])
+    const tail = screen.slice(screen.indexOf('ckpt checkout n'))
+    expect(tail).not.toContain('notes-file')
+  }, 60_000)
 })
+
+/** Types `steps` into an interactive bash on a pseudo terminal, each once the screen shows what the one before waits for; returns the screen. */
+function interactiveBash(cwd: string, bin: string, steps: ReadonlyArray<{ send: string; until: RegExp | null }>): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, PS1: '$ ', TERM: 'dumb' }
+  delete env.CKPT_DIR
+  const child = spawn('script', ['-qfec', 'bash --norc --noprofile -i', '/dev/null'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
+  let screen = ''
+  child.stdout.on('data', (piece: Buffer) => (screen += piece.toString('utf8')))
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
+  const shows = async (pattern: RegExp, from: number) => {
+    for (let waited = 0; !pattern.test(screen.slice(from)); waited += 20) {
+      if (waited > 15_000) throw new Error(`the terminal never showed ${String(pattern)}:\n${screen}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  return (async () => {
+    try {
+      for (const step of steps) {
+        const from = screen.length
+        child.stdin.write(step.send)
+        if (step.until) await shows(step.until, from)
+      }
+      child.stdin.end('\x15exit\n')
+      await closed
+      return screen
+    } finally {
+      child.kill()
+    }
+  })()
+}
