@@ -65,6 +65,18 @@ describe('progress bars on a terminal', () => {
     expect(drawn.at(-1)).toMatch(/^storing stdin .* 100% 8\.0 MiB\/8\.0 MiB [\d.]+ [KMG]i?B\/s in \d+s$/)
   }, 60_000)
 
+  it('clears a drawn bar when the work fails, so the error starts its own line', async () => {
+    const dir = tempDir()
+    expect(ckpt(dir, ['init']).code).toBe(0)
+    const slow = '(head -c 4194304 /dev/zero; sleep 1.3; head -c 4194304 /dev/zero)'
+    const { code, screen } = await inTerminal(`${slow} | ${ckptLine('commit -s piped --parent nosuch - > out.txt')}`, { cwd: dir })
+    expect(code).toBe(4)
+    expect(frames(screen).some((f) => f.startsWith('storing stdin: '))).toBe(true)
+    const errorLine = screen.split('\n').find((line) => line.includes('ckpt: error')) ?? ''
+    // What the terminal shows on that line: what was written after the line was last cleared.
+    expect(errorLine.split('\x1b[2K').at(-1)).toMatch(/^ckpt: error: /)
+  }, 60_000)
+
   it('draws nothing when stderr is not a terminal, however long the work', () => {
     const dir = tempDir()
     expect(ckpt(dir, ['init']).code).toBe(0)

@@ -65,24 +65,28 @@ export const commitCommand = {
     const size: Sized = {}
     const progress = new Progress(args.dir !== undefined ? `reading ${args.dir}` : `storing ${args.file ?? 'stdin'}`, 'bytes')
     const onBytes = (read: number) => progress.update(read, size.bytes)
-    const output = await readOutput(args, CkptError, size, onBytes)
-    const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
-    const meta = await parseKeyValues(args.meta, '--meta')
-    const checkpoint = await withStore(args, (store) =>
-      progress.track(store.commit({
-        stage: args.stage,
-        output,
-        meta,
-        onBytes,
-        ...(config !== undefined && { config }),
-        ...(args.timeline !== undefined && { timeline: args.timeline }),
-        ...(args.message !== undefined && { message: args.message }),
-        ...(args.run !== undefined && { run: args.run }),
-        ...(args.job !== undefined && { job: args.job }),
-        ...(args.parent !== undefined && { parent: args.parent }),
-        ...(args.retry !== undefined && { retry: args.retry }),
-      })),
-    )
+    // Everything that reads the output runs under the bar: a failure clears it before the error.
+    const record = async () => {
+      const output = await readOutput(args, CkptError, size, onBytes)
+      const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
+      const meta = await parseKeyValues(args.meta, '--meta')
+      return withStore(args, (store) =>
+        store.commit({
+          stage: args.stage,
+          output,
+          meta,
+          onBytes,
+          ...(config !== undefined && { config }),
+          ...(args.timeline !== undefined && { timeline: args.timeline }),
+          ...(args.message !== undefined && { message: args.message }),
+          ...(args.run !== undefined && { run: args.run }),
+          ...(args.job !== undefined && { job: args.job }),
+          ...(args.parent !== undefined && { parent: args.parent }),
+          ...(args.retry !== undefined && { retry: args.retry }),
+        }),
+      )
+    }
+    const checkpoint = await progress.track(record())
     if (printJson) jsonLine(checkpointJson(checkpoint))
     else out.line(checkpoint.shortId)
   },
