@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises'
 import type { Argv } from 'yargs'
+import { BASH_SCRIPT, FILES, ZSH_SCRIPT } from './completion-scripts.js'
 import { out } from './output.js'
 import { findStoreDir, library } from './store.js'
 import { yargs } from './yargs.js'
@@ -18,8 +19,9 @@ import { yargs } from './yargs.js'
 /** The first argument of a completion request, as the scripts send it. */
 export const COMPLETE_REQUEST = '__complete'
 
-/** Printed alone when file names are wanted: the script completes them itself. */
-const FILES = '# files'
+/** Past this, a TAB gets no candidates rather than a wait. */
+const ANSWER_WITHIN_MS = 3000
+
 
 /** Options every command takes (cli/main.ts). */
 const GLOBAL_OPTIONS: readonly OptionInfo[] = [
@@ -111,7 +113,9 @@ export const completionCommand = {
  */
 export async function answerCompletion(words: readonly string[]): Promise<never> {
   const current = words.at(-1) ?? ''
-  const found = await candidates(words.slice(1, -1), current).catch(() => [])
+  // A store that does not answer (a server down) must not hang the shell.
+  const timeout = new Promise<string[]>((resolve) => setTimeout(() => resolve([]), ANSWER_WITHIN_MS).unref())
+  const found = await Promise.race([candidates(words.slice(1, -1), current).catch(() => []), timeout])
   process.stdout.write(found.map((c) => `${c}\n`).join(''), () => process.exit(0))
   return new Promise<never>(() => undefined)
 }
@@ -239,52 +243,3 @@ function describeCommand(module: CommandModuleLike): CommandInfo {
     options,
   }
 }
-
-const BASH_SCRIPT = `###-begin-ckpt-completions-###
-# bash completion for ckpt: add \`source <(ckpt completion bash)\` to ~/.bashrc
-_ckpt_completions() {
-    local line="\${COMP_LINE:0:COMP_POINT}" cur reply candidate
-    local -a words
-    # Split on blanks only: REV:STAGE stays one word, whatever COMP_WORDBREAKS holds.
-    read -ra words <<< "$line"
-    if [[ -z "$line" || "$line" == *[[:space:]] ]]; then words+=(""); fi
-    cur="\${words[\${#words[@]}-1]}"
-    reply="$(ckpt __complete "\${words[@]}" 2>/dev/null)"
-    COMPREPLY=()
-    if [[ "$reply" == "${FILES}" ]]; then
-        compopt -o filenames 2>/dev/null
-        while IFS= read -r candidate; do COMPREPLY+=("$candidate"); done < <(compgen -f -- "$cur")
-        return 0
-    fi
-    # bash replaces only what follows the last ':' of the word: leave out what is typed before it.
-    local typed=""
-    if [[ "$cur" == *:* && "$COMP_WORDBREAKS" == *:* ]]; then typed="\${cur%"\${cur##*:}"}"; fi
-    while IFS= read -r candidate; do
-        [[ -n "$candidate" && "$candidate" == "$cur"* ]] && COMPREPLY+=("\${candidate#"$typed"}")
-    done <<< "$reply"
-    return 0
-}
-complete -F _ckpt_completions ckpt
-###-end-ckpt-completions-###`
-
-const ZSH_SCRIPT = `#compdef ckpt
-###-begin-ckpt-completions-###
-# zsh completion for ckpt: write it as _ckpt into a folder of $fpath, or source it after compinit
-_ckpt() {
-    local -a candidates
-    local reply
-    reply="$(ckpt __complete "\${(@)words[1,CURRENT]}" 2>/dev/null)"
-    if [[ "$reply" == "${FILES}" ]]; then
-        _files
-        return
-    fi
-    candidates=("\${(@f)reply}")
-    candidates=("\${(@)candidates:#}")
-    (( \${#candidates} )) && compadd -Q -- "\${candidates[@]}"
-}
-if [[ "\${zsh_eval_context[-1]}" == loadautofunc ]]; then
-    _ckpt "$@"
-else
-    compdef _ckpt ckpt
-fi
-###-end-ckpt-completions-###`
