@@ -24,6 +24,8 @@ export class Progress {
   #total: number | undefined
   #what = ''
   #finished = false
+  /** The work is over: late updates draw nothing. */
+  #over = false
 
   constructor(
     private readonly label: string,
@@ -70,7 +72,7 @@ export class Progress {
 
   #draw(): void {
     const now = Date.now()
-    if (this.#library === undefined || now - this.#started < 1000 || now - this.#lastUpdate < UPDATE_MS) return
+    if (this.#over || this.#library === undefined || now - this.#started < 1000 || now - this.#lastUpdate < UPDATE_MS) return
     this.#lastUpdate = now
     if (!this.#bar) {
       this.#bar = new this.#library.SingleBar({
@@ -89,6 +91,7 @@ export class Progress {
   }
 
   #stop(complete: boolean): void {
+    this.#over = true
     const bar = this.#bar
     if (!bar) return
     this.#bar = undefined
