@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { catCommand } from './commands/cat.js'
 import { checkoutCommand } from './commands/checkout.js'
@@ -9,6 +8,7 @@ import { resetCommand } from './commands/reset.js'
 import { blameCommand } from './commands/blame.js'
 import { duCommand } from './commands/du.js'
 import { commitCommand } from './commands/commit.js'
+import { COMPLETE_REQUEST, answerCompletion, completionCommand } from './completion.js'
 import { diffCommand } from './commands/diff.js'
 import { fsckCommand } from './commands/fsck.js'
 import { gcCommand } from './commands/gc.js'
@@ -30,6 +30,7 @@ import { tagCommand } from './commands/tag.js'
 import { timelineCommand } from './commands/timeline.js'
 import { reportError, reportUsage } from './errors.js'
 import { checkArguments, expandCountShorthand } from './arguments.js'
+import { yargs } from './yargs.js'
 import { out } from './output.js'
 
 const debug = process.argv.includes('--debug')
@@ -44,6 +45,9 @@ async function fail(err: unknown): Promise<never> {
   await out.finish()
   process.exit(reportError(err, debug))
 }
+
+// A TAB in the shell: answered before any parsing, so that no command ever runs (cli/completion.ts).
+if (process.argv[2] === COMPLETE_REQUEST) await answerCompletion(process.argv.slice(3))
 
 await yargs(expandCountShorthand(hideBin(process.argv)))
   .scriptName('ckpt')
@@ -89,7 +93,7 @@ await yargs(expandCountShorthand(hideBin(process.argv)))
   .command(retentionCommand)
   .command(pinCommand)
   .command(unpinCommand)
-  .completion('completion', 'Print a bash/zsh completion script (add it to ~/.bashrc or ~/.zshrc)')
+  .command(completionCommand)
   .demandCommand(1, 'name a command')
   .recommendCommands()
   .strict()

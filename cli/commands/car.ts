@@ -57,8 +57,7 @@ export const exportCommand = {
 
 async function exportGit(store: Store, dir: string, args: ExportArgs): Promise<void> {
   const progress = new Progress('export')
-  const result = await store.exportGit(dir, { ...(args.revs !== undefined && { timelines: args.revs }), onProgress: (done, total) => progress.update(done, total) })
-  progress.done()
+  const result = await progress.track(store.exportGit(dir, { ...(args.revs !== undefined && { timelines: args.revs }), onProgress: (done, total) => progress.update(done, total) }))
   if (args.json) return jsonLine(result)
   out.line(`${result.written} new commit${result.written === 1 ? '' : 's'} in ${result.gitdir}`)
   for (const { name, commit } of result.branches) out.line(`branch ${name} -> ${commit.slice(0, 12)}`)
@@ -98,12 +97,11 @@ export const importCommand = {
     await withStore(args, async (store) => {
       if (args.git === true) {
         const progress = new Progress('import')
-        const result = await store.importGit(args.source, args.branch as string, {
+        const result = await progress.track(store.importGit(args.source, args.branch as string, {
           ...(args.timeline !== undefined && { timeline: args.timeline }),
           force: args.force === true,
           onProgress: (done, total) => progress.update(done, total),
-        })
-        progress.done()
+        }))
         if (args.json) return jsonLine(result)
         return out.line(`read ${result.commits} commit${result.commits === 1 ? '' : 's'}; ${result.timeline}: ${result.action} at ${result.head}`)
       }

@@ -1,9 +1,9 @@
 import { readFile, stat } from 'node:fs/promises'
-import { createReadStream, ReadStream } from 'node:fs'
+import { createReadStream, fstatSync, ReadStream } from 'node:fs'
 import path from 'node:path'
 import type { Argv } from 'yargs'
 import { checkpointJson } from '../format.js'
-import { humanSize, jsonLine, out } from '../output.js'
+import { jsonLine, out } from '../output.js'
 import { Progress } from '../progress.js'
 import { library, parseJsonArgument, parseKeyValues, withStore } from '../store.js'
 
@@ -69,28 +69,37 @@ export const commitCommand = {
     const printJson = args.json === ''
     if (args.stage === undefined && !args.amend) throw new CkptError('INVALID_ARGUMENT', 'name the stage: commit -s STAGE (only --amend may leave it out)')
     if (args.amend && (args.parent !== undefined || args.retry !== undefined)) throw new CkptError('INVALID_ARGUMENT', '--amend keeps the head\'s parents: it takes no --parent or --retry')
-    const output = args.amend && !hasOutputSource(args) ? undefined : await readOutput(args, CkptError)
-    const parents = args.parent ?? []
-    // Bytes read from a file keep its name: `ckpt restore` writes them back as report.pdf.
-    const fileName = output instanceof ReadStream && args.file !== undefined ? path.basename(args.file) : undefined
-    const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
-    const meta = await parseKeyValues(args.meta, '--meta')
-    const checkpoint = await withStore(args, (store) =>
-      (args.amend ? store.amend.bind(store) : store.commit.bind(store))({
-        ...(args.stage !== undefined && { stage: args.stage }),
-        ...(output !== undefined && { output }),
-        ...(args.meta !== undefined && { meta }),
-        ...(config !== undefined && { config }),
-        ...(args.timeline !== undefined && { timeline: args.timeline }),
-        ...(args.message !== undefined && { message: args.message }),
-        ...(args.run !== undefined && { run: args.run }),
-        ...(args.job !== undefined && { job: args.job }),
-        ...(parents.length === 1 && { parent: parents[0] }),
-        ...(parents.length > 1 && { parents }),
-        ...(args.retry !== undefined && { retry: args.retry }),
-        ...(fileName !== undefined && args.stage !== undefined && isPlainFileName(fileName) && { fileNames: { [args.stage]: fileName } }),
-      }),
-    )
+    // Bytes read from --file, stdin or --dir (or hashed, for an unchanged file), of the size when known.
+    const size: Sized = {}
+    const progress = new Progress(args.dir !== undefined ? `reading ${args.dir}` : `storing ${args.file ?? 'stdin'}`, 'bytes')
+    const onBytes = (read: number) => progress.update(read, size.bytes)
+    // Everything that reads the output runs under the bar: a failure clears it before the error.
+    const record = async () => {
+      const output = args.amend && !hasOutputSource(args) ? undefined : await readOutput(args, CkptError, size, onBytes)
+      const parents = args.parent ?? []
+      // Bytes read from a file keep its name: `ckpt restore` writes them back as report.pdf.
+      const fileName = output instanceof ReadStream && args.file !== undefined ? path.basename(args.file) : undefined
+      const config = args.config === undefined ? undefined : await parseJsonArgument(args.config, '--config')
+      const meta = await parseKeyValues(args.meta, '--meta')
+      return withStore(args, (store) =>
+        (args.amend ? store.amend.bind(store) : store.commit.bind(store))({
+          ...(args.stage !== undefined && { stage: args.stage }),
+          ...(output !== undefined && { output }),
+          ...(args.meta !== undefined && { meta }),
+          onBytes,
+          ...(config !== undefined && { config }),
+          ...(args.timeline !== undefined && { timeline: args.timeline }),
+          ...(args.message !== undefined && { message: args.message }),
+          ...(args.run !== undefined && { run: args.run }),
+          ...(args.job !== undefined && { job: args.job }),
+          ...(parents.length === 1 && { parent: parents[0] }),
+          ...(parents.length > 1 && { parents }),
+          ...(args.retry !== undefined && { retry: args.retry }),
+          ...(fileName !== undefined && args.stage !== undefined && isPlainFileName(fileName) && { fileNames: { [args.stage]: fileName } }),
+        }),
+      )
+    }
+    const checkpoint = await progress.track(record())
     if (printJson) jsonLine(checkpointJson(checkpoint))
     else out.line(checkpoint.shortId)
   },
@@ -103,7 +112,12 @@ function hasOutputSource(args: Args): boolean {
   return (args.json !== undefined && args.json !== '') || args.file !== undefined || args.dir !== undefined || args.gitDiff !== undefined || args.input !== undefined
 }
 
-async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
+/** The size of what is read, once known (a file; stdin when it is one). */
+interface Sized {
+  bytes?: number
+}
+
+async function readOutput(args: Args, CkptError: ErrorClass, size: Sized, onBytes: (read: number) => void): Promise<unknown> {
   const literal = args.json !== undefined && args.json !== '' ? args.json : undefined
   // yargs hands a lone "-" to a string positional as ''.
   const fromStdin = args.input === '' || args.input === '-'
@@ -121,7 +135,7 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   if (fromStdin && process.stdin.isTTY) process.stderr.write(`reading the output of stage ${args.stage} from the terminal; end it with Ctrl-D\n`)
   const { onPath, gitWorkingTreeDiff, logTail } = await library()
   if (args.gitDiff !== undefined) return gitWorkingTreeDiff(process.cwd(), { base: args.gitDiff === '' ? 'HEAD' : args.gitDiff })
-  if (args.dir !== undefined) return onPath(args.dir, () => readFolder(args.dir as string, args.all === true), 'cannot read --dir')
+  if (args.dir !== undefined) return onPath(args.dir, () => readFolder(args.dir as string, args.all === true, onBytes), 'cannot read --dir')
   if (args.logTail) {
     const file = args.file
     const text = (file !== undefined ? await onPath(file, () => readFile(file), 'cannot read --file') : await readStdin()).toString('utf8')
@@ -136,35 +150,36 @@ async function readOutput(args: Args, CkptError: ErrorClass): Promise<unknown> {
   }
   // Bytes are streamed into the store as they are read: a file of any size in bounded memory.
   const file = args.file
-  return file !== undefined ? onPath(file, () => readWithProgress(file), 'cannot read --file') : process.stdin
+  if (file === undefined) {
+    const stdin = (() => {
+      try {
+        return fstatSync(0)
+      } catch {
+        return undefined // no stdin at all: read as empty
+      }
+    })()
+    if (stdin?.isFile()) size.bytes = stdin.size
+    return process.stdin
+  }
+  return onPath(file, () => openFile(file, size), 'cannot read --file')
 }
 
-/**
- * The file as a plain file stream (so the store can tell an unchanged file from its stat), with a
- * progress bar for large ones that polls how far it has been read.
- */
-async function readWithProgress(file: string): Promise<ReadStream> {
+/** The file as a plain file stream: the store then tells an unchanged file from its stat. */
+async function openFile(file: string, size: Sized): Promise<ReadStream> {
   const found = await stat(file)
   if (found.isDirectory()) throw Object.assign(new Error(`${file} is a folder`), { code: 'EISDIR' })
-  const { size } = found
-  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 })
-  if (size < 64 * 1024 * 1024) return stream
-  const progress = new Progress(`storing ${file}`)
-  const timer = setInterval(() => progress.update(stream.bytesRead, size, humanSize), 100)
-  stream.once('close', () => {
-    clearInterval(timer)
-    progress.done()
-  })
-  return stream
+  size.bytes = found.size
+  return createReadStream(file, { highWaterMark: 1024 * 1024 })
 }
 
 /** A folder as `--dir` takes it: what git would consider when it is in a work tree, never `.git`, unless `all`. */
-async function readFolder(dir: string, all: boolean) {
+async function readFolder(dir: string, all: boolean, onBytes: (read: number) => void) {
   const { readDirectory, gitVisibleFiles } = await library()
-  if (all) return readDirectory(dir)
+  if (all) return readDirectory(dir, { onBytes })
   const visible = await gitVisibleFiles(dir)
   const folders = visible && new Set([...visible].flatMap((file) => file.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))))
   return readDirectory(dir, {
+    onBytes,
     include: (file, isFolder) => {
       if (file.split('/').includes('.git')) return false
       if (!visible || !folders) return true

@@ -28,8 +28,7 @@ export const fsckCommand = {
     if (args.repair) await rebuildIfDamaged(args)
     await withStore(args, async (store) => {
       const progress = new Progress('fsck')
-      const report = await store.fsck({ ...(args.quick && { quick: true }), onProgress: (done, known) => progress.update(done, known) })
-      progress.done()
+      const report = await progress.track(store.fsck({ ...(args.quick && { quick: true }), onProgress: (done, known) => progress.update(done, known) }))
       const plan = !args.repair && !report.ok ? await store.repair({ dryRun: true }) : undefined
       const repaired = args.repair && !report.ok ? await store.repair() : undefined
       const after = repaired && repaired.restored.length + repaired.cut.length > 0 ? await store.fsck({ ...(args.quick && { quick: true }) }) : undefined

@@ -29,12 +29,11 @@ export const gcCommand = {
     const age = await ageOption('--prune', args.prune ?? '2w')
     await withStore(args, async (store) => {
       const progress = new Progress('gc')
-      const result = await store.gc({
+      const result = await progress.track(store.gc({
         prune: age === 0 ? 'now' : age,
         ...(args.dryRun && { dryRun: true }),
         onProgress: (phase, done) => progress.count(PHASES[phase], done),
-      })
-      progress.done()
+      }))
       if (args.json) return jsonLine(result)
       for (const r of result.retention) {
         out.line(`retention: ${r.timeline} keeps ${r.kept} checkpoint(s), drops ${r.dropped}${r.cuts.length > 0 ? `, history cut at ${r.cuts.length}` : ''}`)

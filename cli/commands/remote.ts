@@ -20,8 +20,7 @@ function report(result: TransferResult, json: boolean | undefined): void {
 async function transferWith(args: Args, label: string, run: (store: Store, onBlock: (n: number) => void) => Promise<TransferResult>): Promise<void> {
   await withStore(args, async (store) => {
     const bar = new Progress(label)
-    const result = await run(store, (n) => bar.count('blocks', n))
-    bar.done()
+    const result = await bar.track(run(store, (n) => bar.count('blocks', n)))
     report(result, args.json)
   })
 }

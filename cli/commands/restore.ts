@@ -27,14 +27,15 @@ export const restoreCommand = {
       .example('$0 restore main --to out/ --force', 'replace files that ckpt did not write'),
   handler: async (args: Args) => {
     await withStore(args, async (store) => {
-      const progress = new Progress('restore')
-      const result = await store.restore(args.rev, {
-        to: args.to,
-        force: args.force === true,
-        ...(args.stages?.length && { stages: args.stages }),
-        onProgress: (done, total) => progress.update(done, total),
-      })
-      progress.done()
+      const progress = new Progress('restore', 'bytes')
+      const result = await progress.track(
+        store.restore(args.rev, {
+          to: args.to,
+          force: args.force === true,
+          ...(args.stages?.length && { stages: args.stages }),
+          onBytes: (done, total) => progress.update(done, total),
+        }),
+      )
       if (args.json) return jsonLine({ checkpoint: result.checkpoint.id, written: result.written, renamed: result.renamed })
       out.line(`Wrote ${result.written.length} file(s) of ${result.checkpoint.shortId} into ${args.to}`)
       for (const r of result.renamed) out.line(`${r.wanted} was taken: stage ${r.stage} written as ${r.written}`)

@@ -38,7 +38,7 @@ export async function* plannedBatches(objects: ObjectDb, node: CheckpointNode, n
       yield [blobFile(names.file(stage, '', node.files?.get(stage) ?? stage), output)]
     } else {
       const value = await objects.getNode(output)
-      yield [{ name: names.file(stage, '', `${stage}.json`), content: () => [new TextEncoder().encode(prettyJson(value) + '\n')] }]
+      yield [{ name: names.file(stage, '', `${stage}.json`), content: () => [jsonFileBytes(value)] }]
       const links = new Map(blobLinks(value).map((link) => [cidString(link), link]))
       for (const [id, link] of links) {
         const blobs = names.folder(stage, `${stage}\0.blobs`, '', `${stage}.blobs`)
@@ -49,17 +49,37 @@ export async function* plannedBatches(objects: ObjectDb, node: CheckpointNode, n
 }
 
 /**
- * How many files a checkout of `node` writes, for progress: a folder output's count is read from
- * its tree's root node (a figure stored when it was built), not by walking the tree.
+ * How many files a checkout of `node` writes, and how many bytes, for progress: a folder output's
+ * figures are read from its tree's root node (stored when it was built), not by walking the tree.
  */
-export async function countPlanned(objects: ObjectDb, node: CheckpointNode): Promise<number> {
-  let count = 0
+export async function countPlanned(objects: ObjectDb, node: CheckpointNode): Promise<{ files: number; bytes: number }> {
+  let files = 0
+  let bytes = 0
   for (const [stage, output] of node.stages) {
-    if (node.trees.includes(stage)) count += treeSummary(await objects.getNode(output))?.files ?? 0
-    else if (output.code === RAW_CODE) count++
-    else count += 1 + new Set(blobLinks(await objects.getNode(output)).map((link) => cidString(link))).size
+    if (node.trees.includes(stage)) {
+      const summary = treeSummary(await objects.getNode(output))
+      files += summary?.files ?? 0
+      bytes += summary?.size ?? 0
+    } else if (output.code === RAW_CODE) {
+      files++
+      bytes += (await objects.sizeOf(output)).size
+    } else {
+      const value = await objects.getNode(output)
+      const links = new Map(blobLinks(value).map((link) => [cidString(link), link]))
+      files += 1 + links.size
+      bytes += jsonFileBytes(value).length
+      for (const link of links.values()) bytes += (await objects.sizeOf(link)).size
+    }
   }
-  return count
+  return { files, bytes }
+}
+
+/** The bytes of `file`'s content, as a checkout reads them, told to `onBytes` piece by piece. */
+export async function* countedContent(file: PlannedFile, onBytes: (n: number) => void): AsyncIterable<Uint8Array> {
+  for await (const piece of file.content()) {
+    yield piece
+    onBytes(piece.length)
+  }
 }
 
 /** The checkout names of a folder output's subfolders, remembering the last one asked for: files come sorted, so mostly the same. */
@@ -91,6 +111,8 @@ class FolderNames {
     return folder
   }
 }
+
+const jsonFileBytes = (value: unknown): Uint8Array => new TextEncoder().encode(prettyJson(value) + '\n')
 
 function prettyJson(node: unknown): string {
   // Integers beyond 2^53 decode as BigInt (only stores written by other tools hold them).

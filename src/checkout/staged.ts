@@ -11,7 +11,14 @@ import { mkdirDurable } from '../io/sync-dir.js'
 import { CHECKOUT_MANIFEST, ManifestWriter } from './manifest.js'
 import { FileSink } from './file-sink.js'
 import { OutputNames, checkNameLength, fitsPathMax, type RenamedOutput } from './names.js'
-import { countPlanned, plannedBatches, type PlannedFile } from './planned.js'
+import { countPlanned, countedContent, plannedBatches, type PlannedFile } from './planned.js'
+
+export interface CheckoutProgress {
+  /** Files written so far, of all. */
+  readonly onProgress?: ((written: number, total: number) => void) | undefined
+  /** Bytes written so far, of all, told often. */
+  readonly onBytes?: ((written: number, total: number) => void) | undefined
+}
 
 export interface StagedResult {
   readonly written: string[]
@@ -40,9 +47,14 @@ export async function writeStaged(
   node: CheckpointNode,
   root: string,
   dir: string,
-  onProgress: ((written: number, total: number) => void) | undefined,
+  progress: CheckoutProgress,
 ): Promise<StagedResult | undefined> {
-  const total = onProgress ? await countPlanned(objects, node) : 0
+  const { onProgress, onBytes } = progress
+  const total = onProgress || onBytes ? await countPlanned(objects, node) : { files: 0, bytes: 0 }
+  let bytes = 0
+  const addBytes = (n: number) => onBytes?.((bytes += n), total.bytes)
+  // Files written from their content (not from one block) count their bytes as they are read.
+  const counted = new Set<string>()
   const created = await onPath(dir, () => mkdirDurable(root), 'cannot create the checkout folder')
   const staging = path.join(root, `.ckpt-tmp-${randomBytes(6).toString('hex')}`)
   let manifest: ManifestWriter | undefined
@@ -56,7 +68,8 @@ export async function writeStaged(
     let count = 0
     const files = new FileSink(root, (name, recorded) => {
       writing.add(name, recorded)
-      onProgress?.(++count, total)
+      if (!counted.delete(name)) addBytes(recorded.size)
+      onProgress?.(++count, total.files)
     })
     sink = files
     const names = new OutputNames([CHECKOUT_MANIFEST])
@@ -71,7 +84,12 @@ export async function writeStaged(
         // A blob of one block (every small file) is read whole; larger ones are streamed.
         const block = blocks[i]
         // Names are plain relative paths (checked in the tree, made by OutputNames): joined as they are.
-        await files.add(file.name, `${staging}/${file.name}`, block, file.content, file.blob)
+        let content = file.content
+        if (!block && onBytes) {
+          counted.add(file.name)
+          content = () => countedContent(file, addBytes)
+        }
+        await files.add(file.name, `${staging}/${file.name}`, block, content, file.blob)
         written.push(file.name)
         outputs.add(outputOf(file.name))
       }

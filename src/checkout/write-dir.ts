@@ -9,17 +9,16 @@ import type { CheckpointNode } from '../model/checkpoint.js'
 import type { ObjectDb } from '../core/objects.js'
 import { CHECKOUT_MANIFEST, ManifestWriter, isRecordedFile, readManifest, recordOf, type RecordedFile } from './manifest.js'
 import { OutputNames, checkNameLength, type RenamedOutput } from './names.js'
-import { plannedFiles } from './planned.js'
-import { writeStaged } from './staged.js'
+import { countPlanned, countedContent, plannedFiles } from './planned.js'
+import { writeStaged, type CheckoutProgress } from './staged.js'
 import { writeAtomically } from './write-file.js'
 
 export { CHECKOUT_MANIFEST } from './manifest.js'
 
-export interface CheckoutDirOptions {
+export interface CheckoutDirOptions extends CheckoutProgress {
   readonly force: boolean
   /** fsync each file and folder (the store's `fsync` durability): survives power loss, not only a killed process. */
   readonly durable: boolean
-  readonly onProgress?: ((written: number, total: number) => void) | undefined
 }
 
 export interface CheckoutDirResult {
@@ -45,7 +44,7 @@ const CONCURRENT_FILES = 16
 export async function writeCheckoutDir(objects: ObjectDb, checkpoint: CID, node: CheckpointNode, dir: string, options: CheckoutDirOptions): Promise<CheckoutDirResult> {
   const root = path.resolve(dir)
   if (!options.durable && (await isNewOrEmpty(root))) {
-    const staged = await writeStaged(objects, checkpoint, node, root, dir, options.onProgress)
+    const staged = await writeStaged(objects, checkpoint, node, root, dir, options)
     if (staged) return staged
   }
   const existing = await stat(root).catch((err: NodeJS.ErrnoException) => {
@@ -69,11 +68,16 @@ export async function writeCheckoutDir(objects: ObjectDb, checkpoint: CID, node:
   const names = new OutputNames([CHECKOUT_MANIFEST])
   const manifest = await onPath(dir, () => ManifestWriter.create(root, cidString(checkpoint)), 'cannot write into')
   const written: string[] = []
+  const { onBytes } = options
+  const totalBytes = onBytes ? (await countPlanned(objects, node)).bytes : 0
+  let bytes = 0
+  const addBytes = (n: number) => onBytes?.((bytes += n), totalBytes)
   try {
     await forEachConcurrently(plannedFiles(objects, node, names), CONCURRENT_FILES, async (file) => {
       const target = path.join(root, file.name)
       await disk.makeFolder(path.dirname(file.name))
-      manifest.add(file.name, recordOf(await writeAtomically(target, file.content(), options.durable)))
+      const content = onBytes ? countedContent(file, addBytes) : file.content()
+      manifest.add(file.name, recordOf(await writeAtomically(target, content, options.durable)))
       written.push(file.name)
       options.onProgress?.(written.length, total)
     })

@@ -77,8 +77,17 @@ async function storeStreamedOutputs(ctx: StoreContext, options: CommitOptions): 
   const placeholder = new StreamedBlob(EMPTY_BLOB)
   prepareCommit(withOutputs(options, single && placeholder, new Map(many.map(([name]) => [name, placeholder]))))
   const stored = new Map<string, StreamedBlob>()
-  for (const [name, stream] of many) stored.set(name, new StreamedBlob(await ctx.objects.putBlobStream(stream)))
-  const output = single && new StreamedBlob(await ctx.objects.putBlobStream(single))
+  // One running count over every stream of the commit.
+  let before = 0
+  const onBytes = options.onBytes && ((read: number) => options.onBytes?.(before + read))
+  const put = async (stream: AsyncIterable<Uint8Array | string>) => {
+    let read = 0
+    const cid = await ctx.objects.putBlobStream(stream, onBytes && ((n) => onBytes((read = n))))
+    before += read
+    return cid
+  }
+  for (const [name, stream] of many) stored.set(name, new StreamedBlob(await put(stream)))
+  const output = single && new StreamedBlob(await put(single))
   return withOutputs(options, output, stored)
 }
 

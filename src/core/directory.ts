@@ -24,6 +24,8 @@ export class Directory {
 export interface ReadDirectoryOptions {
   /** Whether to take this file, or walk into this folder (`path` relative to the root, `/`-separated). */
   readonly include?: (path: string, isFolder: boolean) => boolean
+  /** Told the bytes read so far, after each file, for a progress bar. */
+  readonly onBytes?: (read: number) => void
 }
 
 /**
@@ -34,13 +36,18 @@ export interface ReadDirectoryOptions {
 export async function readDirectory(root: string, options: ReadDirectoryOptions = {}): Promise<Directory> {
   const files = new Map<string, Uint8Array>()
   const include = options.include ?? (() => true)
+  let read = 0
   const walk = async (relative: string): Promise<void> => {
     const here = path.join(root, relative)
     for (const entry of (await readdir(here, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const rel = relative === '' ? entry.name : `${relative}/${entry.name}`
       if (!include(rel, entry.isDirectory())) continue
       if (entry.isDirectory()) await walk(rel)
-      else if (entry.isFile()) files.set(rel, new Uint8Array(await readFile(path.join(root, rel))))
+      else if (entry.isFile()) {
+        const bytes = new Uint8Array(await readFile(path.join(root, rel)))
+        files.set(rel, bytes)
+        options.onBytes?.((read += bytes.length))
+      }
       else throw new CkptError('INVALID_OUTPUT', `${path.join(root, rel)} is not a regular file or folder (links are not followed)`, { details: { path: rel } })
     }
   }

@@ -63,18 +63,20 @@ export async function rememberBlob(scratch: ScratchStore, file: string, before: 
   await scratch.put(statKey(file), new TextEncoder().encode(JSON.stringify({ ...before, blob: blob.toString() })))
 }
 
-/** Whether the file's bytes, read now, hash to `blob`. */
-export async function fileHashesTo(file: string, blob: CID): Promise<boolean> {
+/** Whether the file's bytes, read now, hash to `blob`; `onBytes` hears the bytes hashed so far. */
+export async function fileHashesTo(file: string, blob: CID, onBytes?: (hashed: number) => void): Promise<boolean> {
   const { createBLAKE3 } = await import('hash-wasm')
   const hasher = await createBLAKE3(256)
   hasher.init()
   const handle = await open(file, 'r')
   try {
     const buffer = new Uint8Array(4 * 1024 * 1024)
+    let hashed = 0
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
       if (bytesRead === 0) break
       hasher.update(buffer.subarray(0, bytesRead))
+      onBytes?.((hashed += bytesRead))
     }
   } finally {
     await handle.close()

@@ -82,18 +82,22 @@ export class ObjectDb {
   /**
    * Stores a stream as one blob in bounded memory; returns its id (the raw CID of the whole content).
    * A stream over a whole file that is unchanged since it was last stored is only hashed.
+   * `onBytes` hears the bytes read (or hashed) so far.
    */
-  async putBlobStream(source: AsyncIterable<Uint8Array | string>): Promise<CID> {
+  async putBlobStream(source: AsyncIterable<Uint8Array | string>, onBytes?: (read: number) => void): Promise<CID> {
     const file = wholeFileOf(source)
     const scratch = this.scratch
-    if (file === undefined || scratch === undefined) return this.#writeStream(source)
+    const counted = onBytes ? countingBytes(source, onBytes) : source
+    if (file === undefined || scratch === undefined) return this.#writeStream(counted)
     const before = await fileStat(file)
     const known = await rememberedBlob(scratch, file, before)
-    if (known && (await this.has(known)) && (await fileHashesTo(file, known))) {
+    if (known && (await this.has(known)) && (await fileHashesTo(file, known, onBytes))) {
       ;(source as { destroy?: () => void }).destroy?.()
       return known
     }
-    const blob = await this.#writeStream(source)
+    // A failed hash pass counted bytes too: the count starts again with the write.
+    onBytes?.(0)
+    const blob = await this.#writeStream(counted)
     await rememberBlob(scratch, file, before, blob)
     return blob
   }
@@ -354,3 +358,13 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export { RAW_CODE, DAG_JSON_CODE }
+
+/** `source` as it is, telling `onBytes` the bytes passed on so far after each piece. */
+async function* countingBytes(source: AsyncIterable<Uint8Array | string>, onBytes: (read: number) => void): AsyncIterable<Uint8Array | string> {
+  let read = 0
+  for await (const piece of source) {
+    yield piece
+    read += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length
+    onBytes(read)
+  }
+}

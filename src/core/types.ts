@@ -92,6 +92,8 @@ export interface CommitOptions {
    * the new head and try again, up to this many times. Only applies when the parent is defaulted.
    */
   readonly retry?: number
+  /** Called as outputs given as streams are read (or, for an unchanged file, hashed): the bytes so far, for a progress bar. */
+  readonly onBytes?: (read: number) => void
 }
 
 /** Stages whose outputs a commit takes from checkpoint `from`. */
@@ -138,6 +140,8 @@ export interface RestoreOptions {
   readonly force?: boolean
   /** Called after each file written under `to`, for progress display. */
   readonly onProgress?: (written: number, total: number) => void
+  /** Called as bytes are written under `to` (often: draw at your own pace), with the bytes of every file to write. */
+  readonly onBytes?: (written: number, total: number) => void
 }
 
 export interface RestoreResult {

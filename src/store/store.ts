@@ -351,6 +351,7 @@ export class Store implements CheckpointStore {
         force: options.force ?? false,
         durable: this.#durable,
         onProgress: options.onProgress,
+        onBytes: options.onBytes,
       })
       return { checkpoint: toCheckpoint(cid, node), outputs: {}, written, renamed }
     }
