@@ -97,7 +97,7 @@ describe('ckpt completion in bash', () => {
     expect(offered('ckpt cat v1:n')).toEqual(['notes'])
     expect(offered('ckpt show main:')).toEqual(['detect', 'notes'])
     expect(offered('ckpt cat nosuch:')).toEqual([])
-    expect(offered('ckpt che')).toEqual(['checkout'])
+    expect(offered('ckpt che')).toEqual(['checkout', 'cherry-pick'])
     expect(offered('ckpt ')).toEqual(expect.arrayContaining(['checkout', 'commit', 'log', 'completion', 'timeline']))
     const logOptions = offered('ckpt log --') ?? []
     expect(logOptions).toEqual(expect.arrayContaining(['--max-count', '--oneline', '--first-parent', '--store']))

@@ -51,7 +51,7 @@ describe('progress bars on a terminal', () => {
     expect(drawn.some((f) => /^restore .* \d+% [\d.]+ MiB\/96\.0 MiB [\d.]+ [KMG]i?B\/s ETA /.test(f)), drawn.join('\n')).toBe(true)
     expect(drawn.at(-1)).toMatch(/^restore .* 100% 96\.0 MiB\/96\.0 MiB [\d.]+ [KMG]i?B\/s in \d+s$/)
     expect(screen.endsWith('\n')).toBe(true)
-    expect(readFileSync(path.join(dir, 'restored', 'big')).equals(readFileSync(path.join(dir, 'big.bin')))).toBe(true)
+    expect(readFileSync(path.join(dir, 'restored', 'big.bin')).equals(readFileSync(path.join(dir, 'big.bin')))).toBe(true)
   }, 60_000)
 
   it('commit from a slow pipe counts the bytes read so far, then ends at 100% of what came', async () => {
