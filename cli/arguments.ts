@@ -1,8 +1,8 @@
 import { CkptError } from '../src/errors.js'
 import { setJsonErrors } from './errors.js'
 
-/** Commands that take stage names after `--` (`ckpt log -- detect`, `ckpt diff A B -- report`). */
-const TAKES_STAGES_AFTER_DASHES = new Set(['log', 'diff'])
+/** Commands that take names after `--`: stages (`ckpt log -- detect`, `ckpt diff A B -- report`), refs (`ckpt reflog expire -- exp`). */
+const TAKES_STAGES_AFTER_DASHES = new Set(['log', 'diff', 'reflog'])
 
 /**
  * Checks every parsed command line before its command runs, so that no argument is silently

@@ -110,7 +110,7 @@ describe('ckpt run, resume, replay, plan, audit', () => {
     expect(err.code).toBe(2)
     expect(err.stderr).toContain('stage "x" reads "missing", which no pipeline input or upstream stage writes')
     expect(ckpt(dir, 'resume', PIPELINE, '--run', 'no-such-run').code).toBe(4)
-    expect(ckpt(dir, 'run', path.join(dir, 'nothing.mjs')).code).toBe(2)
+    expect(ckpt(dir, 'run', path.join(dir, 'nothing.mjs')).code).toBe(4) // NOT_FOUND, naming the file
   })
 })
 

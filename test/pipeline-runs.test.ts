@@ -111,7 +111,7 @@ export default { name: 'slow', stages: [
     expect(ckpt(dir, ['run', file, '--inputs', '{"fail": false}', '--run', 'a1', '--job', 'job-a']).code).toBe(0)
     expect(ckpt(dir, ['run', file, '--inputs', '{"fail": true}', '--run', 'b1', '--job', 'job-b', '-t', 'side']).code).toBe(10)
     expect(jsonLines(ckpt(dir, ['runs', '--job', 'job-b', '--json']).stdout)).toMatchObject([{ runId: 'b1', timeline: 'side', status: 'failed', stages: { failed: 1 } }])
-    expect(ckpt(dir, ['runs', '--status', 'succeeded']).stdout).toMatch(/^a1 +succeeded +\S+Z +main +job job-a +1 ran, 0 reused, 0 failed, 0 skipped\n$/)
+    expect(ckpt(dir, ['runs', '--status', 'succeeded']).stdout).toMatch(/^a1 +succeeded +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} +main +job job-a +1 ran, 0 reused, 0 failed, 0 skipped\n$/)
     expect(ckpt(dir, ['runs', '-t', 'side', '--json']).stdout).toContain('"b1"')
     expect(ckpt(dir, ['runs', '--since', '1h']).stdout.trim().split('\n')).toHaveLength(2)
     expect(ckpt(dir, ['runs', '-n', '1', '--json']).stdout.trim().split('\n')).toHaveLength(1)

@@ -174,6 +174,7 @@ describe('diff and checkout on PostgreSQL', () => {
     const run = cli(url)
     const dir = path.join(tempDir(), 'out')
     expect(run('restore', first.id, '--to', dir).code).toBe(0)
+    expect(run('checkout', first.id).code).toBe(0)
     expect(readFileSync(path.join(dir, 'frames/sub/b.png'))).toEqual(Buffer.of(2))
     expect(readFileSync(path.join(dir, 'video')).equals(Buffer.from(big))).toBe(true)
     expect(JSON.parse(readFileSync(path.join(dir, 'detect.json'), 'utf8')).n).toBe(1)

@@ -10,6 +10,7 @@ interface Args {
   n?: number
   expire?: string
   json?: boolean
+  '--'?: string[]
 }
 
 export const reflogCommand = {
@@ -31,13 +32,15 @@ export const reflogCommand = {
     if (args.ref === 'expire') {
       const age = await ageOption('--expire', args.expire ?? '90d')
       return withStore(args, async (store) => {
-        const refs = args.refs !== undefined && args.refs.length > 0 ? args.refs : undefined
+        const named = [...(args.refs ?? []), ...(args['--'] ?? []).map(String)]
+        const refs = named.length > 0 ? named : undefined
         const result = await store.expireReflogs({ before: Date.now() - age, ...(refs && { refs }) })
         if (args.json) jsonLine(result)
         else out.line(`expired ${result.entries} reflog entries in ${result.refs} reflog(s)`)
       })
     }
-    if (args.refs !== undefined && args.refs.length > 0) throw new CkptError('INVALID_ARGUMENT', `reflog shows one ref at a time; got ${[args.ref, ...args.refs].join(', ')}`)
+    const extra = [...(args.refs ?? []), ...(args['--'] ?? []).map(String)]
+    if (extra.length > 0) throw new CkptError('INVALID_ARGUMENT', `reflog shows one ref at a time; got ${[args.ref, ...extra].join(', ')}`)
     await withStore(args, async (store) => {
       const entries = await store.reflog(args.ref, args.n === undefined ? {} : { limit: args.n })
       for (const e of entries) {
