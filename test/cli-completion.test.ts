@@ -161,3 +161,36 @@ function interactiveBash(cwd: string, bin: string, steps: ReadonlyArray<{ send: 
     }
   })()
 }
+
+/**
+ * What zsh's completion function for ckpt (from `ckpt completion zsh`, loaded after compinit)
+ * adds on TAB after each of `words`: `compadd` is replaced by one that prints the candidates.
+ */
+function zshCompletions(cwd: string, bin: string, lines: ReadonlyArray<readonly string[]>): string[][] {
+  const script = [
+    'autoload -Uz compinit && compinit -u',
+    'source <(ckpt completion zsh)',
+    'compadd() { local seen=0; for a in "$@"; do if (( seen )); then print -r -- "$a"; elif [[ $a == -- ]]; then seen=1; fi; done }',
+    ...lines.flatMap((words) => [`words=(${words.map(shellQuote).join(' ')}); CURRENT=${words.length}; _ckpt; print @line`]),
+  ].join('\n')
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, SHELL: '/bin/zsh' }
+  delete env.CKPT_DIR
+  const run = spawnSync('zsh', ['-f', '-c', script], { cwd, env, encoding: 'utf8' })
+  expect(run.status, run.stderr).toBe(0)
+  return run.stdout.split('@line\n').slice(0, lines.length).map((block) => block.split('\n').filter((l) => l !== '').sort())
+}
+
+describe('ckpt completion in zsh', () => {
+  it('offers revisions, stages after REV: and real options, as in bash', () => {
+    const { dir, bin } = storeWithHistory()
+    const [revisions, stages, options] = zshCompletions(dir, bin, [
+      ['ckpt', 'checkout', ''],
+      ['ckpt', 'cat', 'HEAD:'],
+      ['ckpt', 'log', '--'],
+    ])
+    expect(revisions).toEqual(['HEAD', 'exp', 'main', 'v1'])
+    expect(stages).toEqual(['HEAD:detect', 'HEAD:notes'])
+    expect(options).toContain('--max-count')
+    expect(options).not.toContain('--n')
+  })
+})
