@@ -3,6 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore } from '../src/index.js'
 import { ckpt, jsonLines } from './support/cli.js'
+import { ckptOnPath, inTerminal } from './support/terminal.js'
 import { tempDir } from './support/temp.js'
 
 /** A store with main (detect, report) and a fork "strict" that changed detect. */
@@ -139,6 +140,10 @@ describe('issue 21: wrong or misleading answers', () => {
     const move = ckpt(dir, ['timeline', '--move', 'strict', 'main~1'])
     expect(move.code).toBe(6)
     expect(move.stderr).toContain('use --force')
+    const keep = ckpt(dir, ['retention', 'main', '--keep-last', '0'])
+    expect(keep.code).toBe(2)
+    expect(keep.stderr).toContain('--keep-last must be a whole number')
+    expect(keep.stderr).not.toContain('keepLast')
     const rename = ckpt(dir, ['timeline', '-m', 'strict'])
     expect(rename.stderr).toContain('give the new name: ckpt timeline -m OLD NEW')
     const pipeline = path.join(dir, 'failing.mjs')
@@ -151,6 +156,16 @@ describe('issue 21: wrong or misleading answers', () => {
     const failed = ckpt(dir, ['run', 'failing.mjs', '--run', 'r1'])
     expect(failed.code).toBe(10)
     expect(failed.stdout).toContain('resume with: ckpt resume failing.mjs --run r1')
+  })
+
+  it('says it reads a stage output from the terminal instead of waiting silently (item 7)', async () => {
+    const { dir } = twoTimelines()
+    const bin = ckptOnPath(tempDir())
+    // The terminal ends its input at once (script's stdin is empty): the note, then an empty output.
+    const typed = await inTerminal('ckpt commit -s typed -', { cwd: dir, env: { PATH: `${bin}:${process.env.PATH ?? ''}` } })
+    expect(typed.code).toBe(0)
+    expect(typed.screen).toContain('reading the output of stage typed from the terminal; end it with Ctrl-D')
+    expect(ckpt(dir, ['commit', '-s', 'piped', '-'], { input: 'x' }).stderr).toBe('')
   })
 
   it('an empty store: log exits 0 and says so; show and checkout name the empty timeline (item 8)', () => {
