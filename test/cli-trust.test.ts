@@ -2,18 +2,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore } from '../src/index.js'
-import { ckpt, jsonLines } from './support/cli.js'
+import { ckpt, ckptIn, jsonLines } from './support/cli.js'
 import { ckptOnPath, inTerminal } from './support/terminal.js'
 import { tempDir } from './support/temp.js'
 
 /** A store with main (detect, report) and a fork "strict" that changed detect. */
 function twoTimelines() {
   const dir = tempDir()
-  const run = (...args: string[]) => {
-    const r = ckpt(dir, args)
-    if (r.code !== 0) throw new Error(`ckpt ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
-    return r.stdout.trim()
-  }
+  const run = ckptIn(dir)
   run('init')
   run('commit', '-s', 'detect', '--json', '{"n": 1}', '-m', 'first detect')
   run('commit', '-s', 'report', '--json', '"one"', '-m', 'first report')

@@ -1,18 +1,14 @@
 import { closeSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ckpt, jsonLines } from './support/cli.js'
+import { ckpt, ckptIn, jsonLines } from './support/cli.js'
 import { pseudoRandomBytes } from './support/random.js'
 import { tempDir } from './support/temp.js'
 
 /** A store with six checkpoints on main and a deleted timeline "exp" with two of its own. */
 function storeWithGarbage() {
   const dir = tempDir()
-  const run = (...args: string[]) => {
-    const r = ckpt(dir, args)
-    if (r.code !== 0) throw new Error(`ckpt ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
-    return r.stdout.trim()
-  }
+  const run = ckptIn(dir)
   run('init')
   const main = Array.from({ length: 6 }, (_, i) => run('commit', '-s', 'step', '--json', JSON.stringify({ i })))
   run('timeline', 'create', 'exp', 'main~2')

@@ -25,3 +25,12 @@ export function ckpt(cwd: string, args: string[], options: RunOptions = {}) {
 }
 
 export const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+
+/** `ckpt ARGS…` in `dir` that must succeed: returns its stdout, trimmed; throws with its stderr when it fails. */
+export function ckptIn(dir: string): (...args: string[]) => string {
+  return (...args) => {
+    const r = ckpt(dir, args)
+    if (r.code !== 0) throw new Error(`ckpt ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+    return r.stdout.trim()
+  }
+}
