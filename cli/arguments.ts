@@ -2,7 +2,7 @@ import { CkptError } from '../src/errors.js'
 import { setJsonErrors } from './errors.js'
 
 /** Commands that take names after `--`: stages (`ckpt log -- detect`, `ckpt diff A B -- report`), refs (`ckpt reflog expire -- exp`). */
-const TAKES_STAGES_AFTER_DASHES = new Set(['log', 'diff', 'reflog'])
+const TAKES_NAMES_AFTER_DASHES = new Set(['log', 'diff', 'reflog'])
 
 /**
  * Checks every parsed command line before its command runs, so that no argument is silently
@@ -19,7 +19,7 @@ export function checkArguments(argv: Record<string, unknown>): true {
     }
   }
   const afterDashes = (argv['--'] as unknown[] | undefined) ?? []
-  if (afterDashes.length > 0 && !TAKES_STAGES_AFTER_DASHES.has(command)) {
+  if (afterDashes.length > 0 && !TAKES_NAMES_AFTER_DASHES.has(command)) {
     throw new CkptError('INVALID_ARGUMENT', `ckpt ${command} takes nothing after --: ${afterDashes.join(' ')}`, { details: { extra: afterDashes.map(String) } })
   }
   return true

@@ -16,9 +16,12 @@ export function inUserWords(message: string): string {
 /** Whether errors are to be written as JSON: the command was given `--json` as a switch. */
 let jsonErrors = process.argv.includes('--json')
 
-/** Called once the command line is parsed: `commit --json VALUE` (a JSON literal) is not the switch. */
+/**
+ * Called once the command line is parsed: `commit --json VALUE` (a JSON literal) is not the
+ * switch; a bare `commit --json` (parsed as '') is.
+ */
 export function setJsonErrors(parsedJson: unknown): void {
-  jsonErrors = parsedJson === true
+  jsonErrors = parsedJson === true || parsedJson === ''
 }
 
 /**

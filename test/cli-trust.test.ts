@@ -205,8 +205,10 @@ describe('issue 21: the verbs git users reach for', () => {
     expect(JSON.parse(r.stderr)).toEqual({ error: { code: 'NOT_FOUND', message: 'unknown revision "nosuch"', exit: 4 } })
     const usage = ckpt(dir, ['log', '-n', 'x', '--json'])
     expect(JSON.parse(usage.stderr)).toMatchObject({ error: { code: 'INVALID_ARGUMENT', exit: 2 } })
-    // commit --json VALUE is a JSON literal, not the switch: its errors stay text.
+    // commit --json VALUE is a JSON literal, not the switch: its errors stay text; a bare --json is the switch.
     expect(ckpt(dir, ['commit', '-s', 'x', '--json', '{']).stderr).toMatch(/^ckpt: error: /)
+    expect(JSON.parse(ckpt(dir, ['commit', '-s', 'x', '--file', 'nosuch', '--json']).stderr)).toMatchObject({ error: { code: 'NOT_FOUND', exit: 4 } })
+    expect(ckpt(dir, ['commit', '-s', 'x', '--json', '1', '--json'])).toMatchObject({ code: 2, stdout: '' })
   })
 })
 

@@ -66,6 +66,9 @@ export const commitCommand = {
       .example('$0 commit -s joined --json 1 --parent main --parent strict', 'a checkpoint with two parents'),
   handler: async (args: Args) => {
     const { CkptError, isPlainFileName } = await library()
+    if (Array.isArray(args.json)) {
+      throw new CkptError('INVALID_ARGUMENT', '--json is given twice: it is either the output (--json LITERAL) or, alone, "print the checkpoint as JSON"; give the output with --file or - to have both')
+    }
     const printJson = args.json === ''
     if (args.stage === undefined && !args.amend) throw new CkptError('INVALID_ARGUMENT', 'name the stage: commit -s STAGE (only --amend may leave it out)')
     if (args.amend && (args.parent !== undefined || args.retry !== undefined)) throw new CkptError('INVALID_ARGUMENT', '--amend keeps the head\'s parents: it takes no --parent or --retry')
