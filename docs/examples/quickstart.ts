@@ -52,5 +52,5 @@ for (const stage of diff.stages.filter((s) => s.status !== 'unchanged')) {
 }
 
 const { outputs } = await store.restore(report.id)
-console.log(`\ncheckout ${report.shortId}: stages ${Object.keys(outputs).join(', ')}; frame 2 has ${(outputs.extract_frames as { frames: Uint8Array[] }).frames[2]?.length} bytes`)
+console.log(`\nrestore ${report.shortId}: stages ${Object.keys(outputs).join(', ')}; frame 2 has ${(outputs.extract_frames as { frames: Uint8Array[] }).frames[2]?.length} bytes`)
 await store.close()
