@@ -90,6 +90,10 @@ describe('issue 21: wrong or misleading answers', () => {
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain('ckpt restore strict --to')
     expect(run('status')).toContain('On timeline main')
+    // As git's checkout -b: a new timeline where HEAD is.
+    expect(run('checkout', '-b', 'here')).toBe("Switched to a new timeline 'here'")
+    expect(run('rev-parse', 'here')).toBe(run('rev-parse', 'main'))
+    run('checkout', 'main')
     // Leaving a detached checkpoint that nothing names warns, as git does.
     run('checkout', 'main~1')
     run('commit', '-s', 'report', '--json', '"lost"')
