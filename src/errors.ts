@@ -29,7 +29,7 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   /** Stored bytes do not hash to their id, or do not decode as the object they should be. */
   | 'CORRUPT_OBJECT'
-  /** A checkout would overwrite a file that ckpt did not write. */
+  /** A restore would overwrite a file that ckpt did not write. */
   | 'WOULD_OVERWRITE'
   /** The storage layer failed (disk, database). */
   | 'IO_ERROR'

@@ -55,7 +55,7 @@ export async function writeStaged(
   const addBytes = (n: number) => onBytes?.((bytes += n), total.bytes)
   // Files written from their content (not from one block) count their bytes as they are read.
   const counted = new Set<string>()
-  const created = await onPath(dir, () => mkdirDurable(root), 'cannot create the checkout folder')
+  const created = await onPath(dir, () => mkdirDurable(root), 'cannot create the folder to restore into')
   const staging = path.join(root, `.ckpt-tmp-${randomBytes(6).toString('hex')}`)
   let manifest: ManifestWriter | undefined
   let sink: FileSink | undefined

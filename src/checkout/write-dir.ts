@@ -49,10 +49,10 @@ export async function writeCheckoutDir(objects: ObjectDb, checkpoint: CID, node:
   }
   const existing = await stat(root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined
-    throw fileSystemError(err, dir, 'cannot check out into')
+    throw fileSystemError(err, dir, 'cannot restore into')
   })
   if (existing && !existing.isDirectory()) {
-    throw new CkptError('WOULD_OVERWRITE', `cannot check out into ${quoted(dir)}: it is a file, not a folder`, { details: { path: dir } })
+    throw new CkptError('WOULD_OVERWRITE', `cannot restore into ${quoted(dir)}: it is a file, not a folder`, { details: { path: dir } })
   }
   const previous = existing ? await readManifest(root) : new Map<string, RecordedFile>()
   const disk = new TargetFolder(root, previous, existing === undefined)
@@ -64,7 +64,7 @@ export async function writeCheckoutDir(objects: ObjectDb, checkpoint: CID, node:
   }
   await disk.checkWritable(CHECKOUT_MANIFEST, true)
 
-  if (!existing) await onPath(dir, () => mkdirDurable(root), 'cannot create the checkout folder')
+  if (!existing) await onPath(dir, () => mkdirDurable(root), 'cannot create the folder to restore into')
   const names = new OutputNames([CHECKOUT_MANIFEST])
   const manifest = await onPath(dir, () => ManifestWriter.create(root, cidString(checkpoint)), 'cannot write into')
   const written: string[] = []
@@ -123,7 +123,7 @@ class TargetFolder {
     if (!found || isRecordedFile(found, this.recorded.get(name))) return
     if (found.isDirectory()) throw this.#inTheWay(name, 'is a folder')
     if (!force) {
-      throw new CkptError('WOULD_OVERWRITE', `checkout would overwrite ${path.join(this.root, name)}, which ckpt did not write; use force to replace it`, {
+      throw new CkptError('WOULD_OVERWRITE', `restore would overwrite ${path.join(this.root, name)}, which ckpt did not write; use force to replace it`, {
         details: { path: path.join(this.root, name) },
       })
     }
