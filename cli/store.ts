@@ -66,7 +66,7 @@ export async function withStore<T>(args: GlobalArgs, use: (store: Store, dir: st
  * Opens the store at `dir`; when `dir` is a project folder whose store is `dir/.ckpt` (what
  * `ckpt init DIR` made), says so instead of the library's "not a store".
  */
-export async function openNamedStore(dir: string): Promise<Store> {
+async function openNamedStore(dir: string): Promise<Store> {
   const { openStore, CkptError, STORE_MARKER } = await library()
   try {
     return await openStore(dir)
