@@ -75,6 +75,8 @@ export type {
   Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'
 export { run, resume, replay, plan, readAudit, readLogs, followLogs, StageTimeoutError, listRuns, jobTimeline, eventStream, StageRegistry } from './pipeline/index.js'
+export { enqueueTask, getTask, listTasks, cancelTask, claimTask, finishTask, startTaskWorker, TASK_STATES } from './pipeline/index.js'
+export type { Task, TaskState, TaskRequest, ReplayTaskRequest, ResumeTaskRequest, TaskResult, EnqueueOptions, TaskExecutor, TaskWorker, TaskWorkerOptions } from './pipeline/index.js'
 export type {
   AttemptLogView,
   AuditEntry,

@@ -3,6 +3,8 @@ export { readRunAudit as readAudit, readLogs, followLogs, type AttemptLogView, t
 export { StageTimeoutError } from './attempts.js'
 export { listRuns, jobTimeline, type RunFilter, type RunStatus, type RunSummary } from './runs.js'
 export { eventStream } from './events.js'
+export { enqueueTask, getTask, listTasks, cancelTask, claimTask, finishTask, startTaskWorker, TASK_STATES } from './tasks.js'
+export type { Task, TaskState, TaskRequest, ReplayTaskRequest, ResumeTaskRequest, TaskResult, EnqueueOptions, TaskExecutor, TaskWorker, TaskWorkerOptions } from './tasks.js'
 export { StageRegistry } from './registry.js'
 export { buildGraph, type PipelineGraph } from './graph.js'
 export type * from './types.js'
