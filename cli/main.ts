@@ -22,6 +22,7 @@ import { auditCommand, planCommand, replayCommand, resumeCommand, runCommand } f
 import { logsCommand } from './commands/logs.js'
 import { reflogCommand } from './commands/reflog.js'
 import { runsCommand } from './commands/runs.js'
+import { serveCommand } from './commands/serve.js'
 import { restoreCommand } from './commands/restore.js'
 import { revParseCommand } from './commands/rev-parse.js'
 import { showCommand } from './commands/show.js'
@@ -81,6 +82,7 @@ await yargs(expandCountShorthand(hideBin(process.argv)))
   .command(auditCommand)
   .command(runsCommand)
   .command(logsCommand)
+  .command(serveCommand)
   .command(fsckCommand)
   .command(gcCommand)
   .command(exportCommand)

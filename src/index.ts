@@ -9,6 +9,7 @@
  */
 export { initStore, openStore, initStoreOn, openStoreOn, cloneStore, repairStoreDatabase, cutDamagedJournal } from './store/open.js'
 export { Store } from './store/store.js'
+export { statusReport, checkpointReport, timelineReport, type StatusReport, type StatusStage, type CheckpointReport, type StageOutputReport, type TimelineReport } from './store/reports.js'
 export type { Timelines, Tags } from './core/timelines.js'
 export type { CheckpointStore } from './core/checkpoint-store.js'
 export { registerBackend } from './store/backends.js'
@@ -74,7 +75,7 @@ export type { PostgresStoreOptions } from './backend/postgres/provider.js'
 export type {
   Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'
-export { run, resume, replay, plan, readAudit, readLogs, followLogs, StageTimeoutError, listRuns, jobTimeline, eventStream, StageRegistry } from './pipeline/index.js'
+export { run, resume, replay, plan, readAudit, readLogs, followLogs, StageTimeoutError, listRuns, jobTimeline, eventStream, StageRegistry, loadPipelineModule } from './pipeline/index.js'
 export { enqueueTask, getTask, listTasks, cancelTask, claimTask, finishTask, startTaskWorker, TASK_STATES } from './pipeline/index.js'
 export type { Task, TaskState, TaskRequest, ReplayTaskRequest, ResumeTaskRequest, TaskResult, EnqueueOptions, TaskExecutor, TaskWorker, TaskWorkerOptions } from './pipeline/index.js'
 export type {
@@ -90,6 +91,7 @@ export type {
   LogSource,
   Pipeline,
   PipelineEvent,
+  PipelineModule,
   PipelineState,
   PlannedStage,
   PlanRequest,

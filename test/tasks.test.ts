@@ -92,6 +92,8 @@ describe('durable tasks', () => {
       [{ ...replayRequest, stage: '../up' }, {}, 'INVALID_ARGUMENT'],
       [{ ...replayRequest, timeline: 'a..b' }, {}, 'INVALID_REF_NAME'],
       [{ ...replayRequest, from: 'no-such-timeline' }, {}, 'NOT_FOUND'],
+      [{ ...replayRequest, run: 'no-such-run' }, {}, 'RUN_NOT_FOUND'],
+      [{ ...replayRequest, run: 'r1', from: 'main' }, {}, 'INVALID_ARGUMENT'],
       [{ ...replayRequest, config: { detect: { threshold: Number.NaN } } }, {}, 'INVALID_ARGUMENT'],
       [{ ...replayRequest, config: { detect: 'b' } }, {}, 'INVALID_ARGUMENT'],
       [{ ...replayRequest, jobId: 'a\u0000b' }, {}, 'INVALID_ARGUMENT'],
@@ -114,6 +116,7 @@ describe('durable tasks', () => {
     // A good resume request of a recorded run, and a replay from a revision that exists, are taken.
     expect((await enqueueTask(reopened, { action: 'resume', pipeline: 'counting', runId: 'r1' })).state).toBe('queued')
     expect((await enqueueTask(reopened, { ...replayRequest, from: 'main' })).state).toBe('queued')
+    expect((await enqueueTask(reopened, { action: 'replay', pipeline: 'counting', stage: 'c', run: 'r1' })).request).toEqual({ action: 'replay', pipeline: 'counting', stage: 'c', run: 'r1' })
   })
 
   it('runs a delayed task once, after its delay and not before, and records its result', async () => {

@@ -1,8 +1,5 @@
-import { stat } from 'node:fs/promises'
-import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import type { Argv } from 'yargs'
-import type { ConfigValue, Pipeline, PipelineEvent, PipelineState, PlannedStage, RunResult, Store } from '../../src/index.js'
+import type { ConfigValue, PipelineEvent, PipelineModule, PipelineState, PlannedStage, RunResult, Store } from '../../src/index.js'
 import { dim, green, humanTime, jsonLine, out, red, yellow } from '../output.js'
 import { library, parseJsonArgument, withStore } from '../store.js'
 
@@ -24,24 +21,10 @@ interface PipelineArgs {
   checkpoint?: boolean
 }
 
-interface PipelineModule {
-  readonly pipeline: Pipeline
-  readonly inputs?: PipelineState
-}
-
 /** Loads FILE: a JavaScript module exporting a pipeline (default export or `pipeline`) and optionally `inputs` or `defaultInputs()`. */
 async function loadPipeline(file: string): Promise<PipelineModule> {
-  const { CkptError } = await library()
-  const resolved = path.resolve(file)
-  const found = await stat(resolved).catch(() => undefined)
-  if (!found?.isFile()) throw new CkptError('NOT_FOUND', `pipeline file ${file}: ${found ? 'not a file' : 'no such file'}`, { details: { path: file } })
-  const mod = (await import(pathToFileURL(resolved).href).catch((cause: unknown) => {
-    throw new CkptError('INVALID_ARGUMENT', `cannot load pipeline file ${file}: ${(cause as Error).message}`, { cause })
-  })) as { default?: unknown; pipeline?: unknown; inputs?: unknown; defaultInputs?: () => unknown }
-  const pipeline = (mod.pipeline ?? mod.default) as Pipeline | undefined
-  if (!pipeline || !Array.isArray(pipeline.stages)) throw new CkptError('INVALID_ARGUMENT', `${file} exports no pipeline (export default { name, stages } or export const pipeline)`)
-  const inputs = (typeof mod.defaultInputs === 'function' ? mod.defaultInputs() : mod.inputs) as PipelineState | undefined
-  return { pipeline, ...(inputs && { inputs }) }
+  const { loadPipelineModule } = await library()
+  return loadPipelineModule(file)
 }
 
 async function parseJsonFlag<T>(text: string | undefined, flag: string): Promise<T | undefined> {

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs'
-import { checkpointJson, decorationsFor, longText } from '../format.js'
+import { decorationsFor, longText } from '../format.js'
 import { dim, humanSize, jsonLine, out } from '../output.js'
 import { library, withStore } from '../store.js'
 import { catCommand } from './cat.js'
@@ -25,21 +25,9 @@ export const showCommand = {
     // (a log tail or git diff as text, bytes as they are), like `git show REV:PATH`.
     if (args.rev.includes(':')) return catCommand.handler({ ...args, spec: args.rev })
     await withStore(args, async (store) => {
-      const shown = await store.getCheckpoint(args.rev)
-      // Retention may have dropped the parent: then history is cut here, and every stage counts as new.
-      const parent = shown.parents[0] ? await store.getCheckpoint(shown.parents[0]).catch((err: { code?: string }) => {
-        if (err.code === 'NOT_FOUND') return null
-        throw err
-      }) : undefined
-      const checkpoint = parent === null ? { ...shown, historyCut: true as const } : shown
-      const stages = await Promise.all(
-        Object.entries(checkpoint.stages).map(async ([stage, id]) => {
-          const info = await store.outputInfo(`${checkpoint.id}:${stage}`)
-          const changed = !parent || parent.stages[stage] !== id
-          return { stage, id, kind: info.kind, size: info.size, ...(info.files !== undefined && { files: info.files }), changed }
-        }),
-      )
-      if (args.json) return jsonLine({ ...checkpointJson(checkpoint), stageOutputs: stages })
+      const { checkpointReport } = await library()
+      const { stageOutputs: stages, ...checkpoint } = await checkpointReport(store, args.rev)
+      if (args.json) return jsonLine({ ...checkpoint, stageOutputs: stages })
       const [head, timelines, tags] = await Promise.all([store.head(), store.timelines.list(), store.tags.list()])
       const { shortIdOf } = await library()
       for (const line of longText(checkpoint, decorationsFor(head, timelines, tags), shortIdOf)) out.line(line)

@@ -12,39 +12,16 @@ export const statusCommand = {
       .example('$0 status', 'where am I?')
       .example('$0 status --json | jq .stages', 'the stage outputs HEAD holds, for scripts'),
   handler: async (args: { store?: string; json?: boolean }) => {
-    const { shortIdOf } = await library()
+    const { shortIdOf, statusReport } = await library()
     await withStore(args, async (store, dir) => {
-      const head = await store.head()
-      const checkpoint = head.checkpoint ? await store.getCheckpoint(head.checkpoint) : undefined
-      const origins = checkpoint ? await store.origins(checkpoint.id) : {}
-      const stages = checkpoint
-        ? await Promise.all(
-            Object.keys(checkpoint.stages).map(async (stage) => {
-              const origin = origins[stage]
-              const inputKey = origin?.meta.inputKey
-              return {
-                stage,
-                ...(await store.outputInfo(`${checkpoint.id}:${stage}`)),
-                recordedBy: origin?.id ?? null,
-                run: origin?.run ?? null,
-                inputKey: typeof inputKey === 'string' ? inputKey : null,
-              }
-            }),
-          )
-        : []
-      if (args.json) {
-        return jsonLine({
-          store: withoutPasswords(dir),
-          head: { timeline: head.timeline ?? null, detached: head.detached, checkpoint: head.checkpoint ?? null },
-          checkpoint: checkpoint ? { id: checkpoint.id, stage: checkpoint.stage ?? null, run: checkpoint.run ?? null, time: checkpoint.time.toISOString() } : null,
-          stages,
-        })
-      }
+      const report = await statusReport(store, withoutPasswords(dir))
+      if (args.json) return jsonLine(report)
+      const { head, checkpoint, stages } = report
       out.line(`Store: ${withoutPasswords(dir)}`)
       if (head.detached) out.line(`HEAD detached at ${yellow(shortIdOf(head.checkpoint as string))}`)
       else out.line(`On timeline ${bold(head.timeline ?? '?')}${checkpoint ? '' : ' (no checkpoints yet)'}`)
       if (!checkpoint) return
-      out.line(`Checkpoint ${yellow(checkpoint.shortId)}  ${checkpoint.stage ?? '-'}${checkpoint.run ? `  run ${printable(checkpoint.run)}` : ''}  ${dim(humanTime(checkpoint.time))}`)
+      out.line(`Checkpoint ${yellow(shortIdOf(checkpoint.id))}  ${checkpoint.stage ?? '-'}${checkpoint.run ? `  run ${printable(checkpoint.run)}` : ''}  ${dim(humanTime(checkpoint.time))}`)
       out.line(`\n${stages.length} stage(s):`)
       const width = Math.max(...stages.map((s) => s.stage.length))
       for (const s of stages) out.line(`  ${s.stage.padEnd(width)}  ${s.kind.padEnd(5)}  ${humanSize(s.size).padStart(10)}  ${dim(s.id)}`)

@@ -68,12 +68,13 @@ export const timelineCommand = {
         const info = await store.timelines.create(args.name, args.rev ?? 'HEAD')
         return out.line(`Created timeline ${info.name} at ${info.head}`)
       }
-      const rows = await Promise.all((await store.timelines.list()).map(async (t) => ({ ...t, checkpoint: await store.getCheckpoint(t.head) })))
+      const { timelineReport } = await library()
+      const rows = await timelineReport(store)
       const width = (text: (r: (typeof rows)[number]) => string) => Math.max(0, ...rows.map((r) => text(r).length))
       const [nameWidth, stageWidth] = [width((r) => r.name), width((r) => r.checkpoint.stage ?? '-')]
       for (const { checkpoint: head, ...t } of rows) {
         if (args.json) {
-          jsonLine({ name: t.name, head: t.head, current: t.current, stage: head.stage ?? null, time: head.time.toISOString() })
+          jsonLine({ name: t.name, head: t.head, current: t.current, stage: t.stage, time: t.time })
           continue
         }
         const mark = t.current ? green('* ') : '  '

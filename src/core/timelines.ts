@@ -35,8 +35,11 @@ export class Timelines {
     return cidString(cid)
   }
 
-  /** Deletes a timeline (its reflog stays). Refuses the timeline HEAD is on. */
-  async delete(name: string): Promise<void> {
+  /**
+   * Deletes a timeline (its reflog stays). Refuses the timeline HEAD is on. With `expected`, only
+   * while the timeline is at that checkpoint (REF_CONFLICT otherwise), as a compare-and-swap.
+   */
+  async delete(name: string, options: { expected?: string } = {}): Promise<void> {
     this.ctx.assertOpen()
     const ref = checkedRef('timeline', name)
     const head = await this.ctx.refs.head()
@@ -44,7 +47,19 @@ export class Timelines {
       throw new CkptError('INVALID_ARGUMENT', `timeline "${name}" is checked out (HEAD is on it); move HEAD first`, { details: { timeline: name } })
     }
     const current = await this.get(name)
-    await this.ctx.refs.update([{ ref, expected: current, value: null }], 'timeline: deleted')
+    const expected = options.expected === undefined ? current : await this.#expectedHead(name, options.expected, current)
+    await this.ctx.refs.update([{ ref, expected, value: null }], 'timeline: deleted')
+  }
+
+  /** `expected` as a checkpoint id; REF_CONFLICT when the timeline is no longer there. */
+  async #expectedHead(name: string, expected: string, current: string): Promise<string> {
+    const id = cidString(await this.ctx.resolveCheckpointId(expected))
+    if (id !== current) {
+      throw new CkptError('REF_CONFLICT', `timeline "${name}" is at ${current}, not at the expected ${expected}: it moved meanwhile`, {
+        details: { ref: TIMELINE_PREFIX + name, expected: id, actual: current },
+      })
+    }
+    return id
   }
 
   /**
@@ -80,12 +95,14 @@ export class Timelines {
 
   /**
    * Points a timeline at another checkpoint. Only forward (the current head must be an ancestor
-   * of the target) unless `force`; REF_CONFLICT when the timeline moved meanwhile.
+   * of the target) unless `force`; REF_CONFLICT when the timeline moved meanwhile, or with
+   * `expected` when it is not at that checkpoint (a compare-and-swap for callers that read it earlier).
    */
-  async move(name: string, revision: string, options: { force?: boolean } = {}): Promise<TimelineInfo> {
+  async move(name: string, revision: string, options: { force?: boolean; expected?: string } = {}): Promise<TimelineInfo> {
     this.ctx.assertOpen()
     const ref = checkedRef('timeline', name)
-    const current = await this.get(name)
+    const found = await this.get(name)
+    const current = options.expected === undefined ? found : await this.#expectedHead(name, options.expected, found)
     const target = await this.ctx.resolveCheckpointId(revision)
     if (!options.force && !(await isAncestor(this.ctx, CID.parse(current), target))) {
       throw new CkptError('REF_CONFLICT', `moving timeline "${name}" to ${revision} is not a fast-forward; use force`, {

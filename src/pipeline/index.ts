@@ -8,3 +8,4 @@ export type { Task, TaskState, TaskRequest, ReplayTaskRequest, ResumeTaskRequest
 export { StageRegistry } from './registry.js'
 export { buildGraph, type PipelineGraph } from './graph.js'
 export type * from './types.js'
+export { loadPipelineModule, type PipelineModule } from './load.js'

@@ -26,8 +26,11 @@ export interface ReplayTaskRequest {
   readonly stage: string
   /** The revision to replay from (checked to exist when the task is queued). */
   readonly from?: string
+  /** Or: the recorded run to replay. */
+  readonly run?: string
   readonly config?: Readonly<Record<string, Readonly<Record<string, ConfigValue>>>>
-  readonly timeline: string
+  /** The new timeline; when omitted, the executor picks one. */
+  readonly timeline?: string
   readonly jobId?: string
 }
 
@@ -221,6 +224,8 @@ export interface TaskWorkerOptions {
 
 /** A running worker; see {@link startTaskWorker}. */
 export interface TaskWorker {
+  /** Looks at the queue now (say, after queuing a task due at once) rather than at the next poll. */
+  poke(): void
   /** Stops taking tasks and waits for the ones running to finish. */
   stop(): Promise<void>
 }
@@ -247,6 +252,7 @@ class Worker implements TaskWorker {
   readonly #running = new Set<Promise<void>>()
   #pollTimer: NodeJS.Timeout | undefined
   #stopped = false
+  #polling = false
 
   constructor(
     private readonly store: CheckpointStore,
@@ -256,7 +262,14 @@ class Worker implements TaskWorker {
     private readonly options: TaskWorkerOptions,
   ) {}
 
+  poke(): void {
+    if (this.#stopped || this.#polling) return
+    clearTimeout(this.#pollTimer)
+    void this.poll()
+  }
+
   async poll(): Promise<void> {
+    this.#polling = true
     try {
       const queued = await this.store.index.list('tasks-by-state/queued/')
       const now = Date.now()
@@ -272,6 +285,7 @@ class Worker implements TaskWorker {
     } catch (err) {
       this.options.onError?.(err)
     }
+    this.#polling = false
     if (!this.#stopped) this.#pollTimer = setTimeout(() => void this.poll(), this.pollMs)
   }
 
@@ -424,7 +438,7 @@ function positive(value: number | undefined, name: string, fallback: number): nu
   return value
 }
 
-const REQUEST_FIELDS = { replay: ['action', 'pipeline', 'stage', 'from', 'config', 'timeline', 'jobId'], resume: ['action', 'pipeline', 'runId'] } as const
+const REQUEST_FIELDS = { replay: ['action', 'pipeline', 'stage', 'from', 'run', 'config', 'timeline', 'jobId'], resume: ['action', 'pipeline', 'runId'] } as const
 
 /** The request with only its known fields, each checked; throws naming the first bad value. */
 async function checkRequest(store: CheckpointStore, request: unknown): Promise<TaskRequest> {
@@ -444,12 +458,17 @@ async function checkRequest(store: CheckpointStore, request: unknown): Promise<T
     await assertRunRecorded(store, runId)
     return { action, pipeline: pipeline as string, runId }
   }
-  const { stage, timeline, from, config, jobId } = request
+  const { stage, timeline, from, run, config, jobId } = request
   checkStageName(stage as string)
-  checkRefName(timeline as string, 'timeline name')
+  if (timeline !== undefined) checkRefName(timeline as string, 'timeline name')
+  if (from !== undefined && run !== undefined) throw invalid('a replay task takes `from` (a revision) or `run` (a recorded run), not both', { from, run })
   if (from !== undefined) {
     if (typeof from !== 'string' || from === '') throw invalid(`invalid revision ${quoted(from)} to replay from`, { from })
     await store.getCheckpoint(from)
+  }
+  if (run !== undefined) {
+    if (typeof run !== 'string') throw invalid(`invalid run id ${quoted(run)}: it must be a string`, { run })
+    await assertRunRecorded(store, run)
   }
   if (jobId !== undefined) {
     const violation = findRunIdViolation(jobId)
@@ -459,8 +478,9 @@ async function checkRequest(store: CheckpointStore, request: unknown): Promise<T
     action,
     pipeline: pipeline as string,
     stage: stage as string,
-    timeline: timeline as string,
+    ...(timeline !== undefined && { timeline: timeline as string }),
     ...(from !== undefined && { from: from as string }),
+    ...(run !== undefined && { run: run as string }),
     ...(config !== undefined && { config: checkConfig(config) }),
     ...(jobId !== undefined && { jobId: jobId as string }),
   }
