@@ -190,6 +190,34 @@ describe('durable tasks', () => {
     expect((await failure(cancelTask(store, task.id))).code).toBe('REF_CONFLICT')
   })
 
+  it('lets exactly one of many simultaneous claims of a task win', async () => {
+    const { store } = await tempStore()
+    const task = await enqueueTask(store, replayRequest)
+    const claims = await Promise.allSettled(Array.from({ length: 12 }, () => claimTask(store, task.id)))
+    expect(claims.filter((c) => c.status === 'fulfilled')).toHaveLength(1)
+    expect(claims.filter((c) => c.status === 'rejected').map((c) => (c as PromiseRejectedResult).reason.code)).toEqual(Array(11).fill('REF_CONFLICT'))
+  })
+
+  it('leaves queued the tasks a worker does not accept (a pipeline it does not serve) for another worker', async () => {
+    const { store } = await tempStore()
+    const ran: string[] = []
+    const worker = await startTaskWorker(
+      store,
+      async (task) => {
+        ran.push(task.request.pipeline)
+        return done
+      },
+      { pollMs: 30, accept: (request) => request.pipeline === 'media' },
+    )
+    onCleanup(() => worker.stop())
+    const other = await enqueueTask(store, { ...replayRequest, pipeline: 'other' })
+    const mine = await enqueueTask(store, replayRequest)
+    await until('the accepted task to finish', async () => ((await getTask(store, mine.id)).state === 'succeeded' ? true : undefined))
+    await sleep(150)
+    expect(ran).toEqual(['media'])
+    expect((await getTask(store, other.id)).state).toBe('queued')
+  })
+
   it('runs a delayed task exactly once when its worker process is killed before the delay and a new process starts a worker', async () => {
     const { store, dir } = await tempStore()
     const log = path.join(tempDir(), 'executions.log')

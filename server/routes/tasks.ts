@@ -181,6 +181,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: ServerContext): Prom
   app.addHook('onReady', async () => {
     worker = await startTaskWorker(store, (t) => executeTask(ctx, t), {
       pollMs: TASK_POLL_MS,
+      accept: (request) => ctx.pipelines.has(request.pipeline),
       onChange: publish,
       onError: (err) => app.log.error({ err }, 'task queue'),
     })

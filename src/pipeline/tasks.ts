@@ -214,6 +214,8 @@ export type TaskExecutor = (task: Task) => Promise<TaskResult>
 export interface TaskWorkerOptions {
   /** How often to look for queued tasks, in ms (default 1000). A task due sooner is timed to its `runAt`. */
   readonly pollMs?: number
+  /** Which tasks this worker takes (default all): say, only those of the pipelines it knows. The others stay queued for another worker. */
+  readonly accept?: (request: TaskRequest) => boolean
   /** How many tasks run at once (default 1). */
   readonly concurrency?: number
   /** Called after this worker moves a task (running, then succeeded or failed). */
@@ -276,8 +278,8 @@ class Worker implements TaskWorker {
       for (const { name, value } of queued) {
         const id = name.slice('tasks-by-state/queued/'.length)
         if (this.#stopped || this.#known.has(id)) continue
-        const { runAt } = await readRequest(this.store, value)
-        if (runAt <= now + this.pollMs) {
+        const { runAt, request } = await readRequest(this.store, value)
+        if (runAt <= now + this.pollMs && (this.options.accept?.(request) ?? true)) {
           this.#known.add(id)
           this.#schedule(id, runAt)
         }
