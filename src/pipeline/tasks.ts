@@ -356,7 +356,7 @@ class Worker implements TaskWorker {
 
 /** Moves task `id`'s state node by `change` (returning the node unchanged moves nothing), retrying when another process moved it first. */
 async function transition(store: CheckpointStore, id: string, what: string, change: (node: StateNode) => StateNode): Promise<Task> {
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     const current = await store.index.get(taskPointer(checkTaskId(id)))
     if (current === undefined) throw new CkptError('NOT_FOUND', `no task ${quoted(id)} in this store`, { details: { id } })
     const before = (await store.getOutput(current)) as unknown as StateNode
@@ -372,8 +372,8 @@ async function transition(store: CheckpointStore, id: string, what: string, chan
       await store.index.swapMany(moves, `task: ${what} ${id}`)
       return taskOf(request, after, Date.now())
     } catch (err) {
-      // Moved by another process meanwhile (a claim, a heartbeat): look again.
-      if (!isCkptError(err, 'REF_CONFLICT')) throw err
+      // Moved by another process meanwhile (a claim, a heartbeat): look again, a bounded number of times.
+      if (!isCkptError(err, 'REF_CONFLICT') || attempt >= 20) throw err
     }
   }
 }
