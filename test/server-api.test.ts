@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ckpt, ckptIn, jsonLines } from './support/cli.js'
 import { http, startServe, type ServeProcess } from './support/server.js'
+import { freshSchemaUrl } from './support/postgres.js'
 import { tempDir } from './support/temp.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -351,5 +352,39 @@ describe('ckpt serve: events', () => {
     expect(events.filter((e) => e.event === 'checkpoint').map((e) => e.data.id)).toEqual([committed.id])
     abort.abort()
     await reading
+  }, 60_000)
+})
+
+describe('ckpt serve on PostgreSQL: several servers, one store', () => {
+  it("a commit through one server is an event on the other's stream, and their compare-and-swaps exclude each other", async () => {
+    const url = freshSchemaUrl()
+    const dir = tempDir()
+    ckptIn(dir)('--store', url, 'init')
+    ckptIn(dir)('--store', url, 'commit', '-s', 'detect', '--json', '{"n":0}', '-m', 'start')
+    const [a, b] = await Promise.all([startServe(dir, ['--store', url]), startServe(dir, ['--store', url])])
+    const seen: string[] = []
+    const abort = new AbortController()
+    const stream = await fetch(`${b.url}/api/events`, { signal: abort.signal })
+    const reading = (async () => {
+      const decoder = new TextDecoder()
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) seen.push(decoder.decode(chunk))
+    })().catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const committed = await http('POST', `${a.url}/api/commit`, { stage: 'detect', outputs: { detect: { n: 1 } }, message: 'through a' })
+    expect(committed.status).toBe(201)
+    const id = (committed.body as { id: string }).id
+    const sentAt = Date.now()
+    while (!seen.join('').includes(`"id":"${id}"`) && Date.now() - sentAt < 5_000) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(Date.now() - sentAt).toBeLessThan(1000)
+    abort.abort()
+    await reading
+
+    const start = ckptIn(dir)('--store', url, 'rev-parse', 'main~1')
+    await http('POST', `${a.url}/api/timelines`, { name: 'shared', at: start })
+    const moves = await Promise.all([a, b].map((server) => http('PUT', `${server.url}/api/timelines/shared`, { to: id, expected: start })))
+    expect(moves.map((m) => m.status).sort()).toEqual([200, 409])
+    // The loser's move was refused; a second move from the stale head is refused on either server.
+    expect((await http('PUT', `${b.url}/api/timelines/shared`, { to: start, expected: start, force: true })).status).toBe(409)
+    expect(ckptIn(dir)('--store', url, 'rev-parse', 'shared')).toBe(id)
   }, 60_000)
 })
