@@ -355,6 +355,17 @@ describe('ckpt serve: events', () => {
   }, 60_000)
 })
 
+describe('ckpt serve: stopping', () => {
+  it('exits on SIGTERM while a browser holds an event stream open', async () => {
+    const dir = populatedStore()
+    const server = await startServe(dir)
+    const stream = await fetch(`${server.url}/api/events`)
+    expect(stream.status).toBe(200)
+    const code = await Promise.race([server.stop(), new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5_000))])
+    expect(code).toBe(0)
+  }, 60_000)
+})
+
 describe('ckpt serve on PostgreSQL: several servers, one store', () => {
   it("a commit through one server is an event on the other's stream, and their compare-and-swaps exclude each other", async () => {
     const url = freshSchemaUrl()
