@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
@@ -21,6 +21,10 @@ function populatedStore(dir = tempDir()): string {
   c('commit', '-s', 'detect', '--json', '{"boxes":[1,2],"label":"cat"}', '-m', 'first detect')
   writeFileSync(path.join(dir, 'notes.txt'), 'line one\nline two\n')
   c('commit', '-s', 'notes', '--file', 'notes.txt', '-m', 'notes')
+  mkdirSync(path.join(dir, 'frames/sub'), { recursive: true })
+  writeFileSync(path.join(dir, 'frames/0001.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]))
+  writeFileSync(path.join(dir, 'frames/sub/info.json'), '{"fps":2}')
+  c('commit', '-s', 'frames', '--dir', 'frames', '-m', 'frames')
   c('commit', '-s', 'detect', '--json', '{"boxes":[1,2,3],"label":"dog"}', '-m', 'second detect')
   c('tag', 'v1')
   c('timeline', 'experiment', 'HEAD~1')
@@ -112,6 +116,18 @@ describe('ckpt serve: read endpoints mirror the CLI --json', () => {
     const byId = await fetch(`${server.url}/api/outputs/${id}`)
     expect(byId.headers.get('cache-control')).toContain('immutable')
     expect(await byId.text()).toBe('line one\nline two\n')
+  })
+
+  it("lists a folder output's files and serves one of them, with its type", async () => {
+    const listing = await http('GET', `${server.url}/api/checkpoints/main/outputs/frames`)
+    expect(listing.body).toEqual({ files: jsonLines(ckptIn(dir)('cat', 'main:frames', '--json')) })
+    expect(listing.body).toEqual({ files: [{ path: '0001.png', size: 11 }, { path: 'sub/info.json', size: 9 }] })
+    const frame = await fetch(`${server.url}/api/checkpoints/main/outputs/frames/files/0001.png`)
+    expect(frame.headers.get('content-type')).toBe('image/png')
+    expect(Buffer.from(await frame.arrayBuffer())).toEqual(ckpt(dir, ['cat', 'main:frames/0001.png']).raw)
+    const nested = await http('GET', `${server.url}/api/checkpoints/main/outputs/frames/files/sub/info.json`)
+    expect(nested.body).toEqual({ fps: 2 })
+    expect((await http('GET', `${server.url}/api/checkpoints/main/outputs/frames/files/nosuch.png`)).status).toBe(404)
   })
 
   it('answers errors as {code, message} with the status of the one table, and no stack', async () => {
