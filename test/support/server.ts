@@ -14,9 +14,10 @@ export interface ServeProcess {
 
 /**
  * Starts the built `ckpt serve --port 0 ARGS…` in `cwd` (whose store it serves unless ARGS say
- * `--store`) as a real child process, and waits for the URL it prints. Stopped after the test.
+ * `--store`) as a real child process, and waits for the URL it prints. Stopped after the test,
+ * unless `shared` (one server for a whole describe block: the caller stops it in afterAll).
  */
-export async function startServe(cwd: string, args: string[] = [], env: Record<string, string> = {}): Promise<ServeProcess> {
+export async function startServe(cwd: string, args: string[] = [], env: Record<string, string> = {}, { shared = false } = {}): Promise<ServeProcess> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env }
   delete childEnv.CKPT_DIR
   if (env.CKPT_DIR) childEnv.CKPT_DIR = env.CKPT_DIR
@@ -42,7 +43,7 @@ export async function startServe(cwd: string, args: string[] = [], env: Record<s
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     return exited
   }
-  onCleanup(async () => void (await stop()))
+  if (!shared) onCleanup(async () => void (await stop()))
   return { url, process: child, stderr: () => stderr, stop }
 }
 
