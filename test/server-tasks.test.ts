@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { loadPipelineModule, run } from '../src/index.js'
+import { enqueueTask, loadPipelineModule, run } from '../src/index.js'
 import { startServer } from '../server/index.js'
 import { ckptIn } from './support/cli.js'
 import { http, startServe } from './support/server.js'
@@ -149,6 +149,20 @@ describe('ckpt serve: queued tasks', () => {
     const now = (await post({ action: 'replay', pipeline: 'media', stage: 'detect', config: { detect: { threshold: 0.9 } }, timeline: 'now' })).body as TaskJson
     await waitForState(server.url, now.id, 'succeeded')
     expect(await http('DELETE', `${server.url}/api/tasks/${now.id}`)).toMatchObject({ status: 409, body: { code: 'REF_CONFLICT' } })
+  })
+
+  it('shows tasks under --read-only, but takes none and runs none', async () => {
+    const { store } = await tempStore()
+    const dir = tempDir()
+    const media = await loadPipelineModule(writePipeline(dir, path.join(dir, 'executions.log')))
+    await run({ store, pipeline: media.pipeline, inputs: media.inputs ?? {} })
+    const queued = await enqueueTask(store, { action: 'replay', pipeline: 'media', stage: 'detect', timeline: 'retry' })
+    const server = await startServer({ store, location: 'test', pipelines: [media], port: 0, readOnly: true })
+    onCleanup(() => server.close())
+    expect((await http('POST', `${server.url}/api/tasks`, { action: 'replay', pipeline: 'media', stage: 'detect' })).status).toBe(404)
+    expect((await http('DELETE', `${server.url}/api/tasks/${queued.id}`)).status).toBe(404)
+    await sleep(800)
+    expect(await http('GET', `${server.url}/api/tasks/${queued.id}`)).toMatchObject({ status: 200, body: { id: queued.id, state: 'queued' } })
   })
 
   it('runs a delayed retry once when its ckpt serve is killed before the delay and started again', async () => {
