@@ -151,6 +151,26 @@ describe('ckpt serve: queued tasks', () => {
     expect(await http('DELETE', `${server.url}/api/tasks/${now.id}`)).toMatchObject({ status: 409, body: { code: 'REF_CONFLICT' } })
   })
 
+  it("streams a task event for a task another server queued and ran on the same store", async () => {
+    const { store } = await tempStore()
+    const dir = tempDir()
+    const media = await loadPipelineModule(writePipeline(dir, path.join(dir, 'executions.log')))
+    await run({ store, pipeline: media.pipeline, inputs: media.inputs ?? {} })
+    const watching = await startServer({ store, location: 'test', port: 0, readOnly: true })
+    onCleanup(() => watching.close())
+    const events = await fetch(`${watching.url}/api/events`)
+    const reader = events.body!.getReader()
+    onCleanup(() => reader.cancel())
+    const other = await startServer({ store, location: 'test', pipelines: [media], port: 0 })
+    onCleanup(() => other.close())
+    const queued = (await http('POST', `${other.url}/api/tasks`, { action: 'replay', pipeline: 'media', stage: 'detect', config: { detect: { provider: 'b' } }, timeline: 'retry-b' })).body as TaskJson
+    let seen = ''
+    const decoder = new TextDecoder()
+    const deadline = Date.now() + 10_000
+    while (!seen.includes(`{"task":{"id":"${queued.id}","state":"succeeded"`) && Date.now() < deadline) seen += decoder.decode((await reader.read()).value)
+    expect(seen).toContain(`event: task\ndata: {"task":{"id":"${queued.id}","state":"succeeded"`)
+  })
+
   it('shows tasks under --read-only, but takes none and runs none', async () => {
     const { store } = await tempStore()
     const dir = tempDir()

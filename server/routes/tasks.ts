@@ -7,6 +7,9 @@ import * as s from '../schemas.js'
 /** How often the server looks for tasks queued by other processes; a task it knows of is timed to its `runAt`. */
 const TASK_POLL_MS = 500
 
+/** How far along a state is: a task only moves forward through these. */
+const STATE_ORDER: Readonly<Record<TaskState, number>> = { queued: 0, running: 1, interrupted: 2, succeeded: 3, failed: 3, cancelled: 3 }
+
 const date = { type: 'string', format: 'date-time' } as const
 const nullableDate = { type: ['string', 'null'], format: 'date-time' } as const
 const counts = {
@@ -106,13 +109,51 @@ async function executeTask(ctx: ServerContext, t: Task): Promise<TaskResult> {
 }
 
 /**
+ * Finds tasks other processes queued or moved: every TASK_POLL_MS, one listing of the task
+ * pointers, and a read of only those that moved since the last look (the first look only learns
+ * where they stand).
+ */
+function watchTasks(ctx: ServerContext, publish: (t: Task) => void, published: Map<string, TaskState>): { start(): Promise<void>; stop(): void } {
+  const seen = new Map<string, string>()
+  let timer: NodeJS.Timeout | undefined
+  const look = async (announce: boolean) => {
+    for (const { name, value } of await ctx.store.index.list('tasks/')) {
+      if (seen.get(name) === value) continue
+      seen.set(name, value)
+      const t = await getTask(ctx.store, name.slice('tasks/'.length))
+      if (announce) publish(t)
+      else published.set(t.id, t.state)
+    }
+  }
+  return {
+    async start() {
+      await look(false)
+      timer = setInterval(() => void look(true).catch(() => undefined), TASK_POLL_MS)
+      timer.unref()
+    },
+    stop: () => clearInterval(timer),
+  }
+}
+
+/**
  * The durable task queue over HTTP: queue a replay or resume (optionally delayed), read tasks,
  * cancel a queued one. Unless read-only, the server also runs a task worker: of all the servers
  * and processes sharing the store, exactly one runs each task.
  */
 export async function taskRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { store } = ctx
-  const publish = (t: Task) => ctx.events.publish({ type: 'task', data: { task: taskJson(t) } })
+  const published = new Map<string, TaskState>()
+  /** Publishes a task's new state once, whether this server moved it or the watcher below found it moved. */
+  const publish = (t: Task) => {
+    const last = published.get(t.id)
+    // A task never goes back: a read that straddled a move must not announce an older state.
+    if (last === t.state || (last !== undefined && STATE_ORDER[t.state] < STATE_ORDER[last])) return
+    published.set(t.id, t.state)
+    ctx.events.publish({ type: 'task', data: { task: taskJson(t) } })
+  }
+  const watcher = watchTasks(ctx, publish, published)
+  app.addHook('onReady', async () => watcher.start())
+  app.addHook('onClose', async () => watcher.stop())
 
   app.get<{ Querystring: { state?: TaskState } }>(
     '/api/tasks',
