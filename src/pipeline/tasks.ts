@@ -2,11 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { BoundedMap } from '../bounded-map.js'
 import { CkptError, isCkptError, quoted } from '../errors.js'
 import type { CheckpointStore } from '../core/checkpoint-store.js'
-import { findRunIdViolation, findStageNameViolation } from '../model/name-rules.js'
-import { checkRefName, checkStageName, isValidRefName } from '../refs/names.js'
-import { assertRunRecorded } from './runner.js'
+import { isValidRefName } from '../refs/names.js'
 import { heartbeatInterval, isAlive, thisProcess } from './runs.js'
-import type { ConfigValue } from './types.js'
+import { checkRequest, type TaskRequest } from './task-request.js'
 
 /*
  * A durable queue of pipeline work, kept in the store so that every process and machine serving
@@ -17,32 +15,6 @@ import type { ConfigValue } from './types.js'
  * its owner and heartbeat), or how it ended. Claiming is one swap from the queued node to a
  * running one, so of any number of workers racing for a task exactly one runs it.
  */
-
-/** Re-run a pipeline from `stage` onto `timeline` (see `replay`), with config overrides. */
-export interface ReplayTaskRequest {
-  readonly action: 'replay'
-  /** The pipeline's name, as the process executing tasks knows it. */
-  readonly pipeline: string
-  readonly stage: string
-  /** The revision to replay from (checked to exist when the task is queued). */
-  readonly from?: string
-  /** Or: the recorded run to replay. */
-  readonly run?: string
-  readonly config?: Readonly<Record<string, Readonly<Record<string, ConfigValue>>>>
-  /** The new timeline; when omitted, the executor picks one. */
-  readonly timeline?: string
-  readonly jobId?: string
-}
-
-/** Continue a recorded run (see `resume`). */
-export interface ResumeTaskRequest {
-  readonly action: 'resume'
-  readonly pipeline: string
-  readonly runId: string
-}
-
-/** What a task runs. */
-export type TaskRequest = ReplayTaskRequest | ResumeTaskRequest
 
 /**
  * Where a task stands. `interrupted`: it was claimed and its process is gone; it is not run
@@ -204,154 +176,8 @@ export async function finishTask(store: CheckpointStore, id: string, result: Tas
 }
 
 /** Says that this process is still running task `id`, so that other processes do not see it as interrupted. */
-async function beat(store: CheckpointStore, id: string): Promise<void> {
+export async function beat(store: CheckpointStore, id: string): Promise<void> {
   await transition(store, id, 'heartbeat', (node) => (node.state === 'running' && node.owner?.token === thisProcess.token ? { ...node, heartbeat: Date.now() } : node))
-}
-
-/** Runs one task: what a {@link TaskWorker} calls for each task it claims. */
-export type TaskExecutor = (task: Task) => Promise<TaskResult>
-
-export interface TaskWorkerOptions {
-  /** How often to look for queued tasks, in ms (default 1000). A task due sooner is timed to its `runAt`. */
-  readonly pollMs?: number
-  /** Which tasks this worker takes (default all): say, only those of the pipelines it knows. The others stay queued for another worker. */
-  readonly accept?: (request: TaskRequest) => boolean
-  /** How many tasks run at once (default 1). */
-  readonly concurrency?: number
-  /** Called after this worker moves a task (running, then succeeded or failed). */
-  readonly onChange?: (task: Task) => void
-  /** Called with a failure to read or write the queue (the worker keeps going). */
-  readonly onError?: (err: unknown) => void
-}
-
-/** A running worker; see {@link startTaskWorker}. */
-export interface TaskWorker {
-  /** Looks at the queue now (say, after queuing a task due at once) rather than at the next poll. */
-  poke(): void
-  /** Stops taking tasks and waits for the ones running to finish. */
-  stop(): Promise<void>
-}
-
-/**
- * Runs the store's queued tasks in this process as they come due: looks at the queue now and
- * every `pollMs`, waits for each task's `runAt`, claims it ({@link claimTask}), runs `execute`
- * and records its result ({@link finishTask}). Several workers, in any processes, may serve one
- * store: each task runs once. Resolves once the queue has been read the first time.
- */
-export async function startTaskWorker(store: CheckpointStore, execute: TaskExecutor, options: TaskWorkerOptions = {}): Promise<TaskWorker> {
-  const pollMs = positive(options.pollMs, 'pollMs', 1000)
-  const concurrency = positive(options.concurrency, 'concurrency', 1)
-  const worker = new Worker(store, execute, pollMs, concurrency, options)
-  await worker.poll()
-  return worker
-}
-
-class Worker implements TaskWorker {
-  /** Tasks this worker has timed, made due, or is running: not taken up again by a poll. */
-  readonly #known = new Set<string>()
-  readonly #timers = new Map<string, NodeJS.Timeout>()
-  readonly #due: string[] = []
-  readonly #running = new Set<Promise<void>>()
-  #pollTimer: NodeJS.Timeout | undefined
-  #stopped = false
-  #polling = false
-
-  constructor(
-    private readonly store: CheckpointStore,
-    private readonly execute: TaskExecutor,
-    private readonly pollMs: number,
-    private readonly concurrency: number,
-    private readonly options: TaskWorkerOptions,
-  ) {}
-
-  poke(): void {
-    if (this.#stopped || this.#polling) return
-    clearTimeout(this.#pollTimer)
-    void this.poll()
-  }
-
-  async poll(): Promise<void> {
-    this.#polling = true
-    try {
-      const queued = await this.store.index.list('tasks-by-state/queued/')
-      const now = Date.now()
-      for (const { name, value } of queued) {
-        const id = name.slice('tasks-by-state/queued/'.length)
-        if (this.#stopped || this.#known.has(id)) continue
-        const { runAt, request } = await readRequest(this.store, value)
-        if (runAt <= now + this.pollMs && (this.options.accept?.(request) ?? true)) {
-          this.#known.add(id)
-          this.#schedule(id, runAt)
-        }
-      }
-    } catch (err) {
-      this.options.onError?.(err)
-    }
-    this.#polling = false
-    if (!this.#stopped) this.#pollTimer = setTimeout(() => void this.poll(), this.pollMs)
-  }
-
-  /** Makes `id` due at `runAt`; a timer may fire a little early, so it checks the clock again. */
-  #schedule(id: string, runAt: number): void {
-    const wait = runAt - Date.now()
-    if (wait <= 0) {
-      this.#timers.delete(id)
-      this.#due.push(id)
-      this.#pump()
-      return
-    }
-    this.#timers.set(id, setTimeout(() => this.#schedule(id, runAt), wait))
-  }
-
-  #pump(): void {
-    while (!this.#stopped && this.#running.size < this.concurrency && this.#due.length > 0) {
-      const id = this.#due.shift() as string
-      const running: Promise<void> = this.#runOne(id).finally(() => {
-        this.#running.delete(running)
-        this.#known.delete(id)
-        this.#pump()
-      })
-      this.#running.add(running)
-    }
-  }
-
-  async #runOne(id: string): Promise<void> {
-    let task: Task
-    try {
-      task = await claimTask(this.store, id)
-    } catch (err) {
-      // Another worker took it, or it was cancelled: not this worker's to run.
-      if (!isCkptError(err, 'REF_CONFLICT') && !isCkptError(err, 'NOT_FOUND')) this.options.onError?.(err)
-      return
-    }
-    this.options.onChange?.(task)
-    const heartbeat = setInterval(() => void beat(this.store, id).catch((err: unknown) => this.options.onError?.(err)), heartbeatInterval())
-    heartbeat.unref()
-    let result: TaskResult
-    try {
-      result = await this.execute(task)
-    } catch (err) {
-      result = { status: 'failed', runId: null, counts: { executed: 0, reused: 0, failed: 0 }, error: errorOf(err) }
-    } finally {
-      clearInterval(heartbeat)
-    }
-    try {
-      // Not inside `onChange?.(…)`: without a listener that call would skip its argument.
-      const finished = await finishTask(this.store, id, result)
-      this.options.onChange?.(finished)
-    } catch (err) {
-      this.options.onError?.(err)
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true
-    clearTimeout(this.#pollTimer)
-    for (const timer of this.#timers.values()) clearTimeout(timer)
-    this.#timers.clear()
-    this.#due.length = 0
-    await Promise.all([...this.#running])
-  }
 }
 
 /** Moves task `id`'s state node by `change` (returning the node unchanged moves nothing), retrying when another process moved it first. */
@@ -385,7 +211,7 @@ async function readTask(store: CheckpointStore, id: string): Promise<{ request: 
   return { request: await readRequest(store, state.task), state }
 }
 
-async function readRequest(store: CheckpointStore, nodeId: string): Promise<RequestNode> {
+export async function readRequest(store: CheckpointStore, nodeId: string): Promise<RequestNode> {
   const cached = requestNodes.get(nodeId)
   if (cached !== undefined) return cached
   const node = (await store.getOutput(nodeId)) as unknown as RequestNode
@@ -434,89 +260,6 @@ function checkDelay(delayMs: number | undefined): number {
   return Math.round(delayMs)
 }
 
-function positive(value: number | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) throw new CkptError('INVALID_ARGUMENT', `invalid ${name} ${String(value)}: give a number above 0`, { details: { [name]: value } })
-  return value
-}
-
-const REQUEST_FIELDS = { replay: ['action', 'pipeline', 'stage', 'from', 'run', 'config', 'timeline', 'jobId'], resume: ['action', 'pipeline', 'runId'] } as const
-
-/** The request with only its known fields, each checked; throws naming the first bad value. */
-async function checkRequest(store: CheckpointStore, request: unknown): Promise<TaskRequest> {
-  if (!isPlainObject(request)) throw invalid('a task request must be an object with an action', { request: String(request) })
-  const { action } = request
-  if (action !== 'replay' && action !== 'resume') throw invalid(`unknown task action ${quoted(action)} (one of replay, resume)`, { action })
-  const fields: readonly string[] = REQUEST_FIELDS[action]
-  for (const key of Object.keys(request)) {
-    if (!fields.includes(key) && request[key] !== undefined) throw invalid(`unknown field ${quoted(key)} in a ${action} task (fields: ${fields.join(', ')})`, { field: key })
-  }
-  const pipeline = request.pipeline
-  const pipelineViolation = findStageNameViolation(pipeline)
-  if (pipelineViolation) throw invalid(`invalid pipeline name ${quoted(pipeline)}: ${pipelineViolation.reason}`, { pipeline })
-  if (action === 'resume') {
-    const runId = request.runId
-    if (typeof runId !== 'string') throw invalid(`invalid run id ${quoted(runId)}: it must be a string`, { runId })
-    await assertRunRecorded(store, runId)
-    return { action, pipeline: pipeline as string, runId }
-  }
-  const { stage, timeline, from, run, config, jobId } = request
-  checkStageName(stage as string)
-  if (timeline !== undefined) checkRefName(timeline as string, 'timeline name')
-  if (from !== undefined && run !== undefined) throw invalid('a replay task takes `from` (a revision) or `run` (a recorded run), not both', { from, run })
-  if (from !== undefined) {
-    if (typeof from !== 'string' || from === '') throw invalid(`invalid revision ${quoted(from)} to replay from`, { from })
-    await store.getCheckpoint(from)
-  }
-  if (run !== undefined) {
-    if (typeof run !== 'string') throw invalid(`invalid run id ${quoted(run)}: it must be a string`, { run })
-    await assertRunRecorded(store, run)
-  }
-  if (jobId !== undefined) {
-    const violation = findRunIdViolation(jobId)
-    if (violation) throw invalid(`invalid job id ${quoted(jobId)}: ${violation.reason}`, { jobId })
-  }
-  return {
-    action,
-    pipeline: pipeline as string,
-    stage: stage as string,
-    ...(timeline !== undefined && { timeline: timeline as string }),
-    ...(from !== undefined && { from: from as string }),
-    ...(run !== undefined && { run: run as string }),
-    ...(config !== undefined && { config: checkConfig(config) }),
-    ...(jobId !== undefined && { jobId: jobId as string }),
-  }
-}
-
-function checkConfig(config: unknown): Record<string, Record<string, ConfigValue>> {
-  if (!isPlainObject(config)) throw invalid('config must be an object of stage name → {field: value}', { config: String(config) })
-  const out: Record<string, Record<string, ConfigValue>> = {}
-  for (const [stage, fields] of Object.entries(config)) {
-    checkStageName(stage)
-    if (!isPlainObject(fields)) throw invalid(`config of stage ${quoted(stage)} must be an object of field → value`, { stage })
-    out[stage] = {}
-    for (const [field, value] of Object.entries(fields)) {
-      if (!isConfigValue(value)) throw invalid(`config ${stage}.${field} ${quoted(JSON.stringify(value) ?? String(value))} must be a finite number, a string, a boolean or a list of strings`, { stage, field })
-      out[stage][field] = value
-    }
-  }
-  return out
-}
-
-function isConfigValue(value: unknown): value is ConfigValue {
-  return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' || typeof value === 'boolean' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
-  const proto = Object.getPrototypeOf(value) as unknown
-  return proto === Object.prototype || proto === null
-}
-
-function invalid(message: string, details: Record<string, unknown>): CkptError {
-  return new CkptError('INVALID_ARGUMENT', message, { details })
-}
-
 /** A result as stored: plain JSON, no undefined fields. */
 function storedResult(result: TaskResult): TaskResult {
   const status = result.status === 'succeeded' ? 'succeeded' : 'failed'
@@ -525,8 +268,3 @@ function storedResult(result: TaskResult): TaskResult {
 }
 
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) ? n : 0)
-
-function errorOf(err: unknown): { code: string; message: string } {
-  const code = (err as { code?: unknown } | null)?.code
-  return { code: typeof code === 'string' ? code : 'INTERNAL', message: err instanceof Error ? err.message : String(err) }
-}
