@@ -116,13 +116,20 @@ async function executeTask(ctx: ServerContext, t: Task): Promise<TaskResult> {
 function watchTasks(ctx: ServerContext, publish: (t: Task) => void, published: Map<string, TaskState>): { start(): Promise<void>; stop(): void } {
   const seen = new Map<string, string>()
   let timer: NodeJS.Timeout | undefined
+  let looking = false
   const look = async (announce: boolean) => {
-    for (const { name, value } of await ctx.store.index.list('tasks/')) {
-      if (seen.get(name) === value) continue
-      seen.set(name, value)
-      const t = await getTask(ctx.store, name.slice('tasks/'.length))
-      if (announce) publish(t)
-      else published.set(t.id, t.state)
+    if (looking) return // a slow look is still going: skip this turn
+    looking = true
+    try {
+      for (const { name, value } of await ctx.store.index.list('tasks/')) {
+        if (seen.get(name) === value) continue
+        seen.set(name, value)
+        const t = await getTask(ctx.store, name.slice('tasks/'.length))
+        if (announce) publish(t)
+        else published.set(t.id, t.state)
+      }
+    } finally {
+      looking = false
     }
   }
   return {

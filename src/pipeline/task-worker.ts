@@ -42,7 +42,6 @@ export async function startTaskWorker(store: CheckpointStore, execute: TaskExecu
   return worker
 }
 
-
 class Worker implements TaskWorker {
   /** Tasks this worker has timed, made due, or is running: not taken up again by a poll. */
   readonly #known = new Set<string>()
@@ -151,13 +150,11 @@ class Worker implements TaskWorker {
   }
 }
 
-
 function positive(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback
   if (!Number.isFinite(value) || value <= 0) throw new CkptError('INVALID_ARGUMENT', `invalid ${name} ${String(value)}: give a number above 0`, { details: { [name]: value } })
   return value
 }
-
 
 function errorOf(err: unknown): { code: string; message: string } {
   const code = (err as { code?: unknown } | null)?.code
