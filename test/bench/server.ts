@@ -155,7 +155,9 @@ async function eventLatency(dir: string, serverUrl: string, samples: number): Pr
 export async function serverBench(work: string, sizes: { checkpoints: number; seconds: number; connections: number; samples: number }): Promise<ServerFigures> {
   const dir = path.join(work, 'serve-store')
   await buildStore(dir, sizes.checkpoints)
-  const server = await startChild([CKPT, 'serve', '--port', '0'], dir, /ckpt serve: (http:\/\/\S+?) /)
+  // CKPT_BENCH_SERVE_NODE_ARGS: Node flags for the server process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.CKPT_BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const server = await startChild([...nodeArgs, CKPT, 'serve', '--port', '0'], dir, /ckpt serve: (http:\/\/\S+?) /)
   let baseline: Child | undefined
   try {
     const logUrl = `${server.url}/api/log?limit=50`
