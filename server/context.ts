@@ -19,7 +19,7 @@ export interface ServeOptions {
   readonly readOnly?: boolean
   /** The one origin allowed to call the API from a browser page it serves (CORS); none by default. */
   readonly cors?: string
-  /** How often other processes' changes are looked for, in ms (default 200). */
+  /** How often other processes' changes are looked for, in ms (default 100). */
   readonly pollMs?: number
   /** Largest request body in bytes (default 1 MiB for JSON, `uploadLimit` for multipart files). */
   readonly bodyLimit?: number

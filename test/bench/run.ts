@@ -14,6 +14,7 @@ import { initStore, openStore } from '../../src/index.js'
 import { langgraphBench } from './langgraph.js'
 import { hugeStreamBench, largeBench, treeBytes, writeRandomFile } from './large.js'
 import { benchServer, checkPostgresAvailable, postgresBench } from './postgres.js'
+import { serverBench } from './server.js'
 import { arrayDiffBench, directoryCheckoutBench } from './scale.js'
 import { initialStages, isomorphicGitHistory, peakRssOfChild, stageHistory } from './baselines.js'
 
@@ -311,6 +312,37 @@ async function postgres(): Promise<string> {
   return `## PostgreSQL\n\nMeasured on ${new Date().toISOString().slice(0, 10)}: PostgreSQL ${server.version}, ${where}, ${server.settings}. ckpt and its peers use the same server in the same run, each in its own schema.\n\n${table}\n\nNotes:\n${pgNotes.map((n) => `- ${n}`).join('\n')}\n`
 }
 
+/** Issue 20: a real `ckpt serve` process beside a bare Fastify process, in one run. Returns the section for docs/benchmarks.md. */
+async function serve(): Promise<string> {
+  const sizes = {
+    checkpoints: Number(process.env.CKPT_BENCH_SERVE_CHECKPOINTS ?? 300),
+    seconds: Number(process.env.CKPT_BENCH_SERVE_SECONDS ?? 5),
+    connections: Number(process.env.CKPT_BENCH_SERVE_CONNECTIONS ?? 10),
+    samples: Number(process.env.CKPT_BENCH_SERVE_SAMPLES ?? 50),
+  }
+  const f = await serverBench(work, sizes)
+  const met = (ok: boolean) => (ok ? 'met' : 'MISSED')
+  const kib = (n: number) => `${fmt(n / 1024, 1)} KiB`
+  const serveRows: Array<Row & { target: string }> = []
+  for (const [route, page] of [['GET /api/log?limit=50', f.log], ['GET /api/checkpoints/ID', f.checkpoint]] as const) {
+    const share = page.ckpt.requestsPerSecond / page.baseline.requestsPerSecond
+    serveRows.push({ workload: `${route}, ${kib(page.ckpt.bytes)} of JSON (requests/s; target ≥ 0.5× the baseline)`, ckpt: fmt(page.ckpt.requestsPerSecond), baseline: `bare Fastify, static JSON of the same bytes ${fmt(page.baseline.requestsPerSecond)}`, ratio: fmt(1 / share, 2), durability: 'n/a', target: `${fmt(share, 2)}× ${met(share >= 0.5)}` })
+    serveRows.push({ workload: '… its p99 latency (ms)', ckpt: fmt(page.ckpt.p99Ms), baseline: `bare Fastify ${fmt(page.baseline.p99Ms)}`, ratio: fmt(page.ckpt.p99Ms / Math.max(1, page.baseline.p99Ms), 2), durability: 'n/a', target: '-' })
+  }
+  const e = f.events
+  serveRows.push({ workload: `CLI \`ckpt commit\` in another process → its SSE \`checkpoint\` event, ${e.samples} samples (p99 ms; target ≤ 200)`, ckpt: `${fmt(e.p99Ms)} (p50 ${fmt(e.p50Ms)}, max ${fmt(e.maxMs)})`, baseline: `the server's poll interval 100 (server/app.ts); the CLI commit's own wall time ${fmt(e.commitWallMs)}`, ratio: '-', durability: 'n/a', target: `${fmt(e.p99Ms)} ms ${met(e.p99Ms <= 200)}` })
+  const table = ['| workload | ckpt serve | baseline (same run) | ckpt time ÷ baseline time | target |', '|---|---|---|---|---|', ...serveRows.map((r) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.target} |`)].join('\n')
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`
+  const serveNotes = [
+    `The store: LevelDB, ${fmt(f.checkpoints)} checkpoints over 10 stages of ~1 KB JSON, one stage changing per checkpoint (test/bench/server.ts). The checkpoint page is the 26th of the log page, with its 10 stage outputs.`,
+    `ckpt serve runs as its own process (the built \`ckpt serve --port 0\`); the baseline is a bare Fastify in a process of its own (test/bench/static-json-child.ts) answering the bytes ckpt served for the same route, read once from a file at start. autocannon drives both from the bench process, ${f.connections} connections for ${f.seconds} s each after a 1 s warm-up; requests/s counts 200 answers only. The ratio column is the baseline's requests/s over ckpt's (ckpt's time per request ÷ the baseline's); the target column gives ckpt's requests/s as a share of the baseline's.`,
+    'Event latency: from the checkpoint\'s own `time` (taken by the CLI process as it commits, the same clock) to the `checkpoint` event arriving on an open `/api/events` stream in the bench process; each commit is a fresh `node dist/cli/main.js commit` process, a random 0-150 ms pause apart so that they fall anywhere in the server\'s polling cycle.',
+    'docs/performance.md ("ckpt serve") says where the server\'s time goes.',
+    '`CKPT_BENCH_ONLY=server npm run bench` runs only these rows and prints this section; CKPT_BENCH_SERVE_CHECKPOINTS, _SECONDS, _CONNECTIONS and _SAMPLES change the sizes.',
+  ]
+  return `## ckpt serve (issue 20)\n\nMeasured on ${new Date().toISOString().slice(0, 10)}. Machine: ${machine}.\n\n${table}\n\nNotes:\n${serveNotes.map((n) => `- ${n}`).join('\n')}\n`
+}
+
 const scaleFiles = Number(process.env.CKPT_BENCH_CHECKOUT_FILES ?? 50_000)
 const scaleItems = Number(process.env.CKPT_BENCH_DIFF_ITEMS ?? 1_000_000)
 // CKPT_BENCH_ONLY=scale runs only the item-13 rows and prints them, leaving docs/benchmarks.md alone.
@@ -324,6 +356,14 @@ if (process.env.CKPT_BENCH_ONLY === 'scale') {
 // CKPT_BENCH_ONLY=postgres runs only the PostgreSQL rows and prints their section, leaving docs/benchmarks.md alone.
 if (process.env.CKPT_BENCH_ONLY === 'postgres') {
   const section = await postgres()
+  rmSync(work, { recursive: true, force: true })
+  console.log(section)
+  process.exit(0)
+}
+
+// CKPT_BENCH_ONLY=server runs only the `ckpt serve` rows and prints their section, leaving docs/benchmarks.md alone.
+if (process.env.CKPT_BENCH_ONLY === 'server') {
+  const section = await serve()
   rmSync(work, { recursive: true, force: true })
   console.log(section)
   process.exit(0)
@@ -343,6 +383,7 @@ await wideDiff()
 await scale(scaleFiles, scaleItems)
 await cliStartup()
 const postgresSection = await postgres()
+const serveSection = await serve()
 rmSync(work, { recursive: true, force: true })
 const benchMinutes = (Date.now() - benchStart) / 60_000
 
@@ -362,5 +403,5 @@ const notes = [
   'Scale rows (issue 18 item 13): each operation runs in its own process (test/bench/checkout-child.ts, test/fixtures/array-diff.ts); `CKPT_BENCH_ONLY=scale npm run bench` runs only these rows and prints them.',
   'docs/performance.md explains the figures, the targets missed and what limits them.',
 ]
-const doc = `# Benchmarks\n\nProduced by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${machine}.\n\nEvery figure stands beside a baseline measured in the same run. For throughput rows, the ratio column is ckpt's time divided by the baseline's time for the same work (lower is better; 1.00 means no overhead).\n\n${table}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n\n${postgresSection}`
+const doc = `# Benchmarks\n\nProduced by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${machine}.\n\nEvery figure stands beside a baseline measured in the same run. For throughput rows, the ratio column is ckpt's time divided by the baseline's time for the same work (lower is better; 1.00 means no overhead).\n\n${table}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n\n${postgresSection}\n${serveSection}`
 writeFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks.md'), doc)
