@@ -6,6 +6,7 @@ import { CkptError } from '../src/index.js'
 import type { ServeOptions, ServerContext } from './context.js'
 import { HttpError, sendError } from './errors.js'
 import { EventHub, StoreWatcher } from './events.js'
+import { ResponseCache } from './response-cache.js'
 import { eventRoutes } from './routes/events.js'
 import { outputRoutes } from './routes/outputs.js'
 import { readRoutes } from './routes/read.js'
@@ -52,6 +53,7 @@ export async function buildServer(options: ServeOptions): Promise<{ app: Fastify
     readOnly: options.readOnly === true,
     events,
     watcher,
+    cache: new ResponseCache(),
   }
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply))
   app.setNotFoundHandler((request, reply) => sendError(new HttpError('NOT_FOUND', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`), request, reply))

@@ -1,5 +1,6 @@
 import type { PipelineModule, Store } from '../src/index.js'
 import type { EventHub, StoreWatcher } from './events.js'
+import type { ResponseCache } from './response-cache.js'
 
 /** How `ckpt serve` (or an embedding program) asks for a server. */
 export interface ServeOptions {
@@ -39,4 +40,6 @@ export interface ServerContext {
   readonly readOnly: boolean
   readonly events: EventHub
   readonly watcher: StoreWatcher
+  /** Reports and log pages of immutable history, kept for a few seconds. */
+  readonly cache: ResponseCache
 }

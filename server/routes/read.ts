@@ -4,6 +4,8 @@ import type { ServerContext } from '../context.js'
 import { pipelineNamed } from '../run-pipeline.js'
 import * as s from '../schemas.js'
 
+const JSON_TYPE = 'application/json; charset=utf-8'
+
 const list = (items: object) => ({ type: 'array', items }) as const
 
 interface LogQuery {
@@ -95,7 +97,7 @@ export async function readRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         response: { 200: { type: 'object', properties: { checkpoints: list(s.checkpoint), next: { type: ['string', 'null'] } }, required: ['checkpoints', 'next'] }, ...s.errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query
       const limit = q.limit ?? 50
       const cursor = q.cursor === undefined ? undefined : decodeCursor(q.cursor)
@@ -113,18 +115,23 @@ export async function readRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         ...(until && { until }),
       }
       const skip = cursor?.skip ?? 0
-      const page: Checkpoint[] = []
-      let seen = 0
-      let more = false
-      for await (const checkpoint of store.log(starts, options)) {
-        if (seen++ < skip) continue
-        if (page.length === limit) {
-          more = true
-          break
+      // A walk from resolved ids is immutable history: the same page for the same request.
+      const key = JSON.stringify(['log', starts, options, skip, limit])
+      const page = await ctx.cache.json(key, async () => {
+        const checkpoints: Checkpoint[] = []
+        let seen = 0
+        let more = false
+        for await (const checkpoint of store.log(starts, options)) {
+          if (seen++ < skip) continue
+          if (checkpoints.length === limit) {
+            more = true
+            break
+          }
+          checkpoints.push(checkpoint)
         }
-        page.push(checkpoint)
-      }
-      return { checkpoints: page, next: more ? encodeCursor({ starts, skip: skip + page.length }) : null }
+        return { checkpoints, next: more ? encodeCursor({ starts, skip: skip + checkpoints.length }) : null }
+      })
+      return reply.type(JSON_TYPE).send(page)
     },
   )
 
@@ -178,7 +185,10 @@ export async function readRoutes(app: FastifyInstance, ctx: ServerContext): Prom
   app.get<{ Params: { rev: string } }>(
     '/api/checkpoints/:rev',
     { schema: { summary: 'One checkpoint with its outputs (ckpt show REV --json)', tags: ['read'], params: { type: 'object', properties: { rev: s.name }, required: ['rev'] }, response: { 200: s.checkpointDetail, ...s.errorResponses } } },
-    (request) => checkpointReport(store, request.params.rev),
+    async (request, reply) => {
+      const id = await store.resolve(request.params.rev)
+      return reply.type(JSON_TYPE).send(await ctx.cache.json(`checkpoint ${id}`, () => checkpointReport(store, id)))
+    },
   )
 
   app.get<{ Querystring: { from: string; to: string; stage?: string[]; paths?: boolean } }>(
