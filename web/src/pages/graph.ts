@@ -39,8 +39,7 @@ function render(root: HTMLElement, graph: Graph, fresh: ReadonlySet<string>): vo
           'a',
           { href: `#/checkpoint/${encodeURIComponent(c.id)}`, class: 'graph-row', 'data-id': c.id },
           h('code', { class: 'short' }, c.shortId),
-          h('span', { class: 'labels' }, ...(labels.get(c.id) ?? [])),
-          h('span', { class: 'stage' }, c.stage ?? ''),
+          h('span', { class: 'what' }, h('span', { class: 'labels' }, ...(labels.get(c.id) ?? [])), h('span', { class: 'stage' }, c.stage ?? '')),
           h('span', { class: 'message' }, c.message || (c.run ? `run ${c.run}` : '')),
           h('time', { datetime: c.time }, time(c.time)),
         ),
@@ -61,6 +60,8 @@ export function graphPage(root: HTMLElement): () => void {
   replaceChildren(root, h('h1', null, 'History'), h('div', { id: 'graph-body' }, h('p', { class: 'loading' }, 'Loading…')))
   const body = root.querySelector<HTMLElement>('#graph-body')!
   let known: Set<string> | undefined
+  // What arrived while the page was open stays highlighted.
+  const fresh = new Set<string>()
   let pending: number | undefined
   let stopped = false
 
@@ -68,7 +69,7 @@ export function graphPage(root: HTMLElement): () => void {
     try {
       const graph = await api.graph()
       if (stopped) return
-      const fresh = new Set(known ? graph.checkpoints.map((c) => c.id).filter((id) => !known!.has(id)) : [])
+      if (known) for (const c of graph.checkpoints) if (!known.has(c.id)) fresh.add(c.id)
       known = new Set(graph.checkpoints.map((c) => c.id))
       render(body, graph, fresh)
     } catch (err) {

@@ -45,7 +45,6 @@ function describe(event: RunEvent): string {
     case 'checkpoint-written':
       return `${event.stage}: checkpoint ${(event.checkpoint ?? '').slice(-12)}`
     case 'run-finished':
-    case 'run-status':
       return `run ${event.status ?? ''}`
     default:
       return event.type
@@ -116,7 +115,8 @@ function form(pipelines: PipelineInfo[]): { element: HTMLElement; stop: () => vo
       onEvent('run', (data) => {
         const event = data as RunEvent
         if (runId === undefined && event.type === 'run-started' && event.timeline === name) runId = event.runId
-        if (runId !== undefined && event.runId === runId) line(describe(event), event.type)
+        // run-status repeats run-finished, as the store records it.
+        if (runId !== undefined && event.runId === runId && event.type !== 'run-status') line(describe(event), event.type)
       }),
       onEvent('ref', (data) => {
         const { ref, to } = data as { ref: string; to: string | null }
