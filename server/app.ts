@@ -9,6 +9,7 @@ import { EventHub, StoreWatcher } from './events.js'
 import { eventRoutes } from './routes/events.js'
 import { outputRoutes } from './routes/outputs.js'
 import { readRoutes } from './routes/read.js'
+import { taskRoutes } from './routes/tasks.js'
 import { uiRoutes } from './routes/ui.js'
 import { writeRoutes } from './routes/write.js'
 
@@ -76,6 +77,7 @@ export async function buildServer(options: ServeOptions): Promise<{ app: Fastify
     await readRoutes(api, context)
     await outputRoutes(api, context)
     await eventRoutes(api, context)
+    await taskRoutes(api, context)
     if (!context.readOnly) await writeRoutes(api, context)
   })
   await app.register(async (ui) => uiRoutes(ui, context, options.webRoot))

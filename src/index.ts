@@ -76,6 +76,8 @@ export type {
   Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'
 export { run, resume, replay, plan, readAudit, readLogs, followLogs, StageTimeoutError, listRuns, jobTimeline, eventStream, StageRegistry, loadPipelineModule } from './pipeline/index.js'
+export { enqueueTask, getTask, listTasks, cancelTask, claimTask, finishTask, startTaskWorker, TASK_STATES } from './pipeline/index.js'
+export type { Task, TaskState, TaskRequest, ReplayTaskRequest, ResumeTaskRequest, TaskResult, EnqueueOptions, TaskExecutor, TaskWorker, TaskWorkerOptions } from './pipeline/index.js'
 export type {
   AttemptLogView,
   AuditEntry,

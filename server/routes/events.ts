@@ -5,6 +5,11 @@ import type { ServerContext } from '../context.js'
 const KEEPALIVE_MS = 15_000
 
 export async function eventRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  // Open streams never end on their own: closing the server ends them, or it would wait forever.
+  const open = new Set<() => void>()
+  app.addHook('preClose', async () => {
+    for (const end of open) end()
+  })
   app.get(
     '/api/events',
     {
@@ -34,7 +39,13 @@ export async function eventRoutes(app: FastifyInstance, ctx: ServerContext): Pro
       const close = () => {
         clearInterval(keepalive)
         unsubscribe()
+        open.delete(end)
       }
+      const end = () => {
+        close()
+        raw.end()
+      }
+      open.add(end)
       request.raw.on('close', close)
       raw.on('error', close)
     },

@@ -70,12 +70,13 @@ const timelinePointer = (timeline: string, runId: string) => `runs-by-timeline/$
 const byStatusPointer = (status: StatusNode['status'], runId: string) => `runs-by-status/${status}/${hashed(runId)}`
 
 /** How often a running run says it is alive; a run silent for four of these is taken as gone. */
-function heartbeatInterval(): number {
+export function heartbeatInterval(): number {
   const fromEnv = Number(process.env.CKPT_RUN_HEARTBEAT_MS)
   return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 30_000
 }
 
-const thisProcess = { host: os.hostname(), pid: process.pid, token: randomBytes(8).toString('hex') }
+/** This process, as an owner of runs and tasks: the token tells it from an earlier process that had its pid. */
+export const thisProcess = { host: os.hostname(), pid: process.pid, token: randomBytes(8).toString('hex') }
 
 export interface RunIdentity {
   readonly runId: string
@@ -228,7 +229,7 @@ function summaryOf(node: StatusNode, now: number): RunSummary {
  * Whether a run recorded as running still has its process: on this machine, whether the process
  * exists; elsewhere, whether it said so within the last four heartbeats.
  */
-function isAlive(node: StatusNode, now: number): boolean {
+export function isAlive(node: Pick<StatusNode, 'owner' | 'heartbeat' | 'heartbeatMs'>, now: number): boolean {
   if (node.owner.host === thisProcess.host) {
     if (node.owner.pid === process.pid) return node.owner.token === thisProcess.token
     try {
