@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ckpt, ckptIn, jsonLines } from './support/cli.js'
+import { openEvents, type StreamedEvent } from './support/events.js'
 import { http, startServe, type ServeProcess } from './support/server.js'
 import { freshSchemaUrl } from './support/postgres.js'
 import { tempDir } from './support/temp.js'
@@ -328,25 +329,9 @@ describe('ckpt serve: events', () => {
   it('streams a checkpoint committed by the CLI in another process within a second, and ref moves', async () => {
     const dir = populatedStore()
     const server = await startServe(dir)
-    const events: Array<{ event: string; data: Record<string, unknown>; at: number }> = []
-    const abort = new AbortController()
-    const response = await fetch(`${server.url}/api/events`, { signal: abort.signal })
-    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
-    const reading = (async () => {
-      const decoder = new TextDecoder()
-      let buffer = ''
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true })
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const event = /^event: (.*)$/m.exec(block)?.[1]
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: Date.now() })
-        }
-      }
-    })().catch(() => undefined)
+    const events: StreamedEvent[] = []
+    const stream = await openEvents(server.url, (e) => events.push(e))
+    expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/)
     await new Promise((resolve) => setTimeout(resolve, 300))
     // The CLI runs as its own process and writes through the server's store (as a follower).
     const c = ckptIn(dir)
@@ -366,8 +351,7 @@ describe('ckpt serve: events', () => {
     expect(events.some((e) => e.event === 'ref' && e.data.ref === 'timelines/branch-from-cli')).toBe(true)
     // A new timeline at an existing checkpoint announces no checkpoint as new.
     expect(events.filter((e) => e.event === 'checkpoint').map((e) => e.data.id)).toEqual([committed.id])
-    abort.abort()
-    await reading
+    await stream.close()
   }, 60_000)
 })
 
@@ -389,22 +373,18 @@ describe('ckpt serve on PostgreSQL: several servers, one store', () => {
     ckptIn(dir)('--store', url, 'init')
     ckptIn(dir)('--store', url, 'commit', '-s', 'detect', '--json', '{"n":0}', '-m', 'start')
     const [a, b] = await Promise.all([startServe(dir, ['--store', url]), startServe(dir, ['--store', url])])
-    const seen: string[] = []
-    const abort = new AbortController()
-    const stream = await fetch(`${b.url}/api/events`, { signal: abort.signal })
-    const reading = (async () => {
-      const decoder = new TextDecoder()
-      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) seen.push(decoder.decode(chunk))
-    })().catch(() => undefined)
+    const seen: StreamedEvent[] = []
+    const stream = await openEvents(b.url, (e) => seen.push(e))
     await new Promise((resolve) => setTimeout(resolve, 300))
     const committed = await http('POST', `${a.url}/api/commit`, { stage: 'detect', outputs: { detect: { n: 1 } }, message: 'through a' })
     expect(committed.status).toBe(201)
     const id = (committed.body as { id: string }).id
     const sentAt = Date.now()
-    while (!seen.join('').includes(`"id":"${id}"`) && Date.now() - sentAt < 5_000) await new Promise((resolve) => setTimeout(resolve, 20))
+    const arrived = () => seen.some((e) => e.event === 'checkpoint' && e.data.id === id)
+    while (!arrived() && Date.now() - sentAt < 5_000) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(arrived()).toBe(true)
     expect(Date.now() - sentAt).toBeLessThan(1000)
-    abort.abort()
-    await reading
+    await stream.close()
 
     const start = ckptIn(dir)('--store', url, 'rev-parse', 'main~1')
     await http('POST', `${a.url}/api/timelines`, { name: 'shared', at: start })

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest'
 import { startServer } from '../server/index.js'
+import { openEvents } from './support/events.js'
 import { onCleanup, tempStore } from './support/temp.js'
 
 /**
@@ -13,25 +14,11 @@ it("a commit made just after the watcher's poll reaches the event stream within 
   await store.commit({ stage: 'detect', output: { n: 0 }, message: 'start' })
   const server = await startServer({ store, location: dir, port: 0 })
   onCleanup(() => server.close())
-  const abort = new AbortController()
-  onCleanup(() => abort.abort())
-  const response = await fetch(`${server.url}/api/events`, { signal: abort.signal })
   const waiting = new Map<string, () => void>()
-  void (async () => {
-    const decoder = new TextDecoder()
-    let buffer = ''
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true })
-      let end: number
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        if (/^event: (.*)$/m.exec(block)?.[1] !== 'checkpoint') continue
-        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as { message?: string }
-        if (data.message !== undefined) waiting.get(data.message)?.()
-      }
-    }
-  })().catch(() => undefined)
+  const stream = await openEvents(server.url, (e) => {
+    if (e.event === 'checkpoint' && typeof e.data.message === 'string') waiting.get(e.data.message)?.()
+  })
+  onCleanup(() => stream.close())
   const commitAndWait = async (message: string): Promise<number> => {
     const seen = new Promise<void>((resolve) => waiting.set(message, resolve))
     const start = performance.now()

@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { initStore } from '../../src/index.js'
+import { openEvents } from '../support/events.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const CKPT = path.resolve(here, '../../cli/main.js')
@@ -105,29 +106,13 @@ function ckptChild(cwd: string, args: string[]): Promise<number> {
  * out of step with the server's polling.
  */
 async function eventLatency(dir: string, serverUrl: string, samples: number): Promise<ServerFigures['events']> {
-  const abort = new AbortController()
-  const response = await fetch(`${serverUrl}/api/events`, { signal: abort.signal })
-  if (response.status !== 200 || !response.body) throw new Error(`/api/events: ${response.status}`)
-  const waiting = new Map<string, (arrivedAt: number) => void>()
+  const waiting = new Map<string, () => void>()
   const arrived = new Map<string, number>()
-  const reading = (async () => {
-    const decoder = new TextDecoder()
-    let buffer = ''
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      const now = Date.now()
-      buffer += decoder.decode(chunk, { stream: true })
-      let end: number
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        if (/^event: (.*)$/m.exec(block)?.[1] !== 'checkpoint') continue
-        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? '{}') as { message?: string; time?: string }
-        if (data.message === undefined || data.time === undefined) continue
-        arrived.set(data.message, now - Date.parse(data.time))
-        waiting.get(data.message)?.(now)
-      }
-    }
-  })().catch(() => undefined)
+  const stream = await openEvents(serverUrl, ({ event, data, at }) => {
+    if (event !== 'checkpoint' || typeof data.message !== 'string' || typeof data.time !== 'string') return
+    arrived.set(data.message, at - Date.parse(data.time))
+    waiting.get(data.message)?.()
+  })
   await new Promise((resolve) => setTimeout(resolve, 500))
   const latencies: number[] = []
   const walls: number[] = []
@@ -145,8 +130,7 @@ async function eventLatency(dir: string, serverUrl: string, samples: number): Pr
     latencies.push(arrived.get(message) as number)
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 150))
   }
-  abort.abort()
-  await reading
+  await stream.close()
   const sorted = [...latencies].sort((a, b) => a - b)
   const sortedWalls = [...walls].sort((a, b) => a - b)
   return { samples, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] as number, commitWallMs: percentile(sortedWalls, 50) }
