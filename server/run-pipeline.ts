@@ -1,4 +1,4 @@
-import { CkptError, replay, resume, type ConfigValue, type PipelineModule, type RunResult } from '../src/index.js'
+import { CkptError, isCkptError, replay, resume, runSummary, type ConfigValue, type PipelineModule, type RunResult } from '../src/index.js'
 import type { ServerContext } from './context.js'
 
 /** A replay as the API takes it: from `stage`, of checkpoint `from` (default HEAD) or of run `run`. */
@@ -65,8 +65,18 @@ export async function replayPipeline(ctx: ServerContext, pipelineName: string, r
   return runReport(result)
 }
 
+/** The pipeline a recorded run ran, read from its one status pointer; undefined for an unknown (or ill-formed) run id. */
+async function recordedPipeline(ctx: ServerContext, runId: string): Promise<string | undefined> {
+  try {
+    return (await runSummary(ctx.store, runId))?.pipeline
+  } catch (err) {
+    if (isCkptError(err, 'INVALID_REF_NAME')) return undefined
+    throw err
+  }
+}
+
 export async function resumeRun(ctx: ServerContext, runId: string, pipelineName?: string): Promise<RunReport> {
-  const name = pipelineName ?? (await ctx.store.runs()).find((r) => r.runId === runId)?.pipeline
+  const name = pipelineName ?? (await recordedPipeline(ctx, runId))
   if (name === undefined) throw new CkptError('RUN_NOT_FOUND', `no run ${JSON.stringify(runId)} is recorded in this store`)
   const { pipeline } = pipelineNamed(ctx, name)
   const result = await resume({ store: ctx.store, pipeline, runId, captureOutput: true, onEvent: publishRunEvents(ctx) })

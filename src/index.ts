@@ -75,7 +75,7 @@ export type { PostgresStoreOptions } from './backend/postgres/provider.js'
 export type {
   Backend, BackendSupports, Capability, ObjectStore, RefStore, ObjectEntry, KeyRange, PutOptions, RefEntry, RefUpdate, RefUpdateResult, ReflogEntry, Sweep, ReclaimResult, StorageProblem, ScratchStore,
 } from './backend/interface.js'
-export { run, resume, replay, plan, readAudit, readLogs, followLogs, StageTimeoutError, listRuns, jobTimeline, eventStream, StageRegistry, loadPipelineModule } from './pipeline/index.js'
+export { run, resume, replay, plan, readAudit, readLogs, followLogs, StageTimeoutError, listRuns, runSummary, jobTimeline, eventStream, StageRegistry, loadPipelineModule } from './pipeline/index.js'
 export { enqueueTask, getTask, listTasks, cancelTask, claimTask, finishTask, startTaskWorker, TASK_STATES } from './pipeline/index.js'
 export type { Task, TaskState, TaskRequest, ReplayTaskRequest, ResumeTaskRequest, TaskResult, EnqueueOptions, TaskExecutor, TaskWorker, TaskWorkerOptions } from './pipeline/index.js'
 export type {

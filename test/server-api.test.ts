@@ -255,6 +255,8 @@ describe('ckpt serve: writes', () => {
     expect(resumed.status, resumed.text).toBe(200)
     expect(resumed.body).toMatchObject({ runId: 'r1', status: 'succeeded', counts: { executed: 2, failed: 0 } })
 
+    const unknownRun = await http('POST', `${server.url}/api/runs/nosuch/resume`, {})
+    expect([unknownRun.status, (unknownRun.body as { code: string }).code]).toEqual([404, 'RUN_NOT_FOUND'])
     const unknown = await http('POST', `${server.url}/api/pipelines/nosuch/replay`, { stage: 'ocr' })
     expect([unknown.status, (unknown.body as { code: string }).code]).toEqual([404, 'NOT_FOUND'])
     const badStage = await http('POST', `${server.url}/api/pipelines/video-brand-detection/replay`, { stage: 'nosuch', run: 'r1', timeline: 'x' })

@@ -1,7 +1,7 @@
 export { run, resume, replay, plan, type ResumeOptions, type ReplayOptions, type PlanRequest } from './runner.js'
 export { readRunAudit as readAudit, readLogs, followLogs, type AttemptLogView, type LogQuery } from './logs.js'
 export { StageTimeoutError } from './attempts.js'
-export { listRuns, jobTimeline, type RunFilter, type RunStatus, type RunSummary } from './runs.js'
+export { listRuns, runSummary, jobTimeline, type RunFilter, type RunStatus, type RunSummary } from './runs.js'
 export { eventStream } from './events.js'
 export { enqueueTask, getTask, listTasks, cancelTask, claimTask, finishTask, TASK_STATES, type Task, type TaskState, type TaskResult, type EnqueueOptions } from './tasks.js'
 export type { TaskRequest, ReplayTaskRequest, ResumeTaskRequest } from './task-request.js'
