@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { closeSync, createReadStream, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, createReadStream, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -336,5 +336,64 @@ describe('large outputs: the stat cache is kept apart from the objects', () => {
     expect(b.stages.weights).toBe(a.stages.weights)
     expect(b.stages.weights).toBe(blobId(bytes))
     expect(await foreignKeys(inner.objects)).toEqual([])
+  })
+})
+
+describe('large outputs: an unchanged file is trusted by its stat only when no write can hide behind it', () => {
+  const bytes = pseudoRandomBytes(3 * MiB, 47)
+  // git's racy-clean rule: a stat proves a file unchanged only when the file's times were more than
+  // 2 s old when the stat was taken (src/core/file-source.ts). Files written, then left that long.
+  const settled = async (...files: string[]) => {
+    for (const file of files) writeFileSync(file, bytes)
+    await new Promise((resolve) => setTimeout(resolve, 2_100))
+  }
+  const commitCounting = async (store: Store, file: string) => {
+    const stream = createReadStream(file)
+    let reported = 0
+    const checkpoint = await store.commit({ stage: 'weights', output: stream, onBytes: (n) => void (reported = n) })
+    return { id: checkpoint.stages.weights!, streamed: stream.bytesRead, hashed: reported }
+  }
+
+  it('reads nothing of a settled file committed again, and hashes one written just before it was stored', async () => {
+    const { store } = await tempStore()
+    const dir = tempDir()
+    const old = path.join(dir, 'old.bin')
+    await settled(old)
+    const fresh = path.join(dir, 'fresh.bin')
+    writeFileSync(fresh, bytes)
+    expect(await commitCounting(store, old)).toEqual({ id: blobId(bytes), streamed: bytes.length, hashed: bytes.length })
+    expect(await commitCounting(store, fresh)).toEqual({ id: blobId(bytes), streamed: bytes.length, hashed: bytes.length })
+    expect(await commitCounting(store, old)).toEqual({ id: blobId(bytes), streamed: 0, hashed: 0 })
+    // The fresh file is still within the margin of its stat: a hash pass, not trust.
+    expect(await commitCounting(store, fresh)).toEqual({ id: blobId(bytes), streamed: 0, hashed: bytes.length })
+  })
+
+  it('a settled file rewritten in place with the same size and its mtime set back is read again, by its ctime', async () => {
+    const { store } = await tempStore()
+    const file = path.join(tempDir(), 'weights.bin')
+    await settled(file)
+    await commitCounting(store, file)
+    const { mtime } = statSync(file)
+    const edited = Uint8Array.from(bytes)
+    edited[5] = (edited[5]! + 1) & 0xff
+    writeFileSync(file, edited)
+    utimesSync(file, mtime, mtime)
+    expect(await commitCounting(store, file)).toEqual({ id: blobId(edited), streamed: edited.length, hashed: edited.length })
+    expect(same(await store.getBlob(blobId(edited)), edited)).toBe(true)
+  })
+
+  it('a settled file replaced by another of the same size and mtime (a new inode) is read again', async () => {
+    const { store } = await tempStore()
+    const dir = tempDir()
+    const file = path.join(dir, 'weights.bin')
+    await settled(file)
+    await commitCounting(store, file)
+    const { mtime } = statSync(file)
+    const edited = Uint8Array.from(bytes).reverse()
+    const replacement = path.join(dir, 'next.bin')
+    writeFileSync(replacement, edited)
+    utimesSync(replacement, mtime, mtime)
+    renameSync(replacement, file)
+    expect(await commitCounting(store, file)).toEqual({ id: blobId(edited), streamed: edited.length, hashed: edited.length })
   })
 })

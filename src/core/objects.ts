@@ -9,7 +9,7 @@ import { ChunkHasher } from '../model/stream-hash.js'
 import { decodeNode } from '../model/value.js'
 import { checkRange, readBlobRange, writeBlobStream, type ByteRange } from './blob-stream.js'
 import { makeBlock, type Block } from './block.js'
-import { fileHashesTo, fileStat, rememberBlob, rememberedBlob, wholeFileOf } from './file-source.js'
+import { fileHashesTo, rememberBlob, rememberedBlob, timedFileStat, wholeFileOf } from './file-source.js'
 
 /** Reads of at least this many bytes of a chunked blob verify chunks on a worker thread. */
 const VERIFY_ON_WORKER_BYTES = 8 * 1024 * 1024
@@ -81,7 +81,8 @@ export class ObjectDb {
 
   /**
    * Stores a stream as one blob in bounded memory; returns its id (the raw CID of the whole content).
-   * A stream over a whole file that is unchanged since it was last stored is only hashed.
+   * A stream over a whole file that is unchanged since it was last stored is not stored again: its
+   * stat proves it unchanged, or one hash pass does (src/core/file-source.ts).
    * `onBytes` hears the bytes read (or hashed) so far.
    */
   async putBlobStream(source: AsyncIterable<Uint8Array | string>, onBytes?: (read: number) => void): Promise<CID> {
@@ -89,11 +90,15 @@ export class ObjectDb {
     const scratch = this.scratch
     const counted = onBytes ? countingBytes(source, onBytes) : source
     if (file === undefined || scratch === undefined) return this.#writeStream(counted)
-    const before = await fileStat(file)
-    const known = await rememberedBlob(scratch, file, before)
-    if (known && (await this.has(known)) && (await fileHashesTo(file, known, onBytes))) {
-      ;(source as { destroy?: () => void }).destroy?.()
-      return known
+    const before = await timedFileStat(file)
+    const known = await rememberedBlob(scratch, file, before.stat)
+    if (known && (await this.has(known.blob))) {
+      if (known.trusted || (await fileHashesTo(file, known.blob, onBytes))) {
+        ;(source as { destroy?: () => void }).destroy?.()
+        // Confirmed by its bytes: taken again, now with a time the racy rule may trust next time.
+        if (!known.trusted) await rememberBlob(scratch, file, before, known.blob)
+        return known.blob
+      }
     }
     // A failed hash pass counted bytes too: the count starts again with the write.
     onBytes?.(0)
