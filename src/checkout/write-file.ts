@@ -45,23 +45,33 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
   if (gatheredBytes <= SMALL_FILE_BYTES && !durable) return writeNewFileSync(file, gathered)
   const handle = await open(file, 'wx')
   let written: BigIntStats
+  // One batch is written while the next is read and verified: the two overlap, on the thread pool and here.
+  let inFlight: Promise<unknown> = Promise.resolve()
+  let position = 0
+  const write = async (batch: Uint8Array[], bytes: number) => {
+    await inFlight
+    inFlight = writeAllAt(handle, batch, position)
+    position += bytes
+  }
   try {
-    let position = await writeAllAt(handle, gathered, 0)
+    await write(gathered, gatheredBytes)
     gathered = []
     gatheredBytes = 0
     for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
       gathered.push(next.value)
       gatheredBytes += next.value.length
       if (gatheredBytes >= WRITE_BATCH_BYTES) {
-        position = await writeAllAt(handle, gathered, position)
+        await write(gathered, gatheredBytes)
         gathered = []
         gatheredBytes = 0
       }
     }
-    await writeAllAt(handle, gathered, position)
+    await write(gathered, gatheredBytes)
+    await inFlight
     if (durable) await handle.sync()
     written = await handle.stat({ bigint: true })
   } catch (err) {
+    await inFlight.catch(() => undefined)
     await handle.close()
     await rm(file, { force: true })
     throw err
