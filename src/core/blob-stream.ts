@@ -24,8 +24,8 @@ export interface BlobSink {
 const FLUSH_BYTES = 8 * 1024 * 1024
 /** ...with at most this many batches in flight, which bounds memory while hashing overlaps chunking and writing. */
 const MAX_IN_FLIGHT = 2
-/** Chunks read ahead of the consumer, so reading, verifying and the consumer's own work overlap (on the worker path: four groups of eight). */
-const READ_AHEAD = 32
+/** Chunks read ahead of the consumer, so reading and verifying overlap. */
+const READ_AHEAD = 8
 
 /**
  * Stores a stream as one blob: content-defined chunks written as they are found, then the
