@@ -40,6 +40,9 @@ export type ErrorCode =
   /** A merge, cherry-pick or revert found stages changed on both sides (`details.conflicts`); nothing was written. */
   | 'MERGE_CONFLICT'
 
+/** Marks every CkptError, whichever copy of this library made it (Symbol.for is shared by all). */
+const ERROR_BRAND = Symbol.for('ckpt.CkptError')
+
 /** The one error class ckpt throws. `code` is stable; `message` names the offending value. */
 export class CkptError extends Error {
   readonly code: ErrorCode
@@ -51,8 +54,19 @@ export class CkptError extends Error {
     this.name = 'CkptError'
     this.code = code
     this.details = options.details ?? {}
+    Object.defineProperty(this, ERROR_BRAND, { value: true })
+  }
+
+  /**
+   * A CkptError thrown by another copy of this library is one too (a pipeline module run by the
+   * bundled `ckpt` command imports the package's own build). Subclasses keep the usual test.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== CkptError) return Function.prototype[Symbol.hasInstance].call(this, value)
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ERROR_BRAND] === true
   }
 }
+
 
 /** Longest stretch of a user's value quoted in a message, so a huge name or path cannot flood a log. */
 const MAX_QUOTED_CHARS = 80

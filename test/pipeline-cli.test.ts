@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { CKPT, ckpt as run, jsonLines } from './support/cli.js'
 import { tempDir } from './support/temp.js'
@@ -111,6 +111,31 @@ describe('ckpt run, resume, replay, plan, audit', () => {
     expect(err.stderr).toContain('stage "x" reads "missing", which no pipeline input or upstream stage writes')
     expect(ckpt(dir, 'resume', PIPELINE, '--run', 'no-such-run').code).toBe(4)
     expect(ckpt(dir, 'run', path.join(dir, 'nothing.mjs')).code).toBe(4) // NOT_FOUND, naming the file
+  })
+})
+
+describe('ckpt run with a pipeline module that imports the package', () => {
+  // The command is one bundle; the module gets the package's own build, whose classes are other
+  // objects. What it makes must still be what it says: a Directory, an INVALID_OUTPUT error.
+  it('stores a Directory the module made as a folder, and does not retry the INVALID_OUTPUT it threw', () => {
+    const dir = tempDir()
+    ckpt(dir, 'init')
+    const pipeline = path.join(dir, 'package-pipeline.mjs')
+    writeFileSync(pipeline, [
+      `import { CkptError, Directory } from ${JSON.stringify(pathToFileURL(path.join(root, 'dist/src/index.js')).href)}`,
+      'export default { name: "pkg", stages: [',
+      '  { name: "files", version: "1", writes: ["files"], run: () => new Directory({ "a.txt": new TextEncoder().encode("hi") }) },',
+      '  { name: "bad", version: "1", writes: ["bad"], after: ["files"], retries: 3, run: () => { throw new CkptError("INVALID_OUTPUT", "no good") } },',
+      '] }',
+      '',
+    ].join('\n'))
+    const result = ckpt(dir, 'run', pipeline, '--json')
+    expect(result.code).toBe(10)
+    const done = jsonLines(result.stdout).find((l) => l.type === 'result') as { runId: string }
+    expect(ckpt(dir, 'cat', 'HEAD:files/a.txt').stdout).toBe('hi')
+    // One attempt of three allowed: INVALID_OUTPUT is not worth retrying.
+    const audit = jsonLines(ckpt(dir, 'audit', done.runId, '--json').stdout) as Array<{ stage: string; status: string }>
+    expect(audit.filter((e) => e.stage === 'bad')).toEqual([expect.objectContaining({ status: 'failed', attempt: 1 })])
   })
 })
 

@@ -3,12 +3,23 @@ import path from 'node:path'
 import { CkptError } from '../errors.js'
 import { checkTreePath } from '../model/tree.js'
 
+/** Marks every Directory, whichever copy of this library made it (Symbol.for is shared by all). */
+const DIRECTORY_BRAND = Symbol.for('ckpt.Directory')
+
 /**
  * A directory output: files by relative path (`/`-separated). Commit it as a stage output to
  * store it as a tree; read it back as a `Directory` too. Empty folders are not kept, as in git.
  */
 export class Directory {
   readonly files: ReadonlyMap<string, Uint8Array>
+
+  /**
+   * A Directory made by another copy of this library is one too: the bundled `ckpt` command runs
+   * pipeline modules that import the package's own build, whose class is a different object.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DIRECTORY_BRAND] === true
+  }
 
   /** Throws INVALID_OUTPUT for a path that is absolute, has `.`/`..`/empty parts, or control characters. */
   constructor(files: ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>>) {
@@ -18,6 +29,7 @@ export class Directory {
       if (!(bytes instanceof Uint8Array)) throw new CkptError('INVALID_OUTPUT', `directory entry "${file}" is not bytes`, { details: { path: file } })
     }
     this.files = map
+    Object.defineProperty(this, DIRECTORY_BRAND, { value: true })
   }
 }
 
