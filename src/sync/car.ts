@@ -1,4 +1,3 @@
-import { CarBlockIterator, CarWriter } from '@ipld/car'
 import type { StoreContext } from '../core/context.js'
 import { isAncestor } from '../core/log.js'
 import { equalBytes } from '../core/objects.js'
@@ -42,12 +41,16 @@ export interface ExportSelection {
   readonly exclude: readonly CID[]
 }
 
+/** @ipld/car, loaded on first use: it took 60–75 ms of every CLI command's start-up when imported with the store. */
+const loadCar = () => import('@ipld/car')
+
 /** Streams the closure of the selection as CAR bytes, in bounded memory. */
 export async function* exportCar(ctx: StoreContext, selection: ExportSelection, counts: { blocks: number; bytes: number } = { blocks: 0, bytes: 0 }): AsyncIterable<Uint8Array> {
   const refsNode: Record<string, unknown> = { type: REFS_TYPE, v: 1, refs: Object.fromEntries(selection.heads.flatMap((h) => (h.ref ? [[h.ref, h.id]] : []))) }
   const refsBytes = encodeNode(refsNode)
   const refsCid = cidOf(DAG_JSON_CODE, refsBytes)
   const roots = [...selection.heads.map((h) => h.id), refsCid]
+  const { CarWriter } = await loadCar()
   const { writer, out } = CarWriter.create(roots)
   const feeding = (async () => {
     try {
@@ -73,6 +76,7 @@ export async function* exportCar(ctx: StoreContext, selection: ExportSelection, 
  * becomes reachable.
  */
 export async function importCar(ctx: StoreContext, source: AsyncIterable<Uint8Array>, options: { force?: boolean } = {}): Promise<ImportResult> {
+  const { CarBlockIterator } = await loadCar()
   const car = await asCar(() => CarBlockIterator.fromIterable(source))
   const roots = await car.getRoots()
   let refs: Array<{ ref: string; id: CID }> = []
