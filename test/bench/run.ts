@@ -14,6 +14,7 @@ import { initStore, openStore } from '../../src/index.js'
 import { langgraphBench } from './langgraph.js'
 import { hugeStreamBench, largeBench, treeBytes, writeRandomFile } from './large.js'
 import { benchServer, checkPostgresAvailable, postgresBench } from './postgres.js'
+import { resticBench } from './restic.js'
 import { serverBench } from './server.js'
 import { arrayDiffBench, directoryCheckoutBench } from './scale.js'
 import { initialStages, isomorphicGitHistory, peakRssOfChild, stageHistory } from './baselines.js'
@@ -27,8 +28,25 @@ interface Row {
 }
 
 const rows: Row[] = []
+
+/** One of issue 23's targets, as measured in this run. */
+interface Target {
+  readonly target: string
+  readonly measured: string
+  readonly met: boolean
+}
+const targets: Target[] = []
 const work = mkdtempSync(path.join(os.tmpdir(), 'ckpt-bench-'))
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+/**
+ * Records a target of issue 23: `value` against `limit`. Ratios of speeds are written ckpt ÷ peer
+ * (higher is better, `≥`); ratios of times ckpt ÷ peer (lower is better, `≤`).
+ */
+function target(what: string, value: number, direction: '≥' | '≤', limit: number, unit = '×'): void {
+  const digits = unit === '×' ? 2 : 0
+  targets.push({ target: `${what} ${direction} ${fmt(limit, digits)}${unit}`, measured: `${fmt(value, digits)}${unit}`, met: direction === '≥' ? value >= limit : value <= limit })
+}
 
 /** Best of `runs` timings of `fn`, in seconds. */
 async function best(runs: number, fn: () => Promise<void> | void): Promise<number> {
@@ -103,8 +121,14 @@ async function commits(count: number): Promise<void> {
     let n = 0
     for await (const _ of store.log('main')) if (++n === 20) break
   })
+  target('log walk of 100,000 checkpoints, checkpoints/s', count / walk, '≥', 100_000, '/s')
   rows.push({ workload: 'first 20 log entries (ms, in-process)', ckpt: fmt(first20 * 1000, 2), baseline: '-', ratio: '-', durability: 'n/a' })
   await store.close()
+  // The same walk from the command line, in a fresh process, drawn as a graph of every timeline.
+  const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/main.js')
+  const graph = await best(1, () => void execFileSync(process.execPath, [cli, '--store', path.join(work, 'commits'), 'log', '--graph', '--all'], { stdio: ['ignore', 'ignore', 'pipe'] }))
+  rows.push({ workload: `\`ckpt log --graph --all\` of ${fmt(count)} checkpoints, a fresh process (per second)`, ckpt: fmt(count / graph), baseline: `the in-process walk above ${fmt(count / walk)}`, ratio: fmt(graph / walk, 2), durability: 'n/a' })
+  target(`\`ckpt log --graph --all\` of ${fmt(count)} checkpoints, checkpoints/s`, count / graph, '≥', 100_000, '/s')
 }
 
 /** `ckpt log -n 20` and `ckpt status` as processes, against the cost of starting Node at all. */
@@ -154,6 +178,7 @@ async function cliStartup(): Promise<void> {
   for (const command of [['log', '-n', '20'], ['status']]) {
     const seconds = await wall([cli, ...command])
     rows.push({ workload: `\`ckpt ${command.join(' ')}\` wall time (ms)`, ckpt: fmt(seconds * 1000, 1), baseline: `node -e 0: ${fmt(node * 1000, 1)}`, ratio: fmt(seconds / node, 2), durability: 'n/a' })
+    target(`\`ckpt ${command.join(' ')}\` time ÷ \`node -e 0\``, seconds / node, '≤', 2)
   }
 }
 
@@ -176,6 +201,7 @@ async function stageCheckpoints(steps: number, sqlitePutsPerSecond: number): Pro
   const git = await isomorphicGitHistory(path.join(work, 'isogit'), initial, changes)
   const mib = (n: number) => `${fmt(n / 2 ** 20, 1)} MiB`
   rows.push({ workload: `${fmt(steps)} checkpoints, 20 stages of ~2 KB JSON, one changing (per second)`, ckpt: fmt(perSecond), baseline: `LangGraph SqliteSaver puts ${fmt(sqlitePutsPerSecond)}`, ratio: fmt(sqlitePutsPerSecond / perSecond, 2), durability: 'process crash (no fsync), both' })
+  target('20-stage checkpoints/s ÷ SqliteSaver puts/s', perSecond / sqlitePutsPerSecond, '≥', 3)
   rows.push({ workload: 'the same history (per second)', ckpt: fmt(perSecond), baseline: `isomorphic-git blobs+trees+commits ${fmt(git.commits / git.seconds)}`, ratio: fmt(git.commits / git.seconds / perSecond, 2), durability: 'process crash at best, both (isomorphic-git writes refs in place)' })
   rows.push({ workload: `the same history: store size (distinct content ${mib(distinctBytes)})`, ckpt: `${mib(size)} (${fmt(size / distinctBytes, 2)}×)`, baseline: `isomorphic-git ${mib(git.bytesOnDisk)} (${fmt(git.bytesOnDisk / distinctBytes, 2)}×)`, ratio: fmt(size / git.bytesOnDisk, 2), durability: 'n/a' })
   await gitMirror(dir, steps + 1, git.commits / git.seconds, perSecond)
@@ -225,9 +251,35 @@ async function large(bytes: number): Promise<void> {
   rows.push({ workload: `${size} with 1 MiB overwritten in the middle: store growth`, ckpt: mib(f.overwrite.growthBytes), baseline: 'target ≤ 4 MiB', ratio: '-', durability: 'n/a' })
   rows.push({ workload: `${size} with 1 MiB inserted at 1/3: store growth`, ckpt: mib(f.insert.growthBytes), baseline: 'target ≤ 4 MiB', ratio: '-', durability: 'n/a' })
   rows.push({ workload: `checkout the ${size} output to a file (MB/s)`, ckpt: mbps(f.checkout.seconds), baseline: `cp + fsync ${mbps(f.checkout.cpSeconds)}`, ratio: fmt(f.checkout.seconds / f.checkout.cpSeconds, 2), durability: 'fsync, both' })
+  target(`checkout of ${size}: MB/s ÷ cp + fsync`, f.checkout.cpSeconds / f.checkout.seconds, '≥', 0.8)
+  largeAgainstRestic(bytes, f.commitNew.appendSeconds)
   if (f.git) {
     rows.push({ workload: `the new ${size} through \`git add && git commit\` (s)`, ckpt: fmt(f.commitNew.seconds, 2), baseline: `git ${fmt(f.git.seconds, 2)}`, ratio: fmt(f.commitNew.seconds / f.git.seconds, 2), durability: 'ckpt fsync; git fsyncs its pack, not the commit or ref' })
   }
+}
+
+/** The CLI on a big file beside restic on the same file (test/bench/restic.ts). */
+function largeAgainstRestic(bytes: number, appendSeconds: number): void {
+  const size = `${fmt(bytes / 2 ** 30, 2)} GiB`
+  const r = resticBench(work, bytes)
+  if ('skipped' in r) {
+    rows.push({ workload: `${size} file from the CLI against restic`, ckpt: '-', baseline: `skipped: ${r.skipped}`, ratio: '-', durability: 'n/a' })
+    targets.push({ target: 'large files from the CLI against restic', measured: `not measured: ${r.skipped}`, met: false })
+    return
+  }
+  const durability = 'ckpt: process crash (the CLI default); restic: fsyncs its packs'
+  const steps = [
+    ['`ckpt commit --file` of a new ' + size + ' file (s)', r.created, 0.7],
+    ['… the same file unchanged, first re-commit: written within 2 s of its first commit, so hashed once (s)', r.unchanged, undefined],
+    ['… unchanged again: its stat proves it unchanged (s)', r.unchangedAgain, 1],
+    ['… 1 MiB overwritten in its middle (s)', r.overwritten, 0.7],
+    ['… 1 MiB inserted at a third (s)', r.inserted, 0.7],
+  ] as const
+  for (const [workload, step, limit] of steps) {
+    rows.push({ workload, ckpt: fmt(step.ckptSeconds, 2), baseline: `restic backup ${fmt(step.resticSeconds, 2)}`, ratio: fmt(step.ckptSeconds / step.resticSeconds, 2), durability })
+    if (limit !== undefined) target(`${workload.replace(/^… /, `${size} file, `).replace(/ \(s\)$/, '')}: time ÷ restic`, step.ckptSeconds / step.resticSeconds, '≤', limit)
+  }
+  target(`new ${size} file from the CLI: MB/s ÷ append + fsync`, appendSeconds / r.created.ckptSeconds, '≥', 0.8)
 }
 
 async function huge(bytes: number): Promise<void> {
@@ -262,6 +314,10 @@ async function langgraph(steps: number): Promise<number> {
   rows.push({ workload: 'LangGraph saver: getTuple by id, store reopened (ms)', ckpt: fmt(ckpt.reopened.getTupleMs, 3), baseline: `SqliteSaver ${fmt(sqlite.reopened.getTupleMs, 3)}`, ratio: fmt(ckpt.reopened.getTupleMs / sqlite.reopened.getTupleMs, 2), durability: 'n/a' })
   rows.push({ workload: `LangGraph saver: list all ${fmt(steps)}, store reopened (checkpoints/s)`, ckpt: fmt(ckpt.reopened.listAllPerSecond), baseline: `SqliteSaver ${fmt(sqlite.reopened.listAllPerSecond)}`, ratio: fmt(sqlite.reopened.listAllPerSecond / ckpt.reopened.listAllPerSecond, 2), durability: 'n/a' })
   rows.push({ workload: `LangGraph saver: bytes on disk at rest (distinct content ${mib(distinctBytes)})`, ckpt: `${mib(ckpt.bytesOnDisk)} (${fmt(ckpt.bytesOnDisk / distinctBytes, 1)}×)`, baseline: `SqliteSaver ${mib(sqlite.bytesOnDisk)} (${fmt(sqlite.bytesOnDisk / distinctBytes, 1)}×)`, ratio: fmt(ckpt.bytesOnDisk / sqlite.bytesOnDisk, 2), durability: 'n/a' })
+  target('LangGraph saver puts/s ÷ SqliteSaver', ckpt.putsPerSecond / sqlite.putsPerSecond, '≥', 2)
+  target('LangGraph getTuple, store reopened: time ÷ SqliteSaver', ckpt.reopened.getTupleMs / sqlite.reopened.getTupleMs, '≤', 1)
+  target('LangGraph list all, store reopened: checkpoints/s ÷ SqliteSaver', ckpt.reopened.listAllPerSecond / sqlite.reopened.listAllPerSecond, '≥', 3)
+  target('LangGraph bytes at rest ÷ distinct content', ckpt.bytesOnDisk / distinctBytes, '≤', 1.5)
   rows.push({ workload: 'LangGraph floor (the least work on ckpt\'s object model, test/bench/langgraph-floor.ts): puts/s', ckpt: fmt(floor.putsPerSecond), baseline: `SqliteSaver ${fmt(sqlite.putsPerSecond)}`, ratio: fmt(sqlite.putsPerSecond / floor.putsPerSecond, 2), durability: 'process crash, both' })
   rows.push({ workload: `LangGraph floor: list all ${fmt(steps)}, every node read and decoded (checkpoints/s)`, ckpt: fmt(floor.listAllPerSecond), baseline: `SqliteSaver ${fmt(sqlite.listAllPerSecond)}`, ratio: fmt(sqlite.listAllPerSecond / floor.listAllPerSecond, 2), durability: 'n/a' })
   return sqlite.putsPerSecond
@@ -353,6 +409,15 @@ if (process.env.CKPT_BENCH_ONLY === 'scale') {
   process.exit(0)
 }
 
+// CKPT_BENCH_ONLY=large runs only the large-file rows (restic included) and prints them and their targets, leaving docs/benchmarks.md alone.
+if (process.env.CKPT_BENCH_ONLY === 'large') {
+  await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
+  rmSync(work, { recursive: true, force: true })
+  console.log(rows.map((r) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.durability} |`).join('\n'))
+  console.log(targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : 'missed'} |`).join('\n'))
+  process.exit(0)
+}
+
 // CKPT_BENCH_ONLY=postgres runs only the PostgreSQL rows and prints their section, leaving docs/benchmarks.md alone.
 if (process.env.CKPT_BENCH_ONLY === 'postgres') {
   const section = await postgres()
@@ -403,5 +468,7 @@ const notes = [
   'Scale rows (issue 18 item 13): each operation runs in its own process (test/bench/checkout-child.ts, test/fixtures/array-diff.ts); `CKPT_BENCH_ONLY=scale npm run bench` runs only these rows and prints them.',
   'docs/performance.md explains the figures, the targets missed and what limits them.',
 ]
-const doc = `# Benchmarks\n\nProduced by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${machine}.\n\nEvery figure stands beside a baseline measured in the same run. For throughput rows, the ratio column is ckpt's time divided by the baseline's time for the same work (lower is better; 1.00 means no overhead).\n\n${table}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n\n${postgresSection}\n${serveSection}`
+const targetTable = ['| target (issue 23) | measured | |', '|---|---|---|', ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`)].join('\n')
+console.log(targetTable)
+const doc = `# Benchmarks\n\nProduced by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${machine}.\n\nEvery figure stands beside a baseline measured in the same run. For throughput rows, the ratio column is ckpt's time divided by the baseline's time for the same work (lower is better; 1.00 means no overhead).\n\n${table}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n\n## Targets\n\nIssue 23's targets against the figures above, from the same run: a ratio is ckpt ÷ the peer, of speeds where the target is a floor (≥) and of times where it is a ceiling (≤).\n\n${targetTable}\n\n${postgresSection}\n${serveSection}`
 writeFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks.md'), doc)
