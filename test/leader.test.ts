@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -21,11 +21,16 @@ function otherBuild(): { cli: string; writer: string } {
   cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true })
   cpSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
   symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
-  const methods = path.join(dir, 'dist/src/backend/level/methods.js')
-  const source = readFileSync(methods, 'utf8')
-  const raised = source.replace(/const PROTOCOL_REVISION = (\d+);/, (_, n: string) => `const PROTOCOL_REVISION = ${Number(n) + 1};`)
-  expect(raised).not.toBe(source)
-  writeFileSync(methods, raised)
+  // The library's module and the command's bundle each hold the revision.
+  const bundles = readdirSync(path.join(dir, 'dist/cli')).filter((f) => /^bundle-.*\.js$/.test(f)).map((f) => path.join('dist/cli', f))
+  let raisedIn = 0
+  for (const file of ['dist/src/backend/level/methods.js', ...bundles].map((f) => path.join(dir, f))) {
+    const source = readFileSync(file, 'utf8')
+    const raised = source.replace(/(const|var) PROTOCOL_REVISION = (\d+);/, (_, keyword: string, n: string) => `${keyword} PROTOCOL_REVISION = ${Number(n) + 1};`)
+    if (raised !== source) raisedIn++
+    writeFileSync(file, raised)
+  }
+  expect(raisedIn).toBe(2)
   return { cli: path.join(dir, 'dist/cli/main.js'), writer: path.join(dir, 'dist/test/fixtures/writer.js') }
 }
 
