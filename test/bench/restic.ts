@@ -25,7 +25,7 @@ export type ResticFigures =
 
 const MiB = 1024 * 1024
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../cli/main.js')
-const RESTIC_ENV = { ...process.env, RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: '' }
+const RESTIC_ENV = { ...process.env, RESTIC_PASSWORD: 'bench' }
 
 /** restic's version line, installing Debian's package first when it is missing and we may; else why not. */
 export function ensureRestic(): { version: string } | { skipped: string } {

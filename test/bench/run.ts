@@ -258,6 +258,9 @@ async function large(bytes: number): Promise<void> {
   }
 }
 
+/** How the restic rows were measured, for the notes; empty when restic was skipped. */
+let resticNote = ''
+
 /** The CLI on a big file beside restic on the same file (test/bench/restic.ts). */
 function largeAgainstRestic(bytes: number, appendSeconds: number): void {
   const size = `${fmt(bytes / 2 ** 30, 2)} GiB`
@@ -267,6 +270,7 @@ function largeAgainstRestic(bytes: number, appendSeconds: number): void {
     targets.push({ target: 'large files from the CLI against restic', measured: `not measured: ${r.skipped}`, met: false })
     return
   }
+  resticNote = `restic rows (test/bench/restic.ts): ${r.version}, with its defaults (a new repository, its local cache, the password from the environment), and ckpt's CLI with its own, each as a whole process on the same one file in turn; both count their start-up. ckpt's first unchanged re-commit hashes the file because it was written just before its first commit; the second is trusted on its stat (docs/performance.md).`
   const durability = 'ckpt: process crash (the CLI default); restic: fsyncs its packs'
   const steps = [
     ['`ckpt commit --file` of a new ' + size + ' file (s)', r.created, 0.7],
@@ -466,6 +470,7 @@ const notes = [
   'gc rows: each task runs in its own process (test/bench/gc-child.ts) on the store of the 100,000 commits above; the baseline `fsck --quick` walks the same graph from the same roots. Peak RSS is mostly V8 growing its heap: the same gc peaks at 276 MiB under `--max-old-space-size=96` (docs/maintenance.md).',
   'CLI start-up: Node itself takes the baseline time. Loading yargs 17 costs about 26 ms (yargs 18, ESM only, cost 63 ms, which is why we stay on 17).',
   'Scale rows (issue 18 item 13): each operation runs in its own process (test/bench/checkout-child.ts, test/fixtures/array-diff.ts); `CKPT_BENCH_ONLY=scale npm run bench` runs only these rows and prints them.',
+  ...(resticNote ? [resticNote] : []),
   'docs/performance.md explains the figures, the targets missed and what limits them.',
 ]
 const targetTable = ['| target (issue 23) | measured | |', '|---|---|---|', ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`)].join('\n')
