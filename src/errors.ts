@@ -67,7 +67,6 @@ export class CkptError extends Error {
   }
 }
 
-
 /** Longest stretch of a user's value quoted in a message, so a huge name or path cannot flood a log. */
 const MAX_QUOTED_CHARS = 80
 

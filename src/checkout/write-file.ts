@@ -51,6 +51,7 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
   const write = async (batch: Uint8Array[], bytes: number) => {
     await inFlight
     inFlight = writeAllAt(handle, batch, position)
+    inFlight.catch(() => undefined) // awaited later; this only keeps a failure meanwhile from going unhandled
     position += bytes
   }
   try {
