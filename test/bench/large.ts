@@ -81,9 +81,7 @@ export async function largeBench(work: string, bytes: number, withGit: boolean):
 
   const overwritten = path.join(work, 'overwritten.bin')
   copyFileSync(file, overwritten)
-  const fd = openSync(overwritten, 'r+')
-  writeSync(fd, randomFillSync(Buffer.alloc(MiB)), 0, MiB, Math.floor(bytes / 2))
-  closeSync(fd)
+  overwriteInPlace(overwritten, Math.floor(bytes / 2), randomFillSync(Buffer.alloc(MiB)))
   const beforeOverwrite = treeBytes(store)
   await commit(overwritten, 'weights_edited')
   const growthOverwrite = treeBytes(store) - beforeOverwrite
@@ -136,7 +134,15 @@ function* readPieces(file: string): Iterable<Uint8Array> {
   }
 }
 
-function writeWithInsertion(source: string, target: string, at: number, insert: Uint8Array): void {
+/** Writes `bytes` over `file`'s own from offset `at`, in place (same inode). */
+export function overwriteInPlace(file: string, at: number, bytes: Uint8Array): void {
+  const fd = openSync(file, 'r+')
+  writeSync(fd, bytes, 0, bytes.length, at)
+  closeSync(fd)
+}
+
+/** Writes `source` to `target` with `insert` placed at offset `at`. */
+export function writeWithInsertion(source: string, target: string, at: number, insert: Uint8Array): void {
   const fd = openSync(target, 'w')
   let offset = 0
   for (const piece of readPieces(source)) {

@@ -8,11 +8,11 @@
  * files by content-defined chunks; it comes from Debian's package, installed here when missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readSync, renameSync, writeSync } from 'node:fs'
+import { mkdirSync, renameSync } from 'node:fs'
 import { randomFillSync } from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { writeRandomFile } from './large.js'
+import { overwriteInPlace, writeRandomFile, writeWithInsertion } from './large.js'
 
 export interface ResticStep {
   readonly ckptSeconds: number
@@ -73,32 +73,9 @@ export function resticBench(work: string, bytes: number): ResticFigures {
   return { version: restic.version, bytes, created, unchanged, unchangedAgain, overwritten, inserted }
 }
 
-function overwriteInPlace(file: string, at: number, bytes: Uint8Array): void {
-  const fd = openSync(file, 'r+')
-  writeSync(fd, bytes, 0, bytes.length, at)
-  closeSync(fd)
-}
-
 /** Rewrites `file` with `insert` placed at offset `at`, through a temporary file renamed over it (a new inode, as editors save). */
 function insertInto(file: string, at: number, insert: Uint8Array): void {
   const next = `${file}.next`
-  const input = openSync(file, 'r')
-  const output = openSync(next, 'w')
-  const piece = Buffer.allocUnsafe(8 * MiB)
-  let offset = 0
-  for (;;) {
-    const n = readSync(input, piece, 0, piece.length, null)
-    if (n === 0) break
-    if (offset <= at && at < offset + n) {
-      writeSync(output, piece, 0, at - offset)
-      writeSync(output, insert)
-      writeSync(output, piece, at - offset, n - (at - offset))
-    } else {
-      writeSync(output, piece, 0, n)
-    }
-    offset += n
-  }
-  closeSync(input)
-  closeSync(output)
+  writeWithInsertion(file, next, at, insert)
   renameSync(next, file)
 }

@@ -28,6 +28,9 @@ interface Row {
 }
 
 const rows: Row[] = []
+const rowLine = (r: Row) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.durability} |`
+/** The built `ckpt` command, as users run it. */
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/main.js')
 
 /** One of issue 23's targets, as measured in this run. */
 interface Target {
@@ -36,6 +39,7 @@ interface Target {
   readonly met: boolean
 }
 const targets: Target[] = []
+const targetLine = (t: Target, missed: string) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : missed} |`
 const work = mkdtempSync(path.join(os.tmpdir(), 'ckpt-bench-'))
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
@@ -125,8 +129,7 @@ async function commits(count: number): Promise<void> {
   rows.push({ workload: 'first 20 log entries (ms, in-process)', ckpt: fmt(first20 * 1000, 2), baseline: '-', ratio: '-', durability: 'n/a' })
   await store.close()
   // The same walk from the command line, in a fresh process, drawn as a graph of every timeline.
-  const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/main.js')
-  const graph = await best(1, () => void execFileSync(process.execPath, [cli, '--store', path.join(work, 'commits'), 'log', '--graph', '--all'], { stdio: ['ignore', 'ignore', 'pipe'] }))
+  const graph = await best(1, () => void execFileSync(process.execPath, [CLI, '--store', path.join(work, 'commits'), 'log', '--graph', '--all'], { stdio: ['ignore', 'ignore', 'pipe'] }))
   rows.push({ workload: `\`ckpt log --graph --all\` of ${fmt(count)} checkpoints, a fresh process (per second)`, ckpt: fmt(count / graph), baseline: `the in-process walk above ${fmt(count / walk)}`, ratio: fmt(graph / walk, 2), durability: 'n/a' })
   target(`\`ckpt log --graph --all\` of ${fmt(count)} checkpoints, checkpoints/s`, count / graph, '≥', 100_000, '/s')
 }
@@ -172,11 +175,10 @@ async function cliStartup(): Promise<void> {
   const store = await initStore(dir, { author: 'bench' })
   for (let i = 0; i < 1000; i++) await store.commit({ stage: `s${i % 20}`, output: { i } })
   await store.close()
-  const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/main.js')
   const wall = (args: string[]) => best(7, () => void execFileSync(process.execPath, args, { stdio: 'ignore', env: { ...process.env, CKPT_DIR: dir } }))
   const node = await wall(['-e', '0'])
   for (const command of [['log', '-n', '20'], ['status']]) {
-    const seconds = await wall([cli, ...command])
+    const seconds = await wall([CLI, ...command])
     rows.push({ workload: `\`ckpt ${command.join(' ')}\` wall time (ms)`, ckpt: fmt(seconds * 1000, 1), baseline: `node -e 0: ${fmt(node * 1000, 1)}`, ratio: fmt(seconds / node, 2), durability: 'n/a' })
     target(`\`ckpt ${command.join(' ')}\` time ÷ \`node -e 0\``, seconds / node, '≤', 2)
   }
@@ -409,7 +411,7 @@ const scaleItems = Number(process.env.CKPT_BENCH_DIFF_ITEMS ?? 1_000_000)
 if (process.env.CKPT_BENCH_ONLY === 'scale') {
   await scale(scaleFiles, scaleItems)
   rmSync(work, { recursive: true, force: true })
-  console.log(rows.map((r) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.durability} |`).join('\n'))
+  console.log(rows.map(rowLine).join('\n'))
   process.exit(0)
 }
 
@@ -417,8 +419,8 @@ if (process.env.CKPT_BENCH_ONLY === 'scale') {
 if (process.env.CKPT_BENCH_ONLY === 'large') {
   await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
   rmSync(work, { recursive: true, force: true })
-  console.log(rows.map((r) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.durability} |`).join('\n'))
-  console.log(targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : 'missed'} |`).join('\n'))
+  console.log(rows.map(rowLine).join('\n'))
+  console.log(targets.map((t) => targetLine(t, 'missed')).join('\n'))
   process.exit(0)
 }
 
@@ -457,7 +459,7 @@ rmSync(work, { recursive: true, force: true })
 const benchMinutes = (Date.now() - benchStart) / 60_000
 
 const header = '| workload | ckpt | baseline (same run) | ckpt time ÷ baseline time | durability |\n|---|---|---|---|---|'
-const table = [header, ...rows.map((r) => `| ${r.workload} | ${r.ckpt} | ${r.baseline} | ${r.ratio} | ${r.durability} |`)].join('\n')
+const table = [header, ...rows.map(rowLine)].join('\n')
 console.log(table)
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`
 const notes = [
@@ -473,7 +475,7 @@ const notes = [
   ...(resticNote ? [resticNote] : []),
   'docs/performance.md explains the figures, the targets missed and what limits them.',
 ]
-const targetTable = ['| target (issue 23) | measured | |', '|---|---|---|', ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`)].join('\n')
+const targetTable = ['| target (issue 23) | measured | |', '|---|---|---|', ...targets.map((t) => targetLine(t, '**missed**'))].join('\n')
 console.log(targetTable)
 const doc = `# Benchmarks\n\nProduced by \`npm run bench\` (test/bench/run.ts) on ${new Date().toISOString().slice(0, 10)}.\nMachine: ${machine}.\n\nEvery figure stands beside a baseline measured in the same run. For throughput rows, the ratio column is ckpt's time divided by the baseline's time for the same work (lower is better; 1.00 means no overhead).\n\n${table}\n\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n\n## Targets\n\nIssue 23's targets against the figures above, from the same run: a ratio is ckpt ÷ the peer, of speeds where the target is a floor (≥) and of times where it is a ceiling (≤).\n\n${targetTable}\n\n${postgresSection}\n${serveSection}`
 writeFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks.md'), doc)
