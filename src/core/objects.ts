@@ -92,13 +92,11 @@ export class ObjectDb {
     if (file === undefined || scratch === undefined) return this.#writeStream(counted)
     const before = await timedFileStat(file)
     const known = await rememberedBlob(scratch, file, before.stat)
-    if (known && (await this.has(known.blob))) {
-      if (known.trusted || (await fileHashesTo(file, known.blob, onBytes))) {
-        ;(source as { destroy?: () => void }).destroy?.()
-        // Confirmed by its bytes: taken again, now with a time the racy rule may trust next time.
-        if (!known.trusted) await rememberBlob(scratch, file, before, known.blob)
-        return known.blob
-      }
+    if (known && (await this.has(known.blob)) && (known.trusted || (await fileHashesTo(file, known.blob, onBytes)))) {
+      ;(source as { destroy?: () => void }).destroy?.()
+      // Confirmed by its bytes: taken again, now with a time the racy rule may trust next time.
+      if (!known.trusted) await rememberBlob(scratch, file, before, known.blob)
+      return known.blob
     }
     // A failed hash pass counted bytes too: the count starts again with the write.
     onBytes?.(0)
