@@ -1,4 +1,4 @@
-import type { Checkpoint, HeadInfo } from '../src/index.js'
+import type { Checkpoint, CheckpointSummary, HeadInfo } from '../src/index.js'
 import { bold, cyan, dim, green, humanTime, yellow } from './output.js'
 
 /** A checkpoint as `--json` prints it (docs/cli.md): the API object with an ISO time. */
@@ -44,7 +44,7 @@ export function printableLine(text: string): string {
   return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, escapeChar)
 }
 
-export function onelineText(c: Checkpoint, decorations: Decorations): string {
+export function onelineText(c: CheckpointSummary, decorations: Decorations): string {
   const cut = c.historyCut ? dim(` (${HISTORY_CUT})`) : ''
   // Like git's --oneline: the message's first line.
   const subject = c.message ? ' ' + printableLine(c.message.split('\n')[0]!) : ''
@@ -52,7 +52,7 @@ export function onelineText(c: Checkpoint, decorations: Decorations): string {
 }
 
 /** git's medium format. `shortIdOf` comes from the library, loaded by the caller. */
-export function longText(c: Checkpoint, decorations: Decorations, shortIdOf: (id: string) => string): string[] {
+export function longText(c: CheckpointSummary, decorations: Decorations, shortIdOf: (id: string) => string): string[] {
   const lines = [yellow(`checkpoint ${c.id}`) + decoration(decorations, c.id)]
   if (c.parents.length > 1) lines.push(`Merge:  ${c.parents.map((p) => shortIdOf(p)).join(' ')}`)
   lines.push(`Seq:    #${c.seq}`)
@@ -83,7 +83,7 @@ export function relativeTime(date: Date, now = Date.now()): string {
  * (%H %h %s %b %an %ad %ai %ar %d %D %p %P %n %%), and %S stage, %r run, %j job, %N sequence
  * number. An unknown placeholder is printed as it is, as git does.
  */
-export function formatCheckpoint(template: string, c: Checkpoint, decorations: Decorations, shortIdOf: (id: string) => string): string {
+export function formatCheckpoint(template: string, c: CheckpointSummary, decorations: Decorations, shortIdOf: (id: string) => string): string {
   const [subject = '', ...body] = c.message.split('\n')
   const names = decorations.get(c.id) ?? []
   const fields: Record<string, () => string> = {

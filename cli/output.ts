@@ -8,13 +8,18 @@ export function colorEnabled(stream: NodeJS.WriteStream = process.stdout): boole
   return stream.isTTY === true
 }
 
-const paint = (code: string) => (text: string) => (colorEnabled() ? `\u001b[${code}m${text}\u001b[0m` : text)
+/** Whether stdout gets colour; asked once, as the environment and stdout do not change while a command runs. */
+let stdoutColor: boolean | undefined
+const paint = (code: string) => (text: string) => ((stdoutColor ??= colorEnabled()) ? `\u001b[${code}m${text}\u001b[0m` : text)
 export const yellow = paint('33')
 export const green = paint('32')
 export const red = paint('31')
 export const cyan = paint('36')
 export const bold = paint('1')
 export const dim = paint('2')
+
+/** Pending output is written once it reaches this many characters. */
+const FLUSH_AT = 64 * 1024
 
 /**
  * Where command output goes: stdout, or a pager for long output on a terminal, as git does
@@ -23,8 +28,27 @@ export const dim = paint('2')
 class Output {
   #sink: Writable = process.stdout
   #pager: ChildProcess | undefined
+  /** Text not yet handed to the sink: like stdio, output to a pipe or file goes in blocks, not a write per line. */
+  #pending = ''
+  #flushScheduled = false
 
   write(text: string): void {
+    if (this.#sink === process.stdout && process.stdout.isTTY) return void this.#sink.write(text)
+    this.#pending += text
+    if (this.#pending.length >= FLUSH_AT) this.flush()
+    else if (!this.#flushScheduled) {
+      // Still written promptly: a streaming listing reaches its reader as it goes.
+      this.#flushScheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  /** Hands what is pending to the sink. */
+  flush(): void {
+    this.#flushScheduled = false
+    if (this.#pending === '') return
+    const text = this.#pending
+    this.#pending = ''
     this.#sink.write(text)
   }
 
@@ -39,12 +63,14 @@ class Output {
     const pager = spawn(command, { shell: true, stdio: ['pipe', 'inherit', 'inherit'], env: { LESS: 'FRX', ...process.env } })
     pager.on('error', () => (this.#sink = process.stdout))
     pager.stdin?.on('error', () => undefined) // the user quit the pager early
+    this.flush()
     this.#pager = pager
     this.#sink = pager.stdin as Writable
   }
 
   /** Waits for everything written to reach its destination (and for the pager to exit). */
   async finish(): Promise<void> {
+    this.flush()
     const pager = this.#pager
     if (!pager) return
     pager.stdin?.end()

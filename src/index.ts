@@ -36,6 +36,7 @@ export type { SpaceUsage, StoreStats } from './maintenance/stats.js'
 export type { ByteRange } from './core/blob-stream.js'
 export type {
   Checkpoint,
+  CheckpointSummary,
   CheckoutMove,
   RestoreOptions,
   RestoreResult,

@@ -43,6 +43,7 @@ export const gcCommand = {
       if (result.dryRun) return out.line(`would free ${freed}; ${result.kept} reachable or recent object(s) stay`)
       out.line(`${green('freed')} ${freed}; ${result.kept} reachable or recent object(s) kept`)
       if (result.reclaimed.files > 0) out.line(`rewrote or removed ${result.reclaimed.files} pack file(s), ${humanSize(result.reclaimed.bytes)} given back`)
+      if (result.historySegmentsWritten > 0) out.line(`wrote ${result.historySegmentsWritten} history segment(s) for histories that had none`)
     })
   },
 }

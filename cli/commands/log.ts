@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs'
-import type { Checkpoint, LogOptions, Store } from '../../src/index.js'
+import type { Checkpoint, CheckpointSummary, LogOptions, Store } from '../../src/index.js'
 import { diffText } from '../diff-text.js'
 import { timeOption } from '../duration.js'
 import { checkpointJson, decorationsFor, formatCheckpoint, longText, onelineText, type Decorations } from '../format.js'
@@ -77,18 +77,22 @@ export const logCommand = {
         return
       }
       const options = await logOptions(args)
-      const history = args.reverse ? reversed(store.log(starts, options)) : store.log(starts, options)
       if (args.json) {
-        for await (const c of history) jsonLine(checkpointJson(c))
+        const history = store.log(starts, options)
+        for await (const c of args.reverse ? reversed(history) : history) jsonLine(checkpointJson(c))
         return
       }
+      // Only a diff needs each checkpoint's outputs; the headers come from history segments.
+      const withOutputs = args.patch === true || args.stat === true
+      const walked: AsyncIterable<CheckpointSummary | Checkpoint> = withOutputs ? store.log(starts, options) : store.history(starts, options)
+      const history = args.reverse ? reversed(walked) : walked
       out.startPager(args.pager !== false)
       const { shortIdOf } = await library()
       const decorations = decorationsFor(head, timelines, tags)
       const graph = args.graph ? new GraphRenderer() : undefined
       const render = renderer(args, decorations, shortIdOf)
       for await (const c of history) {
-        const lines = [...render(c), ...(args.patch || args.stat ? await changeLines(store, c, args.stat === true && !args.patch) : [])]
+        const lines = [...render(c), ...(withOutputs && 'kinds' in c ? await changeLines(store, c, args.stat === true && !args.patch) : [])]
         if (!graph) {
           lines.forEach((l) => out.line(l))
           continue
@@ -122,7 +126,7 @@ async function logOptions(args: Args): Promise<LogOptions> {
   }
 }
 
-function renderer(args: Args, decorations: Decorations, shortIdOf: (id: string) => string): (c: Checkpoint) => string[] {
+function renderer(args: Args, decorations: Decorations, shortIdOf: (id: string) => string): (c: CheckpointSummary) => string[] {
   const format = args.oneline ? 'oneline' : (args.format ?? 'medium')
   if (format === 'oneline') return (c) => [onelineText(c, decorations)]
   if (format === 'medium') return (c) => longText(c, decorations, shortIdOf)
@@ -143,8 +147,8 @@ async function changeLines(store: Store, c: Checkpoint, statOnly: boolean): Prom
   return [...lines, '']
 }
 
-async function* reversed(history: AsyncIterable<Checkpoint>): AsyncIterable<Checkpoint> {
-  const all: Checkpoint[] = []
+async function* reversed<T>(history: AsyncIterable<T>): AsyncIterable<T> {
+  const all: T[] = []
   for await (const c of history) all.push(c)
   yield* all.reverse()
 }

@@ -1,4 +1,3 @@
-import { isCkptError } from '../errors.js'
 import type { CID } from '../model/cid.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import type { StoreContext } from './context.js'
@@ -31,7 +30,7 @@ async function paint(ctx: StoreContext, left: readonly CID[], right: readonly CI
       if (!frontier.includes(known)) insertByTime(frontier, known)
       return
     }
-    const node = await loadIfKept(ctx, cid)
+    const node = await ctx.loadCheckpointIfKept(cid)
     if (!node) return
     const item = { cid, node, flags }
     painted.set(key, item)
@@ -75,15 +74,6 @@ export async function reachableOnlyFrom(ctx: StoreContext, from: CID, others: re
     return frontier.some((f) => f.flags === LEFT) || item.flags === LEFT
   })
   return [...only.values()]
-}
-
-async function loadIfKept(ctx: StoreContext, cid: CID): Promise<CheckpointNode | undefined> {
-  try {
-    return await ctx.loadCheckpoint(cid)
-  } catch (err) {
-    if (isCkptError(err, 'NOT_FOUND')) return undefined
-    throw err
-  }
 }
 
 /** Keeps `frontier` sorted newest first; ties keep insertion order. */

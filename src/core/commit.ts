@@ -9,6 +9,7 @@ import { Directory } from './directory.js'
 import { checkStageName } from '../refs/names.js'
 import { HEAD, INDEX_PREFIX, checkedRef } from '../refs/refdb.js'
 import { checkRefName } from '../refs/names.js'
+import { segmentFor } from './history-segments.js'
 import { type StoreContext, toCheckpoint } from './context.js'
 import { makeBlock, nodeBlock, type Block } from './block.js'
 import type { Checkpoint, CommitOptions } from './types.js'
@@ -212,7 +213,8 @@ async function commitStored(ctx: StoreContext, given: CommitOptions, lease: Writ
     const { cid, bytes } = encodeCheckpoint(node)
     const expected = expectedHead === undefined ? currentRaw : expectedHead === null ? null : cidString(expectedHead)
     // The objects travel with the ref move: never a ref to an object that is not stored.
-    const objects = [...outputEntries, { key: objectKey(cid), value: bytes }]
+    const segment = await segmentFor(ctx, cid, node)
+    const objects = [...outputEntries, { key: objectKey(cid), value: bytes }, ...(segment ? [segment] : [])]
     // What the ref this update expects reaches is stored, and stays so while it is reachable:
     // only what the ref does not reach needs checking.
     const reached = expected !== null && expected === currentRaw ? currentRaw : undefined

@@ -48,6 +48,16 @@ export class StoreContext implements ResolveContext {
     return node
   }
 
+  /** {@link loadCheckpoint}, or undefined when the checkpoint is gone (dropped by retention, or never here). */
+  async loadCheckpointIfKept(cid: CID): Promise<CheckpointNode | undefined> {
+    try {
+      return await this.loadCheckpoint(cid)
+    } catch (err) {
+      if (err instanceof CkptError && err.code === 'NOT_FOUND') return undefined
+      throw err
+    }
+  }
+
   /**
    * A node written before sequence numbers were stored, with its number counted along first
    * parents down to the nearest node that has one (or to the root, or to where retention cut the

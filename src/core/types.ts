@@ -3,34 +3,41 @@ import type { Directory } from './directory.js'
 
 export type { JsonValue, OutputValue }
 
-/** A checkpoint as the API returns it. Ids are CIDv1 strings (base32). */
-export interface Checkpoint {
+/**
+ * What `history` (and `ckpt log`) shows of a checkpoint: everything but its outputs, config and
+ * meta. Long histories serve it from history segments without reading each checkpoint.
+ */
+export interface CheckpointSummary {
   readonly id: string
   /** The first hex digits of the id's BLAKE3 digest, as `ckpt log` shows them. */
   readonly shortId: string
   readonly parents: readonly string[]
   /** Its sequence number along first parents: 1 for the first checkpoint of a history (`main#12` names the 12th). */
   readonly seq: number
+  /** The stage whose output this checkpoint recorded, when one did. */
+  readonly stage?: string
+  readonly run?: string
+  readonly job?: string
+  readonly message: string
+  readonly author: string
+  readonly time: Date
+  /**
+   * Set by `log` when retention dropped this checkpoint's parents: history is cut here, and
+   * `parents` still names the dropped ones.
+   */
+  readonly historyCut?: true
+}
+
+/** A checkpoint as the API returns it. Ids are CIDv1 strings (base32). */
+export interface Checkpoint extends CheckpointSummary {
   /** Stage name → output id: every stage's output at this point, not only the new one. */
   readonly stages: Readonly<Record<string, string>>
   /** Stage name → what its output is. */
   readonly kinds: Readonly<Record<string, OutputKind>>
   /** Stage name → the file name a bytes output came from (`commit --file report.pdf`), where one was given. */
   readonly files?: Readonly<Record<string, string>>
-  /** The stage whose output this checkpoint recorded, when one did. */
-  readonly stage?: string
-  readonly run?: string
-  readonly job?: string
   readonly config?: JsonValue
-  readonly message: string
-  readonly author: string
-  readonly time: Date
   readonly meta: Readonly<Record<string, JsonValue>>
-  /**
-   * Set by `log` when retention dropped this checkpoint's parents: history is cut here, and
-   * `parents` still names the dropped ones.
-   */
-  readonly historyCut?: true
 }
 
 /** `json` for structured values, `bytes` for blobs, `tree` for directories ({@link Directory}). */
@@ -283,6 +290,8 @@ export interface GcResult {
   /** What each timeline's retention policy dropped before marking. */
   readonly retention: readonly RetentionResult[]
   readonly reflogEntriesExpired: number
+  /** History segments written for timelines and tags whose history had none (imported, cloned, or older than segments). */
+  readonly historySegmentsWritten: number
   readonly timings: { readonly totalMs: number; readonly markMs: number; readonly writersHeldMs: number }
 }
 

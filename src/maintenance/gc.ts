@@ -6,9 +6,11 @@ import type { GcOptions, GcResult } from '../core/types.js'
 import { isCkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidFromKey, isCidKey, objectKey, tryParseCid } from '../model/cid.js'
 import { isManifestKey } from '../model/manifest.js'
+import { isSegmentKey, segmentTop } from '../model/history-segment.js'
 import { linksIn } from '../model/dag-json.js'
 import { allLinks, decodeNode } from '../model/value.js'
-import { CUT_PREFIX, INDEX_PREFIX, META_PREFIX, RETENTION_PREFIX } from '../refs/refdb.js'
+import { CUT_PREFIX, INDEX_PREFIX, META_PREFIX, RETENTION_PREFIX, TAG_PREFIX, TIMELINE_PREFIX } from '../refs/refdb.js'
+import { writeMissingSegments } from '../core/history-segments.js'
 import { MarkSet, ObjectMarks } from './mark-set.js'
 
 /** Like git's gc.pruneExpire: unreachable objects younger than this are kept. */
@@ -38,7 +40,7 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
     const candidates = await scanUnmarked(store, marker, (n) => options.onProgress?.('scan', n))
     if (options.dryRun) {
       const bytes = await sizeOf(store, candidates)
-      return result(true, marker.size, { objects: candidates.length, bytes }, NOTHING_RECLAIMED, started, markMs, 0, before)
+      return result(true, marker.size, { objects: candidates.length, bytes }, NOTHING_RECLAIMED, started, markMs, 0, before, 0)
     }
 
     await sweep.hold()
@@ -58,12 +60,17 @@ export async function gc(ctx: StoreContext, options: GcOptions = {}, before: GcP
 
     await dropStaleCuts(ctx, marker)
     await forgetEndedLeases(ctx)
+    // As git gc writes the commit-graph: histories that arrived without segments get them.
+    // Nodes cached before the sweep may be deleted ones, which must not get segments.
+    ctx.forgetCheckpoints()
+    const heads = (await ctx.refs.listRaw('')).filter(({ name }) => name.startsWith(TIMELINE_PREFIX) || name.startsWith(TAG_PREFIX)).map(({ value }) => tryParseCid(value))
+    const segmentsWritten = await writeMissingSegments(ctx, heads.filter((cid): cid is CID => cid !== undefined))
     options.onProgress?.('reclaim', 0)
     // A backend without the capability has no space to give back, or no write records to drop.
     const { supports } = ctx.objects
     const reclaimed = supports.reclaim && store.reclaim ? await store.reclaim() : NOTHING_RECLAIMED
     if (supports.forgetWrites && store.forgetWritesBefore) await store.forgetWritesBefore(Math.min(cutoff, started - DEFAULT_GRACE_MS))
-    return result(false, marker.size, freed, reclaimed, started, markMs, writersHeldMs, before)
+    return result(false, marker.size, freed, reclaimed, started, markMs, writersHeldMs, before, segmentsWritten)
   } finally {
     await sweep.end()
   }
@@ -76,9 +83,9 @@ export interface GcPrelude {
 }
 
 function result(
-  dryRun: boolean, kept: number, freed: GcResult['freed'], reclaimed: GcResult['reclaimed'], started: number, markMs: number, writersHeldMs: number, before: GcPrelude,
+  dryRun: boolean, kept: number, freed: GcResult['freed'], reclaimed: GcResult['reclaimed'], started: number, markMs: number, writersHeldMs: number, before: GcPrelude, historySegmentsWritten: number,
 ): GcResult {
-  return { dryRun, kept, freed, reclaimed, ...before, timings: { totalMs: Date.now() - started, markMs, writersHeldMs } }
+  return { dryRun, kept, freed, reclaimed, ...before, historySegmentsWritten, timings: { totalMs: Date.now() - started, markMs, writersHeldMs } }
 }
 
 /** An object reader whose reads neither count as a writer's touches nor wait on the sweep's hold. */
@@ -195,10 +202,19 @@ async function dropStaleCuts(ctx: StoreContext, marker: Marker): Promise<void> {
   }
 }
 
-/** The digest that identifies an object key (a CID, or a chunked blob's manifest key); undefined for other keys. */
+/**
+ * The digest that identifies an object key: a CID's, a chunked blob's manifest key (its blob's) or
+ * a history segment's key (its top checkpoint's, so a segment goes when its checkpoint does).
+ * Undefined for other keys.
+ */
 function digestOfKey(key: Uint8Array): Uint8Array | undefined {
-  if (isCidKey(key) || isManifestKey(key)) return key.length >= 36 ? key.subarray(key.length - MarkSet.DIGEST_BYTES) : undefined
+  if (isCidKey(key) || isManifestKey(key) || isSegmentKey(key)) return key.length >= 36 ? key.subarray(key.length - MarkSet.DIGEST_BYTES) : undefined
   return undefined
+}
+
+/** The object a key belongs to: its own CID, a manifest's blob or a segment's checkpoint. */
+function ownerOfKey(key: Uint8Array): CID {
+  return isSegmentKey(key) ? segmentTop(key) : cidFromKey(isManifestKey(key) ? key.subarray(1) : key)
 }
 
 /**
@@ -236,7 +252,7 @@ class Marker {
   /** An object key: a CID's key or a manifest's. */
   async markKey(key: Uint8Array): Promise<void> {
     if (!digestOfKey(key)) return
-    await this.mark(cidFromKey(isManifestKey(key) ? key.subarray(1) : key), false)
+    await this.mark(ownerOfKey(key), false)
   }
 
   async mark(root: CID, followIdStrings: boolean): Promise<void> {

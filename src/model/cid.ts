@@ -114,6 +114,14 @@ export function objectKey(cid: CID): Uint8Array {
   return cid.bytes
 }
 
+/** A key beside an object's own: `tag` (a byte no CID starts with), then the CID's bytes. */
+export function taggedKey(tag: number, cid: CID): Uint8Array {
+  const key = new Uint8Array(cid.bytes.length + 1)
+  key[0] = tag
+  key.set(cid.bytes, 1)
+  return key
+}
+
 /** Whether a stored key is an object's own key (a CIDv1 starts with its version byte, 1), not a manifest's. */
 export function isCidKey(key: Uint8Array): boolean {
   return key[0] === 0x01

@@ -1,6 +1,6 @@
 import { CkptError } from '../errors.js'
 import { CHUNKING } from './chunker.js'
-import { CID, RAW_CODE, cidString, digestHex, isStoreCid } from './cid.js'
+import { CID, RAW_CODE, cidString, digestHex, isStoreCid, taggedKey } from './cid.js'
 import { decodeNode, encodeNode } from './value.js'
 
 /*
@@ -31,10 +31,7 @@ export interface ChunkManifest {
 
 /** Where the manifest of the chunked blob `blob` is stored. */
 export function manifestKey(blob: CID): Uint8Array {
-  const key = new Uint8Array(blob.bytes.length + 1)
-  key[0] = MANIFEST_KEY_TAG
-  key.set(blob.bytes, 1)
-  return key
+  return taggedKey(MANIFEST_KEY_TAG, blob)
 }
 
 /** Whether a stored key is a manifest's (as opposed to an object's CID). */

@@ -4,7 +4,8 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { Directory, cloneStore, openStore, type Store } from '../../src/index.js'
+import { CID } from 'multiformats/cid'
+import { Directory, cloneStore, openLevelBackend, openStore, type Store } from '../../src/index.js'
 import { CKPT, ckpt } from '../support/cli.js'
 import { git, gitFsck } from '../support/git.js'
 import { prng, pseudoRandomBytes } from '../support/random.js'
@@ -44,6 +45,17 @@ async function startReady(script: string, args: string[]) {
     void exited.then(() => reject(new Error(`${path.basename(script)} exited before it was ready: ${stderr}`)))
   })
   return { child, exited, stderr: () => stderr }
+}
+
+/** The checkpoints whose history segments the store at `dir` holds (docs/format.md: key 0x03 + the checkpoint's CID). */
+async function segmentTops(dir: string): Promise<string[]> {
+  const backend = await openLevelBackend(path.join(dir, 'db'), { packDir: path.join(dir, 'packs') })
+  try {
+    const keys = await collect(backend.objects.keys({ gte: Uint8Array.of(0x03), lt: Uint8Array.of(0x04) }))
+    return keys.map((key) => CID.decode(key.subarray(1)).toString())
+  } finally {
+    await backend.close()
+  }
 }
 
 /** Every acknowledged checkpoint is in its timeline's history with exactly the bytes committed. */
@@ -109,6 +121,34 @@ describe('crash safety: a writer killed with SIGKILL again and again', () => {
     expect(all.length).toBeGreaterThan(SCALE.kills)
     await checkAcknowledged(store, all)
     expect((await store.fsck()).problems).toEqual([])
+  }, SCALE.timeoutMs)
+
+  it('a writer killed again and again leaves every checkpoint that tops a history segment with its segment', async () => {
+    const { store: creator, dir } = await tempStore()
+    await creator.close()
+    const acks = path.join(tempDir(), 'acks')
+    const random = prng(256)
+    const acked = () => (existsSync(acks) ? readFileSync(acks, 'utf8').split('\n').filter(Boolean) : [])
+    for (let round = 1; round <= 4; round++) {
+      const writer = await startReady(fixture('history-writer.js'), [dir, acks])
+      // Past the next segment boundary or two, then a kill at a random moment.
+      while (acked().length < round * 300) await sleep(10)
+      await sleep(Math.floor(random() * 60))
+      writer.child.kill('SIGKILL')
+      await writer.exited
+      const store = await openStore(dir)
+      try {
+        expect((await store.fsck({ quick: true })).problems).toEqual([])
+        const history = await collect(store.history('main'))
+        expect(history.map((c) => [c.id, c.seq])).toEqual((await collect(store.log('main'))).map((c) => [c.id, c.seq]))
+        for (const line of acked()) expect(history.some((c) => line === `${c.seq} ${c.id}`), line).toBe(true)
+        const tops = history.filter((c) => c.seq % 256 === 0).map((c) => c.id)
+        expect(tops.length).toBeGreaterThanOrEqual(Math.floor((round * 300) / 256))
+        expect((await segmentTops(dir)).sort()).toEqual(tops.sort())
+      } finally {
+        await store.close()
+      }
+    }
   }, SCALE.timeoutMs)
 
   it('leaves a store that opens and passes fsck when an import is killed, with main absent or whole', async () => {

@@ -3,11 +3,12 @@ import { CID } from 'multiformats/cid'
 import { openLevelBackend, type ObjectStore } from '../../src/index.js'
 
 /**
- * Whether `key` is an object key as docs/format.md defines them: a CID's bytes, or `0x00` and a
- * chunked blob's CID bytes (its manifest). Nothing else belongs in the object keyspace.
+ * Whether `key` is an object key as docs/format.md defines them: a CID's bytes, `0x00` and a
+ * chunked blob's CID bytes (its manifest), or `0x03` and a checkpoint's CID bytes (its history
+ * segment). Nothing else belongs in the object keyspace.
  */
 export function isObjectKey(key: Uint8Array): boolean {
-  const cid = key[0] === 0x00 ? key.subarray(1) : key
+  const cid = key[0] === 0x00 || key[0] === 0x03 ? key.subarray(1) : key
   try {
     return CID.decode(cid).bytes.length === cid.length
   } catch {

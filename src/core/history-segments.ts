@@ -1,0 +1,132 @@
+import type { ObjectEntry } from '../backend/interface.js'
+import { type CID, parseCid } from '../model/cid.js'
+import type { CheckpointNode } from '../model/checkpoint.js'
+import { decodeSegment, encodeSegment, historyEntryOf, segmentKey, topsSegment, SEGMENT_SPAN, type HistoryEntry } from '../model/history-segment.js'
+import type { StoreContext } from './context.js'
+
+/**
+ * Log headers by id: from the history segment a walk last reached, else from the checkpoint
+ * itself. A checkpoint that tops a segment brings the next {@link SEGMENT_SPAN} headers along its
+ * first parents with it, so a long walk reads one record per segment instead of one per checkpoint.
+ */
+export class HistoryHeaders {
+  /** Headers read from segments, not yet taken. */
+  readonly #fromSegments = new Map<string, HistoryEntry>()
+
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** The header of `id` when a segment read earlier holds it (each is handed out once). */
+  take(id: string): HistoryEntry | undefined {
+    const known = this.#fromSegments.get(id)
+    if (known) this.#fromSegments.delete(id)
+    return known
+  }
+
+  /**
+   * The header of `id` read from the store. `childSeq`: the sequence number of the checkpoint
+   * whose first parent `id` is; when that makes `id` a segment's top, the segment is read first
+   * and the checkpoint itself is not read at all.
+   */
+  async read(id: string, childSeq?: number): Promise<HistoryEntry> {
+    const cid = parseCid(id)
+    if (childSeq !== undefined && topsSegment(childSeq - 1)) {
+      const top = await this.#readSegment(cid)
+      if (top !== undefined) return top
+    }
+    const entry = historyEntryOf(cid, await this.ctx.loadCheckpoint(cid))
+    if (childSeq === undefined && topsSegment(entry.seq)) await this.#readSegment(cid)
+    return entry
+  }
+
+  /**
+   * Takes in the segment `top` carries and returns its first entry (`top`'s own header); a
+   * segment that is missing, damaged or not `top`'s is passed over.
+   */
+  async #readSegment(top: CID): Promise<HistoryEntry | undefined> {
+    const stored = await this.ctx.objects.store.get(segmentKey(top))
+    const entries = stored === undefined ? undefined : decodeSegment(stored)
+    if (entries === undefined || entries[0]?.id !== top.toString()) return undefined
+    for (let i = 1; i < entries.length; i++) this.#fromSegments.set(entries[i]!.id, entries[i]!)
+    return entries[0]
+  }
+}
+
+/**
+ * The segment a new checkpoint carries when it tops one (its sequence number a multiple of
+ * {@link SEGMENT_SPAN}), to be stored with it; undefined otherwise. Its ancestors are usually
+ * still in the store's node cache from the commits that wrote them.
+ */
+export async function segmentFor(ctx: StoreContext, cid: CID, node: CheckpointNode): Promise<ObjectEntry | undefined> {
+  if (node.seq === undefined || !topsSegment(node.seq)) return undefined
+  return { key: segmentKey(cid), value: encodeSegment(await segmentEntries(ctx, cid, node)) }
+}
+
+/** The headers of `top` and its first-parent ancestors, newest first: SEGMENT_SPAN, or fewer where history ends or was cut. */
+async function segmentEntries(ctx: StoreContext, top: CID, node: CheckpointNode): Promise<HistoryEntry[]> {
+  const entries = [historyEntryOf(top, node)]
+  for (let parent = node.parents[0]; parent !== undefined && entries.length < SEGMENT_SPAN; ) {
+    const above = await ctx.loadCheckpointIfKept(parent)
+    if (above === undefined) break
+    entries.push(historyEntryOf(parent, above))
+    parent = above.parents[0]
+  }
+  return entries
+}
+
+/**
+ * What is wrong with the segment checkpoint `cid` carries, for fsck: damaged bytes, or headers
+ * that differ from the checkpoints'. Undefined when it is sound, or absent (stores written before
+ * segments existed, and imported histories, have none: their walks read the checkpoints).
+ * Retention may since have dropped the older checkpoints a segment lists; those are not compared.
+ */
+export async function segmentProblem(ctx: StoreContext, cid: CID, node: CheckpointNode): Promise<string | undefined> {
+  if (node.seq === undefined || !topsSegment(node.seq)) return undefined
+  const stored = await ctx.objects.store.get(segmentKey(cid))
+  if (stored === undefined) return undefined
+  const listed = decodeSegment(stored)
+  if (listed === undefined) return 'its history segment is damaged; log reads the checkpoints instead'
+  // Damaged ancestors are reported as themselves.
+  const expected = await segmentEntries(ctx, cid, node).catch(() => undefined)
+  if (expected === undefined) return undefined
+  const matches = listed.length >= expected.length && expected.every((entry, i) => sameEntry(entry, listed[i]!))
+  return matches ? undefined : 'its history segment does not match the checkpoints it lists'
+}
+
+function sameEntry(a: HistoryEntry, b: HistoryEntry): boolean {
+  const fields = ['id', 'shortId', 'seq', 'time', 'author', 'message', 'stage', 'run', 'job'] as const
+  return fields.every((f) => a[f] === b[f]) && a.parents.length === b.parents.length && a.parents.every((p, i) => p === b.parents[i])
+}
+
+/**
+ * Writes the segments missing along the first-parent histories of `heads`: histories that came
+ * from an import, a clone or a build before segments existed. A stretch that already has its
+ * segments costs one read per segment. Returns how many were written.
+ */
+export async function writeMissingSegments(ctx: StoreContext, heads: readonly CID[]): Promise<number> {
+  let written = 0
+  const visited = new Set<string>()
+  for (const head of heads) {
+    let at: CID | undefined = head
+    while (at !== undefined && !visited.has(at.toString())) {
+      visited.add(at.toString())
+      const node = await ctx.loadCheckpointIfKept(at)
+      if (node === undefined) break
+      if (node.seq === undefined || !topsSegment(node.seq)) {
+        at = node.parents[0]
+        continue
+      }
+      const stored = await ctx.objects.store.get(segmentKey(at))
+      let entries = stored === undefined ? undefined : decodeSegment(stored)
+      if (entries === undefined && stored === undefined) {
+        entries = await segmentEntries(ctx, at, node)
+        await ctx.objects.store.putMany([{ key: segmentKey(at), value: encodeSegment(entries) }])
+        written++
+      }
+      for (const entry of entries ?? []) visited.add(entry.id)
+      // A damaged segment is left for fsck to report; the walk goes on through the checkpoints.
+      const last = entries?.at(-1)
+      at = last === undefined ? node.parents[0] : last.parents[0] === undefined ? undefined : parseCid(last.parents[0])
+    }
+  }
+  return written
+}
