@@ -29,12 +29,13 @@ export class HistoryHeaders {
    */
   async read(id: string, childSeq?: number): Promise<HistoryEntry> {
     const cid = parseCid(id)
-    if (childSeq !== undefined && topsSegment(childSeq - 1)) {
+    const tried = childSeq !== undefined && topsSegment(childSeq - 1)
+    if (tried) {
       const top = await this.#readSegment(cid)
       if (top !== undefined) return top
     }
     const entry = historyEntryOf(cid, await this.ctx.loadCheckpoint(cid))
-    if (childSeq === undefined && topsSegment(entry.seq)) await this.#readSegment(cid)
+    if (!tried && topsSegment(entry.seq)) await this.#readSegment(cid)
     return entry
   }
 
@@ -110,7 +111,8 @@ export async function writeMissingSegments(ctx: StoreContext, heads: readonly CI
     while (at !== undefined && !visited.has(at.toString())) {
       visited.add(at.toString())
       const node = await ctx.loadCheckpointIfKept(at)
-      if (node === undefined) break
+      // Below the first 256 checkpoints of a history there is no segment to write.
+      if (node === undefined || (node.seq ?? 1) < SEGMENT_SPAN) break
       if (node.seq === undefined || !topsSegment(node.seq)) {
         at = node.parents[0]
         continue
