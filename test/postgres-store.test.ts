@@ -20,6 +20,19 @@ async function opened(url: string, create = false): Promise<Backend> {
 }
 
 describe('a store on PostgreSQL', () => {
+  it('writes history segments with the commits that top them, walks them, keeps them through gc and checks them', async () => {
+    const backend = await opened(freshSchemaUrl(), true)
+    const store = await initStoreOn(backend)
+    for (let i = 1; i <= 520; i++) await store.commit({ stage: `s${i % 3}`, output: { i }, message: `step ${i}` })
+    const segments = () => collect(backend.objects.keys({ gte: Uint8Array.of(0x03), lt: Uint8Array.of(0x04) }))
+    expect(await segments()).toHaveLength(2)
+    const history = await collect(store.history('main'))
+    expect(history.map((c) => [c.id, c.seq, c.message])).toEqual((await collect(store.log('main'))).map((c) => [c.id, c.seq, c.message]))
+    expect((await store.gc({ prune: 0 })).historySegmentsWritten).toBe(0)
+    expect(await segments()).toHaveLength(2)
+    expect((await store.fsck()).problems).toEqual([])
+  })
+
   it('commits, logs, diffs, collects garbage and checks itself on a PostgreSQL-backed store', async () => {
     const url = freshSchemaUrl()
     const store: Store = await initStoreOn(await openPostgresBackend(url, { create: true }))
