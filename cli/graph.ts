@@ -24,16 +24,18 @@ export class GraphRenderer {
       column = this.#columns.length - 1
     }
     lines.push(`${this.#cells(column, '*')} ${text}`)
-    const beside = this.#columns.map(() => '|').join(' ')
+    const beside = this.#columns.length === 1 ? '|' : this.#columns.map(() => '|').join(' ')
     for (const line of more) lines.push(`${beside} ${line}`.trimEnd())
 
     // Other columns waiting for this same checkpoint join it.
-    const joining = this.#columns.map((c, i) => (c === id && i !== column ? i : -1)).filter((i) => i !== -1)
-    for (const j of joining.reverse()) {
-      lines.push(this.#joinLine(j))
-      this.#columns.splice(j, 1)
+    if (this.#columns.length > 1) {
+      const joining = this.#columns.map((c, i) => (c === id && i !== column ? i : -1)).filter((i) => i !== -1)
+      for (const j of joining.reverse()) {
+        lines.push(this.#joinLine(j))
+        this.#columns.splice(j, 1)
+      }
+      column = this.#columns.indexOf(id)
     }
-    column = this.#columns.indexOf(id)
 
     const [first, ...others] = parents
     if (first === undefined) {

@@ -110,7 +110,9 @@ describe('history segments', () => {
       await store.commit({ timeline: i % 3 === 0 ? 'main' : 'side', stage: i % 3 === 0 ? 'a' : 'b', output: { side: i }, time: (time += 1000) })
     }
     await store.merge('side', { timeline: 'main' })
-    for (let i = 0; i < 10; i++) await store.commit({ stage: 'a', output: { after: i }, time: (time += 1000) })
+    // Past main#512, whose segment then holds the merge and its second parent's id.
+    for (let i = 0; i < 110; i++) await store.commit({ stage: 'a', output: { after: i }, time: (time += 1000) })
+    expect((await store.getCheckpoint('main')).seq).toBeGreaterThan(512)
 
     const all = await expectSameAsLog(store, 'main')
     expect(new Set(all.map((c) => c.id)).size).toBe(all.length)

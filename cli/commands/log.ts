@@ -92,15 +92,14 @@ export const logCommand = {
       const graph = args.graph ? new GraphRenderer() : undefined
       const render = renderer(args, decorations, shortIdOf)
       for await (const c of history) {
-        const lines = [...render(c), ...(withOutputs && 'kinds' in c ? await changeLines(store, c, args.stat === true && !args.patch) : [])]
-        if (!graph) {
-          lines.forEach((l) => out.line(l))
-          continue
+        const lines = withOutputs && 'kinds' in c ? [...render(c), ...(await changeLines(store, c, args.stat === true && !args.patch))] : render(c)
+        if (graph) {
+          // Dropped parents are not drawn: the graph ends where history was cut.
+          const parents = c.historyCut ? [] : args.firstParent ? c.parents.slice(0, 1) : c.parents
+          for (const line of graph.row(c.id, parents, lines[0] ?? '', lines.slice(1))) out.line(line)
+        } else {
+          for (const line of lines) out.line(line)
         }
-        // Dropped parents are not drawn: the graph ends where history was cut.
-        const parents = c.historyCut ? [] : args.firstParent ? c.parents.slice(0, 1) : c.parents
-        const [first = '', ...rest] = lines
-        graph.row(c.id, parents, first, rest).forEach((l) => out.line(l))
       }
     })
   },

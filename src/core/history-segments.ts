@@ -10,16 +10,28 @@ import type { StoreContext } from './context.js'
  * first parents with it, so a long walk reads one record per segment instead of one per checkpoint.
  */
 export class HistoryHeaders {
-  /** Headers read from segments, not yet taken. */
-  readonly #fromSegments = new Map<string, HistoryEntry>()
+  /** Headers read from segments, in the order a first-parent walk takes them; those before `#next` are taken. */
+  #queue: HistoryEntry[] = []
+  #next = 0
+  /** The untaken ones by id, made once a walk takes one out of that order (a merge, several starts). */
+  #byId: Map<string, HistoryEntry> | undefined
 
   constructor(private readonly ctx: StoreContext) {}
 
-  /** The header of `id` when a segment read earlier holds it (each is handed out once). */
+  /** The header of `id` when a segment read earlier holds it (each is asked for once). */
   take(id: string): HistoryEntry | undefined {
-    const known = this.#fromSegments.get(id)
-    if (known) this.#fromSegments.delete(id)
-    return known
+    // Past any taken out of order.
+    while (this.#byId !== undefined && this.#next < this.#queue.length && !this.#byId.has(this.#queue[this.#next]!.id)) this.#next++
+    const next = this.#queue[this.#next]
+    if (next?.id === id) {
+      this.#next++
+      this.#byId?.delete(id)
+      return next
+    }
+    this.#byId ??= new Map(this.#queue.slice(this.#next).map((e) => [e.id, e]))
+    const found = this.#byId.get(id)
+    this.#byId.delete(id)
+    return found
   }
 
   /**
@@ -47,7 +59,15 @@ export class HistoryHeaders {
     const stored = await this.ctx.objects.store.get(segmentKey(top))
     const entries = stored === undefined ? undefined : decodeSegment(stored)
     if (entries === undefined || entries[0]?.id !== top.toString()) return undefined
-    for (let i = 1; i < entries.length; i++) this.#fromSegments.set(entries[i]!.id, entries[i]!)
+    const below = entries.slice(1)
+    if (this.#next >= this.#queue.length) {
+      this.#queue = below
+      this.#next = 0
+      if (this.#byId?.size === 0) this.#byId = undefined
+    } else {
+      this.#queue.push(...below)
+    }
+    for (const entry of this.#byId === undefined ? [] : below) this.#byId!.set(entry.id, entry)
     return entries[0]
   }
 }

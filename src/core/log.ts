@@ -135,5 +135,6 @@ async function droppedParents(ctx: StoreContext, parents: readonly string[]): Pr
 function insertByTime(frontier: HistoryEntry[], item: HistoryEntry): void {
   let i = frontier.length
   while (i > 0 && (frontier[i - 1] as HistoryEntry).time < item.time) i--
-  frontier.splice(i, 0, item)
+  if (i === frontier.length) frontier.push(item)
+  else frontier.splice(i, 0, item)
 }

@@ -249,7 +249,7 @@ class Marker {
     if (cid) await this.mark(cid, followIdStrings)
   }
 
-  /** An object key: a CID's key or a manifest's. */
+  /** An object key: a CID's, a manifest's or a history segment's. */
   async markKey(key: Uint8Array): Promise<void> {
     if (!digestOfKey(key)) return
     await this.mark(ownerOfKey(key), false)

@@ -14,8 +14,22 @@ export interface Violation {
 /** Longest stage name accepted, in Unicode code points. */
 const MAX_STAGE_NAME_CHARS = 200
 
+/** Stage names found valid lately: every checkpoint node read names its stages again. */
+const validStageNames = new Set<string>()
+const REMEMBERED_STAGE_NAMES = 4096
+
 /** The first stage-name rule `name` breaks, in the documented order, or undefined when it is valid. */
 export function findStageNameViolation(name: unknown): Violation | undefined {
+  if (typeof name === 'string' && validStageNames.has(name)) return undefined
+  const violation = stageNameViolation(name)
+  if (violation === undefined) {
+    if (validStageNames.size >= REMEMBERED_STAGE_NAMES) validStageNames.clear()
+    validStageNames.add(name as string)
+  }
+  return violation
+}
+
+function stageNameViolation(name: unknown): Violation | undefined {
   if (typeof name !== 'string') return { rule: 'not-a-string', reason: 'it must be a string' }
   if (name === '') return { rule: 'empty', reason: 'it may not be empty' }
   if (!isWellFormedUnicode(name)) return notWellFormed()
