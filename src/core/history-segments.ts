@@ -94,23 +94,62 @@ async function segmentEntries(ctx: StoreContext, top: CID, node: CheckpointNode)
   return entries
 }
 
+const DAMAGED = 'its history segment is damaged; log reads the checkpoints instead'
+const MISMATCHED = 'its history segment does not match the checkpoints it lists'
+
 /**
- * What is wrong with the segment checkpoint `cid` carries, for fsck: damaged bytes, or headers
- * that differ from the checkpoints'. Undefined when it is sound, or absent (stores written before
- * segments existed, and imported histories, have none: their walks read the checkpoints).
- * Retention may since have dropped the older checkpoints a segment lists; those are not compared.
+ * fsck's check of history segments, fed every checkpoint its walk reads: a segment's digest when
+ * its checkpoint is read, and each header it lists when that checkpoint is read in turn, so no
+ * checkpoint is read twice. Stores written before segments, and imported histories, have none:
+ * nothing to check. Headers of checkpoints retention has since dropped are never met, and not
+ * compared.
  */
-export async function segmentProblem(ctx: StoreContext, cid: CID, node: CheckpointNode): Promise<string | undefined> {
-  if (node.seq === undefined || !topsSegment(node.seq)) return undefined
-  const stored = await ctx.objects.store.get(segmentKey(cid))
-  if (stored === undefined) return undefined
-  const listed = decodeSegment(stored)
-  if (listed === undefined) return 'its history segment is damaged; log reads the checkpoints instead'
-  // Damaged ancestors are reported as themselves.
-  const expected = await segmentEntries(ctx, cid, node).catch(() => undefined)
-  if (expected === undefined) return undefined
-  const matches = listed.length >= expected.length && expected.every((entry, i) => sameEntry(entry, listed[i]!))
-  return matches ? undefined : 'its history segment does not match the checkpoints it lists'
+export class SegmentCheck {
+  /** Listed headers not yet met, with the checkpoint whose segment lists them. */
+  readonly #listed = new Map<string, { readonly entry: HistoryEntry; readonly top: string }>()
+  /** Checkpoints already shown to {@link visit}. */
+  readonly #visited = new Set<string>()
+  readonly #reported = new Set<string>()
+
+  constructor(private readonly ctx: StoreContext) {}
+
+  /**
+   * Checks what `cid`'s node says against the segment that listed it, and takes in the segment
+   * it carries. Returns each checkpoint whose segment is bad, with what is wrong.
+   */
+  async visit(cid: CID, node: CheckpointNode): Promise<Array<{ readonly id: string; readonly message: string }>> {
+    const problems: Array<{ id: string; message: string }> = []
+    const report = (id: string, message: string) => {
+      if (this.#reported.has(id)) return
+      this.#reported.add(id)
+      problems.push({ id, message })
+    }
+    const id = cid.toString()
+    this.#visited.add(id)
+    const header = historyEntryOf(cid, node)
+    const listed = this.#listed.get(id)
+    if (listed) {
+      this.#listed.delete(id)
+      if (!sameEntry(listed.entry, header)) report(listed.top, MISMATCHED)
+    }
+    if (node.seq === undefined || !topsSegment(node.seq)) return problems
+    const stored = await this.ctx.objects.store.get(segmentKey(cid))
+    if (stored === undefined) return problems
+    const entries = decodeSegment(stored)
+    if (entries === undefined) return [...problems, { id, message: DAMAGED }]
+    if (!sameEntry(entries[0]!, header)) report(id, MISMATCHED)
+    for (const entry of entries.slice(1)) {
+      if (!this.#visited.has(entry.id)) {
+        this.#listed.set(entry.id, { entry, top: id })
+        continue
+      }
+      // Reached by another way first: read again (usually from the cache).
+      const other = parseCid(entry.id)
+      const node = await this.ctx.loadCheckpointIfKept(other).catch(() => undefined)
+      if (node !== undefined && !sameEntry(entry, historyEntryOf(other, node))) report(id, MISMATCHED)
+    }
+    return problems
+  }
 }
 
 function sameEntry(a: HistoryEntry, b: HistoryEntry): boolean {

@@ -1,5 +1,5 @@
 import type { StoreContext } from '../core/context.js'
-import { segmentProblem } from '../core/history-segments.js'
+import { SegmentCheck } from '../core/history-segments.js'
 import { isCkptError } from '../errors.js'
 import { CID, DAG_JSON_CODE, RAW_CODE, cidString, tryParseCid } from '../model/cid.js'
 import { idOfKey } from '../model/manifest.js'
@@ -53,13 +53,14 @@ export async function fsck(ctx: StoreContext, options: FsckOptions = {}): Promis
 
   for (const { name } of await lostRefs(ctx)) problem(name, 'bad-ref', `${name} is gone, though its reflog never recorded its deletion`, name)
   const cuts = await ctx.refs.cuts()
-  const history = await walk(ctx, queue, seen, { ...options, cuts, segments: true }, problem)
+  const segments = new SegmentCheck(ctx)
+  const history = await walk(ctx, queue, seen, { ...options, cuts, segments }, problem)
   // Index pointers last, so objects reachable from history are checked as what history says they are.
   for (const { name, value } of roots) {
     const cid = name.startsWith(INDEX_PREFIX) ? tryParseCid(value) : undefined
     if (cid) enqueue(cid, 'unknown', name)
   }
-  const indexed = await walk(ctx, queue, seen, { ...options, cuts, segments: true }, problem)
+  const indexed = await walk(ctx, queue, seen, { ...options, cuts, segments }, problem)
   // A backend that declares no check of its own structures has them skipped, and the report says so.
   const { store, supports } = ctx.objects
   const storageChecked = supports.storageCheck && store.checkStorage !== undefined
@@ -91,8 +92,8 @@ interface WalkOptions extends FsckOptions {
   readonly cuts?: ReadonlySet<string>
   /** Checkpoints whose parents are not followed at all: every checkpoint, or these. */
   readonly stopAt?: ReadonlySet<string> | 'all'
-  /** Check the history segments checkpoints carry too. */
-  readonly segments?: boolean
+  /** Checks the history segments checkpoints carry too. */
+  readonly segments?: SegmentCheck
 }
 
 /** Checks everything reachable from `queue`, reporting through `problem`. */
@@ -124,8 +125,9 @@ async function walk(
       }
       checkpointsChecked++
       // Derived data: a bad segment is reported, but leaves the checkpoint intact for repair.
-      const segment = options.segments ? await segmentProblem(ctx, cid, checkpoint) : undefined
-      if (segment !== undefined) problem(id, 'corrupt', `checkpoint ${id}: ${segment}`, via)
+      for (const bad of (await options.segments?.visit(cid, checkpoint)) ?? []) {
+        problem(bad.id, 'corrupt', `checkpoint ${bad.id}: ${bad.message}`, via)
+      }
       // At a retention cut, dropped parents are expected to be gone.
       const cut = options.cuts?.has(id) === true
       const stop = options.stopAt === 'all' || options.stopAt?.has(id) === true
