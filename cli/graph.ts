@@ -24,18 +24,16 @@ export class GraphRenderer {
       column = this.#columns.length - 1
     }
     lines.push(`${this.#cells(column, '*')} ${text}`)
-    const beside = this.#columns.length === 1 ? '|' : this.#columns.map(() => '|').join(' ')
+    const beside = '|' + ' |'.repeat(this.#columns.length - 1)
     for (const line of more) lines.push(`${beside} ${line}`.trimEnd())
 
-    // Other columns waiting for this same checkpoint join it.
-    if (this.#columns.length > 1) {
-      const joining = this.#columns.map((c, i) => (c === id && i !== column ? i : -1)).filter((i) => i !== -1)
-      for (const j of joining.reverse()) {
-        lines.push(this.#joinLine(j))
-        this.#columns.splice(j, 1)
-      }
-      column = this.#columns.indexOf(id)
+    // Other columns waiting for this same checkpoint join it, rightmost first.
+    for (let j = this.#columns.length - 1; j >= 0; j--) {
+      if (this.#columns[j] !== id || j === column) continue
+      lines.push(this.#joinLine(j))
+      this.#columns.splice(j, 1)
     }
+    column = this.#columns.indexOf(id)
 
     const [first, ...others] = parents
     if (first === undefined) {
