@@ -56,9 +56,8 @@ export class HistoryHeaders {
    * segment that is missing, damaged or not `top`'s is passed over.
    */
   async #readSegment(top: CID): Promise<HistoryEntry | undefined> {
-    const stored = await this.ctx.objects.store.get(segmentKey(top))
-    const entries = stored === undefined ? undefined : decodeSegment(stored)
-    if (entries === undefined || entries[0]?.id !== top.toString()) return undefined
+    const entries = await storedSegment(this.ctx, top)
+    if (!Array.isArray(entries) || entries[0]?.id !== top.toString()) return undefined
     const below = entries.slice(1)
     if (this.#next >= this.#queue.length) {
       this.#queue = below
@@ -70,6 +69,12 @@ export class HistoryHeaders {
     for (const entry of this.#byId === undefined ? [] : below) this.#byId!.set(entry.id, entry)
     return entries[0]
   }
+}
+
+/** The segment `top` carries as stored: its entries, `damaged` when its bytes fail their checks, or undefined when it has none. */
+async function storedSegment(ctx: StoreContext, top: CID): Promise<HistoryEntry[] | 'damaged' | undefined> {
+  const stored = await ctx.objects.store.get(segmentKey(top))
+  return stored === undefined ? undefined : (decodeSegment(stored) ?? 'damaged')
 }
 
 /**
@@ -133,10 +138,9 @@ export class SegmentCheck {
       if (!sameEntry(listed.entry, header)) report(listed.top, MISMATCHED)
     }
     if (node.seq === undefined || !topsSegment(node.seq)) return problems
-    const stored = await this.ctx.objects.store.get(segmentKey(cid))
-    if (stored === undefined) return problems
-    const entries = decodeSegment(stored)
-    if (entries === undefined) return [...problems, { id, message: DAMAGED }]
+    const entries = await storedSegment(this.ctx, cid)
+    if (entries === undefined) return problems
+    if (entries === 'damaged') return [...problems, { id, message: DAMAGED }]
     if (!sameEntry(entries[0]!, header)) report(id, MISMATCHED)
     for (const entry of entries.slice(1)) {
       if (!this.#visited.has(entry.id)) {
@@ -171,20 +175,21 @@ export async function writeMissingSegments(ctx: StoreContext, heads: readonly CI
       visited.add(at.toString())
       const node = await ctx.loadCheckpointIfKept(at)
       // Below the first 256 checkpoints of a history there is no segment to write.
-      if (node === undefined || (node.seq ?? 1) < SEGMENT_SPAN) break
-      if (node.seq === undefined || !topsSegment(node.seq)) {
+      const seq = node?.seq ?? 1
+      if (node === undefined || seq < SEGMENT_SPAN) break
+      if (!topsSegment(seq)) {
         at = node.parents[0]
         continue
       }
-      const stored = await ctx.objects.store.get(segmentKey(at))
-      let entries = stored === undefined ? undefined : decodeSegment(stored)
-      if (entries === undefined && stored === undefined) {
+      const stored = await storedSegment(ctx, at)
+      let entries = Array.isArray(stored) && stored[0]?.id === at.toString() ? stored : undefined
+      if (stored === undefined) {
         entries = await segmentEntries(ctx, at, node)
         await ctx.objects.store.putMany([{ key: segmentKey(at), value: encodeSegment(entries) }])
         written++
       }
       for (const entry of entries ?? []) visited.add(entry.id)
-      // A damaged segment is left for fsck to report; the walk goes on through the checkpoints.
+      // A bad segment is left for fsck to report; the walk goes on through the checkpoints.
       const last = entries?.at(-1)
       at = last === undefined ? node.parents[0] : last.parents[0] === undefined ? undefined : parseCid(last.parents[0])
     }
