@@ -5,6 +5,8 @@ import * as Digest from 'multiformats/hashes/digest'
 import { base58btc } from 'multiformats/bases/base58'
 import { decode, encode, linksIn } from '../src/model/dag-json.js'
 import { allLinks } from '../src/model/value.js'
+import { blake3 as referenceBlake3 } from 'hash-wasm'
+import { outputIdOf, isCkptError } from '../src/index.js'
 import { prng } from './support/random.js'
 
 class Gen {
@@ -365,5 +367,92 @@ describe('dag-json codec: strict decoding', () => {
     }
     // some mutations (a changed digit or letter) stay valid; make sure the check ran on those
     expect(accepted).toBeGreaterThan(20)
+  })
+})
+
+/** A stage output as a user hands it over: no links, but bytes, -0, BigInts, undefined members and keys of every kind. */
+function randomOutput(g: Gen, depth: number): unknown {
+  const leafOnly = depth >= 5
+  switch (g.int(leafOnly ? 6 : 8)) {
+    case 0:
+      return g.pick([null, true, false, -0, 12n, -(2n ** 40n)])
+    case 1: {
+      const n = randomNumber(g)
+      return Number.isInteger(n) && !Number.isSafeInteger(n) ? 1 / 3 : n
+    }
+    case 2:
+    case 3:
+      return randomString(g)
+    case 4:
+      return g.int(2) === 0 ? g.bytes(g.int(40)) : Buffer.from(g.bytes(g.int(10)))
+    case 5:
+      return g.pick(['detections', 'box', 'score', 'a\u0000b'])
+    case 6:
+      return Array.from({ length: g.int(6) }, () => randomOutput(g, depth + 1))
+    default: {
+      const obj: Record<string, unknown> = {}
+      const n = g.int(7)
+      for (let i = 0; i < n; i++) {
+        const value = g.int(10) === 0 ? undefined : randomOutput(g, depth + 1)
+        Object.defineProperty(obj, randomKey(g), { value, enumerable: true, writable: true, configurable: true })
+      }
+      return obj
+    }
+  }
+}
+
+/** What the stored form of an output is, built independently: bytes as raw links, JSON.stringify's member rules, -0 as 0, BigInt as a number. */
+async function referenceStoredForm(value: unknown): Promise<unknown> {
+  if (value instanceof Uint8Array) return CID.parse(outputIdOf(value))
+  if (typeof value === 'bigint') return Number(value)
+  if (Object.is(value, -0)) return 0
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return Promise.all(value.map(referenceStoredForm))
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key]
+    if (child !== undefined) Object.defineProperty(out, key, { value: await referenceStoredForm(child), enumerable: true, writable: true, configurable: true })
+  }
+  return out
+}
+
+async function referenceOutputId(value: unknown): Promise<string> {
+  const bytes = dagJson.encode(await referenceStoredForm(value))
+  const digest = Buffer.from(await referenceBlake3(bytes, 256), 'hex')
+  return CID.createV1(0x0129, Digest.create(0x1e, digest)).toString()
+}
+
+describe('stage outputs: the ids commits give', () => {
+  it('are the BLAKE3 of what @ipld/dag-json writes for each value, over random outputs', async () => {
+    const g = new Gen(20261205)
+    let withBytes = 0
+    for (let i = 0; i < 3000; i++) {
+      const value = randomOutput(g, 0)
+      if (value instanceof Uint8Array) continue
+      const id = outputIdOf(value)
+      if (CID.parse(id).code === 0x0129 && /"\/":/.test(text(dagJson.encode(await referenceStoredForm(value))))) withBytes++
+      expect(id).toBe(await referenceOutputId(value))
+    }
+    expect(withBytes).toBeGreaterThan(100)
+  })
+
+  it("do not depend on the order a value's keys were set in, nor on keys that look like numbers", async () => {
+    const value = { score: 0.5, box: [1, 2], id: 3, '10': 'ten', '9': 'nine', label: 'cat' }
+    const reordered = { '9': 'nine', label: 'cat', id: 3, box: [1, 2], '10': 'ten', score: 0.5 }
+    expect(outputIdOf(value)).toBe(await referenceOutputId(value))
+    expect(outputIdOf(reordered)).toBe(outputIdOf(value))
+  })
+
+  it('are refused for an array with a hole, naming its index', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const holey = { items: [1, , 3] }
+    let error: unknown
+    try {
+      outputIdOf(holey)
+    } catch (err) {
+      error = err
+    }
+    expect(isCkptError(error, 'INVALID_OUTPUT')).toBe(true)
+    expect((error as Error).message).toBe('value: undefined at /items/1 cannot be stored (dag-json holds only JSON data and bytes)')
   })
 })

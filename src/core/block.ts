@@ -1,5 +1,4 @@
-import { DAG_JSON_CODE, cidOf, type CID, type Codec } from '../model/cid.js'
-import { encodeNode } from '../model/value.js'
+import { cidOf, type CID, type Codec } from '../model/cid.js'
 
 /** A block ready to store: its CID and exact bytes. */
 export interface Block {
@@ -10,8 +9,4 @@ export interface Block {
 /** Encodes a block, computing its CID. */
 export function makeBlock(codec: Codec, bytes: Uint8Array): Block {
   return { cid: cidOf(codec, bytes), bytes }
-}
-
-export function nodeBlock(node: unknown): Block {
-  return makeBlock(DAG_JSON_CODE, encodeNode(node))
 }

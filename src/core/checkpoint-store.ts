@@ -12,11 +12,13 @@ export interface CheckpointStore {
   readonly index: StoreIndex
   commit(options: CommitOptions): Promise<Checkpoint>
   getCheckpoint(revision: string): Promise<Checkpoint>
+  getCheckpoints(revisions: readonly string[]): Promise<Checkpoint[]>
   log(revisions?: string | readonly string[], options?: LogOptions): AsyncIterable<Checkpoint>
   head(): Promise<HeadInfo>
   putOutput(value: unknown): Promise<string>
   getOutput(idOrRevision: string): Promise<StageOutput>
   getBlob(idOrRevision: string, range?: ByteRange): Promise<Uint8Array>
+  getBlobs(idsOrRevisions: readonly string[]): Promise<Uint8Array[]>
   /** See `Store.prepareForBlockingWork`. */
   prepareForBlockingWork(): Promise<void>
   close(): Promise<void>

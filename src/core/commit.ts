@@ -1,17 +1,17 @@
 import { CkptError, isCkptError, quoted } from '../errors.js'
-import { CID, RAW_CODE, cidString, newCidString, objectKey } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidString, newCidString, objectKey } from '../model/cid.js'
 import { storedKeys } from '../model/manifest.js'
 import { findRunIdViolation } from '../model/name-rules.js'
 import { encodeCheckpoint, isPlainFileName, type CheckpointNode } from '../model/checkpoint.js'
 import { buildTree } from '../model/tree.js'
-import { toStoredNode, type JsonValue } from '../model/value.js'
+import { encodeStoredNode, toStoredNode, type JsonValue } from '../model/value.js'
 import { Directory } from './directory.js'
 import { checkStageName } from '../refs/names.js'
 import { HEAD, INDEX_PREFIX, checkedRef } from '../refs/refdb.js'
 import { checkRefName } from '../refs/names.js'
 import { segmentFor } from './history-segments.js'
 import { type StoreContext, toCheckpoint } from './context.js'
-import { makeBlock, nodeBlock, type Block } from './block.js'
+import { makeBlock, type Block } from './block.js'
 import type { Checkpoint, CommitOptions } from './types.js'
 import { WriterLease, lostLease } from './writer-lease.js'
 
@@ -47,8 +47,8 @@ export function prepareOutput(value: unknown, label: string): PreparedOutput {
     const { root, blocks } = buildTree(blobs.map(({ path, block }) => ({ path, cid: block.cid, size: block.bytes.length })))
     return { cid: root, blocks: [...blobs.map((b) => b.block), ...blocks], isTree: true }
   }
-  const { node, blobs } = toStoredNode(value, 'output', label)
-  const block = nodeBlock(node)
+  const { bytes, blobs } = encodeStoredNode(value, 'output', label)
+  const block = makeBlock(DAG_JSON_CODE, bytes)
   return { cid: block.cid, blocks: [...blobs.map((b) => ({ cid: b.cid, bytes: b.bytes })), block], isTree: false }
 }
 

@@ -5,7 +5,7 @@ import { decodeCheckpoint, type CheckpointNode } from '../model/checkpoint.js'
 import { copyJson, defineOwn } from '../model/value.js'
 import { RefDb } from '../refs/refdb.js'
 import { parseRevision, resolveCheckpoint, type ResolveContext } from '../refs/revision.js'
-import { DAG_JSON_CODE, ObjectDb } from './objects.js'
+import { DAG_JSON_CODE, ObjectDb, checkBlock } from './objects.js'
 import type { Checkpoint, OutputKind } from './types.js'
 
 /** Checkpoint nodes a store keeps decoded in memory. */
@@ -46,6 +46,29 @@ export class StoreContext implements ResolveContext {
     const node = decoded.seq === undefined ? await this.#withDerivedSeq(decoded) : decoded
     this.rememberCheckpoint(cid, node)
     return node
+  }
+
+  /**
+   * Reads the checkpoints among `cids` that are not cached together, in one call where the
+   * backend batches reads, made off this thread, and caches them: a listing's reads then run
+   * beside its decoding. Only a head start: what it cannot give (an object missing, damaged, not
+   * a checkpoint, or with no stored sequence number) is left to loadCheckpoint, which says so.
+   */
+  async prefetchCheckpoints(cids: readonly CID[]): Promise<void> {
+    const uncached = cids.filter((cid) => cid.code === DAG_JSON_CODE && !this.#checkpoints.has(cid.toString()))
+    if (uncached.length < 2) return
+    const stored = await this.objects.getBlocksUnchecked(uncached).catch(() => [])
+    stored.forEach((bytes, i) => {
+      const cid = uncached[i] as CID
+      if (bytes === undefined) return
+      try {
+        checkBlock(cid, bytes)
+        const node = decodeCheckpoint(cid, bytes)
+        if (node.seq !== undefined) this.rememberCheckpoint(cid, node)
+      } catch {
+        // loadCheckpoint reads it again and reports it
+      }
+    })
   }
 
   /** {@link loadCheckpoint}, or undefined when the checkpoint is gone (dropped by retention, or never here). */

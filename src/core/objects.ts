@@ -293,6 +293,18 @@ export class ObjectDb {
   }
 
   /** Stored ids in a key range (for short-id lookups). */
+  /**
+   * {@link getBytes} of each, in order. Blobs stored as one block are read together, in one call
+   * where the backend batches reads; the others (chunked, missing, damaged) as getBytes reads them.
+   */
+  async getBytesMany(cids: readonly CID[]): Promise<Uint8Array[]> {
+    const stored = cids.length > 1 && this.supports.batchedReads && this.store.getMany ? await this.store.getMany(cids.map(objectKey)) : []
+    return Promise.all(cids.map((cid, i) => {
+      const bytes = stored[i]
+      return bytes === undefined ? this.getBytes(cid) : verified(cid, bytes)
+    }))
+  }
+
   async *listRange(range: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<CID> {
     for await (const key of this.store.keys(range)) yield cidFromKey(key)
   }

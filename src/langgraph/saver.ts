@@ -172,10 +172,16 @@ export class CkptSaver extends BaseCheckpointSaver {
     const writes = new Map((await this.store.index.list(`lgw/${prefix.slice('lg/'.length)}`)).map((e) => [e.name, e.value]))
     for (const group of groups.values()) {
       group.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-      for (const { location, id, ckptId } of group) {
+      const listed = group.filter(({ id }) => (wantedId === undefined || id === wantedId) && (before === undefined || id < before))
+      // Without a filter, only as many as the limit lets through are read ahead.
+      const wanted = options.filter ? listed.length : Math.min(listed.length, remaining)
+      const ahead = new ReadAhead(wanted, async (from, to) => {
+        const read = await this.#readCheckpoints(listed.slice(from, to).map((e) => e.ckptId))
+        await values.readAhead(read.flatMap(({ checkpoint }) => Object.entries(checkpoint.stages).filter(([stage]) => stage !== METADATA_STAGE).map(([, blob]) => blob)))
+      })
+      for (const [i, { location, id, ckptId }] of listed.entries()) {
         if (remaining <= 0) return
-        if (wantedId !== undefined && id !== wantedId) continue
-        if (before !== undefined && id >= before) continue
+        await ahead.reach(i)
         const tuple = await this.#tuple(location, id, { ckptId, values, writes })
         if (!tuple) continue
         if (options.filter && !Object.entries(options.filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue
@@ -336,6 +342,15 @@ export class CkptSaver extends BaseCheckpointSaver {
     return this.#remember({ checkpoint, skeleton: checkpoint.meta.langgraph as unknown as StoredSkeleton })
   }
 
+  /** The checkpoints, those not in this saver's memory read together (and kept there). */
+  async #readCheckpoints(ckptIds: readonly string[]): Promise<StoredCheckpoint[]> {
+    const unread = ckptIds.filter((ckptId) => !this.#checkpoints.has(ckptId))
+    for (const checkpoint of unread.length === 0 ? [] : await this.store.getCheckpoints(unread)) {
+      this.#remember({ checkpoint, skeleton: checkpoint.meta.langgraph as unknown as StoredSkeleton })
+    }
+    return Promise.all(ckptIds.map((ckptId) => this.#storedCheckpoint(ckptId)))
+  }
+
   #remember(stored: StoredCheckpoint): StoredCheckpoint {
     this.#checkpoints.set(stored.checkpoint.id, stored)
     return stored
@@ -407,6 +422,41 @@ export class CkptSaver extends BaseCheckpointSaver {
  * other savers, except where that cannot be told apart: a value that decodes to a string, number,
  * boolean or null is decoded once and shared.
  */
+/**
+ * Reads a listing's checkpoints a window ahead of the one it is at: the store reads the next
+ * window while this thread makes tuples of the current one.
+ */
+class ReadAhead {
+  static readonly WINDOW = 64
+  readonly #windows = new Map<number, Promise<void>>()
+
+  constructor(
+    private readonly count: number,
+    private readonly read: (from: number, to: number) => Promise<void>,
+  ) {}
+
+  /** Waits until item `i` is read, and starts reading the window after its own. */
+  async reach(i: number): Promise<void> {
+    const window = Math.floor(i / ReadAhead.WINDOW)
+    const current = this.#window(window)
+    this.#window(window + 1)
+    this.#windows.delete(window - 1)
+    await current
+  }
+
+  #window(window: number): Promise<void> {
+    let reading = this.#windows.get(window)
+    if (reading === undefined) {
+      const from = window * ReadAhead.WINDOW
+      const to = Math.min(this.count, from + ReadAhead.WINDOW)
+      // A failed read only means that the tuples read their checkpoints one by one, as without it.
+      reading = from < to ? this.read(from, to).catch(() => undefined) : Promise.resolve()
+      this.#windows.set(window, reading)
+    }
+    return reading
+  }
+}
+
 class ValueReads {
   readonly #bytes = new BoundedMap<string, Promise<Uint8Array>>(4096)
   /** Serializer type → blob id → decoded primitive. Two levels: the ids are the nodes' own strings, whose hashes V8 keeps. */
@@ -417,6 +467,14 @@ class ValueReads {
     private readonly store: CheckpointStore,
     private readonly serde: SerializerProtocol,
   ) {}
+
+  /** Reads the blobs not read yet together, for the tuples about to ask for them. */
+  async readAhead(ids: readonly string[]): Promise<void> {
+    const unread = [...new Set(ids)].filter((id) => !this.#bytes.has(id) && ![...this.#primitives.values()].some((byId) => byId.has(id)))
+    if (unread.length < 2) return
+    const read = await this.store.getBlobs(unread)
+    unread.forEach((id, i) => this.#bytes.set(id, Promise.resolve(read[i] as Uint8Array)))
+  }
 
   /** The value when it is a primitive decoded already. */
   known(id: string, type: string): { value: unknown } | undefined {

@@ -136,11 +136,11 @@ function writeMap(obj: Record<string, unknown>): string {
 }
 
 /**
- * Keys in UTF-16 code unit order (JS string comparison), which is what cborg's comparison amounts
- * to. Insertion sort for small maps: several times faster than Array#sort there, and linear on
+ * An object's keys in the order the encoder writes them: UTF-16 code unit order (JS string
+ * comparison), which is what cborg's comparison amounts to. Insertion sort for small maps: several times faster than Array#sort there, and linear on
  * keys already in order, as a decoded map's usually are.
  */
-function sortedKeys(obj: object): string[] {
+export function sortedKeys(obj: object): string[] {
   const keys = Object.keys(obj)
   if (keys.length > 32) return keys.sort()
   for (let i = 1; i < keys.length; i++) {

@@ -25,79 +25,157 @@ type Purpose = 'output' | 'config' | 'meta'
  * (INVALID_ARGUMENT for config and metadata) naming the JSON pointer of the first bad value.
  */
 export function toStoredNode(value: unknown, purpose: Purpose = 'output', label?: string): { node: unknown; blobs: Blob[] } {
-  const blobs = new Map<string, Blob>()
-  const ancestors = new Set<object>()
-  const fail = (path: string, what: string): never => {
-    const code = purpose === 'output' ? 'INVALID_OUTPUT' : 'INVALID_ARGUMENT'
-    const where = path === '' ? 'at the root' : `at ${shortened(path)}`
-    const subject = label ?? purpose
-    throw new CkptError(code, `${subject}: ${what} ${where} cannot be stored (dag-json holds only JSON data and bytes)`, {
-      details: { path },
-    })
-  }
+  const { node, walk } = storedForm(value, purpose, label)
+  return { node, blobs: walk.blobs() }
+}
 
-  const visit = (v: unknown, path: string, depth: number): unknown => {
-    if (depth > MAX_DEPTH) fail(path, `nesting deeper than ${MAX_DEPTH} levels`)
+/**
+ * {@link toStoredNode} then {@link encodeNode}: the same checks, errors and bytes, faster. Most
+ * values are written by the engine's JSON.stringify, which writes exactly what the dag-json
+ * encoder would for a copy that holds no links and lists every map's keys in the encoder's order.
+ */
+export function encodeStoredNode(value: unknown, purpose: Purpose = 'output', label?: string): { bytes: Uint8Array; blobs: Blob[] } {
+  const { node, walk } = storedForm(value, purpose, label)
+  // The copy holds only plain data (no getters, no toJSON, no -0, no BigInt): JSON.stringify
+  // writes numbers and strings as the encoder does, and keys in the copy's own order.
+  const bytes = walk.plain ? utf8.encode(JSON.stringify(node)) : dagJson.encode(node)
+  return { bytes, blobs: walk.blobs() }
+}
+
+function storedForm(value: unknown, purpose: Purpose, label: string | undefined): { node: unknown; walk: StoredValueWalk } {
+  const walk = new StoredValueWalk(purpose, label)
+  const visit = (v: unknown, depth: number): unknown => {
+    const leaf = walk.leaf(v, depth)
+    if (leaf !== NOT_A_LEAF) return leaf
+    const obj = v as object
+    if (obj instanceof Uint8Array) return walk.blob(obj)
+    walk.enter(obj)
+    if (Array.isArray(obj)) {
+      const items = new Array<unknown>(obj.length)
+      for (let i = 0; i < obj.length; i++) {
+        walk.path.push(i)
+        items[i] = visit(obj[i], depth + 1)
+        walk.path.pop()
+      }
+      walk.leave()
+      return items
+    }
+    const out: Record<string, unknown> = {}
+    // The copy gets its keys in the encoder's order, which it then enumerates them in unless a
+    // key looks like an array index: those an object lists first, in numeric order.
+    for (const key of dagJson.sortedKeys(obj)) {
+      walk.checkKey(key)
+      const child = (obj as Record<string, unknown>)[key]
+      if (child === undefined) continue // as JSON.stringify does for object members
+      const first = key.charCodeAt(0)
+      if (first >= 48 && first <= 57) walk.plain = false
+      walk.path.push(key)
+      defineOwn(out, key, visit(child, depth + 1))
+      walk.path.pop()
+    }
+    walk.leave()
+    return out
+  }
+  const node = visit(value, 0)
+  return { node, walk }
+}
+
+const utf8 = new TextEncoder()
+
+/** What {@link StoredValueWalk.leaf} returns for a value that is an object: the caller walks into it. */
+const NOT_A_LEAF = Symbol('not a leaf')
+
+/** The checks a value passes on its way into the store, shared by every way of storing it. */
+class StoredValueWalk {
+  /**
+   * The keys and indexes down to the value being checked, pushed and popped by the walker; made
+   * into a JSON pointer only for an error. A failure leaves it as it was where it failed.
+   */
+  readonly path: Array<string | number> = []
+  /** Whether the stored form so far holds no links and lists every map's keys in the encoder's order. */
+  plain = true
+  /** The objects the walk is inside: meeting one again is a cycle. */
+  readonly #ancestors: object[] = []
+  readonly #blobs = new Map<string, Blob>()
+
+  constructor(
+    private readonly purpose: Purpose,
+    private readonly label: string | undefined,
+  ) {}
+
+  /** A scalar as stored (-0 as 0, a BigInt as a number); NOT_A_LEAF for an object, which the caller walks. */
+  leaf(v: unknown, depth: number): unknown {
+    if (depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} levels`)
     switch (typeof v) {
       case 'string':
-        if (!v.isWellFormed()) fail(path, 'a string with an unpaired surrogate')
+        if (!v.isWellFormed()) this.fail('a string with an unpaired surrogate')
         return v
       case 'boolean':
         return v
       case 'number':
-        if (Number.isNaN(v)) fail(path, 'NaN')
-        if (!Number.isFinite(v)) fail(path, String(v))
-        if (Number.isInteger(v) && !Number.isSafeInteger(v)) fail(path, `the integer ${v} (beyond ±2^53-1)`)
+        if (Number.isNaN(v)) this.fail('NaN')
+        if (!Number.isFinite(v)) this.fail(String(v))
+        if (Number.isInteger(v) && !Number.isSafeInteger(v)) this.fail(`the integer ${v} (beyond ±2^53-1)`)
         return Object.is(v, -0) ? 0 : v
       case 'bigint':
-        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) fail(path, `the BigInt ${v} (beyond ±2^53-1)`)
+        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) this.fail(`the BigInt ${v} (beyond ±2^53-1)`)
         return Number(v)
       case 'undefined':
-        return fail(path, 'undefined')
+        return this.fail('undefined')
       case 'function':
-        return fail(path, 'a function')
+        return this.fail('a function')
       case 'symbol':
-        return fail(path, 'a symbol')
-      case 'object':
-        break
+        return this.fail('a symbol')
     }
-    if (v === null) return null
-    const obj = v as object
-    if (obj instanceof Uint8Array) {
-      if (purpose !== 'output') fail(path, 'bytes')
-      if (Object.getPrototypeOf(obj) !== Uint8Array.prototype && !Buffer.isBuffer(obj)) fail(path, 'a Uint8Array subclass')
-      const bytes = obj as Uint8Array
-      const cid = cidOf(RAW_CODE, bytes)
-      blobs.set(cid.toString(), { cid, bytes })
-      return cid
-    }
-    if (ancestors.has(obj)) fail(path, 'a cycle')
-    ancestors.add(obj)
-    try {
-      if (Array.isArray(obj)) {
-        return obj.map((item, i) => visit(item, `${path}/${i}`, depth + 1))
-      }
-      const proto = Object.getPrototypeOf(obj)
-      if (proto !== Object.prototype && proto !== null) {
-        fail(path, `an instance of ${describeClass(obj)}`)
-      }
-      const out: Record<string, unknown> = {}
-      for (const key of Object.keys(obj)) {
-        const child = (obj as Record<string, unknown>)[key]
-        const childPath = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`
-        if (key === '/') fail(childPath, 'the key "/" (reserved by dag-json for links)')
-        if (!key.isWellFormed()) fail(childPath, 'a key with an unpaired surrogate')
-        if (child === undefined) continue // as JSON.stringify does for object members
-        defineOwn(out, key, visit(child, childPath, depth + 1))
-      }
-      return out
-    } finally {
-      ancestors.delete(obj)
-    }
+    return v === null ? null : NOT_A_LEAF
   }
 
-  const node = visit(value, '', 0)
-  return { node, blobs: [...blobs.values()] }
+  /** The link a byte array becomes, its blob kept to be stored beside the node. */
+  blob(bytes: Uint8Array): CID {
+    if (this.purpose !== 'output') this.fail('bytes')
+    if (Object.getPrototypeOf(bytes) !== Uint8Array.prototype && !Buffer.isBuffer(bytes)) this.fail('a Uint8Array subclass')
+    const cid = cidOf(RAW_CODE, bytes)
+    this.plain = false
+    this.#blobs.set(cid.toString(), { cid, bytes })
+    return cid
+  }
+
+  /** Starts on an array or a plain object; anything else is refused. */
+  enter(obj: object): void {
+    if (this.#ancestors.includes(obj)) this.fail('a cycle')
+    if (!Array.isArray(obj)) {
+      const proto: unknown = Object.getPrototypeOf(obj)
+      if (proto !== Object.prototype && proto !== null) this.fail(`an instance of ${describeClass(obj)}`)
+    }
+    this.#ancestors.push(obj)
+  }
+
+  leave(): void {
+    this.#ancestors.pop()
+  }
+
+  checkKey(key: string): void {
+    if (key === '/') this.#failAt(key, 'the key "/" (reserved by dag-json for links)')
+    if (!key.isWellFormed()) this.#failAt(key, 'a key with an unpaired surrogate')
+  }
+
+  blobs(): Blob[] {
+    return [...this.#blobs.values()]
+  }
+
+  #failAt(step: string, what: string): never {
+    this.path.push(step)
+    return this.fail(what)
+  }
+
+  fail(what: string): never {
+    const path = this.path.map((step) => `/${String(step).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')
+    const code = this.purpose === 'output' ? 'INVALID_OUTPUT' : 'INVALID_ARGUMENT'
+    const where = path === '' ? 'at the root' : `at ${shortened(path)}`
+    throw new CkptError(code, `${this.label ?? this.purpose}: ${what} ${where} cannot be stored (dag-json holds only JSON data and bytes)`, {
+      details: { path },
+    })
+  }
 }
 
 function describeClass(obj: object): string {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { CkptError, isCkptError } from '../errors.js'
 import type { Backend } from '../backend/interface.js'
-import { CID, DAG_JSON_CODE, RAW_CODE, cidString, parseCid } from '../model/cid.js'
+import { CID, DAG_JSON_CODE, RAW_CODE, cidString, parseCid, tryParseCid } from '../model/cid.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import { parsePointer, selectPointer } from '../model/pointer.js'
 import { readTree, treeSummary } from '../model/tree.js'
@@ -139,6 +139,12 @@ export class Store implements CheckpointStore {
     return pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
   }
 
+  /** {@link getBlob} of each, whole, in order; the blobs are read together (faster for many small ones). */
+  async getBlobs(idsOrRevisions: readonly string[]): Promise<Uint8Array[]> {
+    const cids = await Promise.all(idsOrRevisions.map((id) => this.#blobId(id)))
+    return this.#ctx.objects.getBytesMany(cids)
+  }
+
   /**
    * A blob (or `range` of it) as a readable stream of verified pieces. Memory stays bounded
    * whatever the blob's size, and a range reads only the chunks it touches.
@@ -221,6 +227,17 @@ export class Store implements CheckpointStore {
     this.#open()
     const cid = await this.#ctx.resolveCheckpointId(revision)
     return toCheckpoint(cid, await this.#ctx.loadCheckpoint(cid))
+  }
+
+  /**
+   * The checkpoints the revisions name, in order: {@link getCheckpoint} of each, with the
+   * checkpoints not in memory read together (a listing of many reads them faster this way).
+   */
+  async getCheckpoints(revisions: readonly string[]): Promise<Checkpoint[]> {
+    this.#open()
+    // Full ids, as most callers give, are read first, together: resolving them then finds them in memory.
+    await this.#ctx.prefetchCheckpoints(revisions.map(tryParseCid).filter((cid) => cid !== undefined))
+    return Promise.all(revisions.map((revision) => this.getCheckpoint(revision)))
   }
 
   /** The full id a revision names: a checkpoint, or with `:stage` that stage's output (like `git rev-parse`). */
