@@ -29,18 +29,13 @@ class Output {
   #sink: Writable = process.stdout
   #pager: ChildProcess | undefined
   /** Text not yet handed to the sink: like stdio, output to a pipe or file goes in blocks, not a write per line. */
-  #pending: string[] = []
-  #pendingLength = 0
+  #pending = ''
   #flushScheduled = false
-  /** Whether writes go straight to a terminal; asked once, as stdout does not change while a command runs. */
-  #toTerminal = process.stdout.isTTY === true
 
   write(text: string): void {
-    if (this.#sink === process.stdout && this.#toTerminal) return void this.#sink.write(text)
-    // Kept as pieces and joined once: one flat string to encode, not a rope of 64 KiB of small ones.
-    this.#pending.push(text)
-    this.#pendingLength += text.length
-    if (this.#pendingLength >= FLUSH_AT) this.flush()
+    if (this.#sink === process.stdout && process.stdout.isTTY) return void this.#sink.write(text)
+    this.#pending += text
+    if (this.#pending.length >= FLUSH_AT) this.flush()
     else if (!this.#flushScheduled) {
       // Still written promptly: a streaming listing reaches its reader as it goes.
       this.#flushScheduled = true
@@ -51,10 +46,9 @@ class Output {
   /** Hands what is pending to the sink. */
   flush(): void {
     this.#flushScheduled = false
-    if (this.#pending.length === 0) return
-    const text = this.#pending.join('')
-    this.#pending = []
-    this.#pendingLength = 0
+    if (this.#pending === '') return
+    const text = this.#pending
+    this.#pending = ''
     this.#sink.write(text)
   }
 
@@ -105,17 +99,6 @@ export function humanSize(bytes: number): string {
 
 /** Time for people, in the local zone with its offset (`2026-12-05 10:32:38 +0100`, git's `--date=iso`); one format in every command. */
 export function humanTime(date: Date): string {
-  // A long log shows many checkpoints of the same second in a row: format each second once.
-  const second = Math.floor(date.getTime() / 1000)
-  if (second === lastTime.second) return lastTime.text
-  const text = formatTime(date)
-  lastTime = { second, text }
-  return text
-}
-
-let lastTime = { second: NaN, text: '' }
-
-function formatTime(date: Date): string {
   const offset = -date.getTimezoneOffset()
   const two = (n: number) => String(n).padStart(2, '0')
   const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(Math.abs(offset) / 60))}${two(Math.abs(offset) % 60)}`
