@@ -292,7 +292,6 @@ export class ObjectDb {
     }
   }
 
-  /** Stored ids in a key range (for short-id lookups). */
   /**
    * {@link getBytes} of each, in order. Blobs stored as one block are read together, in one call
    * where the backend batches reads; the others (chunked, missing, damaged) as getBytes reads them.
@@ -305,6 +304,7 @@ export class ObjectDb {
     }))
   }
 
+  /** Stored ids in a key range (for short-id lookups). */
   async *listRange(range: { gte: Uint8Array; lt: Uint8Array }): AsyncIterable<CID> {
     for await (const key of this.store.keys(range)) yield cidFromKey(key)
   }

@@ -417,12 +417,6 @@ export class CkptSaver extends BaseCheckpointSaver {
 }
 
 /**
- * Channel values read for one listing. Consecutive checkpoints share all but a few channel blobs,
- * so each blob is read and verified once. Each tuple still gets values of its own, as from the
- * other savers, except where that cannot be told apart: a value that decodes to a string, number,
- * boolean or null is decoded once and shared.
- */
-/**
  * Reads a listing's checkpoints a window ahead of the one it is at: the store reads the next
  * window while this thread makes tuples of the current one.
  */
@@ -457,6 +451,12 @@ class ReadAhead {
   }
 }
 
+/**
+ * Channel values read for one listing. Consecutive checkpoints share all but a few channel blobs,
+ * so each blob is read and verified once. Each tuple still gets values of its own, as from the
+ * other savers, except where that cannot be told apart: a value that decodes to a string, number,
+ * boolean or null is decoded once and shared.
+ */
 class ValueReads {
   readonly #bytes = new BoundedMap<string, Promise<Uint8Array>>(4096)
   /** Serializer type → blob id → decoded primitive. Two levels: the ids are the nodes' own strings, whose hashes V8 keeps. */
@@ -470,7 +470,8 @@ class ValueReads {
 
   /** Reads the blobs not read yet together, for the tuples about to ask for them. */
   async readAhead(ids: readonly string[]): Promise<void> {
-    const unread = [...new Set(ids)].filter((id) => !this.#bytes.has(id) && ![...this.#primitives.values()].some((byId) => byId.has(id)))
+    const primitives = [...this.#primitives.values()]
+    const unread = [...new Set(ids)].filter((id) => !this.#bytes.has(id) && !primitives.some((byId) => byId.has(id)))
     if (unread.length < 2) return
     const read = await this.store.getBlobs(unread)
     unread.forEach((id, i) => this.#bytes.set(id, Promise.resolve(read[i] as Uint8Array)))
