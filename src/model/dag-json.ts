@@ -167,8 +167,9 @@ function writeMap(obj: Record<string, unknown>): string {
 
 /**
  * An object's keys in the order the encoder writes them: UTF-16 code unit order (JS string
- * comparison), which is what cborg's comparison amounts to. Insertion sort for small maps: several times faster than Array#sort there, and linear on
- * keys already in order, as a decoded map's usually are.
+ * comparison), which is what cborg's comparison amounts to. Insertion sort for small maps:
+ * several times faster than Array#sort there, and linear on keys already in order, as a decoded
+ * map's usually are.
  */
 export function sortedKeys(obj: object): string[] {
   const keys = Object.keys(obj)
