@@ -95,16 +95,25 @@ function randomValue(g: Gen, depth: number): unknown {
       return g.bytes(g.int(40))
     case 7:
       return Array.from({ length: g.int(6) }, () => randomValue(g, depth + 1))
-    default: {
-      const obj: Record<string, unknown> = {}
-      const n = g.int(7)
-      for (let i = 0; i < n; i++) {
-        // defineProperty so that a "__proto__" key is an own property, as JSON.parse makes it
-        Object.defineProperty(obj, randomKey(g), { value: randomValue(g, depth + 1), enumerable: true, writable: true, configurable: true })
-      }
-      return obj
-    }
+    default:
+      return randomObject(g, () => randomValue(g, depth + 1))
   }
+}
+
+/** A map of up to 6 random keys, each value from `value`. */
+function randomObject(g: Gen, value: () => unknown): Record<string, unknown> {
+  const obj: Record<string, unknown> = {}
+  const n = g.int(7)
+  for (let i = 0; i < n; i++) {
+    const key = randomKey(g)
+    setOwn(obj, key, value())
+  }
+  return obj
+}
+
+/** defineProperty, so that a "__proto__" key is an own property, as JSON.parse makes it. */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
 /** A structural form for comparison: links and bytes spelled out, key order and prototypes checked. */
@@ -389,15 +398,8 @@ function randomOutput(g: Gen, depth: number): unknown {
       return g.pick(['detections', 'box', 'score', 'a\u0000b'])
     case 6:
       return Array.from({ length: g.int(6) }, () => randomOutput(g, depth + 1))
-    default: {
-      const obj: Record<string, unknown> = {}
-      const n = g.int(7)
-      for (let i = 0; i < n; i++) {
-        const value = g.int(10) === 0 ? undefined : randomOutput(g, depth + 1)
-        Object.defineProperty(obj, randomKey(g), { value, enumerable: true, writable: true, configurable: true })
-      }
-      return obj
-    }
+    default:
+      return randomObject(g, () => (g.int(10) === 0 ? undefined : randomOutput(g, depth + 1)))
   }
 }
 
@@ -411,7 +413,7 @@ async function referenceStoredForm(value: unknown): Promise<unknown> {
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(value)) {
     const child = (value as Record<string, unknown>)[key]
-    if (child !== undefined) Object.defineProperty(out, key, { value: await referenceStoredForm(child), enumerable: true, writable: true, configurable: true })
+    if (child !== undefined) setOwn(out, key, await referenceStoredForm(child))
   }
   return out
 }
