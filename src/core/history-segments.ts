@@ -140,7 +140,10 @@ export class SegmentCheck {
     if (node.seq === undefined || !topsSegment(node.seq)) return problems
     const entries = await storedSegment(this.ctx, cid)
     if (entries === undefined) return problems
-    if (entries === 'damaged') return [...problems, { id, message: DAMAGED }]
+    if (entries === 'damaged') {
+      report(id, DAMAGED)
+      return problems
+    }
     if (!sameEntry(entries[0]!, header)) report(id, MISMATCHED)
     for (const entry of entries.slice(1)) {
       if (!this.#visited.has(entry.id)) {

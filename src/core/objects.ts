@@ -228,9 +228,14 @@ export class ObjectDb {
    * (`supports.batchedReads`), else with one read each, all at once.
    */
   async getBlocksUnchecked(cids: readonly CID[]): Promise<Array<Uint8Array | undefined>> {
-    const keys = cids.map(objectKey)
-    const stored = this.supports.batchedReads && this.store.getMany ? await this.store.getMany(keys) : await Promise.all(keys.map((key) => this.store.get(key)))
+    const stored = await this.#storedMany(cids)
     return Promise.all(stored.map((bytes, i) => bytes ?? this.getBlock(cids[i]!)))
+  }
+
+  /** What is stored under each id's object key, not yet checked: one call where the backend batches reads, else one read each, all at once. */
+  #storedMany(cids: readonly CID[]): Promise<Array<Uint8Array | undefined>> {
+    const keys = cids.map(objectKey)
+    return this.supports.batchedReads && this.store.getMany ? this.store.getMany(keys) : Promise.all(keys.map((key) => this.store.get(key)))
   }
 
   /**
@@ -297,7 +302,7 @@ export class ObjectDb {
    * where the backend batches reads; the others (chunked, missing, damaged) as getBytes reads them.
    */
   async getBytesMany(cids: readonly CID[]): Promise<Uint8Array[]> {
-    const stored = cids.length > 1 && this.supports.batchedReads && this.store.getMany ? await this.store.getMany(cids.map(objectKey)) : []
+    const stored = cids.length > 1 && this.supports.batchedReads ? await this.#storedMany(cids) : []
     return Promise.all(cids.map((cid, i) => {
       const bytes = stored[i]
       return bytes === undefined ? this.getBytes(cid) : verified(cid, bytes)
