@@ -14,7 +14,7 @@ function minimalBackend(): Backend {
   const bind = <F extends (...args: never[]) => unknown>(f: F): F => f.bind(inner.objects) as F
   return {
     description: 'minimal',
-    supports: { reclaim: false, storageCheck: false, deferredSync: false, forgetWrites: false, blockingWorkHandoff: false, scratch: false, batchedReads: false },
+    supports: { reclaim: false, storageCheck: false, deferredSync: false, forgetWrites: false, blockingWorkHandoff: false, scratch: false, batchedReads: false, readsInto: false },
     objects: { get: bind(get), has: bind(has), putMany: bind(putMany), keys: bind(keys), sizes: bind(sizes), writtenSince: bind(writtenSince), beginSweep: bind(beginSweep) },
     refs: inner.refs,
     close: () => inner.close(),

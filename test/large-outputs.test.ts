@@ -213,6 +213,21 @@ describe('large outputs: chunked blobs', () => {
     expect(same(new Uint8Array(readFileSync(path.join(target, 'frames', 'a', 'big.bin'))), file)).toBe(true)
   })
 
+  it('checks out several large files byte for byte, with fsync and through a follower process-role too', async () => {
+    // Over 8 MiB each: read into memory reused from chunk to chunk, and given back once written.
+    const { store, dir } = await tempStore({ level: { durability: 'fsync' } })
+    const other = pseudoRandomBytes(9 * MiB, 13)
+    await store.commit({ stage: 'weights', output: stream(big) })
+    await store.commit({ stage: 'optimizer', output: stream(other) })
+    const follower = await openStore(dir)
+    onCleanup(() => follower.close())
+    for (const [reader, target] of [[store, tempDir()], [follower, tempDir()], [follower, path.join(tempDir(), 'new')]] as const) {
+      await reader.restore('HEAD', { to: target })
+      expect(same(new Uint8Array(readFileSync(path.join(target, 'weights'))), big)).toBe(true)
+      expect(same(new Uint8Array(readFileSync(path.join(target, 'optimizer'))), other)).toBe(true)
+    }
+  })
+
   it('lets a second process-role (a follower over the socket) write and read chunked blobs', async () => {
     const { store, dir } = await tempStore()
     const follower = await openStore(dir)
@@ -255,6 +270,11 @@ describe('large outputs: damage is found', () => {
     // Streamed reads verify on a worker thread, and refuse the damaged chunk too.
     expect((await failure(collect(store.getBlobStream(id) as AsyncIterable<Uint8Array>))).code).toBe('CORRUPT_OBJECT')
     expect((await failure(store.restore('HEAD', { to: tempDir() }))).code).toBe('CORRUPT_OBJECT')
+    const durable = await openStore(dir, { level: { durability: 'fsync' } })
+    onCleanup(() => durable.close())
+    const target = tempDir()
+    expect((await failure(durable.restore('HEAD', { to: target }))).code).toBe('CORRUPT_OBJECT')
+    expect(readdirSync(target).filter((name) => !name.startsWith('.ckpt'))).toEqual([])
   })
 
   it('a truncated pack is CORRUPT_OBJECT naming the pack; a deleted pack likewise', async () => {

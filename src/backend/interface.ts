@@ -28,6 +28,8 @@ export interface BackendSupports {
   readonly scratch: boolean
   /** `objects.getMany`: reads many keys in one call, cheaper than one `get` each. */
   readonly batchedReads: boolean
+  /** `objects.getInto`: reads large values into memory the caller lends, reused from read to read. */
+  readonly readsInto: boolean
 }
 
 /** A half-open key range [gte, lt); either end may be omitted. */
@@ -59,6 +61,14 @@ export interface ObjectStore {
    * sweep. For callers reading many keys at once, such as a checkout reading a folder's files.
    */
   getMany?(keys: readonly Uint8Array[]): Promise<Array<Uint8Array | undefined>>
+  /**
+   * Capability `readsInto`. What `get` would return, but a value the backend keeps in a file of
+   * its own (as a large one) is read into `into` when it fits, and the answer is a view of `into`;
+   * any other value is answered from the backend's own memory, as `get` answers it. Lent memory
+   * is written only by this call. For a reader that reuses its memory from chunk to chunk of a
+   * large blob; only the process holding the files offers it, never across processes.
+   */
+  getInto?(key: Uint8Array, into: Uint8Array): Promise<Uint8Array | undefined>
   /** One boolean per key, in order: whether a value is stored under it. */
   has(keys: readonly Uint8Array[]): Promise<boolean[]>
   /**
@@ -246,4 +256,4 @@ export interface Backend {
 export type Capability = keyof BackendSupports
 
 /** A manifest declaring nothing optional: what a minimal backend starts from. */
-export const NO_CAPABILITIES: BackendSupports = Object.freeze({ reclaim: false, storageCheck: false, deferredSync: false, forgetWrites: false, blockingWorkHandoff: false, scratch: false, batchedReads: false })
+export const NO_CAPABILITIES: BackendSupports = Object.freeze({ reclaim: false, storageCheck: false, deferredSync: false, forgetWrites: false, blockingWorkHandoff: false, scratch: false, batchedReads: false, readsInto: false })

@@ -4,12 +4,14 @@ import { checkStageName } from '../refs/names.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import { treeLeaves, treeSummary } from '../model/tree.js'
 import type { ObjectDb } from '../core/objects.js'
+import type { ReusableBuffers } from '../io/reusable-buffers.js'
 import type { OutputNames } from './names.js'
 
 /** One file a checkout writes: its path relative to the checkout folder, and its bytes, read when asked. */
 export interface PlannedFile {
   readonly name: string
-  readonly content: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+  /** The bytes; a large blob is read into memory from `buffers`, to be given back once written. */
+  readonly content: (buffers?: ReusableBuffers) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>
   /** The blob holding the content, when it is one (not JSON written out as text). */
   readonly blob?: CID
 }
@@ -21,7 +23,7 @@ export async function* plannedFiles(objects: ObjectDb, node: CheckpointNode, nam
 
 /** {@link plannedFiles} in batches: a leaf of a folder output's tree at a time (about 32 files). */
 export async function* plannedBatches(objects: ObjectDb, node: CheckpointNode, names: OutputNames): AsyncGenerator<PlannedFile[]> {
-  const blobFile = (name: string, blob: CID): PlannedFile => ({ name, blob, content: () => objects.readBlob(blob) })
+  const blobFile = (name: string, blob: CID): PlannedFile => ({ name, blob, content: (buffers) => objects.readBlob(blob, {}, buffers) })
   for (const [stage, output] of node.stages) {
     checkStageName(stage)
     if (node.trees.includes(stage)) {
@@ -75,8 +77,8 @@ export async function countPlanned(objects: ObjectDb, node: CheckpointNode): Pro
 }
 
 /** The bytes of `file`'s content, as a checkout reads them, told to `onBytes` piece by piece. */
-export async function* countedContent(file: PlannedFile, onBytes: (n: number) => void): AsyncIterable<Uint8Array> {
-  for await (const piece of file.content()) {
+export async function* countedContent(file: PlannedFile, onBytes: (n: number) => void, buffers?: ReusableBuffers): AsyncIterable<Uint8Array> {
+  for await (const piece of file.content(buffers)) {
     yield piece
     onBytes(piece.length)
   }

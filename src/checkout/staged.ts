@@ -87,7 +87,7 @@ export async function writeStaged(
         let content = file.content
         if (!block && onBytes) {
           counted.add(file.name)
-          content = () => countedContent(file, addBytes)
+          content = (buffers) => countedContent(file, addBytes, buffers)
         }
         await files.add(file.name, `${staging}/${file.name}`, block, content, file.blob)
         written.push(file.name)

@@ -2,9 +2,15 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs'
 import { open, rm } from 'node:fs/promises'
 import path from 'node:path'
+import type { ReusableBuffers } from '../io/reusable-buffers.js'
 import { writeAllAt } from '../io/write-all.js'
 
 const WRITE_BATCH_BYTES = 8 * 1024 * 1024
+/**
+ * A durable write starts flushing what it has written each time this much more is written, so
+ * the disk works while the rest is read and verified and the closing fsync has little left to do.
+ */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024
 /** Files up to this size, when not fsynced, are written with a few blocking calls: far cheaper than a trip through the thread pool each. */
 const SMALL_FILE_BYTES = 256 * 1024
 
@@ -17,10 +23,10 @@ export const tempName = (folder: string) => path.join(folder, `.ckpt-tmp-${tempP
  * Writes under a temporary name in the same folder, fsyncs when `durable`, then renames: the final
  * name never holds a partial file. Returns the file's stat, taken before the rename (which keeps it).
  */
-export async function writeAtomically(target: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean): Promise<BigIntStats> {
+export async function writeAtomically(target: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean, buffers?: ReusableBuffers): Promise<BigIntStats> {
   // A short temporary name of its own, so a name near the length limit still has room.
   const temp = tempName(path.dirname(target))
-  const written = await writeNewFile(temp, content, durable)
+  const written = await writeNewFile(temp, content, durable, buffers)
   renameSync(temp, target)
   return written
 }
@@ -28,9 +34,9 @@ export async function writeAtomically(target: string, content: Iterable<Uint8Arr
 /**
  * Creates `file`, which must not exist (O_EXCL: never written through a link planted there),
  * writes `content` into it, fsyncs it when `durable` and returns its stat. A failed write
- * removes what it created.
+ * removes what it created. Each piece is given back to `buffers` once written.
  */
-export async function writeNewFile(file: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean): Promise<BigIntStats> {
+export async function writeNewFile(file: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean, buffers?: ReusableBuffers): Promise<BigIntStats> {
   const pieces = Symbol.asyncIterator in content ? content[Symbol.asyncIterator]() : toAsync(content)
   // Pieces are gathered into large vectored writes: one system call per few MiB, not per chunk.
   let gathered: Uint8Array[] = []
@@ -42,17 +48,30 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
     gatheredBytes += next.value.length
     if (gatheredBytes > SMALL_FILE_BYTES) break
   }
-  if (gatheredBytes <= SMALL_FILE_BYTES && !durable) return writeNewFileSync(file, gathered)
+  if (gatheredBytes <= SMALL_FILE_BYTES && !durable) {
+    const written = writeNewFileSync(file, gathered)
+    buffers?.give(gathered)
+    return written
+  }
   const handle = await open(file, 'wx')
   let written: BigIntStats
   // One batch is written while the next is read and verified: the two overlap, on the thread pool and here.
   let inFlight: Promise<unknown> = Promise.resolve()
+  let flushing: Promise<unknown> = Promise.resolve()
   let position = 0
+  let flushedUpTo = 0
   const write = async (batch: Uint8Array[], bytes: number) => {
     await inFlight
-    inFlight = writeAllAt(handle, batch, position)
+    inFlight = writeAllAt(handle, batch, position).then(() => buffers?.give(batch))
     inFlight.catch(() => undefined) // awaited later; this only keeps a failure meanwhile from going unhandled
     position += bytes
+    if (durable && position - flushedUpTo >= FLUSH_EVERY_BYTES) {
+      const batchWritten = inFlight
+      const flushedBefore = flushing
+      flushing = Promise.all([batchWritten, flushedBefore]).then(() => handle.datasync())
+      flushing.catch(() => undefined)
+      flushedUpTo = position
+    }
   }
   try {
     await write(gathered, gatheredBytes)
@@ -69,10 +88,11 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
     }
     await write(gathered, gatheredBytes)
     await inFlight
+    await flushing
     if (durable) await handle.sync()
     written = await handle.stat({ bigint: true })
   } catch (err) {
-    await inFlight.catch(() => undefined)
+    await Promise.allSettled([inFlight, flushing])
     await handle.close()
     await rm(file, { force: true })
     throw err

@@ -114,7 +114,7 @@ async function storeHeld(chunks: Uint8Array[], sink: BlobSink): Promise<CID> {
 export async function* readBlobRange(
   manifest: ChunkManifest,
   range: ByteRange,
-  getChunks: (cids: CID[]) => Promise<Uint8Array[]>,
+  getChunks: (chunks: ChunkRef[]) => Promise<Uint8Array[]>,
   groupSize = 1,
 ): AsyncIterable<Uint8Array> {
   const { offset, end } = checkRange(range, manifest.size)
@@ -129,10 +129,10 @@ export async function* readBlobRange(
   let next = first
   const pending: Promise<Uint8Array[]>[] = []
   const enqueue = () => {
-    const cids: CID[] = []
-    while (cids.length < groupSize && next < manifest.chunks.length && starts[next]! < end) cids.push(manifest.chunks[next++]!.cid)
-    if (cids.length === 0) return
-    const read = getChunks(cids)
+    const chunks: ChunkRef[] = []
+    while (chunks.length < groupSize && next < manifest.chunks.length && starts[next]! < end) chunks.push(manifest.chunks[next++]!)
+    if (chunks.length === 0) return
+    const read = getChunks(chunks)
     read.catch(() => undefined)
     pending.push(read)
   }

@@ -6,6 +6,7 @@ import { blake3, createBlake3 } from '../model/hash.js'
 import { CHUNK_THRESHOLD, decodeManifest, encodeManifest, isManifestKey, manifestKey, storedKeys, type ChunkManifest, type ChunkRef } from '../model/manifest.js'
 import { cutPoints } from '../model/chunker.js'
 import { ChunkHasher } from '../model/stream-hash.js'
+import type { ReusableBuffers } from '../io/reusable-buffers.js'
 import { decodeNode } from '../model/value.js'
 import { checkRange, readBlobRange, writeBlobStream, type ByteRange } from './blob-stream.js'
 import { makeBlock, type Block } from './block.js'
@@ -136,9 +137,11 @@ export class ObjectDb {
 
   /**
    * A blob's verified bytes, piece by piece, optionally only `range`: a chunked blob reads just
-   * the chunks the range touches, so memory stays bounded whatever the blob's size.
+   * the chunks the range touches, so memory stays bounded whatever the blob's size. With
+   * `buffers`, a large read takes its chunks' memory from there, and the caller gives each piece
+   * back once done with it (checkout does, once the piece is written).
    */
-  async *readBlob(cid: CID, range: ByteRange = {}): AsyncIterable<Uint8Array> {
+  async *readBlob(cid: CID, range: ByteRange = {}, buffers?: ReusableBuffers): AsyncIterable<Uint8Array> {
     const { bytes, manifest } = await this.#blob(cid)
     if (bytes) {
       const { offset, end } = checkRange(range, bytes.length)
@@ -149,24 +152,32 @@ export class ObjectDb {
     // while this thread does the I/O.
     const { offset, end } = checkRange(range, manifest.size)
     if (end - offset < VERIFY_ON_WORKER_BYTES) {
-      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocks(chunks))
+      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocks(chunks.map((c) => c.cid)))
       return
     }
     const verifier = new ChunkHasher()
     try {
-      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocksVerifiedBy(chunks, verifier), 8)
+      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocksVerifiedBy(chunks, verifier, buffers), 8)
     } finally {
       await verifier.close()
     }
   }
 
-  async #getBlocksVerifiedBy(cids: CID[], verifier: ChunkHasher): Promise<Uint8Array[]> {
-    const stored = await Promise.all(cids.map((cid) => this.#storedChunk(cid)))
+  async #getBlocksVerifiedBy(refs: ChunkRef[], verifier: ChunkHasher, buffers?: ReusableBuffers): Promise<Uint8Array[]> {
+    const stored = await Promise.all(refs.map((ref) => this.#storedChunk(ref.cid, buffers && this.#lentFor(ref, buffers))))
     const { chunks, digests } = await verifier.hashChunks(stored)
     digests.forEach((digest, i) => {
-      if (!equalBytes(digest, cids[i]!.multihash.digest)) throw corruptObject(cids[i]!)
+      if (!equalBytes(digest, refs[i]!.cid.multihash.digest)) throw corruptObject(refs[i]!.cid)
     })
     return chunks
+  }
+
+  /**
+   * Memory from `buffers` for reading the chunk `ref` into, where the backend reads into lent
+   * memory; none for a size no chunk has (a damaged manifest must not make a read allocate).
+   */
+  #lentFor(ref: ChunkRef, buffers: ReusableBuffers): Uint8Array | undefined {
+    return this.supports.readsInto && ref.size <= CHUNK_THRESHOLD ? buffers.take(ref.size) : undefined
   }
 
   /**
@@ -188,7 +199,7 @@ export class ObjectDb {
       return
     }
     const whole = createBlake3()
-    const pieces = readBlobRange(manifest, {}, (chunks) => Promise.all(chunks.map(async (chunk) => {
+    const pieces = readBlobRange(manifest, {}, (chunks) => Promise.all(chunks.map(async ({ cid: chunk }) => {
       const stored = await this.#storedChunk(chunk).catch((err: unknown) => {
         throw isCkptError(err, 'NOT_FOUND') ? missingChunk(cid, chunk) : err
       })
@@ -210,7 +221,7 @@ export class ObjectDb {
       })
     }
     await this.#checkChunkSizes(cid, manifest)
-    return joinPieces(readBlobRange(manifest, {}, (chunks) => this.#getBlocks(chunks)), manifest.size)
+    return joinPieces(readBlobRange(manifest, {}, (chunks) => this.#getBlocks(chunks.map((c) => c.cid))), manifest.size)
   }
 
   /**
@@ -271,9 +282,12 @@ export class ObjectDb {
     return Promise.all(cids.map(async (cid) => verified(cid, await this.#storedChunk(cid))))
   }
 
-  /** A chunk's stored bytes, not yet verified; NOT_FOUND naming it when absent. */
-  async #storedChunk(cid: CID): Promise<Uint8Array> {
-    const stored = await this.store.get(objectKey(cid))
+  /**
+   * A chunk's stored bytes, not yet verified, read into `into` where the backend can (a view of
+   * it then; `into` is otherwise left unused); NOT_FOUND naming it when absent.
+   */
+  async #storedChunk(cid: CID, into?: Uint8Array): Promise<Uint8Array> {
+    const stored = await (into && this.store.getInto ? this.store.getInto(objectKey(cid), into) : this.store.get(objectKey(cid)))
     if (stored === undefined) throw new CkptError('NOT_FOUND', `chunk ${cidString(cid)} is not in the store`, { details: { id: cidString(cid) } })
     return stored
   }

@@ -37,7 +37,8 @@ parentPort.on('message', (message) => {
       return parentPort.postMessage({ id: message.id })
     }
     const digests = message.chunks.map((chunk) => hash(chunk, 32))
-    parentPort.postMessage({ id: message.id, chunks: message.chunks, digests }, message.chunks.map((c) => c.buffer))
+    const moved = message.chunks.map((c) => c.buffer).filter((b) => !(b instanceof SharedArrayBuffer))
+    parentPort.postMessage({ id: message.id, chunks: message.chunks, digests }, moved)
   })
 })
 `
@@ -66,7 +67,7 @@ export class BlobHasher {
   /** Adds chunks, in content order, to the whole-content hash. They are handed over for good. */
   async addToWhole(given: Uint8Array[]): Promise<void> {
     const chunks = transferable(given)
-    await this.#whole.call({ type: 'whole', chunks }, chunks.map((c) => c.buffer as ArrayBuffer))
+    await this.#whole.call({ type: 'whole', chunks }, movedBuffers(chunks))
   }
 
   /** The BLAKE3-256 of every chunk added so far, in order. */
@@ -85,12 +86,14 @@ export class ChunkHasher {
 
   /**
    * Each chunk's BLAKE3-256, and the chunks back. The chunks are handed to the worker thread and
-   * are unusable here until returned (one that shares its buffer is copied first).
+   * are unusable here until returned (one that shares its buffer is copied first). A chunk in
+   * shared memory is read there in place, and comes back as the same view.
    */
   async hashChunks(given: Uint8Array[]): Promise<{ chunks: Uint8Array[]; digests: Uint8Array[] }> {
     const chunks = transferable(given)
-    const reply = await this.#thread.call({ type: 'ids', chunks }, chunks.map((c) => c.buffer as ArrayBuffer))
-    return { chunks: reply.chunks ?? [], digests: reply.digests ?? [] }
+    const reply = await this.#thread.call({ type: 'ids', chunks }, movedBuffers(chunks))
+    const returned = reply.chunks ?? []
+    return { chunks: chunks.map((c, i) => (c.buffer instanceof SharedArrayBuffer ? c : returned[i]!)), digests: reply.digests ?? [] }
   }
 
   close(): Promise<void> {
@@ -103,6 +106,12 @@ function hashThread(): WorkerCalls<Reply> {
   return new WorkerCalls<Reply>(new Worker(WORKER_SOURCE, { eval: true, workerData: hashModules() }), 'hashing')
 }
 
+/** Chunks that can go to a worker without copying: shared memory as it is, the rest moved whole. */
 function transferable(chunks: Uint8Array[]): Uint8Array[] {
-  return chunks.map((c) => (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : new Uint8Array(c)))
+  return chunks.map((c) => (c.buffer instanceof SharedArrayBuffer || (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength) ? c : new Uint8Array(c)))
+}
+
+/** The buffers a call moves to the worker: every chunk's, except shared memory, which is not moved. */
+function movedBuffers(chunks: Uint8Array[]): ArrayBuffer[] {
+  return chunks.flatMap((c) => (c.buffer instanceof SharedArrayBuffer ? [] : [c.buffer as ArrayBuffer]))
 }

@@ -80,6 +80,7 @@ const CAPABILITY_METHODS: Record<Exclude<Capability, 'deferredSync'>, (b: Backen
   blockingWorkHandoff: (b) => b.prepareForBlockingWork,
   scratch: (b) => b.scratch?.get,
   batchedReads: (b) => b.objects.getMany,
+  readsInto: (b) => b.objects.getInto,
 }
 
 function requiredCases(open: () => Promise<Backend>): ConformanceCase[] {
@@ -460,6 +461,30 @@ function capabilityCases(open: () => Promise<Backend>): ConformanceCase[] {
         many.forEach((value, i) => assert.deepEqual(value === undefined ? undefined : [...value], one[i] === undefined ? undefined : [...one[i]!], `key ${keys[i]!.join(',')}`))
         assert.deepEqual(many.map((value) => value?.length), [0, undefined, 2, large.length, 2, undefined])
         assert.deepEqual(await b.objects.getMany!([]), [])
+      }),
+    },
+    {
+      name: 'reads into lent memory what get answers, whatever the memory lent, and tells a sweep the key',
+      capability: 'readsInto',
+      run: withBackend(async (b) => {
+        const large = Uint8Array.from({ length: 70 * 1024 }, (_, i) => i % 251)
+        await b.objects.putMany([{ key: bytes(1), value: bytes(1, 1) }, { key: bytes(3), value: bytes() }])
+        await b.refs.updateRefs([{ name: 'r', expected: null, value: 'x', log: log('x') }], [{ key: bytes(4), value: large }])
+        for (const lentBytes of [0, 10, large.length, 2 * large.length]) {
+          for (const key of [bytes(1), bytes(2), bytes(3), bytes(4)]) {
+            const lent = new Uint8Array(new SharedArrayBuffer(lentBytes + 8), 8, lentBytes)
+            const answer = await b.objects.getInto!(key, lent)
+            const plain = await b.objects.get(key)
+            assert.deepEqual(answer && [...answer], plain && [...plain], `key ${key.join(',')}, ${lentBytes} bytes lent`)
+          }
+        }
+        const sweep = await b.objects.beginSweep()
+        try {
+          await b.objects.getInto!(bytes(2), new Uint8Array(1))
+          assert.deepEqual((await sweep.drain()).keys.map((k) => k.join(',')), ['2'])
+        } finally {
+          await sweep.end()
+        }
       }),
     },
     {

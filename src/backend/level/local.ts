@@ -97,7 +97,7 @@ export async function openLocalLevel(
 }
 
 /** What the LevelDB backend declares (the shared one adds the hand-off of its database to a thread). */
-export const LEVEL_SUPPORTS: BackendSupports = Object.freeze({ reclaim: true, storageCheck: true, deferredSync: true, forgetWrites: true, blockingWorkHandoff: false, scratch: true, batchedReads: true })
+export const LEVEL_SUPPORTS: BackendSupports = Object.freeze({ reclaim: true, storageCheck: true, deferredSync: true, forgetWrites: true, blockingWorkHandoff: false, scratch: true, batchedReads: true, readsInto: true })
 
 /** The LevelDB backend as seen by the process that holds the database open. */
 export class LocalLevelBackend implements Backend {
@@ -154,24 +154,28 @@ class LevelObjects implements Required<ObjectStore> {
     return Promise.all(inline.map((value, i) => value ?? this.#readPacked(keys[i]!)))
   }
 
-  async #read(key: Uint8Array): Promise<Uint8Array | undefined> {
+  getInto(key: Uint8Array, into: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.gate.run([key], [], () => this.#read(key, into))
+  }
+
+  async #read(key: Uint8Array, into?: Uint8Array): Promise<Uint8Array | undefined> {
     // getSync skips a thread-pool round trip; LevelDB serves most reads from its caches.
     const inline = await wrapIo(async () => this.writes.get(prefixed(OBJECT, key)))
     if (inline !== undefined) return inline
-    return this.#readPacked(key)
+    return this.#readPacked(key, into)
   }
 
   /** A value kept in a pack file, found through its index entry; undefined when there is none. */
-  async #readPacked(key: Uint8Array): Promise<Uint8Array | undefined> {
+  async #readPacked(key: Uint8Array, into?: Uint8Array): Promise<Uint8Array | undefined> {
     const location = await this.#location(key)
     if (location === undefined) return undefined
     try {
-      return await this.packs.read(location)
+      return await this.packs.read(location, into)
     } catch (err) {
       // reclaim may have moved the value and removed its old pack since the lookup.
       const again = await this.#location(key)
       if (again === undefined || (again.pack === location.pack && again.offset === location.offset)) throw err
-      return this.packs.read(again)
+      return this.packs.read(again, into)
     }
   }
 

@@ -15,6 +15,11 @@ export type Shape =
   | 'keyPages'
   /** A listing the leader keeps open for the follower, read a page at a time. */
   | 'stream'
+  /**
+   * Never crosses: only the process holding the database answers it. A follower's backend lacks
+   * it, and the shared backend answers it there another way (shared.ts).
+   */
+  | 'local'
   /** `beginSweep`: opens a session on the leader, whose own calls are in {@link SWEEP_METHODS}. */
   | 'session'
 
@@ -27,6 +32,7 @@ export interface MethodRow {
 export const OBJECT_METHODS = {
   get: { shape: 'call' },
   getMany: { shape: 'call', capability: 'batchedReads' },
+  getInto: { shape: 'local', capability: 'readsInto' },
   has: { shape: 'call' },
   putMany: { shape: 'call' },
   sizes: { shape: 'call' },

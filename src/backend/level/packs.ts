@@ -197,12 +197,16 @@ export class Packs {
     return done.catch(() => undefined)
   }
 
-  /** The value at `location`; CORRUPT_OBJECT when the pack is missing or shorter than its index says. */
-  async read(location: PackLocation): Promise<Uint8Array> {
+  /**
+   * The value at `location`, read into the start of `into` when it fits there (the answer is then a
+   * view of it); CORRUPT_OBJECT when the pack is missing or shorter than its index says.
+   */
+  async read(location: PackLocation, into?: Uint8Array): Promise<Uint8Array> {
     const handle = await this.#reader(location.pack)
+    const lent = into !== undefined && into.length >= location.length
     // A damaged index entry may claim gigabytes: check large claims against the file before allocating.
-    if (location.length > TRUSTED_READ_BYTES && location.offset + location.length > (await handle.stat()).size) throw truncated(location)
-    const out = new Uint8Array(location.length)
+    if (!lent && location.length > TRUSTED_READ_BYTES && location.offset + location.length > (await handle.stat()).size) throw truncated(location)
+    const out = lent ? into.subarray(0, location.length) : new Uint8Array(location.length)
     let done = 0
     while (done < out.length) {
       const { bytesRead } = await handle.read(out, done, out.length - done, location.offset + done)

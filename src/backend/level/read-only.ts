@@ -83,6 +83,7 @@ export async function openReadOnlyLevel(location: string, options: { packDir: st
     objects: {
       get: (key) => objects.get(key),
       getMany: (keys) => objects.getMany(keys),
+      getInto: (key, into) => objects.getInto(key, into),
       has: (keys) => objects.has(keys),
       keys: (range) => objects.keys(range),
       sizes: (keys) => objects.sizes(keys),

@@ -214,6 +214,8 @@ async function dispatch(backend: Backend, connection: Connection, { op, args }: 
       connection.sweeps.set(id, (await method()) as Sweep)
       return id
     }
+    case 'local':
+      throw new CkptError('INVALID_ARGUMENT', `${op} is answered only in the process holding the store`)
   }
 }
 
@@ -387,12 +389,12 @@ export class RemoteBackend implements Backend {
 function proxyOf(group: Group, call: Call, supports: BackendSupports): Record<string, AnyMethod> {
   const proxy: Record<string, AnyMethod> = {}
   for (const [name, row] of Object.entries(GROUPS[group]) as Array<[string, MethodRow]>) {
-    if (offered(row, supports)) proxy[name] = clientOf(row.shape, `${group}.${name}`, call)
+    if (offered(row, supports) && row.shape !== 'local') proxy[name] = clientOf(row.shape, `${group}.${name}`, call)
   }
   return proxy
 }
 
-function clientOf(shape: Shape, op: Operation, call: Call): AnyMethod {
+function clientOf(shape: Exclude<Shape, 'local'>, op: Operation, call: Call): AnyMethod {
   switch (shape) {
     case 'call':
       return (...args) => call(op, args)

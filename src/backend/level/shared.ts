@@ -94,6 +94,8 @@ class SharedLevelBackend implements Backend {
       keys: (range) => this.#keys(range ?? {}),
       writtenSince: (since) => this.#once((b) => b.objects.writtenSince(since)),
       beginSweep: () => via(async (b) => pinnedSweep(await b.objects.beginSweep())),
+      // A follower reads through its leader, into memory of its own.
+      getInto: (key, into) => via((b) => (b.objects.getInto ? b.objects.getInto(key, into) : b.objects.get(key))),
     }
     this.objects = objects as ObjectStore
     const refs: Partial<RefStore> = {
