@@ -49,6 +49,14 @@ function stageJson(stageIndex: number, step: number): string {
 }
 
 /** History shape shared with ckpt's own run: the 20 stages' starting outputs (~2 KB of JSON each, deterministic). */
+/**
+ * Writes out every dirty page of the page cache and waits for the disk: the writeback of work
+ * measured earlier (gigabytes, for the large-file rows) must not slow the work measured next.
+ */
+export function settleDisk(): void {
+  execFileSync('sync')
+}
+
 export function initialStages(): StageState[] {
   return Array.from({ length: STAGES }, (_, i) => ({ stage: stageName(i), json: stageJson(i, 0) }))
 }

@@ -11,6 +11,7 @@ import { uuid6, type BaseCheckpointSaver, type Checkpoint } from '@langchain/lan
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite'
 import { initStore, openStore } from '../../src/index.js'
 import { CkptSaver } from '../../src/langgraph/index.js'
+import { settleDisk } from './baselines.js'
 import { floorBench, type FloorFigures } from './langgraph-floor.js'
 
 export interface SaverFigures {
@@ -67,6 +68,7 @@ export async function putSteps(saver: BaseCheckpointSaver, thread: string, steps
 /** Runs the workload on `saver`; `close` closes its storage, measures its files at rest and opens it again. */
 async function workload(name: string, saver: BaseCheckpointSaver, steps: number, close: () => Promise<Closed>): Promise<SaverFigures> {
   const thread = 'bench-thread'
+  settleDisk()
   const { ids, seconds: putSeconds } = await putSteps(saver, thread, steps)
   const reads = async (reader: BaseCheckpointSaver) => {
     const sample = Array.from({ length: 500 }, (_, i) => ids[(i * 7919) % ids.length] as string)
@@ -81,6 +83,7 @@ async function workload(name: string, saver: BaseCheckpointSaver, steps: number,
   }
   const { getTupleMs, listAllPerSecond } = await reads(saver)
   const closed = await close()
+  settleDisk()
   try {
     return { name, putsPerSecond: steps / putSeconds, getTupleMs, listAllPerSecond, reopened: await reads(closed.reopened), bytesOnDisk: closed.bytes }
   } finally {
