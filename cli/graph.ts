@@ -24,7 +24,7 @@ export class GraphRenderer {
       column = this.#columns.length - 1
     }
     lines.push(`${this.#cells(column, '*')} ${text}`)
-    const beside = '|' + ' |'.repeat(this.#columns.length - 1)
+    const beside = this.#besideText(this.#columns.length)
     for (const line of more) lines.push(`${beside} ${line}`.trimEnd())
 
     // Other columns waiting for this same checkpoint join it, rightmost first.
@@ -60,7 +60,15 @@ export class GraphRenderer {
   }
 
   #cells(column: number, mark: string): string {
+    if (mark === '*' && this.#columns.length === 1) return '*'
     return this.#columns.map((_, i) => (i === column ? mark : '|')).join(' ')
+  }
+
+  #beside = { count: 1, text: '|' }
+  /** `|` for each of `count` columns: the same for entry after entry until a fork or join. */
+  #besideText(count: number): string {
+    if (count !== this.#beside.count) this.#beside = { count, text: '|' + ' |'.repeat(count - 1) }
+    return this.#beside.text
   }
 
   /** Column `from` (and every column right of it) bends one place left: `|/`, `|/ /`. */

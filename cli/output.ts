@@ -99,8 +99,14 @@ export function humanSize(bytes: number): string {
 
 /** Time for people, in the local zone with its offset (`2026-12-05 10:32:38 +0100`, git's `--date=iso`); one format in every command. */
 export function humanTime(date: Date): string {
+  // A history written in a loop shares its seconds: `log` formats each second once in a row.
+  const second = Math.floor(date.getTime() / 1000)
+  if (second === lastFormatted.second) return lastFormatted.text
   const offset = -date.getTimezoneOffset()
   const two = (n: number) => String(n).padStart(2, '0')
   const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(Math.abs(offset) / 60))}${two(Math.abs(offset) % 60)}`
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${zone}`
+  const text = `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${zone}`
+  lastFormatted = { second, text }
+  return text
 }
+let lastFormatted = { second: NaN, text: '' }
