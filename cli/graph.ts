@@ -11,6 +11,8 @@
 export class GraphRenderer {
   /** For each column, the id of the checkpoint that column is waiting for. */
   #columns: string[] = []
+  /** The text beside an entry's further lines, for the number of columns it was last made for. */
+  #beside = { count: 1, text: '|' }
 
   /**
    * The graph lines for the next checkpoint: its row (`*` then `text`), any further lines of
@@ -64,7 +66,6 @@ export class GraphRenderer {
     return this.#columns.map((_, i) => (i === column ? mark : '|')).join(' ')
   }
 
-  #beside = { count: 1, text: '|' }
   /** `|` for each of `count` columns: the same for entry after entry until a fork or join. */
   #besideText(count: number): string {
     if (count !== this.#beside.count) this.#beside = { count, text: '|' + ' |'.repeat(count - 1) }

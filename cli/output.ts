@@ -97,6 +97,9 @@ export function humanSize(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
 }
 
+/** The last second {@link humanTime} formatted, and its text. */
+let lastFormatted = { second: NaN, text: '' }
+
 /** Time for people, in the local zone with its offset (`2026-12-05 10:32:38 +0100`, git's `--date=iso`); one format in every command. */
 export function humanTime(date: Date): string {
   // A history written in a loop shares its seconds: `log` formats each second once in a row.
@@ -109,4 +112,3 @@ export function humanTime(date: Date): string {
   lastFormatted = { second, text }
   return text
 }
-let lastFormatted = { second: NaN, text: '' }
