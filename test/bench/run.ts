@@ -499,6 +499,7 @@ const notes = [
   'The LangGraph floor rows are not a saver: they time the least work any saver on ckpt\'s object model does for the same workload (test/bench/langgraph-floor.ts; docs/langgraph.md, "What the object model allows").',
   'The LangGraph SqliteSaver rate in the 20-stage history row is the saver\'s puts/s measured in this run on the same shape of state (20 channels of ~2 KB, one changing per step).',
   'gc rows: each task runs in its own process (test/bench/gc-child.ts) on the store of the 100,000 commits above; the baseline `fsck --quick` walks the same graph from the same roots. Peak RSS is mostly V8 growing its heap: the same gc peaks at 276 MiB under `--max-old-space-size=96` (docs/maintenance.md).',
+  'Each section starts on a settled disk (`sync` first, test/bench/baselines.ts `settleDisk`), and so does each LangGraph saver\'s workload and its reads after reopening: the writeback of gigabytes left by the large-file rows once landed on the LangGraph rows, on ckpt\'s saver (measured first) more than on SqliteSaver\'s.',
   'CLI start-up: Node itself takes the baseline time. Loading yargs 17 costs about 26 ms (yargs 18, ESM only, cost 63 ms, which is why we stay on 17).',
   'Scale rows (issue 18 item 13): each operation runs in its own process (test/bench/checkout-child.ts, test/fixtures/array-diff.ts); `CKPT_BENCH_ONLY=scale npm run bench` runs only these rows and prints them.',
   ...(resticNote ? [resticNote] : []),
