@@ -11,7 +11,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createBLAKE3 } from 'hash-wasm'
 import { openStore } from '../../src/index.js'
-import { appendWithFsync, cpFile, gitCliCommitFile, peakRssOfChild } from './baselines.js'
+import { appendWithFsync, cpFile, gitCliCommitFile, peakRssOfChild, settleDisk } from './baselines.js'
 
 export interface LargeFigures {
   readonly bytes: number
@@ -92,6 +92,9 @@ export async function largeBench(work: string, bytes: number, withGit: boolean):
   await commit(inserted, 'weights_inserted')
   const growthInsert = treeBytes(store) - beforeInsert
 
+  // Both the checkout and cp write a GiB and wait for the disk: each starts with none of the
+  // copies and commits above still being written back.
+  settleDisk()
   const opened = await openStore(store, { level: { durability: 'fsync' } })
   const start = process.hrtime.bigint()
   const target = path.join(work, 'checkout')
@@ -99,6 +102,7 @@ export async function largeBench(work: string, bytes: number, withGit: boolean):
   const checkoutSeconds = Number(process.hrtime.bigint() - start) / 1e9
   await opened.close()
   if (!result.written.includes('weights') || statSync(path.join(target, 'weights')).size !== bytes) throw new Error('checkout wrote the wrong file')
+  settleDisk()
   const cp = cpFile(file, path.join(work, 'copied.bin'))
 
   const git = withGit ? gitCliCommitFile(path.join(work, 'git-repo'), file) : undefined
