@@ -1,12 +1,10 @@
 import path from 'node:path'
 import { fileSystemError } from '../io/fs-errors.js'
-import { ReusableBuffers } from '../io/reusable-buffers.js'
 import { recordOf, type RecordedFile } from './manifest.js'
-import { writeNewFile, writeNewFileSync } from './write-file.js'
+import { writeNewFile, writeNewFileSync, type PieceSource } from './write-file.js'
 import { BlockMismatch, WriterThread, type FileToWrite } from './writer-thread.js'
 import { checkBlock, corruptObject } from '../core/objects.js'
 import type { CID } from '../model/cid.js'
-import type { PlannedFile } from './planned.js'
 
 /** Small files written here before a writer thread is worth starting (it takes a few tens of ms). */
 const WRITTEN_HERE_FIRST = 256
@@ -45,7 +43,7 @@ export class FileSink {
    * there is one, else `content()` streamed. A block is written only once its bytes hash to `id`
    * (CORRUPT_OBJECT otherwise, and no file made for it).
    */
-  async add(name: string, file: string, block: Uint8Array | undefined, content: PlannedFile['content'], id?: CID): Promise<void> {
+  async add(name: string, file: string, block: Uint8Array | undefined, content: PieceSource, id?: CID): Promise<void> {
     if (block && !id) throw new Error('FileSink: a block without its id cannot be checked')
     if (block && id && block.length <= THREAD_FILE_BYTES && this.#writtenHere >= WRITTEN_HERE_FIRST) {
       this.#batch.push({ path: file, bytes: block, digest: id.multihash.digest })
@@ -57,7 +55,7 @@ export class FileSink {
     }
     if (block && id) checkBlock(id, block)
     try {
-      this.onWritten(name, recordOf(block ? writeNewFileSync(file, [block]) : await streamed(file, content)))
+      this.onWritten(name, recordOf(block ? writeNewFileSync(file, [block]) : await writeNewFile(file, content, false)))
     } catch (err) {
       throw fileSystemError(err, path.join(this.root, name), 'cannot write')
     }
@@ -106,10 +104,4 @@ export class FileSink {
     }
     settled.recorded.forEach((recorded, i) => this.onWritten(batch.names[i] as string, recorded))
   }
-}
-
-/** Writes `file` from `content`, reading a large blob into memory reused from chunk to chunk. */
-function streamed(file: string, content: PlannedFile['content']) {
-  const buffers = new ReusableBuffers()
-  return writeNewFile(file, content(buffers), false, buffers)
 }

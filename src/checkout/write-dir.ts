@@ -5,14 +5,13 @@ import { CkptError, quoted } from '../errors.js'
 import { cidString, type CID } from '../model/cid.js'
 import { fileSystemError, onPath } from '../io/fs-errors.js'
 import { mkdirDurable, syncDirectory } from '../io/sync-dir.js'
-import { ReusableBuffers } from '../io/reusable-buffers.js'
 import type { CheckpointNode } from '../model/checkpoint.js'
 import type { ObjectDb } from '../core/objects.js'
 import { CHECKOUT_MANIFEST, ManifestWriter, isRecordedFile, readManifest, recordOf, type RecordedFile } from './manifest.js'
 import { OutputNames, checkNameLength, type RenamedOutput } from './names.js'
 import { countPlanned, countedContent, plannedFiles } from './planned.js'
 import { writeStaged, type CheckoutProgress } from './staged.js'
-import { writeAtomically } from './write-file.js'
+import { writeAtomically, type PieceSource } from './write-file.js'
 
 export { CHECKOUT_MANIFEST } from './manifest.js'
 
@@ -77,9 +76,8 @@ export async function writeCheckoutDir(objects: ObjectDb, checkpoint: CID, node:
     await forEachConcurrently(plannedFiles(objects, node, names), CONCURRENT_FILES, async (file) => {
       const target = path.join(root, file.name)
       await disk.makeFolder(path.dirname(file.name))
-      const buffers = new ReusableBuffers()
-      const content = onBytes ? countedContent(file, addBytes, buffers) : file.content(buffers)
-      manifest.add(file.name, recordOf(await writeAtomically(target, content, options.durable, buffers)))
+      const content: PieceSource = onBytes ? (buffers) => countedContent(file, addBytes, buffers) : file.content
+      manifest.add(file.name, recordOf(await writeAtomically(target, content, options.durable)))
       written.push(file.name)
       options.onProgress?.(written.length, total)
     })

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync, type BigIntStats } from 'node:fs'
 import { open, rm } from 'node:fs/promises'
 import path from 'node:path'
-import type { ReusableBuffers } from '../io/reusable-buffers.js'
+import { ReusableBuffers } from '../io/reusable-buffers.js'
 import { writeAllAt } from '../io/write-all.js'
 
 const WRITE_BATCH_BYTES = 8 * 1024 * 1024
@@ -23,21 +23,29 @@ export const tempName = (folder: string) => path.join(folder, `.ckpt-tmp-${tempP
  * Writes under a temporary name in the same folder, fsyncs when `durable`, then renames: the final
  * name never holds a partial file. Returns the file's stat, taken before the rename (which keeps it).
  */
-export async function writeAtomically(target: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean, buffers?: ReusableBuffers): Promise<BigIntStats> {
+export async function writeAtomically(target: string, content: PieceSource, durable: boolean): Promise<BigIntStats> {
   // A short temporary name of its own, so a name near the length limit still has room.
   const temp = tempName(path.dirname(target))
-  const written = await writeNewFile(temp, content, durable, buffers)
+  const written = await writeNewFile(temp, content, durable)
   renameSync(temp, target)
   return written
 }
 
 /**
+ * A file's bytes, piece by piece. A large blob is read into memory taken from `buffers`; the
+ * writer gives each piece back once it is written, and it is reused for the pieces after.
+ */
+export type PieceSource = (buffers: ReusableBuffers) => Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+
+/**
  * Creates `file`, which must not exist (O_EXCL: never written through a link planted there),
  * writes `content` into it, fsyncs it when `durable` and returns its stat. A failed write
- * removes what it created. Each piece is given back to `buffers` once written.
+ * removes what it created.
  */
-export async function writeNewFile(file: string, content: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, durable: boolean, buffers?: ReusableBuffers): Promise<BigIntStats> {
-  const pieces = Symbol.asyncIterator in content ? content[Symbol.asyncIterator]() : toAsync(content)
+export async function writeNewFile(file: string, content: PieceSource, durable: boolean): Promise<BigIntStats> {
+  const buffers = new ReusableBuffers()
+  const source = content(buffers)
+  const pieces = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : toAsync(source)
   // Pieces are gathered into large vectored writes: one system call per few MiB, not per chunk.
   let gathered: Uint8Array[] = []
   let gatheredBytes = 0
@@ -50,7 +58,7 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
   }
   if (gatheredBytes <= SMALL_FILE_BYTES && !durable) {
     const written = writeNewFileSync(file, gathered)
-    buffers?.give(gathered)
+    buffers.give(gathered)
     return written
   }
   const handle = await open(file, 'wx')
@@ -62,7 +70,7 @@ export async function writeNewFile(file: string, content: Iterable<Uint8Array> |
   let flushedUpTo = 0
   const write = async (batch: Uint8Array[], bytes: number) => {
     await inFlight
-    inFlight = writeAllAt(handle, batch, position).then(() => buffers?.give(batch))
+    inFlight = writeAllAt(handle, batch, position).then(() => buffers.give(batch))
     inFlight.catch(() => undefined) // awaited later; this only keeps a failure meanwhile from going unhandled
     position += bytes
     if (durable && position - flushedUpTo >= FLUSH_EVERY_BYTES) {

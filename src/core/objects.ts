@@ -152,7 +152,7 @@ export class ObjectDb {
     // while this thread does the I/O.
     const { offset, end } = checkRange(range, manifest.size)
     if (end - offset < VERIFY_ON_WORKER_BYTES) {
-      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocks(chunks.map((c) => c.cid)))
+      yield* readBlobRange(manifest, range, (chunks) => this.#getBlocks(chunks))
       return
     }
     const verifier = new ChunkHasher()
@@ -221,7 +221,7 @@ export class ObjectDb {
       })
     }
     await this.#checkChunkSizes(cid, manifest)
-    return joinPieces(readBlobRange(manifest, {}, (chunks) => this.#getBlocks(chunks.map((c) => c.cid))), manifest.size)
+    return joinPieces(readBlobRange(manifest, {}, (chunks) => this.#getBlocks(chunks)), manifest.size)
   }
 
   /**
@@ -278,8 +278,8 @@ export class ObjectDb {
   }
 
   /** Chunks of a chunked blob, each verified; never chunked blobs themselves. */
-  #getBlocks(cids: CID[]): Promise<Uint8Array[]> {
-    return Promise.all(cids.map(async (cid) => verified(cid, await this.#storedChunk(cid))))
+  #getBlocks(chunks: readonly ChunkRef[]): Promise<Uint8Array[]> {
+    return Promise.all(chunks.map(async ({ cid }) => verified(cid, await this.#storedChunk(cid))))
   }
 
   /**
