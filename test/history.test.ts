@@ -54,6 +54,22 @@ describe('log', () => {
     expect((await collect(store.log(['side', 'main']))).map((c) => c.id)).toEqual([m.id, b.id, s.id, a.id])
     expect((await collect(store.log('main', { firstParent: true }))).map((c) => c.id)).toEqual([m.id, b.id, a.id])
   })
+
+  it('shows a checkpoint once when a skewed clock shows it before a descendant that is then walked alone', async () => {
+    const { store } = await tempStore()
+    const T = Date.parse('2026-01-01T00:00:00Z')
+    const root = await store.commit({ stage: 'r', output: 0, time: T + 50_000 })
+    const late = await store.commit({ stage: 'c', output: 1, time: T + 100_000 })
+    const early = await store.commit({ stage: 'c', output: 2, time: T + 2_000 })
+    await store.timelines.create('side', late.id)
+    const side = await store.commit({ timeline: 'side', stage: 's', output: 1, time: T + 3_000 })
+    const merge = await store.commit({ stage: 'm', output: 1, parents: [early.id, side.id], time: T + 200_000 })
+    // Newest first: `late` and `root` are shown before `early`, whose only parent is `late`;
+    // `early` is then the whole frontier, and `late` must not be shown again.
+    const expected = [merge.id, side.id, late.id, root.id, early.id]
+    expect((await collect(store.log('main'))).map((c) => c.id)).toEqual(expected)
+    expect((await collect(store.history('main'))).map((c) => c.id)).toEqual(expected)
+  })
 })
 
 describe('diff', () => {

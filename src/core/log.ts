@@ -40,9 +40,10 @@ async function* walkEntries<T>(ctx: StoreContext, starts: Starts, options: LogOp
   const seen = new Set<string>()
   const frontier: HistoryEntry[] = []
   // Most headers of a long walk are in hand already (read with a segment): no promise for those.
-  const enqueue = (id: string, childSeq?: number): Promise<void> | undefined => {
-    if (seen.has(id)) return undefined
-    seen.add(id)
+  // `remember`: false where nothing the walk meets later can lead back to `id` (below).
+  const enqueue = (id: string, childSeq?: number, remember = true): Promise<void> | undefined => {
+    if (seen.size > 0 && seen.has(id)) return undefined
+    if (remember) seen.add(id)
     const known = headers.take(id)
     if (known) return void insertByTime(frontier, known)
     return headers.read(id, childSeq).then((entry) => insertByTime(frontier, entry))
@@ -60,8 +61,11 @@ async function* walkEntries<T>(ctx: StoreContext, starts: Starts, options: LogOp
       yield show(next, cut.length > 0)
       if (++emitted >= limit) return
     }
+    // With nothing else pending, all the walk meets from here on is `parent` and its ancestors,
+    // none of which has `parent` as a parent: a linear stretch of history keeps no set of ids.
+    const only = frontier.length === 0 && parents.length === 1
     for (const parent of parents) {
-      const reading = enqueue(parent, parent === next.parents[0] ? next.seq : undefined)
+      const reading = enqueue(parent, parent === next.parents[0] ? next.seq : undefined, !only)
       if (reading) await reading
     }
   }
