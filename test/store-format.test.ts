@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest'
 import { openLevelBackend, openStore } from '../src/index.js'
 import { CKPT, ckpt } from './support/cli.js'
 import { failure } from './support/errors.js'
+import { journalRecordStarts, killedWriterWithRecords } from './support/killed-writer.js'
 import { foreignKeysInStore } from './support/object-keys.js'
 import { pseudoRandomBytes } from './support/random.js'
-import { runWriter } from './support/processes.js'
 import { collect, onCleanup, tempDir, tempStore } from './support/temp.js'
 
 /*
@@ -44,30 +44,11 @@ function snapshot(dir: string): Map<string, string> {
 /** The journal records of the current layout (12-byte header) rewritten in format 1's (8-byte header, no header check). */
 function toFormat1Journal(bytes: Buffer): Buffer {
   const parts: Buffer[] = []
-  for (let at = 0; at + 12 <= bytes.length; at += 12 + bytes.readUInt32LE(at)) {
+  for (const at of journalRecordStarts(bytes)) {
     expect(crc32(bytes.subarray(at, at + 8))).toBe(bytes.readUInt32LE(at + 8))
     parts.push(bytes.subarray(at, at + 8), bytes.subarray(at + 12, at + 12 + bytes.readUInt32LE(at)))
   }
   return Buffer.concat(parts)
-}
-
-/**
- * A store whose writer was killed while its last commits were only in the journal. The writer's
- * flush timer may have emptied the journal just before the kill; then the run is repeated.
- */
-async function killedWriterWithJournal(): Promise<{ dir: string; acknowledged: string[]; journal: Buffer }> {
-  for (let attempt = 1; ; attempt++) {
-    const { store, dir } = await tempStore()
-    const seed = await store.commit({ stage: 'seed', output: 0 })
-    await store.close()
-    const writer = runWriter([dir, 'commit-then-die', 'main', '50'])
-    expect(await writer.exited).toBe('SIGKILL')
-    const journal = readFileSync(path.join(dir, 'db', 'ckpt-journal-2'))
-    if (journal.length > 0 || attempt === 5) {
-      expect(journal.length).toBeGreaterThan(0)
-      return { dir, acknowledged: [seed.id, ...writer.lines], journal }
-    }
-  }
 }
 
 describe('the store format', () => {
@@ -92,7 +73,7 @@ describe('the store format', () => {
   })
 
   it('opens a format 1 store, replays the journal a killed format 1 writer left, and upgrades the store to format 2', async () => {
-    const { dir, acknowledged, journal } = await killedWriterWithJournal()
+    const { dir, acknowledged, bytes: journal } = await killedWriterWithRecords(1, 50)
     // Make the store what a format 1 build leaves: its format ref, its journal file, its marker.
     writeFileSync(path.join(dir, 'db', 'ckpt-journal-2'), '')
     const backend = await openLevelBackend(path.join(dir, 'db'))

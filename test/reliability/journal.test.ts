@@ -5,58 +5,17 @@ import { describe, expect, it } from 'vitest'
 import zlib from 'node:zlib'
 import { openStore } from '../../src/index.js'
 import { CKPT, ckpt } from '../support/cli.js'
-import { runWriter } from '../support/processes.js'
+import { commitThenDie, killedWriter, killedWriterWithRecords } from '../support/killed-writer.js'
 import { pseudoRandomBytes } from '../support/random.js'
 import { collect, onCleanup, tempStore } from '../support/temp.js'
 
 /*
  * In the default durability a commit is acknowledged once its batch is in the write journal;
  * LevelDB gets it a few milliseconds later (docs/durability.md). These tests kill a writer in
- * that window and check what the next process to open the store finds.
+ * that window (test/support/killed-writer.ts) and check what the next process to open the store finds.
  */
 
-const COMMITS = 200
 const crc32 = (zlib as unknown as { crc32: (bytes: Uint8Array) => number }).crc32
-
-/** A store whose writer died right after acknowledging COMMITS checkpoints on main. */
-async function killedWriter(): Promise<{ dir: string; journal: string; acknowledged: string[] }> {
-  const { store, dir } = await tempStore()
-  const seed = await store.commit({ stage: 'seed', output: 0 })
-  await store.close()
-  return { dir, journal: path.join(dir, 'db', 'ckpt-journal-2'), acknowledged: [seed.id, ...(await commitThenDie(dir))] }
-}
-
-/** Where each record of the journal starts, read by its length fields (docs/format.md: a 12-byte header). */
-function recordStarts(bytes: Buffer): number[] {
-  const starts: number[] = []
-  for (let at = 0; at + 12 <= bytes.length; at += 12 + bytes.readUInt32LE(at)) starts.push(at)
-  return starts
-}
-
-/**
- * A killed writer's store with at least `minimum` records in its journal, and where they start. The
- * journal only holds what the database has not yet taken, so a kill just after a flush leaves too
- * few records to replay or damage: such a store is set aside and the writer run again, a few times at most.
- */
-async function killedWriterWithRecords(minimum = 3): Promise<{ dir: string; journal: string; acknowledged: string[]; bytes: Buffer; starts: number[] }> {
-  for (let attempt = 1; ; attempt++) {
-    const killed = await killedWriter()
-    const bytes = readFileSync(killed.journal)
-    const starts = recordStarts(bytes)
-    if (starts.length >= minimum || attempt === 5) {
-      expect(starts.length).toBeGreaterThanOrEqual(minimum)
-      return { ...killed, bytes, starts }
-    }
-  }
-}
-
-/** Runs a writer that commits `count` checkpoints on main and is killed the moment the last is acknowledged. */
-async function commitThenDie(dir: string, count = COMMITS): Promise<string[]> {
-  const writer = runWriter([dir, 'commit-then-die', 'main', String(count)])
-  expect(await writer.exited).toBe('SIGKILL')
-  expect(writer.lines).toHaveLength(count)
-  return writer.lines
-}
 
 async function expectHistory(dir: string, acknowledged: readonly string[]): Promise<void> {
   const store = await openStore(dir)
