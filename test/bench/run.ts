@@ -420,46 +420,43 @@ async function serve(): Promise<string> {
 
 const scaleFiles = Number(process.env.CKPT_BENCH_CHECKOUT_FILES ?? 50_000)
 const scaleItems = Number(process.env.CKPT_BENCH_DIFF_ITEMS ?? 1_000_000)
-// CKPT_BENCH_ONLY=scale runs only the item-13 rows and prints them, leaving docs/benchmarks.md alone.
-if (process.env.CKPT_BENCH_ONLY === 'scale') {
-  await scale(scaleFiles, scaleItems)
-  rmSync(work, { recursive: true, force: true })
-  console.log(rows.map(rowLine).join('\n'))
-  process.exit(0)
-}
-
-// CKPT_BENCH_ONLY=large runs only the large-file rows (restic included) and prints them and their targets, leaving docs/benchmarks.md alone.
-if (process.env.CKPT_BENCH_ONLY === 'large') {
-  await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
-  rmSync(work, { recursive: true, force: true })
-  console.log(rows.map(rowLine).join('\n'))
-  console.log(targets.map((t) => targetLine(t, 'missed')).join('\n'))
-  process.exit(0)
-}
-
-// CKPT_BENCH_ONLY=postgres runs only the PostgreSQL rows and prints their section, leaving docs/benchmarks.md alone.
-if (process.env.CKPT_BENCH_ONLY === 'postgres') {
-  const section = await postgres()
-  rmSync(work, { recursive: true, force: true })
-  console.log(section)
-  process.exit(0)
-}
-
-// CKPT_BENCH_ONLY=server runs only the `ckpt serve` rows and prints their section, leaving docs/benchmarks.md alone.
-if (process.env.CKPT_BENCH_ONLY === 'server') {
-  const section = await serve()
-  rmSync(work, { recursive: true, force: true })
-  console.log(section)
-  process.exit(0)
-}
-
+const largeBytes = Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20
 const steps = Number(process.env.CKPT_BENCH_STEPS ?? 10_000)
-// CKPT_BENCH_ONLY=langgraph runs only the LangGraph and 20-stage rows and prints them and their targets, leaving docs/benchmarks.md alone.
-if (process.env.CKPT_BENCH_ONLY === 'langgraph') {
-  await stageCheckpoints(steps, await langgraph(steps))
+
+/** The rows measured so far as printed lines, and with `withTargets` their targets after them. */
+function printedRows(withTargets: boolean): string {
+  const lines = rows.map(rowLine)
+  if (withTargets) lines.push(...targets.map((t) => targetLine(t, 'missed')))
+  return lines.join('\n')
+}
+
+/**
+ * `CKPT_BENCH_ONLY=NAME npm run bench` runs one section alone and prints it, leaving
+ * docs/benchmarks.md alone: the item-13 scale rows, the large-file rows (restic included) and
+ * their targets, the PostgreSQL or `ckpt serve` section, or the LangGraph and 20-stage rows and
+ * their targets.
+ */
+const sectionsAlone: Record<string, () => Promise<string>> = {
+  scale: async () => {
+    await scale(scaleFiles, scaleItems)
+    return printedRows(false)
+  },
+  large: async () => {
+    await large(largeBytes)
+    return printedRows(true)
+  },
+  postgres,
+  server: serve,
+  langgraph: async () => {
+    await stageCheckpoints(steps, await langgraph(steps))
+    return printedRows(true)
+  },
+}
+const only = process.env.CKPT_BENCH_ONLY
+if (only !== undefined && Object.hasOwn(sectionsAlone, only)) {
+  const printed = await sectionsAlone[only]!()
   rmSync(work, { recursive: true, force: true })
-  console.log(rows.map(rowLine).join('\n'))
-  console.log(targets.map((t) => targetLine(t, 'missed')).join('\n'))
+  console.log(printed)
   process.exit(0)
 }
 
@@ -468,7 +465,7 @@ const benchStart = Date.now()
 // Each section starts on a settled disk (settleDisk), not under the writeback of the one before.
 await hashing()
 settleDisk()
-await large(Number(process.env.CKPT_BENCH_LARGE_MIB ?? 1024) * 2 ** 20)
+await large(largeBytes)
 settleDisk()
 await huge(Number(process.env.CKPT_BENCH_HUGE_MIB ?? 4096) * 2 ** 20)
 settleDisk()
