@@ -3,6 +3,7 @@ import { open, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { ScratchStore } from '../backend/interface.js'
 import { CID, RAW_CODE, cidFromDigest } from '../model/cid.js'
+import { createBlake3 } from '../model/hash.js'
 
 /*
  * Re-committing an unchanged large file is common (a stage re-run that writes the same weights),
@@ -101,9 +102,7 @@ export async function rememberBlob(scratch: ScratchStore, file: string, before: 
 
 /** Whether the file's bytes, read now, hash to `blob`; `onBytes` hears the bytes hashed so far. */
 export async function fileHashesTo(file: string, blob: CID, onBytes?: (hashed: number) => void): Promise<boolean> {
-  const { createBLAKE3 } = await import('hash-wasm')
-  const hasher = await createBLAKE3(256)
-  hasher.init()
+  const hasher = createBlake3()
   const handle = await open(file, 'r')
   try {
     const buffer = new Uint8Array(4 * 1024 * 1024)
@@ -117,5 +116,5 @@ export async function fileHashesTo(file: string, blob: CID, onBytes?: (hashed: n
   } finally {
     await handle.close()
   }
-  return cidFromDigest(RAW_CODE, hasher.digest('binary')).equals(blob)
+  return cidFromDigest(RAW_CODE, hasher.digest()).equals(blob)
 }

@@ -1,4 +1,5 @@
 import { createHasher } from 'blake3-jit'
+import { GearScanner } from './gear-scan.js'
 
 /**
  * Content-defined chunking, so that an edit to a large blob changes only the chunks around it
@@ -37,6 +38,9 @@ const GEAR: Int32Array = (() => {
   for (let i = 0; i < 256; i++) table[i] = view.getInt32(4 * i, true)
   return table
 })()
+
+/** The gear hash's loop, made on first use (this thread's). */
+let scanner: GearScanner | undefined
 
 /** An int32 whose top `bits` bits are set. */
 const topBits = (bits: number): number => (bits === 0 ? 0 : -1 << (32 - bits))
@@ -80,19 +84,18 @@ class Cutter {
    * chunk's last byte if the chunk ends within that range (and starts the next chunk), else -1.
    */
   scan(data: Uint8Array, from: number, to: number): number {
-    const gear = GEAR
-    const strictMask = this.strictMask
-    const looseMask = this.looseMask
+    scanner ??= new GearScanner(GEAR)
     const offset = this.seen - from // data[i] is byte number offset + i of the chunk
     let i = Math.max(from, Math.min(to, this.min - offset))
     let h = this.h
-    for (const end = Math.min(to, this.avg - offset); i < end; i++) {
-      h = ((h << 1) + gear[data[i]!]!) | 0
-      if ((h & strictMask) === 0) return this.#cut(i + 1)
-    }
-    for (const end = Math.min(to, this.max - offset); i < end; i++) {
-      h = ((h << 1) + gear[data[i]!]!) | 0
-      if ((h & looseMask) === 0) return this.#cut(i + 1)
+    // Up to `avg` bytes the strict mask, then the loose one up to `max`.
+    for (const [limit, mask] of [[this.avg, this.strictMask], [this.max, this.looseMask]] as const) {
+      const end = Math.min(to, limit - offset)
+      if (i >= end) continue
+      const cut = scanner.scan(data, i, end, h, mask)
+      if (cut >= 0) return this.#cut(cut)
+      h = scanner.h
+      i = end
     }
     if (offset + i === this.max) return this.#cut(i)
     this.seen = offset + i

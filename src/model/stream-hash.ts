@@ -1,53 +1,21 @@
-import { createRequire } from 'node:module'
-import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { WorkerCalls } from '../io/worker-calls.js'
+import type { HashReply } from './hash-worker.js'
 
 /*
  * Hashing of large blobs on worker threads: when storing, each chunk's BLAKE3 (its id) and the
  * running BLAKE3 of the whole content (the blob's id); when reading, the check of each chunk. The
  * calling thread keeps content-defined chunking and the I/O, so the work spreads over the
  * machine's cores; one thread alone cannot keep up with the disk (docs/performance.md). Chunks
- * travel by transfer, not copy, both ways. Chunk ids use blake3-jit (fastest one-shot), the whole
- * content hash-wasm (fastest streaming; docs/hashing.md).
+ * travel by transfer, not copy, both ways. Both hashes run on our WebAssembly SIMD BLAKE3
+ * (blake3-simd.ts; docs/hashing.md).
  */
 
-/** Where the worker loads its hash libraries from; resolved on first use, which keeps CLI start-up lean. */
-let modules: { blake3: string; hashWasm: string } | undefined
-function hashModules(): { blake3: string; hashWasm: string } {
-  const resolve = createRequire(import.meta.url).resolve
-  modules ??= { blake3: pathToFileURL(resolve('blake3-jit')).href, hashWasm: resolve('hash-wasm') }
-  return modules
-}
-
-// Evaluated as a CommonJS script in the worker, so it runs the same from dist/ and from sources under test.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads')
-const { createBLAKE3 } = require(workerData.hashWasm)
-const ready = Promise.all([import(workerData.blake3), createBLAKE3(256)]).then(([{ hash }, whole]) => {
-  whole.init()
-  return { hash, whole }
-})
-let queue = Promise.resolve()
-parentPort.on('message', (message) => {
-  queue = queue.then(() => ready).then(({ hash, whole }) => {
-    if (message.type === 'digest') return parentPort.postMessage({ id: message.id, digest: whole.digest('binary') })
-    if (message.type === 'whole') {
-      for (const chunk of message.chunks) whole.update(chunk)
-      return parentPort.postMessage({ id: message.id })
-    }
-    const digests = message.chunks.map((chunk) => hash(chunk, 32))
-    const moved = message.chunks.map((c) => c.buffer).filter((b) => !(b instanceof SharedArrayBuffer))
-    parentPort.postMessage({ id: message.id, chunks: message.chunks, digests }, moved)
-  })
-})
-`
-
-interface Reply {
-  readonly id: number
-  readonly chunks?: Uint8Array[]
-  readonly digests?: Uint8Array[]
-  readonly digest?: Uint8Array
+/** The worker module, from dist/ also when this file runs from its sources under test. */
+function workerUrl(): URL {
+  const here = import.meta.url
+  if (!here.endsWith('.ts')) return new URL('./hash-worker.js', here)
+  return new URL(here.replace(/\/src\/model\/stream-hash\.ts$/, '/dist/src/model/hash-worker.js'))
 }
 
 /**
@@ -102,8 +70,8 @@ export class ChunkHasher {
 }
 
 /** A hashing worker thread, answering calls in order. */
-function hashThread(): WorkerCalls<Reply> {
-  return new WorkerCalls<Reply>(new Worker(WORKER_SOURCE, { eval: true, workerData: hashModules() }), 'hashing')
+function hashThread(): WorkerCalls<HashReply> {
+  return new WorkerCalls<HashReply>(new Worker(workerUrl()), 'hashing')
 }
 
 /** Chunks that can go to a worker without copying: shared memory as it is, the rest moved whole. */
