@@ -6,8 +6,8 @@ import { I32, V128, instances, moduleBytes, signedLeb, unsignedLeb, vector } fro
  * last chunk, the stack's merges, the root) in JavaScript. It is what the hashing worker threads
  * run for chunk ids and for a large blob's whole-content id: 1.15–1.21 GB/s streamed here, against
  * 0.58–0.90 for hash-wasm's streaming, and it transposes each block's words inside WebAssembly,
- * where blake3-jit does that in JavaScript (docs/hashing.md). Small inputs stay on blake3-jit
- * (src/model/hash.ts), which is quicker to start.
+ * where blake3-jit does that in JavaScript (docs/hashing.md). hash.ts uses it for inputs from
+ * 128 KiB and for every stream; below that size blake3-jit is faster.
  *
  * Everything here follows the BLAKE3 specification (Aumasson, Neves, O'Connor, Wilcox-O'Hearn,
  * 2020): the compression function, chunk and parent flags, and the chaining-value stack merged
