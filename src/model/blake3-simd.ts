@@ -110,7 +110,7 @@ class Locals {
     return index
   }
 
-  /** The function's code entry: its locals, then `code`. */
+  /** The function's body: its locals, then `code` and its end. */
   entry(code: number[]): number[] {
     const groups: Array<[number, number]> = []
     for (const type of this.#declared) {
