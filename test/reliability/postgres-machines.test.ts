@@ -86,7 +86,11 @@ describe('many machines on one PostgreSQL store, with faults', () => {
       }
       const running = writers.filter(live)
       if (kills < SIZE.kills && done >= ((kills + 1) * total) / (SIZE.kills + 2) && running.length > 0) {
-        const victim = running[turn++ % running.length]!
+        // A writer still starting (just restarted) would hold the kill back until it opens the
+        // store, while the others may finish: one already committing is taken first.
+        const committing = running.filter((w) => w.child.lines.length > 0)
+        const candidates = committing.length > 0 ? committing : running
+        const victim = candidates[turn++ % candidates.length]!
         const before = victim.child.lines.length
         await Promise.race([victim.child.waitForLine(() => victim.child.lines.length > before).catch(() => undefined), sleep(5000)])
         await sleep(Math.floor(Math.random() * 40))
