@@ -51,3 +51,8 @@ export class WorkerCalls<Reply extends { readonly id: number }> {
     return new CkptError('IO_ERROR', `${this.doing} on a worker thread failed: ${cause.message}`, { cause })
   }
 }
+
+/** The buffers a message hands over to the other thread: every chunk's, except shared memory, which is not moved. */
+export function movedBuffers(chunks: readonly Uint8Array[]): ArrayBuffer[] {
+  return chunks.flatMap((c) => (c.buffer instanceof SharedArrayBuffer ? [] : [c.buffer as ArrayBuffer]))
+}

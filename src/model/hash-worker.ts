@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads'
+import { movedBuffers } from '../io/worker-calls.js'
 import { Blake3Simd, blake3Simd } from './blake3-simd.js'
 
 /*
@@ -20,16 +21,15 @@ export interface HashReply {
   readonly digest?: Uint8Array
 }
 
-const whole = new Blake3Simd()
-
-/** The buffers of chunks not in shared memory, which go back with the reply. */
-const movedBuffers = (chunks: Uint8Array[]) => chunks.flatMap((c) => (c.buffer instanceof SharedArrayBuffer ? [] : [c.buffer as ArrayBuffer]))
+/** The whole-content hash, made on first use: a thread that only computes chunk ids never needs it. */
+let whole: Blake3Simd | undefined
 
 parentPort?.on('message', (call: HashCall) => {
   const port = parentPort!
   if (call.type === 'digest') {
-    port.postMessage({ id: call.id, digest: whole.digest() } satisfies HashReply)
+    port.postMessage({ id: call.id, digest: (whole ??= new Blake3Simd()).digest() } satisfies HashReply)
   } else if (call.type === 'whole') {
+    whole ??= new Blake3Simd()
     for (const chunk of call.chunks) whole.update(chunk)
     // Handed back to be dropped there: this thread allocates so little that dead chunks would pile
     // up here for long before a collection (peak RSS of a 4 GiB commit: 292–298 MiB, 237–238 so).

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import { WorkerCalls } from '../io/worker-calls.js'
+import { WorkerCalls, movedBuffers } from '../io/worker-calls.js'
 import type { HashReply } from './hash-worker.js'
 
 /*
@@ -79,7 +79,3 @@ function transferable(chunks: Uint8Array[]): Uint8Array[] {
   return chunks.map((c) => (c.buffer instanceof SharedArrayBuffer || (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength) ? c : new Uint8Array(c)))
 }
 
-/** The buffers a call moves to the worker: every chunk's, except shared memory, which is not moved. */
-function movedBuffers(chunks: Uint8Array[]): ArrayBuffer[] {
-  return chunks.flatMap((c) => (c.buffer instanceof SharedArrayBuffer ? [] : [c.buffer as ArrayBuffer]))
-}
